@@ -1,0 +1,1 @@
+"""The DuckDB store: landed facts, ingest positions, and the SQL views over them."""

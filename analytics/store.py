@@ -1,0 +1,283 @@
+"""The DuckDB store: the only code that writes the file.
+
+One Store per process. Writes (``commit``) come from one thread at a time;
+reads take their own cursor (``read``), so they may run on other threads while
+a batch is being written. Each batch is one transaction that also records the
+source offsets it covers, so a crash at any point leaves either the whole batch
+with its offsets or neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from flowmeter.errors import StoreError, StoreLocked
+from flowmeter.failpoints import Failpoints
+from streams.batch import Envelope, PreparedBatch
+
+log = logging.getLogger(__name__)
+
+# Event attribute -> column; the wire's `at` is an SQL keyword, so it is stored by meaning.
+_TRANSITION_COLUMNS = {
+    "event_id": "event_id", "ticket_id": "ticket_id", "board": "board", "from_state": "from_state",
+    "to_state": "to_state", "at": "occurred_at", "assignee": "assignee", "team": "team",
+    "ticket_type": "ticket_type", "actor": "actor", "source": "source",
+}
+_DEPLOY_COLUMNS = {
+    "event_id": "event_id", "service": "service", "environment": "environment", "status": "status",
+    "at": "finished_at", "started_at": "started_at", "version": "version", "source": "source",
+}
+_COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.timestamp("us"))]))
+
+
+@dataclass(frozen=True)
+class LandResult:
+    landed: int
+    duplicates: int
+    dead_lettered: int
+
+    def __add__(self, other: "LandResult") -> "LandResult":
+        return LandResult(self.landed + other.landed, self.duplicates + other.duplicates,
+                          self.dead_lettered + other.dead_lettered)
+
+
+class Store:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, failpoints: Failpoints | None = None) -> None:
+        self._con = con
+        self.path = path
+        self._failpoints = failpoints or Failpoints()
+        self._cursor_lock = threading.Lock()
+        self._log_ids: dict[str, str] = {}
+        self._positions: dict[tuple[str, int], int] = {}
+
+    # ---- opening -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None) -> "Store":
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(f"no store at {path}; land some events first (flowmeter worker or flowmeter load).")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise _explain_open_error(path, exc) from None
+        store = cls(con, path, failpoints)
+        if not read_only:
+            store._apply_schema()
+        return store
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _apply_schema(self) -> None:
+        sql_dir = resources.files("analytics") / "sql"
+        self._con.execute((sql_dir / "tables.sql").read_text())
+        views = sorted((p for p in (sql_dir / "views").iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+        for view in views:
+            self._con.execute(view.read_text())
+
+    # ---- positions: which messages are already landed -----------------------
+    def use_logs(self, log_ids: dict[str, str]) -> None:
+        """Say which log (Kafka topic id) each topic is; load the positions landed in it."""
+        self._log_ids = dict(log_ids)
+        self._positions = {}
+        rows = self._con.execute(
+            "SELECT source, \"partition\", log_id, last_offset FROM ingest_positions"
+        ).fetchall()
+        for source, partition, log_id, last_offset in rows:
+            if source in self._log_ids and self._log_ids[source] == log_id:
+                self._positions[(source, partition)] = last_offset
+        older = {r[0] for r in rows if r[0] in self._log_ids and r[2] != self._log_ids[r[0]]}
+        for topic in sorted(older):
+            if not any(key[0] == topic for key in self._positions):
+                log.warning("topic %s is a new log (id %s): offsets landed from its older log no longer apply; "
+                            "re-sent events are still caught by event_id", topic, self._log_ids[topic])
+
+    def unseen(self, envelopes: Iterable[Envelope]) -> tuple[list[Envelope], int]:
+        """Drop messages at or below the landed position of their partition (redeliveries)."""
+        fresh, skipped = [], 0
+        for envelope in envelopes:
+            landed = self._positions.get((envelope.source, envelope.partition))
+            if landed is not None and envelope.offset <= landed:
+                skipped += 1
+            else:
+                fresh.append(envelope)
+        return fresh, skipped
+
+    def landed_position(self, source: str, partition: int) -> int | None:
+        return self._positions.get((source, partition))
+
+    # ---- the write path ------------------------------------------------------
+    def commit(self, batch: PreparedBatch) -> LandResult:
+        """Land one prepared batch and its positions in one transaction."""
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        con = self._con
+        con.begin()
+        try:
+            counts: Counter[tuple[str, str, str]] = Counter()
+            self._insert_transitions(batch, now, counts)
+            self._insert_deploys(batch, now, counts)
+            self._insert_dead_letters(batch, now, counts)
+            positions = self._record_positions(batch, now)
+            self._record_counts(counts, now)
+            if self._failpoints.should_fail("store.commit"):
+                raise duckdb.IOException("injected write failure (failpoint store.commit)")
+            con.commit()
+        except BaseException:
+            _rollback_quietly(con)
+            raise
+        self._positions.update(positions)
+        return LandResult(
+            landed=sum(n for (_, _, what), n in counts.items() if what == "landed"),
+            duplicates=sum(n for (_, _, what), n in counts.items() if what == "duplicates"),
+            dead_lettered=sum(n for (_, _, what), n in counts.items() if what == "dead_lettered"),
+        )
+
+    def _new_events(self, table: str, pairs: list[tuple[Envelope, Any]], kind: str,
+                    counts: Counter) -> list[tuple[Envelope, Any]]:
+        """Keep the first of each event_id not yet stored; count the rest as duplicates."""
+        if not pairs:
+            return []
+        ids = list({event.event_id for _, event in pairs})
+        # Checking only this batch's ids stays flat as the table grows (DESIGN pitfall 7).
+        stored = {row[0] for row in self._con.execute(
+            f"SELECT event_id FROM {table} WHERE event_id IN (SELECT unnest($ids::VARCHAR[]))", {"ids": ids}
+        ).fetchall()}
+        fresh = []
+        for envelope, event in pairs:
+            if event.event_id in stored:
+                counts[(envelope.source, kind, "duplicates")] += 1
+            else:
+                stored.add(event.event_id)
+                fresh.append((envelope, event))
+                counts[(envelope.source, kind, "landed")] += 1
+        return fresh
+
+    def _insert_transitions(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
+        fresh = self._new_events("transitions", batch.transitions, "transition", counts)
+        if not fresh:
+            return
+        columns: dict[str, Any] = {col: [getattr(e, attr) for _, e in fresh] for attr, col in _TRANSITION_COLUMNS.items()}
+        columns["landed_at"] = [now] * len(fresh)
+        columns["src"] = [env.src for env, _ in fresh]
+        self._append("transitions", pa.table(columns))
+
+    def _insert_deploys(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
+        fresh = self._new_events("deploys", batch.deploys, "deploy", counts)
+        if not fresh:
+            return
+        columns: dict[str, Any] = {col: [getattr(e, attr) for _, e in fresh] for attr, col in _DEPLOY_COLUMNS.items()}
+        columns["commits"] = pa.array(
+            [[{"sha": c.sha, "committed_at": c.committed_at} for c in e.commits] for _, e in fresh], _COMMITS_TYPE
+        )
+        columns["tickets"] = pa.array([list(e.tickets) for _, e in fresh], pa.list_(pa.string()))
+        columns["landed_at"] = [now] * len(fresh)
+        columns["src"] = [env.src for env, _ in fresh]
+        self._append("deploys", pa.table(columns))
+
+    def _insert_dead_letters(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
+        if not batch.rejects:
+            return
+        # The same bytes at the same coordinates are the same dead letter (a re-run `load`).
+        srcs = [r.envelope.src for r in batch.rejects]
+        known = set(self._con.execute(
+            "SELECT src, raw FROM dead_letters WHERE src IN (SELECT unnest($s::VARCHAR[]))", {"s": srcs}
+        ).fetchall())
+        rows = []
+        for reject in batch.rejects:
+            env = reject.envelope
+            key = (env.src, env.value)
+            if key in known:
+                counts[(env.source, env.kind, "duplicates")] += 1
+                continue
+            known.add(key)
+            counts[(env.source, env.kind, "dead_lettered")] += 1
+            rows.append((env.src, env.kind, reject.reason, env.value, now))
+        if rows:
+            self._append("dead_letters", pa.table({
+                "src": [r[0] for r in rows], "kind": [r[1] for r in rows], "reason": [r[2] for r in rows],
+                "raw": pa.array([r[3] for r in rows], pa.binary()), "received_at": [r[4] for r in rows],
+            }))
+
+    def _record_positions(self, batch: PreparedBatch, now: datetime) -> dict[tuple[str, int], int]:
+        # Files have no log id and are not skipped by position: event_id dedup covers re-runs.
+        positions = {key: offset for key, offset in batch.positions.items() if key[0] in self._log_ids}
+        for (source, partition), offset in positions.items():
+            self._con.execute(
+                """INSERT INTO ingest_positions VALUES ($s, $p, $l, $o, $now)
+                   ON CONFLICT DO UPDATE SET last_offset = greatest(last_offset, excluded.last_offset),
+                                             updated_at = excluded.updated_at""",
+                {"s": source, "p": partition, "l": self._log_ids[source], "o": offset, "now": now},
+            )
+        return positions
+
+    def _record_counts(self, counts: Counter, now: datetime) -> None:
+        per_source: dict[tuple[str, str], dict[str, int]] = {}
+        for (source, kind, what), n in counts.items():
+            per_source.setdefault((source, kind), {"landed": 0, "duplicates": 0, "dead_lettered": 0})[what] += n
+        for (source, kind), c in per_source.items():
+            self._con.execute(
+                """INSERT INTO ingest_counts VALUES ($s, $k, $l, $d, $x, $now)
+                   ON CONFLICT DO UPDATE SET landed = landed + excluded.landed,
+                       duplicates = duplicates + excluded.duplicates,
+                       dead_lettered = dead_lettered + excluded.dead_lettered,
+                       updated_at = excluded.updated_at""",
+                {"s": source, "k": kind, "l": c["landed"], "d": c["duplicates"], "x": c["dead_lettered"], "now": now},
+            )
+
+    def _append(self, table: str, data: pa.Table) -> None:
+        name = f"_incoming_{table}"
+        self._con.register(name, data)
+        try:
+            cols = ", ".join(f'"{c}"' for c in data.column_names)
+            self._con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name}").fetchall()
+        finally:
+            self._con.unregister(name)
+
+    # ---- the read path -------------------------------------------------------
+    def read(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one query on a cursor of its own (safe from any thread); return columns and rows."""
+        with self._cursor_lock:
+            cursor = self._con.cursor()
+        try:
+            result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+            columns = [d[0] for d in result.description]
+            return columns, result.fetchall()
+        finally:
+            cursor.close()
+
+
+def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.rollback()
+    except duckdb.Error as exc:  # the transaction may already be gone after a fatal error
+        log.debug("rollback after a failed write reported: %s", exc)
+
+
+def _explain_open_error(path: Path, exc: duckdb.IOException) -> Exception:
+    text = str(exc)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        who = f" (PID {pid.group(1)})" if pid else ""
+        return StoreLocked(
+            f"the store {path} is in use by another process{who}, normally a running `flowmeter worker`; "
+            "send events through the broker (`flowmeter produce`) or stop the worker first."
+        )
+    return StoreError(f"cannot open the store {path}: {text}")

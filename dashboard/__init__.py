@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages that select from the documented views through the worker."""

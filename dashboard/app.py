@@ -1,0 +1,72 @@
+"""flowmeter dashboard, first page: is data arriving, and what became of it.
+
+Run with `flowmeter dashboard` (or `flowmeter up`). Reads only through the
+worker's HTTP server; no metric maths here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.client import fetch_status
+from flowmeter.errors import FlowmeterError
+from flowmeter.settings import load_settings
+
+st.set_page_config(page_title="flowmeter · ingest", page_icon="📈", layout="wide")
+st.title("Ingest")
+st.caption("Every input event ends landed, a known duplicate, or dead-lettered with a reason.")
+
+with st.sidebar:
+    live = st.toggle("Live", value=True, help="Refresh on its own; switch off to pause.")
+    every = st.slider("Refresh every (s)", min_value=1, max_value=60, value=3, disabled=not live)
+
+
+def _age(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
+    return f"{seconds:,.0f} s ago" if seconds < 120 else f"{seconds / 60:,.0f} min ago"
+
+
+@st.fragment(run_every=every if live else None)
+def ingest_panel() -> None:
+    try:
+        report = fetch_status(load_settings())
+        st.session_state["last_report"] = report
+    except FlowmeterError as exc:
+        report = st.session_state.get("last_report")
+        st.warning(f"{exc} {'Showing the last data received.' if report else ''}")
+        if not report:
+            return
+    kinds = {row["kind"]: row for row in report["kinds"]}
+    transitions, deploys = kinds["transition"], kinds["deploy"]
+    dead = sum(row["dead_lettered"] for row in report["kinds"])
+    duplicates = sum(row["duplicates"] for row in report["kinds"])
+
+    cols = st.columns(4)
+    cols[0].metric("Transitions landed", f"{transitions['landed']:,}")
+    cols[1].metric("Deploys landed", f"{deploys['landed']:,}")
+    cols[2].metric("Dead letters", f"{dead:,}")
+    cols[3].metric("Duplicates dropped", f"{duplicates:,}")
+    latest = max(filter(None, (transitions["last_landed_at"], deploys["last_landed_at"])), default=None)
+    st.caption(f"Last event landed {_age(latest)} · last transition at {transitions['last_event_at'] or '—'} UTC · "
+               f"last deploy at {deploys['last_event_at'] or '—'} UTC · read from {report['source']}")
+
+    if not transitions["received"] and not deploys["received"] and not dead:
+        st.info("No events yet. Send v1 events to the flow.transitions and flow.deploys topics, e.g. "
+                "`flowmeter produce events.jsonl`, or start `flowmeter up --demo` for demo traffic.")
+        return
+    st.subheader("Per kind")
+    st.dataframe(pd.DataFrame(report["kinds"]), hide_index=True, use_container_width=True)
+    st.subheader("Recent dead letters")
+    if report["recent_dead_letters"]:
+        st.dataframe(pd.DataFrame(report["recent_dead_letters"]), hide_index=True, use_container_width=True)
+    else:
+        st.write("None: every event so far met the contract.")
+
+
+ingest_panel()

@@ -1,0 +1,51 @@
+"""How the dashboard and the CLI read: through the running worker's HTTP server.
+
+DuckDB lets no other process open the file while the worker holds it, so the
+worker is the read path. With no worker running, the file is opened read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from flowmeter.errors import FlowmeterError
+from flowmeter.settings import Settings
+
+
+class WorkerUnreachable(FlowmeterError):
+    """The worker's HTTP server did not answer."""
+
+
+def worker_url(conf: Settings) -> str | None:
+    if conf.worker_url:
+        return conf.worker_url.rstrip("/")
+    from streams.worker import read_runtime
+    info = read_runtime(conf)
+    return info["url"] if info else None
+
+
+def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
+    """The ingest status, from the worker when one runs, else from the file read-only."""
+    url = worker_url(conf)
+    if url:
+        try:
+            response = requests.get(f"{url}/api/status", timeout=timeout)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise WorkerUnreachable(f"the worker at {url} did not answer ({exc.__class__.__name__}); "
+                                    "is `flowmeter worker` running?") from None
+        report = response.json()
+        report["source"] = f"worker at {url}"
+        return report
+    return _status_from_file(conf)
+
+
+def _status_from_file(conf: Settings) -> dict[str, Any]:
+    from analytics.store import Store
+    from streams.web import RECENT_DEAD_LETTERS_SQL, STATUS_SQL, query_rows
+
+    with Store.open(conf.db, read_only=True) as store:
+        return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL),
+                "as_of": None, "source": f"file {conf.db} (no worker running)"}

@@ -1,0 +1,3 @@
+from flowmeter.cli import main
+
+main()

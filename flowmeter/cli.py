@@ -1,0 +1,282 @@
+"""The `flowmeter` command: one group, subcommands as verbs. `--help` is the reference."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from flowmeter import __version__
+from flowmeter.errors import BrokerError, FlowmeterError
+from flowmeter.settings import Settings, bootstrap_servers, load_settings
+
+log = logging.getLogger("flowmeter")
+DEMO_DB = "flowmeter-demo.duckdb"
+
+
+class _Group(click.Group):
+    """Turns a FlowmeterError into one sentence and exit code 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FlowmeterError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="flowmeter")
+def cli() -> None:
+    """Live Lean-flow and DORA analytics: Kafka -> Faust worker -> DuckDB -> Streamlit.
+
+    Start everything with the embedded broker and demo traffic: `flowmeter up --demo`.
+    """
+
+
+def common_options(func: Callable) -> Callable:
+    func = click.option("--settings", type=click.Path(dir_okay=False, path_type=Path),
+                        help="TOML settings file [env FLOWMETER_SETTINGS; default ./flowmeter.toml if present].")(func)
+    func = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                        help="DuckDB file [env FLOWMETER_DB; default ./flowmeter.duckdb].")(func)
+    func = click.option("--broker", metavar="URL",
+                        help="Kafka bootstrap, e.g. kafka://host:9092 [env FLOWMETER_BROKER; "
+                             "default: the embedded broker].")(func)
+    return func
+
+
+def _setup_logging(level: str = "info") -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def running_broker(settings: Settings) -> str:
+    """--broker / FLOWMETER_BROKER, else the broker of the worker running on this store."""
+    if settings.broker:
+        return settings.broker
+    from streams.worker import read_runtime
+    info = read_runtime(settings)
+    if info:
+        return info["broker"]
+    raise BrokerError(f"no broker given and no worker is running on {settings.db}; start one with "
+                      "`flowmeter up`, or pass --broker kafka://host:port.")
+
+
+# ---- worker ------------------------------------------------------------------
+@cli.command()
+@common_options
+@click.option("--web-host", help="Address of the worker's HTTP server [env FLOWMETER_WEB_HOST; default 127.0.0.1].")
+@click.option("--web-port", type=int, help="Port of the worker's HTTP server, 0 = any free one "
+                                           "[env FLOWMETER_WEB_PORT; default 6066].")
+def worker(broker: str | None, db: Path | None, settings: Path | None,
+           web_host: str | None, web_port: int | None) -> None:
+    """Consume flow.transitions and flow.deploys and land them in the DuckDB file (the one writer).
+
+    Without --broker it starts an embedded broker of its own. Stops cleanly on Ctrl-C or SIGTERM;
+    exits with code 75 when a batch cannot be written, so a supervisor restarts it.
+    """
+    from flowmeter.broker import EmbeddedBroker
+    from streams.worker import run_worker
+
+    conf = load_settings(broker=broker, db=db, settings=settings, web_host=web_host, web_port=web_port)
+    if conf.broker:
+        run_worker(conf, conf.broker)
+        return
+    with EmbeddedBroker(log_path=conf.db.with_name(conf.db.name + ".logs") / "broker.log") as embedded:
+        click.echo(f"embedded broker at {embedded.url}", err=True)
+        run_worker(conf, embedded.url)
+
+
+# ---- up ----------------------------------------------------------------------
+@cli.command()
+@common_options
+@click.option("--demo", is_flag=True, help="Also generate realistic demo traffic (14 days of history, then live).")
+@click.option("--dashboard-port", type=int, help="Dashboard port [env FLOWMETER_DASHBOARD_PORT; default 8501].")
+@click.option("--demo-rate", type=float, default=5.0, show_default=True, help="Live demo events per second.")
+def up(broker: str | None, db: Path | None, settings: Path | None, demo: bool,
+       dashboard_port: int | None, demo_rate: float) -> None:
+    """Start the broker (embedded unless --broker), the worker, the dashboard and optionally demo traffic.
+
+    Prints the dashboard's address; Ctrl-C stops every part cleanly.
+    """
+    from flowmeter.supervisor import Supervisor
+
+    _setup_logging()
+    if demo and db is None and "FLOWMETER_DB" not in os.environ:
+        # Demo data gets a store of its own, fresh each run: two runs' ticket ids would collide.
+        db = Path(DEMO_DB)
+        for stale in (db, db.with_name(db.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        click.echo(f"demo store {db} (recreated each run; pass --db to keep one)", err=True)
+    conf = load_settings(broker=broker, db=db, settings=settings, dashboard_port=dashboard_port)
+    Supervisor(conf, demo=demo, demo_rate=demo_rate).run()
+
+
+# ---- produce / load ----------------------------------------------------------
+@cli.command()
+@common_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def produce(broker: str | None, db: Path | None, settings: Path | None, file: Path) -> None:
+    """Send a JSON Lines file of v1 events to Kafka, each to its topic (transitions or deploys).
+
+    Lines that are not JSON, or whose kind cannot be told, go to the dead-letter topic with a reason.
+    """
+    from sources.jsonl import peek, read_lines
+    from sources.producer import EventProducer
+    from streams.events import unknown_kind_reason
+    from flowmeter.errors import InvalidEvent
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
+    started = time.monotonic()
+    with _progress(file.stat().st_size, f"producing {file.name}") as advance:
+        for number, line in read_lines(file):
+            kind, key = peek(line)
+            if kind == "unknown":
+                try:
+                    reason = unknown_kind_reason(line)
+                except InvalidEvent as exc:
+                    reason = exc.reason
+                producer.dead_letter(f"file:{file}:{number}", line, f"line {number}: {reason}")
+            else:
+                producer.send_raw(kind, key, line)
+            advance(len(line) + 1)
+        producer.flush()
+    producer.close()
+    s, seconds = producer.summary, time.monotonic() - started
+    topics = ", ".join(f"{n:,} to {t}" for t, n in sorted(s.by_topic.items())) or "no events"
+    click.echo(f"produced {s.sent:,} events from {file} in {seconds:.1f} s ({s.sent / max(seconds, 1e-9):,.0f}/s): "
+               f"{topics}; {s.dead_lettered:,} lines dead-lettered (not JSON or kind unknown); {s.failed:,} failed.")
+    if s.failed:
+        raise click.ClickException(f"{s.failed:,} events were not acknowledged by the broker; first error: "
+                                   f"{s.first_failure}. Re-run the same file: duplicates are dropped by event_id.")
+
+
+@cli.command()
+@common_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load(broker: str | None, db: Path | None, settings: Path | None, file: Path) -> None:
+    """Land a JSON Lines file of v1 events straight into the DuckDB file (backfill, no worker running).
+
+    Refuses while a worker holds the file; use `flowmeter produce` then. Re-running a file changes nothing.
+    """
+    from analytics.store import Store
+    from streams.backfill import load_file
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    started = time.monotonic()
+    with Store.open(conf.db) as store, _progress(file.stat().st_size, f"loading {file.name}") as advance:
+        summary = load_file(store, file, conf.batch_max, advance)
+    r, seconds = summary.result, time.monotonic() - started
+    total = r.landed + r.duplicates + r.dead_lettered
+    click.echo(f"loaded {file} into {conf.db} in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} events/s): "
+               f"{r.landed:,} landed, {r.duplicates:,} duplicates, {r.dead_lettered:,} dead-lettered "
+               f"(of {summary.transitions:,} transitions, {summary.deploys:,} deploys).")
+    for where, reason in summary.first_rejects:
+        click.echo(f"  dead letter at {where}: {reason}")
+
+
+# ---- demo / dashboard / status -----------------------------------------------
+@cli.command()
+@common_options
+@click.option("--rate", type=float, default=5.0, show_default=True, help="Live events per second.")
+@click.option("--history-days", type=int, default=14, show_default=True, help="Days of history sent first.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same traffic).")
+@click.option("--max-events", type=int, help="Stop after this many events (default: run until stopped).")
+def demo(broker: str | None, db: Path | None, settings: Path | None, rate: float, history_days: int,
+         seed: int, max_events: int | None) -> None:
+    """Produce realistic demo traffic: teams, boards, a growing bottleneck, deploys that fail and recover."""
+    from sources.demo import run_demo
+    from sources.producer import EventProducer
+
+    _setup_logging()
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        sent = run_demo(producer.send_event, rate=rate, history_days=history_days, seed=seed,
+                        should_stop=lambda: bool(stopping), max_events=max_events)
+    except KeyboardInterrupt:
+        sent = producer.summary.sent
+    producer.flush()
+    producer.close()
+    click.echo(f"demo sent {sent:,} events; {producer.summary.failed:,} failed.", err=True)
+
+
+@cli.command()
+@common_options
+@click.option("--worker-url",
+              help="The worker's HTTP address [env FLOWMETER_WORKER_URL; default: the worker running on --db].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the dashboard binds.")
+@click.option("--port", type=int, help="Dashboard port [env FLOWMETER_DASHBOARD_PORT; default 8501].")
+def dashboard(broker: str | None, db: Path | None, settings: Path | None, worker_url: str | None,
+              host: str, port: int | None) -> None:
+    """Run the Streamlit dashboard (it reads through the worker's HTTP server)."""
+    conf = load_settings(broker=broker, db=db, settings=settings, dashboard_port=port, worker_url=worker_url)
+    os.execvpe(sys.executable, streamlit_argv(host, conf.dashboard_port), dashboard_env(conf))
+
+
+def streamlit_argv(host: str, port: int) -> list[str]:
+    script = str(resources.files("dashboard") / "app.py")
+    return [sys.executable, "-m", "streamlit", "run", script, "--server.address", host,
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def dashboard_env(conf: Settings) -> dict[str, str]:
+    """The dashboard is another process: hand it the settings this command resolved."""
+    env = dict(os.environ, FLOWMETER_DB=str(conf.db.resolve()))
+    if conf.settings:
+        env["FLOWMETER_SETTINGS"] = str(Path(conf.settings).resolve())
+    if conf.worker_url:
+        env["FLOWMETER_WORKER_URL"] = conf.worker_url
+    return env
+
+
+@cli.command()
+@common_options
+def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
+    """Show what became of every input event: landed, duplicates, dead-lettered, per kind."""
+    from dashboard.client import fetch_status
+
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    report = fetch_status(conf)
+    click.echo(f"{'kind':<11} {'received':>10} {'landed':>10} {'duplicates':>10} {'dead':>8}  last event (UTC)")
+    for row in report["kinds"]:
+        click.echo(f"{row['kind']:<11} {row['received']:>10,} {row['landed']:>10,} {row['duplicates']:>10,} "
+                   f"{row['dead_lettered']:>8,}  {row['last_event_at'] or '-'}")
+    click.echo(f"source: {report['source']}")
+
+
+class _progress:
+    """A rich progress bar over bytes when stderr is a terminal; silent otherwise."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self._bar = total, label, None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not sys.stderr.isatty():
+            return lambda _n: None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+        self._bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                             TimeRemainingColumn(), transient=True)
+        self._bar.start()
+        task = self._bar.add_task(self.label, total=self.total)
+        return lambda n: self._bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar:
+            self._bar.stop()
+
+
+def main() -> None:
+    cli(prog_name="flowmeter")

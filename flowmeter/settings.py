@@ -1,0 +1,174 @@
+"""One frozen, validated settings object, built once in an entry point and passed down.
+
+Precedence, highest first: command-line options, ``FLOWMETER_*`` environment
+variables, the settings file (TOML), defaults. The settings file is
+``--settings`` / ``FLOWMETER_SETTINGS``, else ``./flowmeter.toml`` when it exists.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from flowmeter.errors import SettingsError
+
+DEFAULT_SETTINGS_FILE = Path("flowmeter.toml")
+# Tables of the settings file that later layers own (workflow mapping, alert routes).
+# They are validated by their owners; the core settings ignore them.
+SECTION_TABLES = ("boards", "alerts", "defaults")
+
+
+class Settings(BaseSettings):
+    """Everything a flowmeter process needs to know to run."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWMETER_", extra="forbid", frozen=True)
+
+    settings: Path | None = Field(default=None, description="TOML settings file in use (FLOWMETER_SETTINGS).")
+    broker: str | None = Field(
+        default=None,
+        description="Kafka bootstrap URL (kafka://host:port[,host:port]); unset = embedded broker.",
+    )
+    db: Path = Field(default=Path("flowmeter.duckdb"), description="DuckDB file the worker owns.")
+    topic_prefix: str = Field(default="flow.", description="Prefix of the three flowmeter topics.")
+    group_id: str = Field(default="flowmeter", description="Kafka consumer group (Faust app id).")
+    partitions: int = Field(default=4, ge=1, le=256, description="Partitions for topics flowmeter creates.")
+    batch_max: int = Field(default=5000, ge=1, le=100_000, description="Most events landed in one transaction.")
+    batch_within: float = Field(default=0.5, gt=0, le=60, description="Seconds to wait to fill a batch.")
+    session_timeout: float = Field(default=6.0, gt=0, description="Consumer-group session timeout, seconds.")
+    heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer heartbeat, seconds.")
+    web_host: str = Field(default="127.0.0.1", description="Address the worker's HTTP server binds.")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (0 = any free port).")
+    worker_url: str | None = Field(
+        default=None, description="HTTP address of the worker to read from; unset = the one running on db."
+    )
+    dashboard_port: int = Field(default=8501, ge=1, le=65535, description="Port of the Streamlit dashboard.")
+    write_retries: int = Field(
+        default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
+    )
+    failpoints: str = Field(
+        default="", description="Fault injection for resilience tests, e.g. 'store.land=2*fail'."
+    )
+    log_level: str = Field(default="info", description="debug | info | warning | error.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value.lower()
+
+    @field_validator("topic_prefix", "group_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    # Derived names, so no module spells a topic by hand.
+    @property
+    def transitions_topic(self) -> str:
+        return f"{self.topic_prefix}transitions"
+
+    @property
+    def deploys_topic(self) -> str:
+        return f"{self.topic_prefix}deploys"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic_prefix}dead-letter"
+
+    @property
+    def input_topics(self) -> tuple[str, str]:
+        return (self.transitions_topic, self.deploys_topic)
+
+    @property
+    def runtime_file(self) -> Path:
+        """Where a running worker announces its HTTP address and broker."""
+        return self.db.with_name(self.db.name + ".worker.json")
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the settings file named by the sources above it (CLI or environment)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        named = self.current_state.get("settings")
+        path = Path(named) if named else DEFAULT_SETTINGS_FILE
+        if not path.exists():
+            if named:
+                raise SettingsError(f"settings file {path} does not exist; fix --settings or FLOWMETER_SETTINGS.")
+            return {}
+        values = read_settings_file(path)
+        core = {k: v for k, v in values.items() if k not in SECTION_TABLES}
+        core.setdefault("settings", path)
+        return core
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML file, turning a syntax error into one sentence."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise SettingsError(f"settings file {path} cannot be read: {exc.strerror}.") from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from CLI overrides (None = not given), environment and file."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "settings"
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting '{key}'; see `flowmeter --help` or the README for the known ones."
+    value = first.get("input")
+    return f"setting '{key}' = {value!r} is not usable: {first['msg']}."
+
+
+def bootstrap_servers(broker: str) -> list[str]:
+    """'kafka://a:9092,b:9092' or 'a:9092' -> ['a:9092', 'b:9092'] for kafka-python."""
+    servers = []
+    for part in broker.replace(";", ",").split(","):
+        part = part.strip()
+        if part.startswith("kafka://"):
+            part = part[len("kafka://"):]
+        if not part:
+            continue
+        host, sep, port = part.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise SettingsError(f"broker address '{part}' is not host:port; use e.g. kafka://localhost:9092.")
+        servers.append(part)
+    if not servers:
+        raise SettingsError(f"broker '{broker}' names no host; use e.g. kafka://localhost:9092.")
+    return servers
+
+
+def faust_broker(broker: str) -> list[str]:
+    """The same servers as Faust wants them: ['kafka://a:9092', ...]."""
+    return [f"kafka://{server}" for server in bootstrap_servers(broker)]

@@ -1,0 +1,194 @@
+"""`flowmeter up`: start the parts in order, keep them running, stop them in reverse order.
+
+Children run in sessions of their own, so Ctrl-C reaches only this process, which
+then stops the demo, the dashboard, the worker (letting it finish its batch) and
+the broker, in that order. A worker that exits with an error is restarted: it
+resumes from the offsets stored in DuckDB, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from flowmeter.broker import EmbeddedBroker, free_port
+from flowmeter.errors import FlowmeterError, SettingsError
+from flowmeter.settings import Settings, bootstrap_servers
+
+log = logging.getLogger(__name__)
+
+MAX_RESTARTS = 5  # within RESTART_WINDOW seconds, then give up and stop everything
+RESTART_WINDOW = 300.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    restart: bool = False
+    process: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                            start_new_session=True)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float) -> None:
+        if not self.running():
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s; killing it", self.name, grace)
+            self.process.kill()
+            self.process.wait(5)
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, *, demo: bool, demo_rate: float = 5.0) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.demo_rate = demo_rate
+        self.logs = settings.db.with_name(settings.db.name + ".logs")
+        self.broker: EmbeddedBroker | None = None
+        self.children: list[Child] = []
+        self._stopping = False
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            self._start_all()
+            self._watch()
+        except KeyboardInterrupt:
+            print("\nstopping flowmeter ...", file=sys.stderr, flush=True)
+        finally:
+            self._stop_all()
+
+    def _on_sigterm(self, *_: object) -> None:
+        raise KeyboardInterrupt
+
+    # ---- start -----------------------------------------------------------------
+    def _start_all(self) -> None:
+        conf = self.settings
+        _check_port_free(conf.dashboard_port, "dashboard", "--dashboard-port")
+        broker = conf.broker
+        if not broker:
+            self.broker = EmbeddedBroker(log_path=self.logs / "broker.log").start()
+            broker = self.broker.url
+            print(f"broker     {broker} (embedded Tansu; its log is in memory)", file=sys.stderr)
+        from streams.topics import ensure_topics
+        ensure_topics(bootstrap_servers(broker), [*conf.input_topics, conf.dead_letter_topic], conf.partitions)
+
+        web_port = conf.web_port if conf.web_port and _port_free(conf.web_port) else free_port()
+        worker_url = f"http://127.0.0.1:{web_port}"
+        base = [sys.executable, "-m", "flowmeter"]
+        where = ["--db", str(conf.db)] + (["--settings", str(conf.settings)] if conf.settings else [])
+        worker = Child("worker", base + ["worker", "--broker", broker, "--web-port", str(web_port)] + where,
+                       self.logs / "worker.log", restart=True)
+        self._launch(worker)
+        self._wait_http(worker, f"{worker_url}/api/status", timeout=60)
+        print(f"worker     {worker_url}/api/status  (store {conf.db})", file=sys.stderr)
+
+        from flowmeter.cli import dashboard_env, streamlit_argv
+        dash_conf = conf.model_copy(update={"worker_url": worker_url})
+        dashboard = Child("dashboard", streamlit_argv("127.0.0.1", conf.dashboard_port),
+                          self.logs / "dashboard.log", env=dashboard_env(dash_conf), restart=True)
+        self._launch(dashboard)
+        self._wait_http(dashboard, f"http://127.0.0.1:{conf.dashboard_port}/_stcore/health", timeout=60)
+
+        if self.demo:
+            self._launch(Child("demo", base + ["demo", "--broker", broker, "--rate", str(self.demo_rate)] + where,
+                               self.logs / "demo.log"))
+        print(f"\nflowmeter is up. Dashboard: http://127.0.0.1:{conf.dashboard_port}\n"
+              f"logs in {self.logs}/ · Ctrl-C stops everything", file=sys.stderr, flush=True)
+
+    def _launch(self, child: Child) -> None:
+        child.start()
+        self.children.append(child)
+
+    def _wait_http(self, child: Child, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not child.running():
+                raise FlowmeterError(f"the {child.name} exited while starting; its log ends with:\n{child.tail()}")
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        raise FlowmeterError(f"the {child.name} did not answer at {url} within {timeout:.0f} s; "
+                             f"see {child.log_path}.")
+
+    # ---- keep running ------------------------------------------------------------
+    def _watch(self) -> None:
+        while True:
+            for child in self.children:
+                if child.running():
+                    continue
+                code = child.process.returncode
+                if not child.restart:
+                    if code != 0:
+                        log.warning("%s exited with code %s; its log ends with:\n%s", child.name, code, child.tail())
+                    self.children.remove(child)
+                    break
+                self._restart(child, code)
+            if self.broker and self.broker.process.poll() is not None:
+                raise FlowmeterError("the embedded broker stopped unexpectedly; see " + str(self.broker.log_path))
+            time.sleep(0.5)
+
+    def _restart(self, child: Child, code: int | None) -> None:
+        now = time.monotonic()
+        child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW] + [now]
+        if len(child.restarts) > MAX_RESTARTS:
+            raise FlowmeterError(f"the {child.name} failed {MAX_RESTARTS} times in {RESTART_WINDOW / 60:.0f} min; "
+                                 f"stopping. Its log ends with:\n{child.tail()}")
+        log.warning("%s exited with code %s; restarting it (%d of %d). Log tail:\n%s",
+                    child.name, code, len(child.restarts), MAX_RESTARTS, child.tail(5))
+        time.sleep(min(2 ** len(child.restarts), 30))
+        child.start()
+
+    # ---- stop ----------------------------------------------------------------------
+    def _stop_all(self) -> None:
+        # Reverse start order: no new events, no readers, then the writer, then the broker.
+        for child in reversed(self.children):
+            child.stop(grace=30 if child.name == "worker" else 10)
+        if self.broker:
+            self.broker.stop()
+        print("flowmeter stopped.", file=sys.stderr, flush=True)
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def _check_port_free(port: int, what: str, option: str) -> None:
+    if not _port_free(port):
+        raise SettingsError(f"port {port} for the {what} is in use on 127.0.0.1; pass {option} N to use another.")

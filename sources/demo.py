@@ -1,0 +1,512 @@
+"""Demo traffic: a small simulated organisation whose tickets and deploys flow like real ones.
+
+``run_demo(send)`` is what ``flowmeter up --demo`` runs. It first sends a history of
+``history_days`` ending now, so every metric has days of data at once, then goes live: the
+same simulation carries on with its clock compressed (a simulated day passes in about 40 s
+at the default rate) and each event is sent, stamped with its wall-clock time, when that time
+arrives. Nothing is ever stamped in the future.
+
+The organisation: three boards worked by three dev teams and a shared QA team. Tickets flow
+Backlog -> In Progress -> Review -> QA -> Done. Review and QA are staffed queues: a ticket sits
+there until a reviewer or tester is free. Review on ``checkout`` is understaffed (work arrives
+faster than it is reviewed), so its queue and its wait grow day by day: the bottleneck the
+dashboard should reveal. Six services deploy to staging and then production; every failed
+deploy is followed by a fix.
+
+Everything comes from one ``random.Random(seed)`` and the simulation runs in event-time order,
+so one seed and one start time give the same events every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from random import Random
+from typing import Any, Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+MINUTE = 60.0
+HOUR = 3_600.0
+DAY = 86_400.0
+
+# ---------------------------------------------------------------------------------------------
+# The organisation
+# ---------------------------------------------------------------------------------------------
+
+STATES = ("Backlog", "In Progress", "Review", "QA", "Done")
+TICKET_TYPES = ("story", "bug", "task")
+TYPE_WEIGHTS = (0.5, 0.3, 0.2)
+WORK_HOURS = {"story": 16.0, "bug": 6.0, "task": 8.0}  # mean hands-on time in In Progress
+QA_TEAM = "quality"
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    prefix: str  # ticket ids read like PAY-42
+    team: str  # the dev team that owns the board
+    services: tuple[str, ...]  # where the board's tickets ship
+    arrivals_per_day: float
+    reviewers: int
+    review_hours: float  # mean time one review takes, once a reviewer picks it up
+
+
+# Review capacity is reviewers * 24 / review_hours tickets a day. About 1.05 reviews arrive per
+# ticket (a few skip review, a few come back after changes are requested), so payments
+# (4 * 24 / 2.0 = 48/day for ~31) and platform (3 * 24 / 2.0 = 36/day for ~25) keep up, while
+# checkout (2 * 24 / 2.5 = 19/day for ~23) falls behind by several tickets a day: the bottleneck.
+BOARDS = (
+    Board("payments", "PAY", "payments-core", ("payments-api", "ledger"), 30.0, 4, 2.0),
+    Board("checkout", "CHK", "storefront", ("checkout-web", "cart"), 22.0, 2, 2.5),
+    Board("platform", "PLT", "platform-sre", ("auth", "gateway"), 24.0, 3, 2.0),
+)
+BOTTLENECK = ("checkout", "Review")  # (board, state) whose queue grows
+
+PEOPLE = {
+    "payments-core": ("amara", "bo", "chen", "dario", "elif"),
+    "storefront": ("farah", "gus", "hana", "ivo", "jun"),
+    "platform-sre": ("kofi", "lena", "mateo", "nia"),
+    QA_TEAM: ("oskar", "priya", "quinn"),
+}
+TESTERS_PER_BOARD = 2
+QA_HOURS = 1.2  # mean time one test pass takes: 2 * 24 / 1.2 = 40 a day per board, above demand
+
+# How tickets stray from the happy path (probabilities per decision).
+SKIP_REVIEW = 0.05  # In Progress -> QA: a trivial change merged without review
+CHANGES_REQUESTED = 0.10  # Review -> In Progress
+SKIP_QA = 0.12  # Review -> Done: nothing to test (docs, config)
+QA_REJECTS = 0.15  # QA -> In Progress
+MAX_REWORK = 2  # after two trips back a ticket only moves forward, so every ticket finishes
+CROSS_TEAM = 0.12  # another dev team picks the ticket up: a handoff between teams
+REWORK_SHARE = 0.4  # fixing review or QA findings takes this share of the original work
+
+BACKLOG_HOURS = 20.0  # mean wait before someone starts a ticket
+MIN_STEP = MINUTE  # shortest stay in any state: a ticket's events are strictly ordered in time
+
+# A swamped queue is eventually swarmed: extra people join until it is small again. The
+# history never reaches it (the checkout queue is ~60 after 14 days); live mode runs for
+# hours of wall time, i.e. months of simulated time, and must not grow without bound.
+SWARM_AT = 150
+SWARM_UNTIL = 20
+SWARM_EXTRA = 3
+
+# Deploys: staging a few times a day per service, most successful builds promoted to
+# production a few hours later; production fails a little more often.
+STAGING_EVERY_HOURS = 6.0
+PROMOTE_SHARE = 0.7
+PROMOTE_AFTER_HOURS = (1.0, 6.0)
+DEPLOY_MINUTES = (3.0, 15.0)
+STATUS_WEIGHTS = {
+    "staging": {"success": 0.88, "failure": 0.09, "rolled_back": 0.03},
+    "production": {"success": 0.86, "failure": 0.07, "rolled_back": 0.07},
+}
+RECOVERY_AFTER = (15 * MINUTE, 4 * HOUR)  # a failure is fixed by a success within this window
+COMMIT_LOOKBACK = 2 * DAY  # oldest commit a deploy carries
+
+
+# ---------------------------------------------------------------------------------------------
+# Draft events, sim time -> wall time, rendering to v1
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One event as the simulation made it: timestamps are sim epoch seconds (floats)."""
+
+    at: float
+    kind: str  # "transition" | "deploy"
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TimeMap:
+    """Sim time -> wall time: the identity up to ``end`` (history); after it the simulation
+    runs ``speedup`` times faster than the wall clock, starting at ``anchor``."""
+
+    end: float
+    anchor: float | None = None
+    speedup: float = 1.0
+
+    def wall(self, t: float) -> float:
+        if self.anchor is None or t <= self.end:
+            return t
+        return self.anchor + (t - self.end) / self.speedup
+
+
+def iso(t: float) -> str:
+    """Epoch seconds as ISO-8601 UTC with 'Z' and milliseconds (truncation keeps order)."""
+    stamp = datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def to_event(draft: Draft, event_id: str, wall: Callable[[float], float]) -> dict[str, Any]:
+    """The v1 wire dict of a draft, every timestamp mapped through the same ``wall``."""
+    event = dict(draft.body, event_id=event_id, at=iso(wall(draft.at)), source="demo")
+    if draft.kind == "deploy":
+        event["started_at"] = iso(wall(draft.body["started_at"]))
+        event["commits"] = [{"sha": sha, "committed_at": iso(wall(t))} for sha, t in draft.body["commits"]]
+    return event
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ticket:
+    id: str
+    board: Board
+    type: str
+    service: str
+    state: str | None = None
+    team: str | None = None
+    assignee: str | None = None
+    dev_team: str = ""
+    developer: str = ""
+    work: float = 0.0  # sim seconds of the first pass through In Progress
+    reworks: int = 0
+
+
+class _Pool:
+    """A staffed queue state: FIFO, each of ``staff`` people serves one ticket at a time."""
+
+    def __init__(self, staff: int, mean: float) -> None:
+        self.staff = staff
+        self.mean = mean
+        self.waiting: deque[_Ticket] = deque()
+        self.busy = 0
+        self.swarming = False
+
+    def free(self) -> bool:
+        # Hysteresis: swarm from SWARM_AT down to SWARM_UNTIL, so the queue saws, not jitters.
+        if len(self.waiting) >= SWARM_AT:
+            self.swarming = True
+        elif len(self.waiting) <= SWARM_UNTIL:
+            self.swarming = False
+        return self.busy < self.staff + (SWARM_EXTRA if self.swarming else 0)
+
+
+@dataclass
+class _Env:
+    """Deploy state of one service in one environment."""
+
+    name: str
+    broken: bool = False  # the last deploy failed; a fix deploy is scheduled
+    commits: list[tuple[str, float]] = field(default_factory=list)  # waiting to reach this env
+    tickets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Service:
+    name: str
+    staging: _Env = field(default_factory=lambda: _Env("staging"))
+    production: _Env = field(default_factory=lambda: _Env("production"))
+    done_tickets: list[str] = field(default_factory=list)  # done, not yet in any deploy
+    last_commit_at: float = 0.0
+    build: int = 0
+
+
+class DemoTraffic:
+    """The simulated organisation, starting empty at sim time ``start``.
+
+    ``next()`` returns draft events in sim-time order, forever: handlers run from a heap of
+    scheduled actions, each at its own time, and each appends the events it causes.
+    """
+
+    def __init__(self, seed: int = 7, start: float = 0.0) -> None:
+        self.seed = seed
+        self.rng = Random(seed)
+        self.now = start
+        self._agenda: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._order = itertools.count()  # tie-break for equal times: keeps the heap deterministic
+        self._out: deque[Draft] = deque()
+        self._numbers = {board.name: itertools.count(1) for board in BOARDS}
+        self._commits = itertools.count(1)
+        self._pools = {
+            (board.name, state): _Pool(staff, hours * HOUR)
+            for board in BOARDS
+            for state, staff, hours in (
+                ("Review", board.reviewers, board.review_hours),
+                ("QA", TESTERS_PER_BOARD, QA_HOURS),
+            )
+        }
+        self.services = {name: _Service(name, last_commit_at=start - COMMIT_LOOKBACK)
+                         for board in BOARDS for name in board.services}
+        for board in BOARDS:
+            self._at(start + self._exp(DAY / board.arrivals_per_day), self._arrive, board)
+        for service in self.services.values():
+            self._at(start + self._exp(STAGING_EVERY_HOURS * HOUR), self._stage, service)
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def peek(self) -> Draft:
+        while not self._out:
+            self.now, _, action, args = heapq.heappop(self._agenda)
+            action(*args)
+        return self._out[0]
+
+    def next(self) -> Draft:
+        self.peek()
+        return self._out.popleft()
+
+    def pool(self, board: str, state: str) -> _Pool:
+        return self._pools[(board, state)]
+
+    def _at(self, t: float, action: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._agenda, (t, next(self._order), action, args))
+
+    def _exp(self, mean: float) -> float:
+        return max(MIN_STEP, self.rng.expovariate(1.0 / mean))
+
+    def _lognormal(self, mean: float, sigma: float = 0.8) -> float:
+        # Work times are right-skewed: most tickets are quick, a few drag on (realistic p85/p95).
+        return max(MIN_STEP, self.rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma))
+
+    def _person(self, team: str, besides: str | None = None) -> str:
+        return self.rng.choice([p for p in PEOPLE[team] if p != besides])
+
+    # -- tickets ------------------------------------------------------------------------------
+
+    def _move(self, ticket: _Ticket, to_state: str, team: str | None, assignee: str | None,
+              actor: str) -> None:
+        """Emit one transition; team/assignee name who is responsible in the new state."""
+        self._out.append(Draft(self.now, "transition", {
+            "ticket_id": ticket.id, "board": ticket.board.name, "from_state": ticket.state,
+            "to_state": to_state, "assignee": assignee, "team": team,
+            "ticket_type": ticket.type, "actor": actor,
+        }))
+        ticket.state, ticket.team, ticket.assignee = to_state, team, assignee
+
+    def _arrive(self, board: Board) -> None:
+        kind = self.rng.choices(TICKET_TYPES, TYPE_WEIGHTS)[0]
+        ticket = _Ticket(f"{board.prefix}-{next(self._numbers[board.name])}", board, kind,
+                         self.rng.choice(board.services))
+        self._move(ticket, "Backlog", board.team, None, self._person(board.team))
+        self._at(self.now + self._exp(BACKLOG_HOURS * HOUR), self._start, ticket)
+        self._at(self.now + self._exp(DAY / board.arrivals_per_day), self._arrive, board)
+
+    def _start(self, ticket: _Ticket) -> None:
+        home = ticket.board.team
+        others = [b.team for b in BOARDS if b.team != home]
+        ticket.dev_team = self.rng.choice(others) if self.rng.random() < CROSS_TEAM else home
+        ticket.developer = self._person(ticket.dev_team)
+        ticket.work = self._lognormal(WORK_HOURS[ticket.type] * HOUR)
+        self._move(ticket, "In Progress", ticket.dev_team, ticket.developer, ticket.developer)
+        self._at(self.now + ticket.work, self._finish_work, ticket)
+
+    def _finish_work(self, ticket: _Ticket) -> None:
+        if self.rng.random() < SKIP_REVIEW:
+            self._enqueue(ticket, "QA")
+        else:
+            self._enqueue(ticket, "Review")
+
+    def _enqueue(self, ticket: _Ticket, state: str) -> None:
+        # The reviewer (a teammate) or tester is named on entry, like a PR's requested reviewer;
+        # the ticket still waits for that person's queue to reach it.
+        if state == "Review":
+            self._move(ticket, state, ticket.dev_team, self._person(ticket.dev_team, ticket.developer),
+                       ticket.developer)
+        else:
+            self._move(ticket, state, QA_TEAM, self._person(QA_TEAM), ticket.assignee or ticket.developer)
+        self.pool(ticket.board.name, state).waiting.append(ticket)
+        self._serve(ticket.board.name, state)
+
+    def _serve(self, board: str, state: str) -> None:
+        pool = self.pool(board, state)
+        while pool.waiting and pool.free():
+            pool.busy += 1
+            self._at(self.now + self._exp(pool.mean), self._served, pool.waiting.popleft(), state)
+
+    def _served(self, ticket: _Ticket, state: str) -> None:
+        self.pool(ticket.board.name, state).busy -= 1
+        draw = self.rng.random()
+        can_rework = ticket.reworks < MAX_REWORK
+        if state == "Review" and can_rework and draw < CHANGES_REQUESTED:
+            self._rework(ticket)
+        elif state == "Review" and draw > 1 - SKIP_QA:
+            self._done(ticket)
+        elif state == "Review":
+            self._enqueue(ticket, "QA")
+        elif can_rework and draw < QA_REJECTS:
+            self._rework(ticket)
+        else:
+            self._done(ticket)
+        self._serve(ticket.board.name, state)
+
+    def _rework(self, ticket: _Ticket) -> None:
+        ticket.reworks += 1
+        actor = ticket.assignee or ticket.developer
+        self._move(ticket, "In Progress", ticket.dev_team, ticket.developer, actor)
+        self._at(self.now + self._lognormal(ticket.work * REWORK_SHARE), self._finish_work, ticket)
+
+    def _done(self, ticket: _Ticket) -> None:
+        self._move(ticket, "Done", ticket.team, ticket.assignee, ticket.assignee or ticket.developer)
+        self.services[ticket.service].done_tickets.append(ticket.id)
+
+    # -- deploys ------------------------------------------------------------------------------
+
+    def _new_commits(self, service: _Service, count: int) -> list[tuple[str, float]]:
+        """``count`` commits made since the service's last one, all at least 2 minutes old."""
+        hi = self.now - 2 * MINUTE
+        lo = min(max(service.last_commit_at, self.now - COMMIT_LOOKBACK), hi - 1.0)
+        times = sorted(self.rng.uniform(lo, hi) for _ in range(count))
+        service.last_commit_at = times[-1]
+        shas = [hashlib.sha1(f"{self.seed}/{service.name}/{next(self._commits)}".encode()).hexdigest()
+                for _ in times]
+        return list(zip(shas, times))
+
+    def _stage(self, service: _Service) -> None:
+        self._at(self.now + self._exp(STAGING_EVERY_HOURS * HOUR), self._stage, service)
+        if service.staging.broken:
+            return  # the fix deploy already scheduled carries this work
+        service.staging.commits += self._new_commits(service, self.rng.randint(1, 4))
+        service.staging.tickets += service.done_tickets
+        service.done_tickets = []
+        service.build += 1
+        self._deploy(service, service.staging, self._status("staging"))
+
+    def _promote(self, service: _Service) -> None:
+        if service.production.broken or not service.production.commits:
+            return  # a fix is on its way, or an earlier promotion already shipped this build
+        self._deploy(service, service.production, self._status("production"))
+
+    def _recover(self, service: _Service, env: _Env) -> None:
+        env.broken = False
+        env.commits += self._new_commits(service, 1)  # the fix, written after the failure
+        service.build += 1
+        self._deploy(service, env, "success")
+
+    def _status(self, environment: str) -> str:
+        weights = STATUS_WEIGHTS[environment]
+        return self.rng.choices(list(weights), list(weights.values()))[0]
+
+    def _deploy(self, service: _Service, env: _Env, status: str) -> None:
+        self._out.append(Draft(self.now, "deploy", {
+            "service": service.name, "environment": env.name, "status": status,
+            "started_at": self.now - self.rng.uniform(*DEPLOY_MINUTES) * MINUTE,
+            "version": f"1.{service.build}.0", "commits": list(env.commits), "tickets": list(env.tickets),
+        }))
+        if status != "success":
+            env.broken = True  # what it carried stays waiting, and goes out with the fix
+            self._at(self.now + self.rng.uniform(*RECOVERY_AFTER), self._recover, service, env)
+            return
+        if env is service.staging:
+            service.production.commits += env.commits
+            service.production.tickets += env.tickets
+            if self.rng.random() < PROMOTE_SHARE:
+                self._at(self.now + self.rng.uniform(*PROMOTE_AFTER_HOURS) * HOUR, self._promote, service)
+        env.commits, env.tickets = [], []
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeding: numbered history, then live
+# ---------------------------------------------------------------------------------------------
+
+
+class DemoFeed:
+    """Numbered v1 events from one simulation: the history up to ``end``, then live."""
+
+    def __init__(self, seed: int = 7, end: float | None = None, history_days: float = 14) -> None:
+        self.end = time.time() if end is None else end
+        self.traffic = DemoTraffic(seed, start=self.end - history_days * DAY)
+        self.time_map = TimeMap(self.end)
+        self.taken = 0
+        # The run's end time is in every id: a second demo run into the same store is new
+        # events, not "duplicates" of the first run's that dedup would silently drop.
+        self._id_prefix = f"demo-{seed}-{int(self.end)}"
+
+    def in_history(self) -> bool:
+        """Whether the next event still belongs to the history (at or before ``end``)."""
+        return self.traffic.peek().at <= self.end
+
+    def history(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        while self.in_history():
+            yield self.take()
+
+    def go_live(self, anchor: float, speedup: float) -> None:
+        # anchor >= end keeps wall time increasing even if the wall clock stepped back.
+        self.time_map = TimeMap(self.end, max(anchor, self.end), speedup)
+
+    def due(self) -> float:
+        """Wall time at which the next event happens."""
+        return self.time_map.wall(self.traffic.peek().at)
+
+    def take(self) -> tuple[str, dict[str, Any]]:
+        draft = self.traffic.next()
+        event = to_event(draft, f"{self._id_prefix}-{self.taken}", self.time_map.wall)
+        self.taken += 1
+        return draft.kind, event
+
+
+def events_per_day(seed: int, start: float = 0.0, days: float = 4.0) -> float:
+    """Steady event density of the simulation, measured on a throwaway run (the first day is
+    left out: the organisation starts empty and needs a day to fill up)."""
+    traffic = DemoTraffic(seed, start)
+    count = 0
+    while (at := traffic.next().at) <= start + days * DAY:
+        count += at > start + DAY
+    return count / (days - 1)
+
+
+def live_speedup(rate: float, seed: int) -> float:
+    """How many sim seconds pass per wall second so that about ``rate`` events/s come out."""
+    return rate * DAY / events_per_day(seed)
+
+
+MAX_NAP = 0.5  # longest single sleep, so should_stop is seen within half a second
+
+
+def run_demo(send: Callable[[str, dict], None], *, rate: float = 10.0, history_days: int = 14,
+             seed: int = 7, should_stop: Callable[[], bool] = lambda: False,
+             clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+             max_events: int | None = None) -> int:
+    """Send ``history_days`` of history ending now, then live events until ``should_stop()``
+    or ``max_events``; returns how many events were sent."""
+    if rate <= 0:
+        raise ValueError(f"rate must be positive, got {rate}")
+
+    def stopped(sent: int) -> bool:
+        return (max_events is not None and sent >= max_events) or should_stop()
+
+    feed = DemoFeed(seed, end=clock(), history_days=history_days)
+    log.info("demo: sending %d days of history", history_days)
+    sent = _send_history(feed, send, stopped)
+    log.info("demo: history sent, %d events", sent)
+    if stopped(sent):
+        return sent
+    speedup = live_speedup(rate, seed)
+    feed.go_live(clock(), speedup)
+    log.info("demo: live at about %.0f events/s; one wall second is %.0f simulated minutes",
+             rate, speedup / MINUTE)
+    sent = _send_live(feed, send, stopped, clock, sleep, sent)
+    log.info("demo: stopped after %d events", sent)
+    return sent
+
+
+def _send_history(feed: DemoFeed, send: Callable[[str, dict], None], stopped: Callable[[int], bool]) -> int:
+    sent = 0
+    while not stopped(sent) and feed.in_history():
+        send(*feed.take())
+        sent += 1
+    return sent
+
+
+def _send_live(feed: DemoFeed, send: Callable[[str, dict], None], stopped: Callable[[int], bool],
+               clock: Callable[[], float], sleep: Callable[[float], None], sent: int) -> int:
+    while not stopped(sent):
+        wait = feed.due() - clock()
+        if wait > 0:
+            sleep(min(wait, MAX_NAP))
+            continue
+        send(*feed.take())
+        sent += 1
+    return sent

@@ -1,0 +1,75 @@
+"""From consumed messages to a batch ready to land: the pure middle of the worker.
+
+An Envelope is one input message with its coordinates; ``prepare`` parses a
+list of them into valid events and rejects, each reject with its reason. No I/O
+happens here, so the worker and ``flowmeter load`` share it and tests need no broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flowmeter.errors import InvalidEvent
+from streams.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
+
+KINDS = ("transition", "deploy")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One input message: where it came from, which kind its channel carries, its bytes."""
+
+    source: str  # a topic name, or 'file:PATH'
+    partition: int
+    offset: int  # Kafka offset, or 1-based line number for files
+    kind: str  # 'transition' | 'deploy' | 'unknown' (the channel could not tell)
+    value: bytes | None
+    # Set when another producer already rejected this message and put it on the
+    # dead-letter topic with this reason: it is recorded, not parsed.
+    rejected_because: str | None = None
+
+    @property
+    def src(self) -> str:
+        """'flow.transitions[2]@1234' for Kafka, 'file:events.jsonl:17' for files."""
+        if self.source.startswith("file:"):
+            return f"{self.source}:{self.offset}"
+        return f"{self.source}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    envelope: Envelope
+    reason: str
+
+
+@dataclass
+class PreparedBatch:
+    transitions: list[tuple[Envelope, Transition]] = field(default_factory=list)
+    deploys: list[tuple[Envelope, Deploy]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    # Highest offset per (source, partition) covered by this batch, valid or not.
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.transitions) + len(self.deploys) + len(self.rejects)
+
+
+def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedBatch:
+    batch = PreparedBatch()
+    for envelope in envelopes:
+        key = (envelope.source, envelope.partition)
+        batch.positions[key] = max(envelope.offset, batch.positions.get(key, -1))
+        if envelope.rejected_because is not None:
+            batch.rejects.append(Reject(envelope, envelope.rejected_because))
+            continue
+        try:
+            if envelope.kind == "transition":
+                batch.transitions.append((envelope, parse_transition(envelope.value, now)))
+            elif envelope.kind == "deploy":
+                batch.deploys.append((envelope, parse_deploy(envelope.value, now)))
+            else:
+                raise InvalidEvent(unknown_kind_reason(envelope.value))
+        except InvalidEvent as exc:
+            batch.rejects.append(Reject(envelope, exc.reason))
+    return batch

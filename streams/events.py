@@ -1,0 +1,264 @@
+"""Event contract v1: one typed event per kind and one pure parser per kind.
+
+``parse_transition(raw)`` and ``parse_deploy(raw)`` take the bytes of one Kafka
+message (or one line of a file) and return a frozen event, or raise
+``InvalidEvent`` whose reason is one sentence a person can act on.
+
+Timestamps must carry a UTC offset; they are stored as naive UTC datetimes.
+Unknown fields are ignored so that senders may add fields without breaking v1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from flowmeter.errors import InvalidEvent
+
+DEPLOY_STATUSES = ("success", "failure", "rolled_back")
+MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ticket
+MAX_LIST = 10_000  # most commits or tickets on one deploy
+EARLIEST = datetime(2000, 1, 1)
+FUTURE_SLACK = timedelta(days=1)  # clocks drift; a day ahead is a broken clock
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    event_id: str
+    ticket_id: str
+    board: str
+    from_state: str | None
+    to_state: str
+    at: datetime  # naive UTC
+    assignee: str | None = None
+    team: str | None = None
+    ticket_type: str | None = None
+    actor: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    committed_at: datetime | None  # naive UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Deploy:
+    event_id: str
+    service: str
+    environment: str
+    status: str
+    at: datetime  # finished, naive UTC
+    started_at: datetime | None = None
+    version: str | None = None
+    commits: tuple[Commit, ...] = ()
+    tickets: tuple[str, ...] = ()
+    source: str | None = None
+
+
+def parse_transition(raw: bytes | str, now: datetime | None = None) -> Transition:
+    doc = _load_object(raw)
+    reader = _Reader(doc, now)
+    event = Transition(
+        event_id="",
+        ticket_id=reader.text("ticket_id"),
+        board=reader.text("board"),
+        from_state=reader.text("from_state", required=False),
+        to_state=reader.text("to_state"),
+        at=reader.timestamp("at"),
+        assignee=reader.text("assignee", required=False),
+        team=reader.text("team", required=False),
+        ticket_type=reader.text("ticket_type", required=False),
+        actor=reader.text("actor", required=False),
+        source=reader.text("source", required=False),
+    )
+    return _with_event_id(event, reader, "t")
+
+
+def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
+    doc = _load_object(raw)
+    reader = _Reader(doc, now)
+    status = reader.text("status")
+    if status not in DEPLOY_STATUSES:
+        raise InvalidEvent(f"status '{status}' is not one of {', '.join(DEPLOY_STATUSES)}.")
+    at = reader.timestamp("at")
+    started_at = reader.timestamp("started_at", required=False)
+    if started_at is not None and started_at > at:
+        raise InvalidEvent(f"started_at {_iso(started_at)} is after at {_iso(at)}; a deploy cannot end before it starts.")
+    event = Deploy(
+        event_id="",
+        service=reader.text("service"),
+        environment=reader.text("environment"),
+        status=status,
+        at=at,
+        started_at=started_at,
+        version=reader.text("version", required=False),
+        commits=tuple(reader.items("commits", lambda r, i: _commit(r, i))),
+        tickets=tuple(reader.items("tickets", lambda r, i: r.item_text("tickets", i))),
+        source=reader.text("source", required=False),
+    )
+    return _with_event_id(event, reader, "d")
+
+
+def unknown_kind_reason(raw: bytes | str | None) -> str:
+    """Why a message whose kind could not be told is rejected: bad JSON first, else the kind."""
+    _load_object(raw)
+    return "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor service (a deploy)."
+
+
+def event_to_json(event: Transition | Deploy) -> dict[str, Any]:
+    """The v1 wire form of an event (timestamps as UTC ISO-8601 with 'Z')."""
+    out: dict[str, Any] = {}
+    for name in event.__slots__:  # type: ignore[attr-defined]
+        value = getattr(event, name)
+        if isinstance(value, datetime):
+            value = _iso(value)
+        elif name == "commits":
+            value = [{"sha": c.sha, "committed_at": _iso(c.committed_at) if c.committed_at else None} for c in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def _commit(reader: "_Reader", index: int) -> Commit:
+    item = reader.doc["commits"][index]
+    where = f"commits[{index}]"
+    if not isinstance(item, dict):
+        raise InvalidEvent(f"{where} must be an object with sha and committed_at, got {_json_type(item)}.")
+    inner = _Reader(item, reader.now, prefix=f"{where}.")
+    return Commit(sha=inner.text("sha"), committed_at=inner.timestamp("committed_at", required=False))
+
+
+def _with_event_id(event: Any, reader: "_Reader", kind: str) -> Any:
+    """Keep the sender's id, or derive one from the content so re-sends collide."""
+    given = reader.text("event_id", required=False)
+    if given:
+        return _replace_id(event, given)
+    content = event_to_json(event)
+    content.pop("event_id")
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return _replace_id(event, f"{kind}-{digest[:32]}")
+
+
+def _replace_id(event: Any, event_id: str) -> Any:
+    fields = {name: getattr(event, name) for name in event.__slots__}
+    fields["event_id"] = event_id
+    return type(event)(**fields)
+
+
+def _load_object(raw: bytes | str) -> dict[str, Any]:
+    if raw is None:
+        raise InvalidEvent("the message has no value (a null or tombstone record).")
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"the message is not UTF-8 text (bad byte at position {exc.start}).") from None
+    else:
+        text = raw
+    if not text.strip():
+        raise InvalidEvent("the message is empty.")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent(f"the message is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    except RecursionError:
+        raise InvalidEvent("the message is not usable JSON: it is nested too deeply.") from None
+    if not isinstance(doc, dict):
+        raise InvalidEvent(f"the message must be a JSON object, got {_json_type(doc)}.")
+    return doc
+
+
+class _Reader:
+    """Typed field access over one JSON object, raising InvalidEvent with the field's name."""
+
+    def __init__(self, doc: dict[str, Any], now: datetime | None, prefix: str = "") -> None:
+        self.doc = doc
+        self.now = now
+        self.prefix = prefix
+
+    def _get(self, name: str, required: bool) -> Any:
+        value = self.doc.get(name)
+        if value is None and required:
+            state = "is null" if name in self.doc else "is missing"
+            raise InvalidEvent(f"required field {self.prefix}{name} {state}.")
+        return value
+
+    def text(self, name: str, required: bool = True) -> str | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        return _check_text(value, f"{self.prefix}{name}", required)
+
+    def item_text(self, name: str, index: int) -> str:
+        return _check_text(self.doc[name][index], f"{self.prefix}{name}[{index}]", True)
+
+    def timestamp(self, name: str, required: bool = True) -> datetime | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        return _check_timestamp(value, f"{self.prefix}{name}", self.now)
+
+    def items(self, name: str, convert: Callable[["_Reader", int], Any]) -> list[Any]:
+        value = self._get(name, False)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidEvent(f"{self.prefix}{name} must be a list, got {_json_type(value)}.")
+        if len(value) > MAX_LIST:
+            raise InvalidEvent(f"{self.prefix}{name} has {len(value)} entries; at most {MAX_LIST} are accepted.")
+        return [convert(self, index) for index in range(len(value))]
+
+
+def _check_text(value: Any, where: str, required: bool) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{where} must be a string, got {_json_type(value)}.")
+    stripped = value.strip()
+    if not stripped:
+        if required:
+            raise InvalidEvent(f"required field {where} is empty.")
+        return None  # type: ignore[return-value]  # an empty optional is the same as absent
+    if len(stripped) > MAX_TEXT:
+        raise InvalidEvent(f"{where} is {len(stripped)} characters long; at most {MAX_TEXT} are accepted.")
+    return stripped
+
+
+def _check_timestamp(value: Any, where: str, now: datetime | None) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{where} must be an ISO-8601 string with a UTC offset, got {_json_type(value)}.")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidEvent(f"{where} '{value}' is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z.") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidEvent(f"{where} '{value}' has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.")
+    utc = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    if utc < EARLIEST:
+        raise InvalidEvent(f"{where} '{value}' is before 2000-01-01; that is not a plausible event time.")
+    current = now if now is not None else datetime.now(timezone.utc).replace(tzinfo=None)
+    if utc > current + FUTURE_SLACK:
+        raise InvalidEvent(f"{where} '{value}' is more than a day in the future; check the sender's clock.")
+    return utc
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace(".000000", "") + "Z"

@@ -1,0 +1,154 @@
+"""Lands each micro-batch exactly once, and never lets Faust acknowledge a batch that did not land.
+
+Faust's ``take_events`` acknowledges a batch in its own ``finally``: when the
+loop body returns, raises, or is cancelled (DESIGN pitfall 3). So this class
+never lets an exception escape, and when a batch cannot be written it either
+retries or ends the process with ``os._exit`` (which runs no ``finally``) so the
+batch stays unacknowledged and is redelivered on restart, where the offsets
+stored in DuckDB skip whatever had already landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Sequence
+
+from analytics.store import LandResult, Store
+from streams.batch import Envelope, PreparedBatch, Reject, prepare
+
+log = logging.getLogger(__name__)
+
+EXIT_WRITE_FAILED = 75  # EX_TEMPFAIL: the supervisor should restart us
+SendDeadLetter = Callable[[Reject], Awaitable[Any]]
+
+
+@dataclass
+class LandingStats:
+    batches: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    redelivered_skipped: int = 0
+    last_batch_at: str | None = None
+
+
+class Lander:
+    def __init__(self, store: Store, kind_by_topic: dict[str, str], dead_letter_topic: str,
+                 send_dead_letter: SendDeadLetter,
+                 *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0) -> None:
+        self._store = store
+        self._kind_by_topic = kind_by_topic
+        self._dead_letter_topic = dead_letter_topic
+        self._send_dead_letter = send_dead_letter
+        self._retries = retries
+        self._first_backoff = first_backoff
+        self._shutdown_grace = shutdown_grace
+        # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
+        self.stats = LandingStats()
+
+    def envelopes(self, events: Sequence[Any]) -> list[Envelope]:
+        """Faust events -> envelopes carrying topic[partition]@offset and the raw bytes.
+
+        From the dead-letter topic only what other producers put there is kept (a
+        `flowmeter produce` line that is not JSON, say): this worker records its own
+        rejects in the same transaction as the batch they came from.
+        """
+        out = []
+        for event in events:
+            message = event.message
+            if message.topic == self._dead_letter_topic:
+                headers = _headers(message.headers)
+                if headers.get("flowmeter-origin") == "worker":
+                    continue
+                reason = headers.get("flowmeter-reason") or "put on the dead-letter topic without a reason"
+                out.append(Envelope(message.topic, message.partition, message.offset,
+                                    headers.get("flowmeter-kind") or "unknown", message.value, reason))
+            else:
+                kind = self._kind_by_topic.get(message.topic, "unknown")
+                out.append(Envelope(message.topic, message.partition, message.offset, kind, message.value))
+        return out
+
+    async def land(self, events: Sequence[Any]) -> None:
+        """Land one batch; return only when it is safe for Faust to acknowledge it."""
+        task = asyncio.ensure_future(self._land(self.envelopes(events)))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # The worker is stopping. Faust acks this batch as soon as we return, so
+            # finish landing it first; if that cannot happen, leave it unacknowledged.
+            log.info("stopping: finishing the batch in flight (%d events) before it is acknowledged", len(events))
+            done, _ = await asyncio.wait({task}, timeout=self._shutdown_grace)
+            if not done or task.cancelled() or task.exception() is not None:
+                self._exit_unacknowledged("the batch in flight could not be finished during shutdown")
+            raise
+        except BaseException as exc:  # never let Faust ack past a failure
+            self._exit_unacknowledged(f"landing a batch failed unexpectedly: {exc!r}")
+
+    async def _land(self, envelopes: list[Envelope]) -> None:
+        fresh, skipped = self._store.unseen(envelopes)
+        self.stats.redelivered_skipped += skipped
+        if skipped:
+            log.info("skipped %d redelivered messages that had already landed", skipped)
+        if not fresh:
+            return
+        loop = asyncio.get_running_loop()
+        batch = await loop.run_in_executor(self._writer, prepare, fresh)
+        for reject in batch.rejects:
+            # Awaited before the commit: a dead letter reaches its topic at least once.
+            await self._send_dead_letter(reject)
+            log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
+        result = await self._commit_with_retries(batch)
+        self._count(result)
+
+    async def _commit_with_retries(self, batch: PreparedBatch) -> LandResult:
+        loop = asyncio.get_running_loop()
+        delay = self._first_backoff
+        for attempt in range(self._retries + 1):
+            try:
+                return await loop.run_in_executor(self._writer, self._store.commit, batch)
+            except Exception as exc:  # a DuckDB error, a full disk, ...: retry, then stop
+                if attempt == self._retries:
+                    self._exit_unacknowledged(
+                        f"writing a batch of {len(batch)} events failed {attempt + 1} times, last with: {exc}"
+                    )
+                log.error("writing a batch of %d events failed (%s); retry %d of %d in %.1f s",
+                          len(batch), exc, attempt + 1, self._retries, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")
+
+    def _count(self, result: LandResult) -> None:
+        self.stats.batches += 1
+        self.stats.landed += result.landed
+        self.stats.duplicates += result.duplicates
+        self.stats.dead_lettered += result.dead_lettered
+        self.stats.last_batch_at = datetime.now(timezone.utc).isoformat()
+
+    def _exit_unacknowledged(self, why: str) -> None:
+        log.critical("%s; stopping before Faust acknowledges the batch. Nothing is lost: on restart the "
+                     "worker resumes from the offsets stored with the last landed batch.", why)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_WRITE_FAILED)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    """Kafka headers (a list of pairs or a mapping, values bytes) as text."""
+    pairs = raw.items() if hasattr(raw, "items") else (raw or [])
+    out = {}
+    for key, value in pairs:
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("utf-8", "replace")
+        out[str(key)] = value
+    return out

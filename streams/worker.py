@@ -1,0 +1,129 @@
+"""The Faust worker: consume both input topics in micro-batches and land them.
+
+``run_worker`` is what ``flowmeter worker`` calls. It makes sure the topics
+exist, opens the store, builds the app and runs it until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+
+from analytics.store import Store
+from flowmeter.failpoints import Failpoints
+from flowmeter.settings import Settings, bootstrap_servers, faust_broker
+from streams.batch import Reject
+from streams.lander import Lander
+from streams.topics import ensure_topics
+from streams.web import register_views
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, broker: str, store: Store, web_port: int) -> tuple[faust.App, Lander]:
+    datadir = settings.db.with_name(settings.db.name + ".faust")
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust needs datadir's parent (pitfall 8)
+    app = faust.App(
+        settings.group_id,
+        broker=faust_broker(broker),
+        autodiscover=False,
+        store="memory://",  # no Faust tables: state lives in DuckDB (pitfall 9)
+        datadir=str(datadir),
+        # Raw bytes in, our parser decides: a bad message is a dead letter, never a stall (pitfalls 1-2).
+        value_serializer="raw",
+        key_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        topic_partitions=settings.partitions,
+        web_enabled=True,
+        web_bind=settings.web_host,  # Faust binds 0.0.0.0 unless told (pitfall 8)
+        web_host=settings.web_host,
+        web_port=web_port,
+    )
+    # The dead-letter topic is read too, to record what other producers reject (see Lander.envelopes).
+    source = app.topic(*settings.input_topics, settings.dead_letter_topic,
+                       key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+
+    async def send_dead_letter(reject: Reject) -> Any:
+        env = reject.envelope
+        # force=True: without it Faust attaches the send to the current event and only
+        # publishes on ack, after the batch; awaiting the future waits for the broker's ack.
+        pending = await dead_letters.send(
+            key=env.src.encode(),
+            value=env.value if env.value is not None else b"",
+            headers=[
+                ("flowmeter-reason", reject.reason.encode()),
+                ("flowmeter-source", env.src.encode()),
+                ("flowmeter-kind", env.kind.encode()),
+                ("flowmeter-origin", b"worker"),
+            ],
+            force=True,
+        )
+        return await pending
+
+    kind_by_topic = {settings.transitions_topic: "transition", settings.deploys_topic: "deploy"}
+    lander = Lander(store, kind_by_topic, settings.dead_letter_topic, send_dead_letter,
+                    retries=settings.write_retries)
+
+    @app.agent(source, concurrency=1)
+    async def land(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            await lander.land(events)
+
+    readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowmeter-reader")
+    register_views(app, store, lander, readers)
+    return app, lander
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def run_worker(settings: Settings, broker: str) -> None:
+    """Run until stopped. Raises FlowmeterError for a broker or store the user must fix."""
+    topics = [*settings.input_topics, settings.dead_letter_topic]
+    log_ids = ensure_topics(bootstrap_servers(broker), topics, settings.partitions)
+    store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints))
+    store.use_logs(log_ids)
+    port = settings.web_port or free_port(settings.web_host)
+    app, lander = build_app(settings, broker, store, port)
+    url = f"http://{settings.web_host}:{port}"
+    _announce(settings, url, broker)
+    log.info("worker landing %s into %s; status at %s/api/status", ", ".join(settings.input_topics), settings.db, url)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        lander.close()
+        store.close()
+        settings.runtime_file.unlink(missing_ok=True)
+
+
+def _announce(settings: Settings, url: str, broker: str) -> None:
+    """Tell other processes (dashboard, produce, sql) where this worker and its broker are."""
+    info = {"pid": os.getpid(), "url": url, "broker": broker,
+            "started_at": datetime.now(timezone.utc).isoformat(), "db": str(settings.db.resolve())}
+    tmp = settings.runtime_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(settings.runtime_file)
+
+
+def read_runtime(settings: Settings) -> dict[str, Any] | None:
+    """The running worker's announcement for this store, or None when none is alive."""
+    try:
+        info = json.loads(settings.runtime_file.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info

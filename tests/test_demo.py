@@ -1,0 +1,276 @@
+"""The demo generator: its events satisfy the v1 contract and tell the flow story it promises.
+
+Everything runs on a fixed start time and a fake clock, so the tests are deterministic and
+never sleep.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import pytest
+
+from sources.demo import BOTTLENECK, DAY, HOUR, RECOVERY_AFTER, STATES, DemoFeed, iso, run_demo
+from streams.events import Deploy, Transition, parse_deploy, parse_transition
+
+END = datetime(2025, 1, 15, 10, 0, tzinfo=timezone.utc).timestamp()
+START = END - 14 * DAY
+NOW = datetime(2025, 1, 15, 10, 0)  # END as the parser's naive UTC "now"
+
+
+class FakeClock:
+    """A wall clock that only moves when the code under test sleeps (or a send costs time)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.naps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.naps.append(seconds)
+        self.now += seconds
+
+
+def parse(kind: str, event: dict, now: datetime = NOW) -> Transition | Deploy:
+    raw = json.dumps(event).encode()  # exactly what the producer puts on the wire
+    return parse_transition(raw, now) if kind == "transition" else parse_deploy(raw, now)
+
+
+@pytest.fixture(scope="module")
+def history() -> list[tuple[str, dict]]:
+    return list(DemoFeed(seed=7, end=END, history_days=14).history())
+
+
+@pytest.fixture(scope="module")
+def parsed(history) -> list[Transition | Deploy]:
+    return [parse(kind, event) for kind, event in history]
+
+
+@pytest.fixture(scope="module")
+def transitions(parsed) -> list[Transition]:
+    return [e for e in parsed if isinstance(e, Transition)]
+
+
+@pytest.fixture(scope="module")
+def deploys(parsed) -> list[Deploy]:
+    return [e for e in parsed if isinstance(e, Deploy)]
+
+
+@pytest.fixture(scope="module")
+def by_ticket(transitions) -> dict[str, list[Transition]]:
+    tickets: dict[str, list[Transition]] = defaultdict(list)
+    for event in transitions:  # history order; the ordering test checks it is time order too
+        tickets[event.ticket_id].append(event)
+    return tickets
+
+
+def naive(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=timezone.utc).replace(tzinfo=None)
+
+
+# -- the contract ----------------------------------------------------------------------------
+
+
+def test_every_event_is_valid_v1_with_its_own_id_and_source(history, parsed):
+    # parse() raising InvalidEvent would fail the fixture; here: the parser kept the sender's
+    # id (no derived "t-"/"d-" ids) and the ids are unique, so dedup drops nothing.
+    assert [e.event_id for e in parsed] == [event["event_id"] for _, event in history]
+    assert len({e.event_id for e in parsed}) == len(parsed)
+    assert {e.source for e in parsed} == {"demo"}
+    assert all(event["at"].endswith("Z") for _, event in history)
+
+
+def test_history_size_is_on_the_order_the_dashboard_needs(transitions, deploys):
+    # ~76 tickets/day * ~5.3 transitions + ~40 deploys/day over 14 days is ~6k events:
+    # days of data for every metric, little enough for the in-memory broker.
+    assert 5_000 <= len(transitions) + len(deploys) <= 30_000
+    assert len(deploys) >= 14 * 10
+
+
+def test_history_covers_the_requested_days_and_ends_now(parsed):
+    # Boards get a ticket every hour or so, so the first event is within hours of the start;
+    # nothing is after "now", and events keep coming right up to it.
+    times = sorted(e.at for e in parsed)
+    assert naive(START) <= times[0] <= naive(START + 6 * HOUR)
+    assert naive(END - HOUR) <= times[-1] <= naive(END)
+
+
+# -- tickets ---------------------------------------------------------------------------------
+
+
+def test_each_ticket_is_a_consistent_chain_in_time_order(by_ticket):
+    for ticket, events in by_ticket.items():
+        assert events[0].from_state is None, ticket  # creation
+        assert all(e.from_state is not None for e in events[1:]), ticket
+        for before, after in zip(events, events[1:]):
+            assert before.at <= after.at, ticket
+            assert after.from_state == before.to_state, ticket  # no gaps in the chain
+
+
+def test_all_five_states_appear(transitions):
+    assert {e.to_state for e in transitions} == set(STATES)
+
+
+def test_boards_and_types_are_mixed(transitions):
+    assert {e.board for e in transitions} == {"payments", "checkout", "platform"}
+    assert {e.ticket_type for e in transitions} == {"story", "bug", "task"}
+    assert len({e.team for e in transitions}) == 4
+
+
+def test_handoffs_between_teams_happen(by_ticket):
+    # DESIGN: a handoff is a change of responsible team between consecutive transitions.
+    # Every ticket that reaches QA changes to the quality team; some go to another dev team.
+    handoffs = [(a.team, b.team) for events in by_ticket.values()
+                for a, b in zip(events, events[1:]) if a.team != b.team]
+    assert len(handoffs) > 100
+    dev_to_dev = [h for h in handoffs if "quality" not in h]
+    assert dev_to_dev, "no ticket was ever picked up by another dev team"
+
+
+def test_tickets_sometimes_move_backwards_and_skip_states(transitions):
+    rank = {state: i for i, state in enumerate(STATES)}
+    moves = [(rank[e.from_state], rank[e.to_state]) for e in transitions if e.from_state]
+    assert any(b < a for a, b in moves), "no backward move (e.g. QA -> In Progress)"
+    assert any(b > a + 1 for a, b in moves), "no skipped state (e.g. Review -> Done)"
+
+
+def average_wait(by_ticket, board: str, state: str, lo: datetime, hi: datetime) -> float:
+    """Mean hours per visit to `state` for visits entered in [lo, hi); an open visit counts up
+    to END, as the time-in-state definition does for "now"."""
+    spans = []
+    for events in by_ticket.values():
+        if events[0].board != board:
+            continue
+        for i, event in enumerate(events):
+            if event.to_state == state and lo <= event.at < hi:
+                left = events[i + 1].at if i + 1 < len(events) else naive(END)
+                spans.append((left - event.at).total_seconds() / HOUR)
+    assert spans, f"no visits to {board}/{state} between {lo} and {hi}"
+    return sum(spans) / len(spans)
+
+
+def test_the_bottleneck_wait_grows_and_is_specific_to_it(by_ticket):
+    # checkout's Review serves ~19 tickets/day while ~23 arrive, so its queue and the wait of
+    # each newcomer grow through the history; payments' Review (48/day for ~31) does not.
+    board, state = BOTTLENECK
+    mid = naive(START + 7 * DAY)
+    first = average_wait(by_ticket, board, state, naive(START), mid)
+    second = average_wait(by_ticket, board, state, mid, naive(END))
+    assert second > 1.5 * first
+    healthy = average_wait(by_ticket, "payments", "Review", mid, naive(END))
+    assert healthy < second / 3
+
+
+# -- deploys ---------------------------------------------------------------------------------
+
+
+def test_deploys_reach_both_environments_with_every_status(deploys):
+    assert {d.environment for d in deploys} == {"staging", "production"}
+    assert {d.status for d in deploys} == {"success", "failure", "rolled_back"}
+    assert len({d.service for d in deploys}) == 6
+    # Most deploys succeed; the change failure rate stays plausible (DORA's "elite" to "low").
+    failed = sum(d.status != "success" for d in deploys)
+    assert 0.03 < failed / len(deploys) < 0.3
+
+
+def test_every_failure_is_followed_by_a_success_of_the_same_service_and_environment(deploys):
+    # The fix comes at most RECOVERY_AFTER[1] later, so only failures that long before the end
+    # of the history must already show their recovery.
+    horizon = naive(END - RECOVERY_AFTER[1])
+    failures = [d for d in deploys if d.status != "success" and d.at <= horizon]
+    assert failures
+    for failure in failures:
+        assert any(d.service == failure.service and d.environment == failure.environment
+                   and d.status == "success" and d.at > failure.at for d in deploys), failure
+
+
+def test_deploys_carry_earlier_commits_and_done_tickets(deploys, by_ticket):
+    for deploy in deploys:
+        assert deploy.started_at is not None and deploy.started_at <= deploy.at
+        assert deploy.commits, deploy.event_id
+        assert all(c.committed_at is not None and c.committed_at < deploy.at for c in deploy.commits)
+    # Tickets on a deploy were done on the board before it went out.
+    done_at = {t: events[-1].at for t, events in by_ticket.items() if events[-1].to_state == "Done"}
+    shipped = [(t, d.at) for d in deploys for t in d.tickets]
+    assert shipped
+    assert all(t in done_at and done_at[t] <= at for t, at in shipped)
+
+
+# -- determinism -----------------------------------------------------------------------------
+
+
+def test_same_seed_and_start_give_the_same_events(history):
+    assert list(DemoFeed(seed=7, end=END, history_days=14).history()) == history
+
+
+def test_another_seed_gives_other_events(history):
+    other = list(DemoFeed(seed=8, end=END, history_days=14).history())
+    assert [e for _, e in other[:50]] != [e for _, e in history[:50]]
+
+
+# -- run_demo: history, then live ------------------------------------------------------------
+
+
+def run(max_events: int | None = None, should_stop=lambda: False, history_days: int = 2):
+    clock = FakeClock(END)
+    sent: list[tuple[float, str, dict]] = []
+
+    def send(kind: str, event: dict) -> None:
+        sent.append((clock.now, kind, event))
+
+    count = run_demo(send, rate=10.0, history_days=history_days, seed=7, should_stop=should_stop,
+                     clock=clock, sleep=clock.sleep, max_events=max_events)
+    return count, sent, clock
+
+
+def test_max_events_stops_inside_the_history():
+    count, sent, clock = run(max_events=100)
+    assert count == len(sent) == 100
+    assert clock.naps == []  # the history goes out as fast as send allows
+
+
+def test_live_events_follow_the_history_stamped_with_the_wall_clock():
+    history = list(DemoFeed(seed=7, end=END, history_days=2).history())
+    count, sent, clock = run(max_events=len(history) + 300)
+    assert count == len(sent) == len(history) + 300
+    assert [e for _, _, e in sent[:len(history)]] == [e for _, e in history]
+    live = sent[len(history):]
+    for wall, kind, event in live:
+        at = parse(kind, event, now=naive(wall)).at
+        assert naive(END) <= at <= naive(wall)  # never ahead of the clock that sent it
+    # ~10 events/s was asked for: 300 events take about 30 s of (fake) wall time.
+    assert 10 < clock.now - END < 90
+    assert max(clock.naps) <= 0.5  # short naps, so a stop request is seen promptly
+
+
+def test_live_tickets_stay_consistent_across_the_switch():
+    count, sent, _ = run(max_events=3000)
+    tickets: dict[str, list[Transition]] = defaultdict(list)
+    for _, kind, event in sent:
+        if kind == "transition":
+            tickets[event["ticket_id"]].append(parse(kind, event, now=naive(END + DAY)))
+    assert any(events[0].at < naive(END) < events[-1].at for events in tickets.values())
+    for events in tickets.values():
+        assert all(a.at <= b.at and b.from_state == a.to_state for a, b in zip(events, events[1:]))
+
+
+def test_should_stop_ends_the_live_loop():
+    clock_checks = {"live": 0}
+    history = len(list(DemoFeed(seed=7, end=END, history_days=2).history()))
+
+    def should_stop() -> bool:
+        clock_checks["live"] += 1
+        return clock_checks["live"] > history + 50  # checked once per event, then per nap
+
+    count, sent, _ = run(should_stop=should_stop)
+    assert history < count == len(sent) <= history + 50
+
+
+def test_zero_history_goes_straight_to_live():
+    count, sent, _ = run(max_events=20, history_days=0)
+    assert count == 20
+    assert all(event["at"] >= iso(END) for _, _, event in sent)
