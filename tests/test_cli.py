@@ -1,0 +1,121 @@
+"""The `flowmeter` command as a user runs it: real processes, real files, one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import encode, transition
+
+
+def flowmeter(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
+    return subprocess.run([sys.executable, "-m", "flowmeter", *args], env=dict(base, **(env or {})), cwd=cwd,
+                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def events_file(tmp_path: Path) -> Path:
+    """100 distinct transitions, 5 re-sent, 3 bad lines, 1 deploy, blank lines."""
+    lines = [json.dumps(transition(n)) for n in range(100)]
+    lines += [json.dumps(transition(n)) for n in range(5)]  # re-sent: duplicates
+    lines += ["{not json", json.dumps({"foo": 1}), json.dumps(transition(200, to_state=None))]
+    lines += ["", "   "]  # blank lines are not events
+    lines.append(json.dumps({"event_id": "d1", "service": "api", "environment": "production",
+                             "status": "success", "at": "2025-03-01T10:00:00Z"}))
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_load_lands_a_file_and_a_rerun_changes_nothing(events_file, tmp_path):
+    db = tmp_path / "flow.duckdb"
+    first = flowmeter("load", str(events_file), "--db", str(db))
+    assert first.returncode == 0, first.stderr
+    # 101 valid events (100 transitions + 1 deploy) land; 5 re-sends are duplicates; 3 bad lines dead.
+    assert "101 landed, 5 duplicates, 3 dead-lettered" in first.stdout
+    assert "dead letter at line 106: the message is not JSON" in first.stdout  # after 100 + 5 lines
+    second = flowmeter("load", str(events_file), "--db", str(db))
+    assert "0 landed, 109 duplicates, 0 dead-lettered" in second.stdout  # 106 events + 3 known dead letters
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM transitions").fetchone()[0] == 100
+        assert con.execute("SELECT count(*) FROM deploys").fetchone()[0] == 1
+        reasons = [r[0] for r in con.execute("SELECT reason FROM dead_letters ORDER BY src").fetchall()]
+    assert reasons == ["the message is not JSON: Expecting property name enclosed in double quotes at line 1 "
+                       "column 2.",
+                       "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor "
+                       "service (a deploy).",
+                       "required field to_state is null."]
+
+
+def test_load_refuses_while_a_worker_holds_the_store(events_file, tmp_path):
+    db = tmp_path / "held.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,sys; c=duckdb.connect({str(db)!r}); "
+                               "print('held', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = flowmeter("load", str(events_file), "--db", str(db))
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"is in use by another process (PID {holder.pid})" in result.stderr
+
+
+def test_produce_without_a_broker_or_worker_says_what_to_do(events_file, tmp_path):
+    result = flowmeter("produce", str(events_file), "--db", str(tmp_path / "none.duckdb"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no broker given and no worker is running on" in result.stderr
+    assert "flowmeter up" in result.stderr
+
+
+def test_bad_settings_file_is_one_sentence(tmp_path, events_file):
+    (tmp_path / "flowmeter.toml").write_text("batch_size = 10\n")
+    result = flowmeter("load", str(events_file), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "unknown setting 'batch_size'" in result.stderr
+
+
+def test_status_reads_the_file_when_no_worker_runs(events_file, tmp_path):
+    db = tmp_path / "flow.duckdb"
+    flowmeter("load", str(events_file), "--db", str(db))
+    result = flowmeter("status", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:5] for line in result.stdout.splitlines()[1:4]}
+    # transition: received 106 = 100 landed + 5 duplicates + 1 dead (to_state null);
+    # unknown: the line that is not JSON and the one with no kind.
+    assert rows == {"transition": ["106", "100", "5", "1"], "deploy": ["1", "1", "0", "0"],
+                    "unknown": ["2", "0", "0", "2"]}
+    assert "no worker running" in result.stdout
+
+
+@pytest.mark.broker
+def test_produce_routes_each_line_and_the_worker_accounts_for_all(events_file, worker_factory, topics):
+    worker = worker_factory().start()
+    result = flowmeter("produce", str(events_file), env={k: v for k, v in worker.env.items()
+                                                         if k.startswith("FLOWMETER_")})
+    assert result.returncode == 0, result.stderr
+    # 107 lines have a kind (106 transitions: 100 + 5 re-sent + the null to_state; 1 deploy); 2 cannot.
+    assert "produced 109 events" in result.stdout
+    assert f"1 to {topics['deploys']}, 106 to {topics['transitions']}" in result.stdout
+    assert "2 lines dead-lettered" in result.stdout
+    final = worker.wait_accounted(109)
+    kinds = {k: (r["landed"], r["duplicates"], r["dead_lettered"]) for k, r in final["by_kind"].items()}
+    assert kinds == {"transition": (100, 5, 1), "deploy": (1, 0, 0), "unknown": (0, 0, 2)}
+
+
+@pytest.mark.parametrize("command", ["up", "worker", "produce", "load", "demo", "dashboard", "status"])
+def test_every_command_documents_the_common_options(command):
+    result = flowmeter(command, "--help")
+    assert result.returncode == 0
+    for option in ("--broker", "--db", "--settings"):
+        assert option in result.stdout

@@ -1,0 +1,131 @@
+"""The store on a real DuckDB file: dedup, positions, atomic batches, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from analytics.store import LandResult, Store
+from flowmeter.errors import StoreError, StoreLocked
+from flowmeter.failpoints import Failpoints
+from streams.batch import Envelope, prepare
+from tests.conftest import encode, transition
+
+T = "flow.transitions"
+
+
+def env(offset: int, value: bytes, partition: int = 0, kind: str = "transition", source: str = T) -> Envelope:
+    return Envelope(source, partition, offset, kind, value)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(tmp_path / "s.duckdb") as s:
+        s.use_logs({T: "log-1"})
+        yield s
+
+
+def count(store: Store, sql: str):
+    return store.read(sql)[1][0][0]
+
+
+def test_same_event_id_lands_once_within_and_across_batches(store):
+    # Batch 1: ids ev-0..ev-4 plus ev-0 again -> 5 landed, 1 duplicate.
+    first = [env(i, encode(transition(i))) for i in range(5)] + [env(5, encode(transition(0)))]
+    assert store.commit(prepare(first)) == LandResult(landed=5, duplicates=1, dead_lettered=0)
+    # Batch 2: ev-3, ev-4 again (duplicates) and ev-5 new -> 1 landed, 2 duplicates.
+    second = [env(6 + i, encode(transition(n))) for i, n in enumerate([3, 4, 5])]
+    assert store.commit(prepare(second)) == LandResult(landed=1, duplicates=2, dead_lettered=0)
+    assert count(store, "SELECT count(*) FROM transitions") == 6
+    assert store.read("SELECT landed, duplicates, dead_lettered FROM ingest_counts")[1] == [(6, 3, 0)]
+
+
+def test_positions_skip_redelivered_offsets_per_partition(store):
+    store.commit(prepare([env(0, encode(transition(0))), env(1, encode(transition(1))),
+                          env(0, encode(transition(2)), partition=1)]))
+    again = [env(1, b"x"), env(2, b"y"), env(0, b"z", partition=1), env(1, b"w", partition=1), env(0, b"v", 2)]
+    fresh, skipped = store.unseen(again)
+    # Landed: partition 0 up to offset 1, partition 1 up to offset 0, partition 2 nothing.
+    assert skipped == 2
+    assert [(e.partition, e.offset) for e in fresh] == [(0, 2), (1, 1), (2, 0)]
+
+
+def test_positions_survive_reopening_but_not_a_new_log(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with Store.open(path) as s:
+        s.use_logs({T: "log-1"})
+        s.commit(prepare([env(i, encode(transition(i))) for i in range(3)]))
+    with Store.open(path) as s:
+        s.use_logs({T: "log-1"})
+        assert s.landed_position(T, 0) == 2
+        s.use_logs({T: "log-2"})  # the topic was recreated (or a fresh embedded broker): offsets restart
+        assert s.landed_position(T, 0) is None
+        assert s.unseen([env(0, b"new")])[1] == 0
+
+
+def test_a_failed_commit_leaves_nothing_behind_and_a_retry_lands_it_once(tmp_path):
+    with Store.open(tmp_path / "s.duckdb", failpoints=Failpoints("store.commit=0+1")) as s:
+        s.use_logs({T: "log-1"})
+        batch = prepare([env(0, encode(transition(0))), env(1, b"{bad")])
+        with pytest.raises(duckdb.IOException, match="failpoint store.commit"):
+            s.commit(batch)
+        for table in ("transitions", "dead_letters", "ingest_counts", "ingest_positions"):
+            assert count(s, f"SELECT count(*) FROM {table}") == 0, table
+        assert s.landed_position(T, 0) is None
+        assert s.commit(batch) == LandResult(landed=1, duplicates=0, dead_lettered=1)
+        assert s.landed_position(T, 0) == 1
+
+
+def test_dead_letters_keep_reason_source_and_bytes_and_a_rerun_does_not_double_them(store):
+    rejects = [Envelope("file:/x.jsonl", 0, 7, "transition", b"{nope")]
+    assert store.commit(prepare(rejects)).dead_lettered == 1
+    assert store.commit(prepare(rejects)) == LandResult(landed=0, duplicates=1, dead_lettered=0)
+    src, kind, reason, raw = store.read("SELECT src, kind, reason, raw FROM dead_letters")[1][0]
+    assert (src, kind, raw) == ("file:/x.jsonl:7", "transition", b"{nope")
+    assert reason.startswith("the message is not JSON")
+
+
+def test_deploys_land_with_commits_and_tickets(store):
+    deploy = encode({"event_id": "d1", "service": "api", "environment": "prod", "status": "failure",
+                     "at": "2025-03-01T10:00:00Z", "commits": [{"sha": "a1", "committed_at": "2025-03-01T08:00:00Z"}],
+                     "tickets": ["T-1"]})
+    store.use_logs({T: "log-1", "flow.deploys": "log-2"})
+    assert store.commit(prepare([env(0, deploy, kind="deploy", source="flow.deploys")])).landed == 1
+    row = store.read("SELECT service, status, commits[1].sha, tickets, src FROM deploys")[1][0]
+    assert row == ("api", "failure", "a1", ["T-1"], "flow.deploys[0]@0")
+
+
+def test_ingest_status_view_accounts_for_every_kind(store):
+    store.commit(prepare([env(0, encode(transition(0))), env(1, encode(transition(0))), env(2, b"!"),
+                          Envelope("flow.dead-letter", 0, 0, "unknown", b"?", "line 3: not JSON")]))
+    rows = {r[0]: r[1:5] for r in store.read("SELECT * FROM ingest_status")[1]}
+    # kind: (received, landed, duplicates, dead_lettered)
+    assert rows == {"deploy": (0, 0, 0, 0), "transition": (3, 1, 1, 1), "unknown": (1, 0, 0, 1)}
+
+
+def test_opening_a_store_held_by_another_process_says_so_in_one_sentence(tmp_path):
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, sys
+        con = duckdb.connect({str(path)!r})
+        print("held", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreLocked) as caught:
+            Store.open(path)
+        message = str(caught.value)
+        assert f"PID {holder.pid}" in message and "flowmeter worker" in message and "\n" not in message
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+
+
+def test_read_only_open_of_a_missing_store_explains(tmp_path):
+    with pytest.raises(StoreError, match="no store at .*land some events first"):
+        Store.open(tmp_path / "missing.duckdb", read_only=True)
