@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on a fresh machine, then run the whole suite.
+# Used as-is by CI (.ci/run). Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages. docker-compose validates docker-compose.yml (`config -q` needs no engine).
+need=()
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages: ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "note: ${need[*]} missing and cannot be installed here (not root/apt); tests needing it are skipped" >&2
+  fi
+fi
+
+# Python packages, pinned by requirements.lock, in the project's own virtual environment.
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
+
+# pytest exits 5 when no test ran: with `set -e` and `exec` that fails the run, as it should.
+exec .venv/bin/python -m pytest "$@"
