@@ -24,6 +24,19 @@ with st.sidebar:
     every = st.slider("Refresh every (s)", min_value=1, max_value=60, value=3, disabled=not live)
 
 
+TIME_COLUMNS = ("last_event_at", "last_landed_at", "received_at")
+
+
+def _when(iso: str | None) -> str:
+    """'2025-03-01T08:00:00.123000Z' -> '2025-03-01 08:00:00 UTC' (to the second)."""
+    return iso[:19].replace("T", " ") + " UTC" if iso else "—"
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    # Formatted before pandas sees them: it would turn a missing time into a float NaN.
+    return pd.DataFrame([{k: _when(v) if k in TIME_COLUMNS else v for k, v in row.items()} for row in rows])
+
+
 def _age(iso: str | None) -> str:
     if not iso:
         return "never"
@@ -53,18 +66,18 @@ def ingest_panel() -> None:
     cols[2].metric("Dead letters", f"{dead:,}")
     cols[3].metric("Duplicates dropped", f"{duplicates:,}")
     latest = max(filter(None, (transitions["last_landed_at"], deploys["last_landed_at"])), default=None)
-    st.caption(f"Last event landed {_age(latest)} · last transition at {transitions['last_event_at'] or '—'} UTC · "
-               f"last deploy at {deploys['last_event_at'] or '—'} UTC · read from {report['source']}")
+    st.caption(f"Last event landed {_age(latest)} · latest transition {_when(transitions['last_event_at'])} · "
+               f"latest deploy {_when(deploys['last_event_at'])} · read from {report['source']}")
 
     if not transitions["received"] and not deploys["received"] and not dead:
         st.info("No events yet. Send v1 events to the flow.transitions and flow.deploys topics, e.g. "
                 "`flowmeter produce events.jsonl`, or start `flowmeter up --demo` for demo traffic.")
         return
     st.subheader("Per kind")
-    st.dataframe(pd.DataFrame(report["kinds"]), hide_index=True, use_container_width=True)
+    st.dataframe(_table(report["kinds"]), hide_index=True, use_container_width=True)
     st.subheader("Recent dead letters")
     if report["recent_dead_letters"]:
-        st.dataframe(pd.DataFrame(report["recent_dead_letters"]), hide_index=True, use_container_width=True)
+        st.dataframe(_table(report["recent_dead_letters"]), hide_index=True, use_container_width=True)
     else:
         st.write("None: every event so far met the contract.")
 

@@ -229,7 +229,8 @@ def dashboard(broker: str | None, db: Path | None, settings: Path | None, worker
 def streamlit_argv(host: str, port: int) -> list[str]:
     script = str(resources.files("dashboard") / "app.py")
     return [sys.executable, "-m", "streamlit", "run", script, "--server.address", host,
-            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer"]
 
 
 def dashboard_env(conf: Settings) -> dict[str, str]:

@@ -76,7 +76,10 @@ class Supervisor:
         self._stopping = False
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        # Both set explicitly: a shell's background job inherits SIGINT as ignored, and
+        # Python then installs no KeyboardInterrupt handler of its own.
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
         try:
             self._start_all()
             self._watch()
@@ -85,8 +88,10 @@ class Supervisor:
         finally:
             self._stop_all()
 
-    def _on_sigterm(self, *_: object) -> None:
-        raise KeyboardInterrupt
+    def _on_signal(self, *_: object) -> None:
+        if not self._stopping:  # a second Ctrl-C must not interrupt the orderly stop
+            self._stopping = True
+            raise KeyboardInterrupt
 
     # ---- start -----------------------------------------------------------------
     def _start_all(self) -> None:

@@ -48,7 +48,8 @@ def test_first_page_shows_what_became_of_every_event(worker_factory, producer, t
                                "is unambiguous.",
                                "the message is not JSON: Expecting property name enclosed in double quotes at "
                                "line 1 column 2."]
-    assert "last transition at 2025-03-01T08:00:00Z UTC" in app.caption[1].value
+    # 09:00 at +01:00 is 08:00 UTC
+    assert "latest transition 2025-03-01 08:00:00 UTC" in app.caption[1].value
 
 
 def test_unreachable_worker_is_said_in_one_sentence(clean_env):
