@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,6 +37,11 @@ class LandingStats:
     dead_lettered: int = 0
     redelivered_skipped: int = 0
     last_batch_at: str | None = None
+    # Where the time goes, summed over batches (seconds): waiting for Faust to fill a
+    # batch, parsing it, writing it. Shown on /api/status; the benchmarks read them.
+    filling_seconds: float = 0.0
+    parsing_seconds: float = 0.0
+    writing_seconds: float = 0.0
 
 
 class Lander:
@@ -52,6 +58,7 @@ class Lander:
         # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
         self.stats = LandingStats()
+        self._last_done = time.perf_counter()
 
     def envelopes(self, events: Sequence[Any]) -> list[Envelope]:
         """Faust events -> envelopes carrying topic[partition]@offset and the raw bytes.
@@ -77,6 +84,7 @@ class Lander:
 
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""
+        self.stats.filling_seconds += time.perf_counter() - self._last_done
         task = asyncio.ensure_future(self._land(self.envelopes(events)))
         try:
             await asyncio.shield(task)
@@ -90,6 +98,7 @@ class Lander:
             raise
         except BaseException as exc:  # never let Faust ack past a failure
             self._exit_unacknowledged(f"landing a batch failed unexpectedly: {exc!r}")
+        self._last_done = time.perf_counter()
 
     async def _land(self, envelopes: list[Envelope]) -> None:
         fresh, skipped = self._store.unseen(envelopes)
@@ -99,12 +108,16 @@ class Lander:
         if not fresh:
             return
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         batch = await loop.run_in_executor(self._writer, prepare, fresh)
+        self.stats.parsing_seconds += time.perf_counter() - started
         for reject in batch.rejects:
             # Awaited before the commit: a dead letter reaches its topic at least once.
             await self._send_dead_letter(reject)
             log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
+        started = time.perf_counter()
         result = await self._commit_with_retries(batch)
+        self.stats.writing_seconds += time.perf_counter() - started
         self._count(result)
 
     async def _commit_with_retries(self, batch: PreparedBatch) -> LandResult:
