@@ -92,8 +92,11 @@ class Lander:
             # The worker is stopping. Faust acks this batch as soon as we return, so
             # finish landing it first; if that cannot happen, leave it unacknowledged.
             log.info("stopping: finishing the batch in flight (%d events) before it is acknowledged", len(events))
-            done, _ = await asyncio.wait({task}, timeout=self._shutdown_grace)
-            if not done or task.cancelled() or task.exception() is not None:
+            try:
+                await asyncio.wait({task}, timeout=self._shutdown_grace)
+            except asyncio.CancelledError:
+                pass  # cancelled again: decide on what is known now
+            if not task.done() or task.cancelled() or task.exception() is not None:
                 self._exit_unacknowledged("the batch in flight could not be finished during shutdown")
             raise
         except BaseException as exc:  # never let Faust ack past a failure
@@ -111,9 +114,10 @@ class Lander:
         started = time.perf_counter()
         batch = await loop.run_in_executor(self._writer, prepare, fresh)
         self.stats.parsing_seconds += time.perf_counter() - started
+        # All acknowledged by the broker before the commit: each dead letter reaches its
+        # topic at least once (again, if a crash falls between these sends and the commit).
+        await asyncio.gather(*(self._send_dead_letter(reject) for reject in batch.rejects))
         for reject in batch.rejects:
-            # Awaited before the commit: a dead letter reaches its topic at least once.
-            await self._send_dead_letter(reject)
             log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
         started = time.perf_counter()
         result = await self._commit_with_retries(batch)

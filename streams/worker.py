@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import faust
 
 from analytics.store import Store
+from flowmeter.broker import free_port
 from flowmeter.failpoints import Failpoints
 from flowmeter.settings import Settings, bootstrap_servers, faust_broker
 from streams.batch import Reject
@@ -82,12 +82,6 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int) -> t
     readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowmeter-reader")
     register_views(app, store, lander, readers)
     return app, lander
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def run_worker(settings: Settings, broker: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import encode, transition
+from tests.conftest import transition
 
 
 def flowmeter(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
