@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from flowmeter.errors import StoreError, StoreLocked
 from flowmeter.failpoints import Failpoints
+from flowmeter.workflow import Workflow
 from streams.batch import Envelope, PreparedBatch
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,10 @@ class Store:
 
     # ---- opening -------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None) -> "Store":
+    def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None,
+             workflow: Workflow | None = None) -> "Store":
+        """Open (creating when needed) the store; a writer also syncs the workflow mapping,
+        re-deriving every metric when the mapping changed since the last open."""
         path = Path(path)
         if read_only and not path.exists():
             raise StoreError(f"no store at {path}; land some events first (flowmeter worker or flowmeter load).")
@@ -75,6 +79,7 @@ class Store:
         store = cls(con, path, failpoints)
         if not read_only:
             store._apply_schema()
+            store.sync_workflow(workflow or Workflow())
         return store
 
     def close(self) -> None:
@@ -89,9 +94,64 @@ class Store:
     def _apply_schema(self) -> None:
         sql_dir = resources.files("analytics") / "sql"
         self._con.execute((sql_dir / "tables.sql").read_text())
+        self._con.execute((sql_dir / "macros.sql").read_text())
         views = sorted((p for p in (sql_dir / "views").iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
         for view in views:
             self._con.execute(view.read_text())
+        derive_dir = sql_dir / "derive"
+        self._derive_sql = [p.read_text() for p in sorted(
+            (p for p in derive_dir.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)]
+        self._con.execute("CREATE TEMP TABLE IF NOT EXISTS touched_tickets (ticket_id VARCHAR)")
+
+    # ---- workflow mapping and derived tables ---------------------------------
+    def sync_workflow(self, workflow: Workflow, force: bool = False) -> int | None:
+        """Store the mapping; when it changed (or force), re-derive every ticket.
+
+        Returns how many tickets were re-derived, or None when nothing changed."""
+        stored = self._con.execute(
+            "SELECT value FROM flowmeter_meta WHERE key = 'workflow_fingerprint'").fetchall()
+        changed = force or not stored or stored[0][0] != workflow.fingerprint()
+        con = self._con
+        con.begin()
+        try:
+            # Limits and routes do not change derived rows: always refreshed, never a re-derive.
+            con.execute("DELETE FROM wip_limits")
+            for limit in workflow.wip_limits:
+                con.execute("INSERT INTO wip_limits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [limit.board, limit.name or " + ".join(limit.states), list(limit.states), limit.limit,
+                             limit.warn_at, limit.team, limit.person, list(limit.routes)])
+            rederived = None
+            if changed:
+                con.execute("DELETE FROM workflow_states")
+                con.executemany("INSERT INTO workflow_states VALUES (?, ?, ?, ?)", workflow.state_rows())
+                con.execute("DELETE FROM workflow_aliases")
+                con.executemany("INSERT INTO workflow_aliases VALUES (?, ?, ?)", workflow.alias_rows())
+                con.execute("DELETE FROM production_environments")
+                con.executemany("INSERT INTO production_environments VALUES (?)",
+                                [[e.lower()] for e in workflow.production_environments])
+                con.execute("INSERT OR REPLACE INTO flowmeter_meta VALUES ('workflow_fingerprint', ?)",
+                            [workflow.fingerprint()])
+                con.execute("DELETE FROM touched_tickets")
+                con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM transitions")
+                rederived = self._rederive_touched()
+            con.commit()
+        except BaseException:
+            _rollback_quietly(con)
+            raise
+        if rederived:
+            log.info("workflow mapping changed: re-derived %d tickets from the stored events", rederived)
+        return rederived
+
+    def _rederive_touched(self) -> int:
+        """Replace the derived rows of the tickets in touched_tickets (inside the caller's transaction)."""
+        con = self._con
+        touched = con.execute("SELECT count(*) FROM touched_tickets").fetchall()[0][0]
+        if touched:
+            con.execute("DELETE FROM visits WHERE ticket_id IN (SELECT ticket_id FROM touched_tickets)")
+            con.execute("DELETE FROM tickets WHERE ticket_id IN (SELECT ticket_id FROM touched_tickets)")
+            for sql in self._derive_sql:
+                con.execute(sql)
+        return touched
 
     # ---- positions: which messages are already landed -----------------------
     def use_logs(self, log_ids: dict[str, str]) -> None:
@@ -174,10 +234,14 @@ class Store:
         fresh = self._new_events("transitions", batch.transitions, "transition", counts)
         if not fresh:
             return
+        # Late and out-of-order events are fine: each touched ticket is re-derived whole.
+        self._con.execute("DELETE FROM touched_tickets")
+        self._append("touched_tickets", pa.table({"ticket_id": list({e.ticket_id for _, e in fresh})}))
         columns: dict[str, Any] = {col: [getattr(e, attr) for _, e in fresh] for attr, col in _TRANSITION_COLUMNS.items()}
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
         self._append("transitions", pa.table(columns))
+        self._rederive_touched()
 
     def _insert_deploys(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
         fresh = self._new_events("deploys", batch.deploys, "deploy", counts)

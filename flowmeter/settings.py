@@ -20,7 +20,7 @@ from flowmeter.errors import SettingsError
 DEFAULT_SETTINGS_FILE = Path("flowmeter.toml")
 # Tables of the settings file that later layers own (workflow mapping, alert routes).
 # They are validated by their owners; the core settings ignore them.
-SECTION_TABLES = ("boards", "alerts", "defaults")
+SECTION_TABLES = ("boards", "alerts", "defaults", "dora")
 
 
 class Settings(BaseSettings):

@@ -68,3 +68,84 @@ CREATE TABLE IF NOT EXISTS ingest_counts (
     updated_at    TIMESTAMP NOT NULL,
     PRIMARY KEY (source, kind)
 );
+
+-- ---- Workflow mapping: a copy of the settings file's boards, written by the store ----
+-- board '*' holds the defaults used for boards the settings do not list.
+
+CREATE TABLE IF NOT EXISTS workflow_states (
+    board    VARCHAR NOT NULL,
+    state    VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,  -- backlog | queue | active | done
+    position INTEGER NOT NULL   -- order in the board's flow, 0 first
+);
+
+-- Raw status names (lower-cased) -> canonical state; each state's own name is one.
+CREATE TABLE IF NOT EXISTS workflow_aliases (
+    board VARCHAR NOT NULL,
+    alias VARCHAR NOT NULL,
+    state VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS wip_limits (
+    board     VARCHAR   NOT NULL,
+    name      VARCHAR   NOT NULL,
+    states    VARCHAR[] NOT NULL,
+    wip_limit INTEGER   NOT NULL,
+    warn_at   INTEGER,
+    team      VARCHAR,
+    person    VARCHAR,
+    routes    VARCHAR[]
+);
+
+-- Environments whose deploys count for the DORA keys.
+CREATE TABLE IF NOT EXISTS production_environments (
+    environment VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS flowmeter_meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+-- ---- Derived from transitions + mapping; re-derived per ticket as batches land ----
+
+-- One row per visit of a ticket to a state: [entered_at, left_at), left_at NULL while open.
+CREATE TABLE IF NOT EXISTS visits (
+    ticket_id   VARCHAR   NOT NULL,
+    board       VARCHAR   NOT NULL,  -- the ticket's board (of its latest event)
+    seq         INTEGER   NOT NULL,  -- 1, 2, ... in event-time order
+    event_id    VARCHAR   NOT NULL,  -- the transition that began the visit
+    raw_state   VARCHAR   NOT NULL,  -- to_state as sent
+    state       VARCHAR   NOT NULL,  -- canonical name, or raw_state when unmapped
+    category    VARCHAR   NOT NULL,  -- backlog | queue | active | done | unmapped
+    position    INTEGER,             -- NULL when unmapped
+    entered_at  TIMESTAMP NOT NULL,
+    left_at     TIMESTAMP,
+    team        VARCHAR,             -- as of this transition (last one given)
+    assignee    VARCHAR,
+    ticket_type VARCHAR,
+    party       VARCHAR,             -- responsible party: team when given, else assignee
+    handoff     BOOLEAN   NOT NULL,  -- the party differs from the previous one
+    from_party  VARCHAR              -- the previous party, when handoff
+);
+
+-- One row per ticket: the facts its flow metrics are made of.
+CREATE TABLE IF NOT EXISTS tickets (
+    ticket_id        VARCHAR   NOT NULL,
+    board            VARCHAR   NOT NULL,
+    team             VARCHAR,
+    assignee         VARCHAR,
+    ticket_type      VARCHAR,
+    created_at       TIMESTAMP NOT NULL,  -- first transition
+    committed_at     TIMESTAMP,           -- first entry into a queue, active or done state
+    done_at          TIMESTAMP,           -- final entry into done, when it is done now
+    state            VARCHAR   NOT NULL,  -- current
+    category         VARCHAR   NOT NULL,
+    position         INTEGER,
+    entered_state_at TIMESTAMP NOT NULL,
+    wait_seconds     DOUBLE    NOT NULL,  -- closed visits to queue states
+    active_seconds   DOUBLE    NOT NULL,  -- closed visits to active states
+    handoffs         INTEGER   NOT NULL,
+    reopened         INTEGER   NOT NULL,  -- moves out of done
+    transitions      INTEGER   NOT NULL
+);

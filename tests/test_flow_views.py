@@ -1,0 +1,229 @@
+"""Flow views on a hand-computed fixture. Board 'pay': Backlog(backlog) -> In Progress(active,
+alias 'Doing') -> Review(queue) -> QA(queue) -> Done(done); positions 0..4. Now is pinned
+at 2025-03-10 12:00 UTC. Every expected value is worked out in the comments."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from analytics.store import Store
+from flowmeter.workflow import StateDef, WipLimit, Workflow
+from streams.batch import Envelope, prepare
+
+NOW = "2025-03-10 12:00:00"
+PAY = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active", ("Doing",)),
+       StateDef("Review", "queue"), StateDef("QA", "queue"), StateDef("Done", "done"))
+WORKFLOW = Workflow(boards={"pay": PAY}, wip_limits=(WipLimit("pay", ("Review",), 0, name="Review"),))
+
+
+def ev(eid, ticket, frm, to, at, team=None, assignee=None):
+    doc = {"event_id": eid, "ticket_id": ticket, "board": "pay", "from_state": frm, "to_state": to, "at": at,
+           "ticket_type": "story"}
+    if team:
+        doc["team"] = team
+    if assignee:
+        doc["assignee"] = assignee
+    return doc
+
+
+EVENTS = [
+    # A: forward flow, team core. committed 03-02 09:00, done 03-04 09:00 -> cycle 2 d, lead 3 d;
+    #    active: In Progress 03-02 09 -> 03-03 09 = 1 d; wait: Review 12 h + QA 12 h = 1 d; efficiency 0.5.
+    ev("a1", "A", None, "Backlog", "2025-03-01T09:00:00Z", "core"),
+    ev("a2", "A", "Backlog", "In Progress", "2025-03-02T09:00:00Z", "core"),
+    ev("a3", "A", "In Progress", "Review", "2025-03-03T09:00:00Z", "core"),
+    ev("a4", "A", "Review", "QA", "2025-03-03T21:00:00Z", "core"),
+    ev("a5", "A", "QA", "Done", "2025-03-04T09:00:00Z", "core"),
+    # B: created directly in progress through the alias 'doing' (any case), skips Review and QA,
+    #    no team. Done at 01:00+02:00 = 03-04 23:00 UTC: it counts on 03-04, not 03-05.
+    #    cycle = lead = 03-02 10:00 -> 03-04 23:00 = 2 d 13 h = 2.5416667 d, all active.
+    ev("b1", "B", None, "doing", "2025-03-02T10:00:00Z"),
+    ev("b2", "B", "Doing", "Done", "2025-03-05T01:00:00+02:00"),
+    # C: backward move and re-entry, then a handoff core -> qa.
+    #    committed 03-02 12:00, done 03-06 12:00: cycle 4 d, lead 5 d.
+    #    active: 1 d (03-02 12 -> 03-03 12) + 1 d (03-04 00 -> 03-05 00) = 2 d;
+    #    wait: Review 0.5 d + Review 0.5 d + QA 1 d = 2 d; efficiency 0.5.
+    ev("c1", "C", None, "Backlog", "2025-03-01T12:00:00Z", "core"),
+    ev("c2", "C", "Backlog", "In Progress", "2025-03-02T12:00:00Z", "core"),
+    ev("c3", "C", "In Progress", "Review", "2025-03-03T12:00:00Z", "core"),
+    ev("c4", "C", "Review", "In Progress", "2025-03-04T00:00:00Z", "core"),
+    ev("c5", "C", "In Progress", "Review", "2025-03-05T00:00:00Z", "core"),
+    ev("c6", "C", "Review", "QA", "2025-03-05T12:00:00Z", "qa"),
+    ev("c7", "C", "QA", "Done", "2025-03-06T12:00:00Z", "qa"),
+    # D: reopened after done. committed 03-01 10:00; final done 03-04 10:00 -> cycle 3 d;
+    #    active 1 d + 1 d = 2 d, wait 0, efficiency 1.0; reopened once; counts on 03-04 only.
+    ev("d1", "D", None, "Backlog", "2025-03-01T08:00:00Z", "web"),
+    ev("d2", "D", "Backlog", "In Progress", "2025-03-01T10:00:00Z", "web"),
+    ev("d3", "D", "In Progress", "Done", "2025-03-02T10:00:00Z", "web"),
+    ev("d4", "D", "Done", "In Progress", "2025-03-03T10:00:00Z", "web"),
+    ev("d5", "D", "In Progress", "Done", "2025-03-04T10:00:00Z", "web"),
+    # E: open; offsets around midnight; creation and commitment at the same instant
+    #    (23:30-01:00 = 01:30+01:00 = 03-07 00:30 UTC). In Review since 00:30+02:00 on
+    #    03-08 = 03-07 22:30 UTC. Age since commitment 3 d 11.5 h; in state 2 d 13.5 h = 2.5625 d.
+    ev("e1", "E", None, "Backlog", "2025-03-06T23:30:00-01:00", "web"),
+    ev("e2", "E", "Backlog", "In Progress", "2025-03-07T01:30:00+01:00", "web"),
+    ev("e3", "E", "In Progress", "Review", "2025-03-08T00:30:00+02:00", "web"),
+    # G: open, handoff by assignee (no team): ana -> bob, straight into active work (0 h wait).
+    #    committed 03-08 10:00 -> age 2 d 2 h = 2.0833 d.
+    ev("g1", "G", None, "Backlog", "2025-03-08T09:00:00Z", assignee="ana"),
+    ev("g2", "G", "Backlog", "In Progress", "2025-03-08T10:00:00Z", assignee="bob"),
+    # H: a state the mapping does not know: unmapped, counted, never dropped.
+    ev("h1", "H", None, "Blocked", "2025-03-09T09:00:00Z", "web"),
+]
+
+
+def land(store: Store, events: list[dict], batches: int = 1) -> None:
+    envs = [Envelope("t", 0, i, "transition", json.dumps(e).encode()) for i, e in enumerate(events)]
+    size = max(1, len(envs) // batches + 1)
+    for start in range(0, len(envs), size):
+        store.commit(prepare(envs[start:start + size]))
+
+
+def open_store(tmp_path, name="s.duckdb") -> Store:
+    store = Store.open(tmp_path / name, workflow=WORKFLOW)
+    store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
+    return store
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path) as s:
+        land(s, EVENTS + EVENTS[:5] + EVENTS[-4:-3])  # plus re-sent duplicates of A and E
+        yield s
+
+
+def q(store: Store, sql: str) -> list[tuple]:
+    return store._con.execute(sql).fetchall()
+
+
+def approx_rows(rows):
+    return [tuple(pytest.approx(v, abs=1e-6) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+def test_duplicates_do_not_count(store):
+    assert q(store, "SELECT count(*) FROM transitions") == [(len(EVENTS),)]
+    assert q(store, "SELECT count(*) FROM ticket_flow") == [(7,)]  # A B C D E G H
+
+
+def test_ticket_flow(store):
+    rows = q(store, """SELECT ticket_id, committed_at::VARCHAR, done_at::VARCHAR, cycle_time_days, lead_time_days,
+                              wait_days, active_days, flow_efficiency, handoffs, reopened
+                       FROM ticket_flow WHERE is_done ORDER BY ticket_id""")
+    b_cycle = 2 + 13 / 24
+    assert rows == approx_rows([
+        ("A", "2025-03-02 09:00:00", "2025-03-04 09:00:00", 2.0, 3.0, 1.0, 1.0, 0.5, 0, 0),
+        ("B", "2025-03-02 10:00:00", "2025-03-04 23:00:00", b_cycle, b_cycle, 0.0, b_cycle, 1.0, 0, 0),
+        ("C", "2025-03-02 12:00:00", "2025-03-06 12:00:00", 4.0, 5.0, 2.0, 2.0, 0.5, 1, 0),
+        ("D", "2025-03-01 10:00:00", "2025-03-04 10:00:00", 3.0, 3.0 + 2 / 24, 0.0, 2.0, 1.0, 0, 1),
+    ])
+
+
+def test_open_tickets_and_current_state(store):
+    rows = q(store, """SELECT ticket_id, state, category, committed_at::VARCHAR, time_in_state_days
+                       FROM ticket_current WHERE category <> 'done' ORDER BY ticket_id""")
+    assert rows == approx_rows([
+        ("E", "Review", "queue", "2025-03-07 00:30:00", 2 + 13.5 / 24),
+        ("G", "In Progress", "active", "2025-03-08 10:00:00", 2 + 2 / 24),
+        ("H", "Blocked", "unmapped", None, 1 + 3 / 24),
+    ])
+    # E so far: In Progress 03-07 00:30 -> 22:30 = 22 h active; Review 22:30 -> now = 2.5625 d waiting.
+    assert approx_rows(q(store, "SELECT wait_days, active_days FROM ticket_flow WHERE ticket_id = 'E'")) == \
+        approx_rows([(2 + 13.5 / 24, 22 / 24)])
+
+
+def test_same_instant_events_are_ordered_creation_first(store):
+    rows = q(store, "SELECT seq, state, duration_days FROM state_visits WHERE ticket_id = 'E' ORDER BY seq")
+    assert rows == approx_rows([(1, "Backlog", 0.0), (2, "In Progress", 22 / 24), (3, "Review", 2 + 13.5 / 24)])
+
+
+def test_wip_now_with_limits_and_unmapped(store):
+    rows = q(store, "SELECT state, category, wip, wip_limit, over_limit FROM wip_now WHERE board = 'pay' "
+                    "ORDER BY position NULLS LAST")
+    # Open: E in Review, G in In Progress, H in the unmapped 'Blocked'. Review's limit is 0.
+    assert rows == [("In Progress", "active", 1, None, False), ("Review", "queue", 1, 0, True),
+                    ("QA", "queue", 0, None, False), ("Blocked", "unmapped", 1, None, False)]
+
+
+def test_wip_daily_counts_the_state_at_the_end_of_each_day(store):
+    rows = q(store, "SELECT day::VARCHAR, state, wip FROM wip_daily WHERE day IN ('2025-03-03', '2025-03-04') "
+                    "ORDER BY day, state")
+    # End of 03-03: B, D in progress (D reopened at 10:00); C in Review (it leaves at exactly
+    #   03-04 00:00, so it was still there at the end of 03-03); A in QA since 21:00.
+    # End of 03-04: A, B (23:00 UTC), D done; C back in progress since 03-04 00:00.
+    assert rows == [("2025-03-03", "In Progress", 2), ("2025-03-03", "QA", 1), ("2025-03-03", "Review", 1),
+                    ("2025-03-04", "In Progress", 1), ("2025-03-04", "QA", 0), ("2025-03-04", "Review", 0)]
+
+
+def test_cfd_daily_counts_tickets_at_or_past_each_state(store):
+    rows = q(store, "SELECT state, tickets FROM cfd_daily WHERE day = '2025-03-03' ORDER BY tickets DESC, state")
+    # End of 03-03: A in QA(3), B in In Progress(1), C in Review(2), D in In Progress(1).
+    # >= Backlog: 4; >= In Progress: 4; >= Review: A, C = 2; >= QA: A = 1; Done: 0.
+    assert rows == [("Backlog", 4), ("In Progress", 4), ("Review", 2), ("QA", 1), ("Done", 0)]
+    last = q(store, "SELECT state, tickets FROM cfd_daily WHERE day = '2025-03-10' ORDER BY tickets DESC, state")
+    # Now: A B C D done; E Review; G In Progress; H unmapped (not counted).
+    assert last == [("Backlog", 6), ("In Progress", 6), ("Review", 5), ("Done", 4), ("QA", 4)]
+
+
+def test_throughput_daily_and_weekly(store):
+    rows = q(store, "SELECT day::VARCHAR, team, done FROM throughput_daily WHERE done > 0 ORDER BY day, team")
+    # 03-04: A (core), B (no team; 23:00 UTC), D (web, final done only); 03-06: C (qa, its last team).
+    assert rows == [("2025-03-04", "core", 1), ("2025-03-04", "web", 1), ("2025-03-04", None, 1),
+                    ("2025-03-06", "qa", 1)]
+    zero_days = q(store, "SELECT count(*) FROM throughput_daily WHERE team = 'core' AND done = 0")
+    assert zero_days == [(9,)]  # 03-01 .. 03-10 is 10 days, one with a finish
+    weekly = q(store, "SELECT week::VARCHAR, sum(done) FROM throughput_weekly GROUP BY week ORDER BY week")
+    assert weekly == [("2025-02-24", 0), ("2025-03-03", 4), ("2025-03-10", 0)]
+
+
+def test_cycle_time_percentiles_interpolate_linearly(store):
+    rows = q(store, "SELECT tickets, p50_days, p85_days, p95_days FROM cycle_time_percentiles "
+                    "WHERE board = 'pay' AND team = '*' AND ticket_type = '*'")
+    # Sorted cycle times: 2, 2.5416667 (B), 3, 4. Positions (n-1)p: 1.5, 2.55, 2.85.
+    # p50 = 2.5416667 + 0.5 * (3 - 2.5416667); p85 = 3 + 0.55 * 1; p95 = 3 + 0.85 * 1.
+    b = 2 + 13 / 24
+    assert approx_rows(rows) == approx_rows([(4, b + 0.5 * (3 - b), 3.55, 3.85)])
+    per_team = q(store, "SELECT team, tickets, p50_days FROM cycle_time_percentiles "
+                        "WHERE team = 'core' AND ticket_type = '*'")
+    assert per_team == [("core", 1, 2.0)]
+
+
+def test_aging_wip_bands(store):
+    rows = q(store, "SELECT ticket_id, age_days, band FROM aging_wip ORDER BY ticket_id")
+    # E: 03-07 00:30 -> 03-10 12:00 = 3 d 11.5 h = 3.479 d: above p50 (2.77), not above p85 (3.55).
+    # G: 03-08 10:00 -> 03-10 12:00 = 2 d 2 h = 2.083 d: within p50.
+    assert approx_rows(rows) == approx_rows([("E", 3 + 11.5 / 24, "p50-p85"), ("G", 2 + 2 / 24, "within p50")])
+
+
+def test_handoff_matrix(store):
+    rows = q(store, "SELECT from_team, to_team, handoffs, median_wait_after_hours FROM handoff_matrix ORDER BY 1")
+    # C: core -> qa at 03-05 12:00 into QA (a queue); next active or done entry: Done 03-06 12:00 = 24 h.
+    # G: ana -> bob straight into In Progress = 0 h.
+    assert rows == [("ana", "bob", 1, 0.0), ("core", "qa", 1, 24.0)]
+
+
+def test_arrival_order_and_batching_do_not_change_any_view(store, tmp_path):
+    shuffled = EVENTS[::-1] + EVENTS[3:9]  # reverse order, plus re-sent events in between
+    random.Random(4).shuffle(shuffled)
+    views = ["state_visits", "ticket_current", "ticket_flow", "wip_now", "wip_daily", "cfd_daily",
+             "throughput_daily", "throughput_weekly", "cycle_time_percentiles", "aging_wip", "handoff_matrix"]
+    with open_store(tmp_path, "other.duckdb") as other:
+        land(other, shuffled, batches=7)
+        for view in views:
+            assert q(other, f"SELECT * FROM {view} ORDER BY ALL") == q(store, f"SELECT * FROM {view} ORDER BY ALL"), view
+
+
+def test_changing_the_mapping_rederives_without_reingesting(tmp_path):
+    with open_store(tmp_path) as store:
+        land(store, EVENTS)
+    # QA becomes active work; 'Blocked' gets mapped as a queue state.
+    remapped = Workflow(boards={"pay": PAY[:3] + (StateDef("QA", "active"), StateDef("Blocked", "queue"), PAY[4])})
+    with Store.open(tmp_path / "s.duckdb", workflow=remapped) as store:
+        store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
+        assert q(store, "SELECT count(*) FROM transitions") == [(len(EVENTS),)]
+        # A: QA's 12 h move from wait to active: wait 0.5 d, active 1.5 d, efficiency 0.75.
+        assert q(store, "SELECT wait_days, active_days, flow_efficiency FROM ticket_flow WHERE ticket_id = 'A'") == \
+            [(0.5, 1.5, 0.75)]
+        assert q(store, "SELECT state, category FROM ticket_current WHERE ticket_id = 'H'") == [("Blocked", "queue")]
