@@ -66,8 +66,9 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None,
              workflow: Workflow | None = None) -> "Store":
-        """Open (creating when needed) the store; a writer also syncs the workflow mapping,
-        re-deriving every metric when the mapping changed since the last open."""
+        """Open (creating when needed) the store. A writer given a workflow syncs the mapping,
+        re-deriving every metric when it changed; without one it keeps the stored mapping
+        (a new store gets the built-in defaults)."""
         path = Path(path)
         if read_only and not path.exists():
             raise StoreError(f"no store at {path}; land some events first (flowmeter worker or flowmeter load).")
@@ -79,7 +80,8 @@ class Store:
         store = cls(con, path, failpoints)
         if not read_only:
             store._apply_schema()
-            store.sync_workflow(workflow or Workflow())
+            if workflow is not None or store._stored_fingerprint() is None:
+                store.sync_workflow(workflow or Workflow())
         return store
 
     def close(self) -> None:
@@ -108,9 +110,7 @@ class Store:
         """Store the mapping; when it changed (or force), re-derive every ticket.
 
         Returns how many tickets were re-derived, or None when nothing changed."""
-        stored = self._con.execute(
-            "SELECT value FROM flowmeter_meta WHERE key = 'workflow_fingerprint'").fetchall()
-        changed = force or not stored or stored[0][0] != workflow.fingerprint()
+        changed = force or self._stored_fingerprint() != workflow.fingerprint()
         con = self._con
         con.begin()
         try:
@@ -141,6 +141,10 @@ class Store:
         if rederived:
             log.info("workflow mapping changed: re-derived %d tickets from the stored events", rederived)
         return rederived
+
+    def _stored_fingerprint(self) -> str | None:
+        rows = self._con.execute("SELECT value FROM flowmeter_meta WHERE key = 'workflow_fingerprint'").fetchall()
+        return rows[0][0] if rows else None
 
     def _rederive_touched(self) -> int:
         """Replace the derived rows of the tickets in touched_tickets (inside the caller's transaction)."""

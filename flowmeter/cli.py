@@ -174,7 +174,9 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     _setup_logging("warning")
     conf = load_settings(broker=broker, db=db, settings=settings)
     started = time.monotonic()
-    with Store.open(conf.db) as store, _progress(file.stat().st_size, f"loading {file.name}") as advance:
+    from flowmeter.workflow import load_workflow
+    with Store.open(conf.db, workflow=load_workflow(conf.settings)) as store, \
+            _progress(file.stat().st_size, f"loading {file.name}") as advance:
         summary = load_file(store, file, conf.batch_max, advance)
     r, seconds = summary.result, time.monotonic() - started
     total = r.landed + r.duplicates + r.dead_lettered
@@ -183,6 +185,34 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
                f"(of {summary.transitions:,} transitions, {summary.deploys:,} deploys).")
     for where, reason in summary.first_rejects:
         click.echo(f"  dead letter at {where}: {reason}")
+
+
+@cli.command()
+@common_options
+@click.option("--force", is_flag=True, help="Re-derive even when the mapping did not change.")
+def remap(broker: str | None, db: Path | None, settings: Path | None, force: bool) -> None:
+    """Re-derive every metric from the stored events with the settings file's workflow mapping.
+
+    Nothing is re-ingested. A running worker holds the store: restart it instead, it re-derives on start.
+    """
+    from analytics.store import Store
+    from flowmeter.errors import StoreLocked
+    from flowmeter.workflow import load_workflow
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    workflow = load_workflow(conf.settings)
+    started = time.monotonic()
+    try:
+        with Store.open(conf.db) as store:
+            count = store.sync_workflow(workflow, force=force)
+    except StoreLocked as exc:
+        raise StoreLocked(f"{exc} A running worker applies a changed mapping when it restarts.") from None
+    if count is None:
+        click.echo(f"the workflow mapping of {conf.db} is already current; nothing to re-derive (use --force).")
+    else:
+        click.echo(f"re-derived {count:,} tickets in {conf.db} with the mapping from "
+                   f"{conf.settings or 'the built-in defaults'} in {time.monotonic() - started:.1f} s.")
 
 
 # ---- demo / dashboard / status -----------------------------------------------

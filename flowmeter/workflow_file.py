@@ -87,7 +87,10 @@ def _dora(body: Any) -> tuple[str, ...]:
     if not names:
         raise _Invalid(where, "is empty; list at least one environment, or remove the key for the default "
                               + ", ".join(DEFAULT_PRODUCTION_ENVIRONMENTS))
-    return tuple(dict.fromkeys(names))  # repeats dropped, order kept
+    kept: dict[str, str] = {}
+    for name in names:
+        kept.setdefault(name.lower(), name)  # compared case-insensitively: repeats dropped, order kept
+    return tuple(kept.values())
 
 
 # ---- states ----

@@ -19,6 +19,7 @@ from analytics.store import Store
 from flowmeter.broker import free_port
 from flowmeter.failpoints import Failpoints
 from flowmeter.settings import Settings, bootstrap_servers, faust_broker
+from flowmeter.workflow import load_workflow
 from streams.batch import Reject
 from streams.lander import Lander
 from streams.topics import ensure_topics
@@ -88,7 +89,9 @@ def run_worker(settings: Settings, broker: str) -> None:
     """Run until stopped. Raises FlowmeterError for a broker or store the user must fix."""
     topics = [*settings.input_topics, settings.dead_letter_topic]
     log_ids = ensure_topics(bootstrap_servers(broker), topics, settings.partitions)
-    store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints))
+    # A changed workflow mapping re-derives every metric here, before the first batch.
+    store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints),
+                       workflow=load_workflow(settings.settings))
     store.use_logs(log_ids)
     port = settings.web_port or free_port(settings.web_host)
     app, lander = build_app(settings, broker, store, port)

@@ -16,3 +16,19 @@ def test_landing_benchmark_runs_and_prints_its_figures_with_the_ceiling():
     assert result.returncode == 0, result.stdout + result.stderr
     for label in ("ceiling: raw kafka-python poll", "worker, first batch -> all landed", "worker time: filling"):
         assert label in result.stdout
+
+
+def test_views_benchmark_runs_every_documented_query_at_small_size():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.views", "--tickets", "2000", "--deploys", "200",
+                             "--repeats", "1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    import re
+    from pathlib import Path
+
+    from benchmarks.views import QUERIES
+    views_dir = Path(__file__).resolve().parent.parent / "analytics" / "sql" / "views"
+    documented = {m for p in views_dir.glob("*.sql") for m in re.findall(r"VIEW (\w+) AS", p.read_text())}
+    assert set(QUERIES) == documented  # every view is measured
+    for view in QUERIES:
+        assert f"\n{view} " in result.stdout
+    assert "full re-derive" in result.stdout and "landing a 5,000-event batch" in result.stdout

@@ -119,3 +119,22 @@ def test_every_command_documents_the_common_options(command):
     assert result.returncode == 0
     for option in ("--broker", "--db", "--settings"):
         assert option in result.stdout
+
+
+def test_remap_rederives_with_the_settings_mapping(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(transition(1, from_state=None, to_state="Blocked")) + "\n")
+    db = tmp_path / "flow.duckdb"
+    assert flowmeter("load", str(events), "--db", str(db)).returncode == 0
+    with duckdb.connect(str(db), read_only=True) as con:  # 'Blocked' is not in the built-in defaults
+        assert con.execute("SELECT state, category FROM ticket_current").fetchall() == [("Blocked", "unmapped")]
+    settings = tmp_path / "flowmeter.toml"
+    settings.write_text('[boards.payments]\nstates = [{ name = "Blocked", category = "queue" }, '
+                        '{ name = "Done", category = "done" }]\n')
+    result = flowmeter("remap", "--db", str(db), "--settings", str(settings))
+    assert result.returncode == 0, result.stderr
+    assert "re-derived 1 tickets" in result.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT state, category FROM ticket_current").fetchall() == [("Blocked", "queue")]
+    again = flowmeter("remap", "--db", str(db), "--settings", str(settings))
+    assert "already current" in again.stdout

@@ -63,7 +63,7 @@ states = [
 states = [{ name = "Open", category = "queue" }, { name = "Closed", category = "done" }]
 
 [dora]
-production_environments = ["live", "prod", "live"]
+production_environments = ["live", "prod", "LIVE"]
 
 [alerts.payments-slack]
 kind = "slack"
@@ -82,7 +82,7 @@ anything = "the alerts module checks this, not the workflow"
                      routes=("payments-slack", "audit"), name="In Progress + Review"),
             WipLimit(board="payments", states=("Review",), limit=0, person="ana", name="Nothing waits"),
         ),
-        production_environments=("live", "prod"),  # the repeat dropped, order kept
+        production_environments=("live", "prod"),  # the repeat (any case) dropped, order kept
     )
     assert list(workflow.boards) == ["payments", "checkout"]  # file order
 
@@ -185,7 +185,8 @@ MISTAKES = [
     (board('{ category = "done" }'),
      'boards.payments.states[0] has no name; add name = "..." spelled as your tracker shows the status.'),
     (board('{ name = "", category = "done" }'), "boards.payments.states[0].name must not be empty."),
-    (board('{ name = 7, category = "done" }'), "boards.payments.states[0].name must be a non-empty string, not a number."),
+    (board('{ name = 7, category = "done" }'),
+     "boards.payments.states[0].name must be a non-empty string, not a number."),
     (board('{ name = "Done" }'),
      "boards.payments.states[0].category is missing; use one of backlog, queue, active, done."),
     (board(OK_STATES + '{ name = "Wait", category = "waiting" },'),
@@ -261,7 +262,8 @@ MISTAKES = [
     # [defaults]
     ("defaults = 1\n", "defaults must be a table with a states list, not a number."),
     ("[defaults]\n",
-     'defaults.states is missing; list the states in flow order, e.g. states = [{ name = "Done", category = "done" }].'),
+     'defaults.states is missing; list the states in flow order, e.g. '
+     'states = [{ name = "Done", category = "done" }].'),
     ('[defaults]\nstates = [{ name = "Done", category = "finished" }]\n',
      "defaults.states[0].category 'finished' is not one of backlog, queue, active, done."),
     ('[defaults]\nstates = [{ name = "Done", category = "done" }]\n[[defaults.wip_limits]]\nstates = ["Done"]\n'

@@ -1,0 +1,129 @@
+"""Metric views at scale: every documented view's typical dashboard query, median of 5.
+
+Generates N tickets x ~10 transitions over 90 days straight into a fresh store (this
+measures the views, not ingestion), re-derives everything once (what `flowmeter remap`
+costs), times each view, then times incremental batches landing through the real write
+path at that size. Run: python -m benchmarks.views --tickets 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from analytics.store import Store
+from flowmeter.workflow import StateDef, Workflow
+from streams.batch import Envelope, prepare
+
+STATES = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), StateDef("Review", "queue"),
+          StateDef("QA", "queue"), StateDef("Done", "done"))
+# Each ticket's path; open tickets stop part-way. Back-and-forth moves make ~10 events a ticket.
+PATH = ["Backlog", "In Progress", "Review", "In Progress", "Review", "QA", "In Progress", "Review", "QA", "Done"]
+
+QUERIES = {
+    "ingest_status": "SELECT * FROM ingest_status",
+    "state_visits": "SELECT * FROM state_visits WHERE ticket_id = 'T4242'",
+    "ticket_current": "SELECT * FROM ticket_current WHERE board = 'board1' AND category = 'queue' "
+                      "ORDER BY time_in_state_days DESC LIMIT 100",
+    "ticket_flow": "SELECT count(*), avg(cycle_time_days), avg(flow_efficiency) FROM ticket_flow "
+                   "WHERE board = 'board1' AND done_at >= fm_now() - INTERVAL 30 DAY",
+    "board_states": "SELECT * FROM board_states WHERE board = 'board1'",
+    "wip_now": "SELECT * FROM wip_now WHERE board = 'board1'",
+    "wip_daily": "SELECT * FROM wip_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
+    "cfd_daily": "SELECT * FROM cfd_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
+    "throughput_daily": "SELECT day, sum(done) FROM throughput_daily WHERE board = 'board1' "
+                        "AND day >= fm_now()::DATE - 30 GROUP BY day",
+    "throughput_weekly": "SELECT week, sum(done) FROM throughput_weekly WHERE board = 'board1' GROUP BY week",
+    "cycle_time_percentiles": "SELECT * FROM cycle_time_percentiles WHERE board = 'board1' AND team = '*' "
+                              "AND ticket_type = '*'",
+    "aging_wip": "SELECT * FROM aging_wip WHERE board = 'board1' ORDER BY age_days DESC LIMIT 50",
+    "handoff_matrix": "SELECT * FROM handoff_matrix WHERE board = 'board1'",
+    "deploy_frequency": "SELECT * FROM deploy_frequency WHERE service = 'svc1' AND day >= fm_now()::DATE - 30",
+    "change_lead_time": "SELECT median(lead_time_hours) FROM change_lead_time WHERE service = 'svc1'",
+    "change_failure_rate": "SELECT sum(failed_deploys) / sum(deploys) FROM change_failure_rate "
+                           "WHERE service = 'svc1'",
+    "recovery_time": "SELECT median(recovery_hours) FROM recovery_time WHERE service = 'svc1'",
+    "ticket_to_production": "SELECT count(*) FROM ticket_to_production WHERE board = 'board1'",
+    "dora_summary": "SELECT * FROM dora_summary",
+}
+
+
+def generate(store: Store, tickets: int, deploys: int) -> None:
+    con = store._con
+    path = "[" + ", ".join(f"'{s}'" for s in PATH) + "]"
+    con.execute(f"""
+        INSERT INTO transitions
+        WITH t AS (
+            SELECT id, TIMESTAMP '2025-01-01' + INTERVAL (hash(id) % (90 * 24)) HOUR AS start,
+                   CASE WHEN hash(id * 7) % 5 = 0 THEN 1 + hash(id * 3) % 9 ELSE 10 END AS steps
+            FROM range({tickets}) r(id)
+        )
+        SELECT 'e' || id || '-' || k, 'T' || id, 'board' || (id % 10),
+               CASE WHEN k = 0 THEN NULL ELSE {path}[k] END, {path}[k + 1],
+               start + INTERVAL (k * 12 + hash(id * 10 + k) % 10) HOUR,
+               NULL, 'team' || ((id + k // 5) % 20), 'story', NULL, 'bench',
+               TIMESTAMP '2025-04-01', 'bench'
+        FROM t, range(10) s(k) WHERE k < steps
+    """)
+    con.execute(f"""
+        INSERT INTO deploys
+        SELECT 'd' || id, 'svc' || (id % 20), CASE WHEN id % 3 = 0 THEN 'staging' ELSE 'production' END,
+               CASE WHEN hash(id) % 10 = 0 THEN 'failure' WHEN hash(id) % 25 = 0 THEN 'rolled_back' ELSE 'success' END,
+               TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys}) MINUTE, NULL, NULL,
+               [{{'sha': 'c' || id, 'committed_at': TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys} - 300) MINUTE}}],
+               ['T' || (id * 17 % {tickets})], 'bench', TIMESTAMP '2025-04-01', 'bench'
+        FROM range({deploys}) r(id)
+    """)
+
+
+def timed(func, repeats: int = 1) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        func()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--deploys", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    path = Path(tempfile.mkdtemp(prefix="flowmeter-views-")) / "bench.duckdb"
+    workflow = Workflow(default=STATES)
+    with Store.open(path, workflow=workflow) as store:
+        store._con.execute("CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '2025-04-01 12:00:00'")
+        gen = timed(lambda: generate(store, args.tickets, args.deploys))[0]
+        transitions = store._con.execute("SELECT count(*) FROM transitions").fetchall()[0][0]
+        derive = timed(lambda: store.sync_workflow(workflow, force=True))[0]
+        print(f"{transitions:,} transitions, {args.tickets:,} tickets, {args.deploys:,} deploys "
+              f"(generated in {gen:.1f} s); full re-derive (flowmeter remap): {derive:.1f} s")
+        print(f"{'view':<24} {'median s':>9} {'min s':>7} {'max s':>7}  rows")
+        for view, sql in QUERIES.items():
+            rows = []
+            times = timed(lambda: rows.append(len(store._con.execute(sql).fetchall())), args.repeats)
+            print(f"{view:<24} {statistics.median(times):>9.3f} {min(times):>7.3f} {max(times):>7.3f}  {rows[-1]:,}")
+
+        # Incremental landing at this size: 5,000 late events for 5,000 existing tickets.
+        batch_times = []
+        for b in range(args.repeats):
+            envs = [Envelope("bench", 0, b * 5000 + i, "transition", json.dumps({
+                "event_id": f"late-{b}-{i}", "ticket_id": f"T{(b * 5000 + i) * 97 % args.tickets}",
+                "board": f"board{(b * 5000 + i) * 97 % args.tickets % 10}", "from_state": "Review",
+                "to_state": "QA", "at": "2025-03-20T10:00:00Z", "team": "team1"}).encode()) for i in range(5000)]
+            batch = prepare(envs)
+            batch_times += timed(lambda: store.commit(batch))
+        print(f"landing a 5,000-event batch that re-derives 5,000 tickets: median "
+              f"{statistics.median(batch_times):.3f} s (min {min(batch_times):.3f}, max {max(batch_times):.3f})")
+    print(f"store: {path} ({path.stat().st_size / 2**20:,.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
