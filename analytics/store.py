@@ -319,11 +319,21 @@ class Store:
         finally:
             self._con.unregister(name)
 
+    def lock_down(self) -> None:
+        """From here on no SQL on this database reaches files or the network, and no setting
+        changes: the guard under the ad hoc query service. Irreversible for this process."""
+        self._con.execute("SET enable_external_access = false")
+        self._con.execute("SET lock_configuration = true")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for one reader (safe to use from any thread)."""
+        with self._cursor_lock:
+            return self._con.cursor()
+
     # ---- the read path -------------------------------------------------------
     def read(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run one query on a cursor of its own (safe from any thread); return columns and rows."""
-        with self._cursor_lock:
-            cursor = self._con.cursor()
+        cursor = self.cursor()
         try:
             result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
             columns = [d[0] for d in result.description]

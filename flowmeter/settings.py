@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         default=None, description="HTTP address of the worker to read from; unset = the one running on db."
     )
     dashboard_port: int = Field(default=8501, ge=1, le=65535, description="Port of the Streamlit dashboard.")
+    query_timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds an ad hoc query may run.")
+    query_max_rows: int = Field(default=100_000, ge=1, le=10_000_000, description="Most rows a query returns.")
+    query_max_bytes: int = Field(default=65_536, ge=256, description="Largest query request body, in bytes.")
+    query_token: SecretStr | None = Field(
+        default=None, description="Bearer token the worker's /api endpoints require; unset = none."
+    )
     write_retries: int = Field(
         default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
     )

@@ -81,7 +81,7 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int) -> t
             await lander.land(events)
 
     readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowmeter-reader")
-    register_views(app, store, lander, readers)
+    register_views(app, store, lander, readers, settings)
     return app, lander
 
 
@@ -93,6 +93,7 @@ def run_worker(settings: Settings, broker: str) -> None:
     store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints),
                        workflow=load_workflow(settings.settings))
     store.use_logs(log_ids)
+    store.lock_down()  # from here on no SQL reaches files or the network, no setting changes
     port = settings.web_port or free_port(settings.web_host)
     app, lander = build_app(settings, broker, store, port)
     url = f"http://{settings.web_host}:{port}"

@@ -1,0 +1,90 @@
+"""Consistent, standalone copies of the store, taken while the worker keeps writing.
+
+One cursor, one read transaction: every table is read as of the same moment, so a
+copy never holds part of a batch. Tables stream as Arrow into a new DuckDB file, which
+then gets the same macros and views, so the copy answers the same queries (DuckDB CLI,
+notebooks). Written to a temporary name and renamed, so a copy is whole or absent.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from flowmeter.errors import FlowmeterError
+
+# What a snapshot copies: the landed facts, bookkeeping, mapping and derived tables.
+TABLES = ("transitions", "deploys", "dead_letters", "ingest_positions", "ingest_counts", "workflow_states",
+          "workflow_aliases", "wip_limits", "production_environments", "flowmeter_meta", "visits", "tickets")
+
+
+class SnapshotError(FlowmeterError):
+    """The snapshot could not be written (the target exists, a directory is missing, ...)."""
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    path: str
+    rows: dict[str, int]
+
+
+def write_snapshot(cursor: duckdb.DuckDBPyConnection, target: Path, overwrite: bool = False) -> SnapshotResult:
+    target = Path(target).resolve()
+    if target.exists() and not overwrite:
+        raise SnapshotError(f"{target} exists; choose another path or pass --force to replace it.")
+    if not target.parent.is_dir():
+        raise SnapshotError(f"the directory {target.parent} does not exist.")
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    rows: dict[str, int] = {}
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        with duckdb.connect(str(partial)) as copy:
+            for table in TABLES:
+                reader = cursor.sql(f"SELECT * FROM {table}").to_arrow_reader(100_000)
+                copy.register("incoming", reader)
+                copy.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming")
+                copy.unregister("incoming")
+                rows[table] = copy.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            _add_views(copy)
+            copy.execute("CHECKPOINT")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        cursor.execute("ROLLBACK")
+    os.replace(partial, target)
+    return SnapshotResult(str(target), rows)
+
+
+def export_parquet(cursor: duckdb.DuckDBPyConnection, directory: Path, names: list[str]) -> SnapshotResult:
+    """One Parquet file per table or view, all read in one transaction (consistent)."""
+    directory = Path(directory).resolve()
+    if not directory.is_dir():
+        raise SnapshotError(f"the directory {directory} does not exist.")
+    known = {r[0] for r in cursor.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SnapshotError(f"no table or view named {', '.join(unknown)}; `flowmeter schema` lists them.")
+    rows: dict[str, int] = {}
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        for name in names:
+            table = cursor.sql(f"SELECT * FROM {name}").to_arrow_table()
+            pq.write_table(table, directory / f"{name}.parquet")
+            rows[name] = table.num_rows
+    finally:
+        cursor.execute("ROLLBACK")
+    return SnapshotResult(str(directory), rows)
+
+
+def _add_views(con: duckdb.DuckDBPyConnection) -> None:
+    sql_dir = resources.files("analytics") / "sql"
+    con.execute((sql_dir / "macros.sql").read_text())
+    for view in sorted((p for p in (sql_dir / "views").iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
+        con.execute(view.read_text())
