@@ -1,0 +1,198 @@
+"""The worker's read-only SQL service, over real HTTP, on a real worker and broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import requests
+
+from tests.conftest import encode, transition, wait_until
+
+pytestmark = [pytest.mark.broker]
+ARROW = "application/vnd.apache.arrow.stream"
+
+
+def sql(worker, statement: str, **kw) -> requests.Response:
+    return requests.post(f"{worker.url}/api/sql", json={"sql": statement}, timeout=30, **kw)
+
+
+def land(worker, producer, topics, count: int, offset: int = 0) -> None:
+    for n in range(offset, offset + count):
+        producer.send(topics["transitions"], key=f"T-{n % 500}".encode(), value=encode(transition(n)))
+    producer.flush()
+    worker.wait_accounted(offset + count)
+
+
+@pytest.fixture
+def worker(worker_factory, producer, topics):
+    w = worker_factory(query_timeout=2, query_max_rows=5).start()
+    land(w, producer, topics, 300)
+    return w
+
+
+REFUSED = [
+    "INSERT INTO transitions SELECT * FROM transitions",
+    "UPDATE transitions SET board = 'x'",
+    "DELETE FROM transitions",
+    "CREATE TABLE stolen AS SELECT * FROM transitions",
+    "DROP VIEW wip_now",
+    "ALTER TABLE transitions ADD COLUMN x INT",
+    "SET threads = 1",
+    "RESET threads",
+    "PRAGMA threads = 1",
+    "COPY transitions TO '{tmp}/out.csv'",
+    "COPY transitions FROM '{tmp}/in.csv'",
+    "ATTACH '{tmp}/other.duckdb' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "EXPORT DATABASE '{tmp}/export'",
+    "CALL checkpoint()",
+    "CHECKPOINT",
+    "BEGIN TRANSACTION",
+    "SELECT * FROM read_csv('/etc/hostname')",
+    "SELECT * FROM read_parquet('{tmp}/x.parquet')",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT * FROM read_text('https://example.invalid/x')",
+    "EXPLAIN ANALYZE DELETE FROM transitions",
+    "SELECT 1; DELETE FROM transitions",
+    "",
+]
+
+
+def test_every_refusal_is_a_4xx_sentence_and_nothing_changes(worker, tmp_path):
+    tmp_path = tmp_path / "attack"  # the worker's own files live in tmp_path itself
+    tmp_path.mkdir()
+    before = sql(worker, "SELECT count(*) AS n, sum(hash(event_id)) AS h FROM transitions").json()["rows"]
+    setting = sql(worker, "SELECT current_setting('threads') AS t").json()["rows"]
+    views = sql(worker, "SELECT count(*) AS v FROM duckdb_views() WHERE NOT internal").json()["rows"]
+    (tmp_path / "in.csv").write_text("a\n1\n")
+    for statement in REFUSED:
+        response = sql(worker, statement.format(tmp=tmp_path))
+        assert 400 <= response.status_code < 500, (statement, response.status_code, response.text)
+        message = response.json()["error"]
+        assert message and "\n" not in message and message.endswith("."), (statement, message)
+    assert sql(worker, "SELECT count(*) AS n, sum(hash(event_id)) AS h FROM transitions").json()["rows"] == before
+    assert sql(worker, "SELECT current_setting('threads') AS t").json()["rows"] == setting
+    assert sql(worker, "SELECT count(*) AS v FROM duckdb_views() WHERE NOT internal").json()["rows"] == views
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # nothing written by COPY/EXPORT/ATTACH
+
+
+def test_reasons_say_why(worker):
+    assert sql(worker, "DELETE FROM transitions").json()["error"] == (
+        "only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are accepted; "
+        "this is DELETE which changes data.")
+    assert "cannot read or write files" in sql(worker, "SELECT * FROM read_csv('/etc/hostname')").json()["error"]
+    syntax = sql(worker, "SELEC 1")
+    assert syntax.status_code == 422 and syntax.json()["error"].startswith("Parser Error: syntax error")
+    unknown = sql(worker, "SELECT nope FROM transitions")
+    assert unknown.status_code == 422 and 'column "nope"' in unknown.json()["error"]
+
+
+def test_read_only_statements_run(worker):
+    for statement in ["SELECT 1 AS x", "WITH a AS (SELECT 1 AS x) SELECT * FROM a", "FROM transitions LIMIT 1",
+                      "VALUES (1)", "DESCRIBE transitions", "SHOW TABLES", "SUMMARIZE SELECT 1 AS x",
+                      "EXPLAIN SELECT 1"]:
+        assert sql(worker, statement).status_code == 200, statement
+
+
+def test_row_cap_flags_truncation_in_json_and_arrow(worker):
+    body = sql(worker, "SELECT * FROM range(100) r(i)").json()
+    assert body["row_count"] == 5 and body["truncated"] is True  # query_max_rows = 5
+    assert [r["i"] for r in body["rows"]] == [0, 1, 2, 3, 4]
+    exact = sql(worker, "SELECT * FROM range(5) r(i)").json()
+    assert exact["row_count"] == 5 and exact["truncated"] is False
+    response = sql(worker, "SELECT * FROM range(100) r(i)", headers={"Accept": ARROW})
+    table = pa.ipc.open_stream(response.content).read_all()
+    assert table.column("i").to_pylist() == [0, 1, 2, 3, 4]
+    assert response.headers["X-Flowmeter-Truncated"] == "true"
+    assert table.schema.metadata[b"flowmeter.truncated"] == b"true"
+
+
+def test_timeout_interrupts_the_query_and_the_stream_goes_on(worker, producer, topics):
+    started = time.monotonic()
+    response = sql(worker, "SELECT count(*) FROM range(1000000000) a, range(100000) b")
+    assert response.status_code == 408
+    assert response.json()["error"] == ("the query ran longer than 2 s and was stopped; narrow it or add a LIMIT.")
+    assert time.monotonic() - started < 20
+    land(worker, producer, topics, 100, offset=300)  # the worker still lands events
+
+
+def test_get_for_curl_and_request_size_cap(worker):
+    got = requests.get(f"{worker.url}/api/sql", params={"q": "SELECT 41 + 1 AS answer"}, timeout=10)
+    assert got.json()["rows"] == [{"answer": 42}]
+    huge = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT '" + "x" * 70_000 + "'"}, timeout=10)
+    assert huge.status_code == 413 and "larger than 65,536 bytes" in huge.json()["error"]
+    bad = requests.post(f"{worker.url}/api/sql", data=b"SELECT 1", timeout=10)
+    assert bad.status_code == 400 and "JSON object" in bad.json()["error"]
+
+
+def test_token_is_required_when_configured(worker_factory):
+    w = worker_factory(query_token="s3cret")
+    w._ready = lambda: _answers(w)  # its /api/status needs the token too: readiness is any HTTP answer
+    w.start()
+    assert requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10).status_code == 401
+    wrong = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, headers={"Authorization": "Bearer nope"},
+                          timeout=10)
+    assert wrong.status_code == 403 and "bearer token" in wrong.json()["error"]
+    right = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"},
+                          headers={"Authorization": "Bearer s3cret"}, timeout=10)
+    assert right.status_code == 200 and right.json()["rows"] == [{"x": 1}]
+    assert requests.get(f"{w.url}/api/status", timeout=10).status_code == 401
+    assert requests.get(f"{w.url}/api/snapshot", timeout=10).status_code == 401
+
+
+def _answers(worker) -> bool:
+    if worker.process.poll() is not None:
+        pytest.fail(f"worker exited: {worker.log_tail()}")
+    try:
+        requests.get(f"{worker.url}/api/status", timeout=2)
+        return True
+    except requests.RequestException:
+        return False
+
+
+def test_concurrent_queries_while_10000_events_stream_in_see_only_whole_batches(worker_factory, producer, topics):
+    worker = worker_factory(batch_max=250).start()
+    total = 10_000
+    # Rows written together in one transaction must always be seen together: the landed
+    # events and their count, and the derived tickets and the distinct tickets they come from.
+    probe = ("SELECT (SELECT count(*) FROM transitions) AS events, "
+             "(SELECT coalesce(sum(landed), 0) FROM ingest_counts WHERE kind = 'transition') AS counted, "
+             "(SELECT count(*) FROM tickets) AS tickets, "
+             "(SELECT count(DISTINCT ticket_id) FROM transitions) AS distinct_tickets")
+    seen: list[dict] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            response = sql(worker, probe)
+            if response.status_code != 200:
+                failures.append(response.text)
+                return
+            seen.append(response.json()["rows"][0])
+
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        for n in range(total):
+            producer.send(topics["transitions"], key=f"T-{n % 2000}".encode(), value=encode(transition(n)))
+            if n % 1000 == 999:
+                producer.flush()
+        producer.flush()
+        worker.wait_accounted(total)
+        wait_until(lambda: any(s["events"] == total for s in seen), 30, "a reader to see every event")
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join(60)
+    assert not failures
+    assert all(s["events"] == s["counted"] and s["tickets"] == s["distinct_tickets"] for s in seen)
+    assert any(0 < s["events"] < total for s in seen), "the readers must have run while events were landing"
+    assert len(seen) >= 20
