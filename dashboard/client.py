@@ -26,12 +26,20 @@ def worker_url(conf: Settings) -> str | None:
     return info["url"] if info else None
 
 
+def auth_headers(conf: Settings) -> dict[str, str]:
+    """The bearer token the worker requires, when one is configured."""
+    return {"Authorization": f"Bearer {conf.query_token.get_secret_value()}"} if conf.query_token else {}
+
+
 def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
     """The ingest status, from the worker when one runs, else from the file read-only."""
     url = worker_url(conf)
     if url:
         try:
-            response = requests.get(f"{url}/api/status", timeout=timeout)
+            response = requests.get(f"{url}/api/status", timeout=timeout, headers=auth_headers(conf))
+            if response.status_code in (401, 403):
+                raise WorkerUnreachable(f"the worker at {url} refused the request: {response.json()['error']} "
+                                        "Set FLOWMETER_QUERY_TOKEN to its token.")
             response.raise_for_status()
         except requests.RequestException as exc:
             raise WorkerUnreachable(f"the worker at {url} did not answer ({exc.__class__.__name__}); "

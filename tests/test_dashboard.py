@@ -67,3 +67,27 @@ def test_empty_store_explains_what_to_send(worker_factory, clean_env):
     app = AppTest.from_file(APP, default_timeout=30).run()
     assert not app.exception
     assert "No events yet" in app.info[0].value and "flowmeter produce" in app.info[0].value
+
+
+@pytest.mark.broker
+def test_first_page_sends_the_configured_token(worker_factory, clean_env):
+    worker = worker_factory(query_token="s3cret")
+    worker._ready = lambda: worker.process.poll() is None and _listening(worker.url)
+    worker.start()
+    clean_env.setenv("FLOWMETER_WORKER_URL", worker.url)
+    clean_env.setenv("FLOWMETER_QUERY_TOKEN", "wrong")
+    refused = AppTest.from_file(APP, default_timeout=30).run()
+    assert "refused the request" in refused.warning[0].value and "FLOWMETER_QUERY_TOKEN" in refused.warning[0].value
+    clean_env.setenv("FLOWMETER_QUERY_TOKEN", "s3cret")
+    page = AppTest.from_file(APP, default_timeout=30).run()
+    assert not page.exception and not page.warning
+    assert {m.label for m in page.metric} >= {"Transitions landed", "Dead letters"}
+
+
+def _listening(url: str) -> bool:
+    import requests
+    try:
+        requests.get(f"{url}/api/status", timeout=2)
+        return True
+    except requests.RequestException:
+        return False
