@@ -9,10 +9,16 @@ the network and no statement changes a setting, whatever the parser let through.
 
 from __future__ import annotations
 
+import base64
+import math
 import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -118,3 +124,25 @@ def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, tim
 def _first_line(exc: Exception) -> str:
     """DuckDB's own message, without the 'LINE 1: ...' caret block that follows it."""
     return str(exc).split("\n")[0].strip()
+
+
+def jsonable(value: Any) -> Any:
+    """A DuckDB value as JSON: times ISO-8601 (stored times are UTC: 'Z'), intervals in
+    seconds, bytes in base64, non-finite doubles as null (JSON has no NaN)."""
+    if isinstance(value, datetime):
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, (date, clock_time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value

@@ -288,6 +288,92 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     click.echo(f"source: {report['source']}")
 
 
+# ---- sql / schema / snapshot -------------------------------------------------
+@cli.command()
+@common_options
+@click.argument("statement", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="table: aligned text (doubles to 4 decimals, long values cut); csv; json: "
+                                      "an array of row objects, times ISO-8601 UTC; parquet: needs --output.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result to FILE instead of stdout.")
+def sql(broker: str | None, db: Path | None, settings: Path | None, statement: str | None, fmt: str,
+        output: Path | None) -> None:
+    """Run one read-only SQL statement on the store and print the result.
+
+    Reads through the running worker (with FLOWMETER_QUERY_TOKEN when it needs one), else from
+    the file, read-only. Only SELECT-like statements run, without file or network access, within
+    query_timeout and query_max_rows (a note on stderr says when rows were cut).
+
+    Without STATEMENT: an interactive `flowmeter>` prompt (history in ~/.flowmeter_history);
+    statements end with ';', \\d lists tables and views, \\q or Ctrl-D quits. With stdin not a
+    terminal, the statements are read from it; the exit code is 1 when any failed.
+
+    \b
+    Examples:
+      flowmeter sql "SELECT state, wip FROM wip_now WHERE board = 'checkout'"
+      flowmeter sql --format csv -o flow.csv "SELECT * FROM ticket_flow"
+      flowmeter sql < queries.sql
+    """
+    from flowmeter import sqlshell
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet writes a binary file; add --output FILE.")
+    if statement is None:
+        if output is not None or fmt == "parquet":
+            raise click.UsageError("--output and --format parquet need a STATEMENT.")
+        failures = sqlshell.interactive(conf, fmt, sys.stdin, sys.stdout, sys.stderr)
+        sys.exit(1 if failures and not sys.stdin.isatty() else 0)
+    table, truncated = sqlshell.query(conf, statement)
+    sqlshell.write_result(table, fmt, output, sys.stdout)
+    if truncated:
+        click.echo(sqlshell.truncation_note(table), err=True)
+
+
+@cli.command()
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: one block per table or view; json: a list of {name, kind, description, columns}.")
+def schema(broker: str | None, db: Path | None, settings: Path | None, fmt: str) -> None:
+    """List the tables and views you can query, with what each holds and its columns.
+
+    Descriptions come from the SQL files (analytics/sql); columns from the store, through the
+    running worker or the file. docs/metrics.md defines each one.
+    """
+    import json
+    from flowmeter import sqlshell
+
+    _setup_logging("warning")
+    objects = sqlshell.schema(load_settings(broker=broker, db=db, settings=settings))
+    click.echo(json.dumps(objects, indent=2) if fmt == "json" else sqlshell.render_schema(objects), nl=fmt == "json")
+
+
+@cli.command()
+@common_options
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--parquet", "parquet_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write views as Parquet files (one per view, VIEW.parquet) into DIR, all from the snapshot.")
+@click.option("--views", metavar="A,B", help="The views (or tables) --parquet writes [default: every view].")
+@click.option("--force", is_flag=True, help="Replace PATH and Parquet files that exist.")
+def snapshot(broker: str | None, db: Path | None, settings: Path | None, path: Path, parquet_dir: Path | None,
+             views: str | None, force: bool) -> None:
+    """Write a consistent, standalone DuckDB copy of the store to PATH, while the worker keeps running.
+
+    The copy has the same tables, macros and views, taken at one moment; open it with the DuckDB
+    CLI, a notebook, or `flowmeter sql --db PATH`. Taken through the running worker (downloaded),
+    else from the file.
+    """
+    from flowmeter import sqlshell
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    names = [v.strip() for v in views.split(",") if v.strip()] if views else None
+    done = sqlshell.snapshot(conf, path, parquet_dir=parquet_dir, views=names, force=force, progress=_progress)
+    click.echo(done.summary())
+
+
 class _progress:
     """A rich progress bar over bytes when stderr is a terminal; silent otherwise."""
 

@@ -15,11 +15,9 @@ GET  /api/snapshot               a consistent, standalone DuckDB copy of the sto
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from typing import Any
 
 import os
@@ -32,7 +30,7 @@ import pyarrow as pa
 from aiohttp import web as aiohttp_web
 from faust.web import View
 
-from analytics.query import QueryFailed, QueryRefused, QueryResult, QueryTimeout, run_query
+from analytics.query import QueryFailed, QueryRefused, QueryResult, QueryTimeout, jsonable, run_query
 from analytics.snapshot import write_snapshot
 from analytics.store import Store
 from flowmeter.settings import Settings
@@ -182,22 +180,3 @@ def json_result(result: QueryResult) -> dict[str, Any]:
 def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
     columns, rows = store.read(sql)
     return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
-
-
-def jsonable(value: Any) -> Any:
-    """A value DuckDB returns, as JSON: times ISO-8601 (UTC 'Z'), intervals in seconds."""
-    if isinstance(value, datetime):
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value

@@ -79,13 +79,18 @@ class WorkerProcess:
     def _ready(self) -> bool:
         if self.process.poll() is not None:
             pytest.fail(f"worker exited with {self.process.returncode} while starting; log:\n{self.log_tail()}")
-        try:
-            return requests.get(f"{self.url}/api/status", timeout=2).status_code == 200
+        try:  # any answer means it listens (a worker with a token answers 401 without one)
+            return requests.get(f"{self.url}/api/status", timeout=2).status_code in (200, 401)
         except requests.RequestException:
             return False
 
+    @property
+    def headers(self) -> dict[str, str]:
+        token = self.env.get("FLOWMETER_QUERY_TOKEN")
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def status(self) -> dict[str, Any]:
-        report = requests.get(f"{self.url}/api/status", timeout=10).json()
+        report = requests.get(f"{self.url}/api/status", timeout=10, headers=self.headers).json()
         report["by_kind"] = {row["kind"]: row for row in report["kinds"]}
         report["accounted"] = sum(r["landed"] + r["duplicates"] + r["dead_lettered"] for r in report["kinds"])
         return report

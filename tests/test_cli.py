@@ -113,7 +113,8 @@ def test_produce_routes_each_line_and_the_worker_accounts_for_all(events_file, w
     assert kinds == {"transition": (100, 5, 1), "deploy": (1, 0, 0), "unknown": (0, 0, 2)}
 
 
-@pytest.mark.parametrize("command", ["up", "worker", "produce", "load", "demo", "dashboard", "status"])
+@pytest.mark.parametrize("command", ["up", "worker", "produce", "load", "demo", "dashboard", "status", "remap",
+                                     "sql", "schema", "snapshot"])
 def test_every_command_documents_the_common_options(command):
     result = flowmeter(command, "--help")
     assert result.returncode == 0

@@ -71,9 +71,7 @@ def test_empty_store_explains_what_to_send(worker_factory, clean_env):
 
 @pytest.mark.broker
 def test_first_page_sends_the_configured_token(worker_factory, clean_env):
-    worker = worker_factory(query_token="s3cret")
-    worker._ready = lambda: worker.process.poll() is None and _listening(worker.url)
-    worker.start()
+    worker = worker_factory(query_token="s3cret").start()
     clean_env.setenv("FLOWMETER_WORKER_URL", worker.url)
     clean_env.setenv("FLOWMETER_QUERY_TOKEN", "wrong")
     refused = AppTest.from_file(APP, default_timeout=30).run()
@@ -82,12 +80,3 @@ def test_first_page_sends_the_configured_token(worker_factory, clean_env):
     page = AppTest.from_file(APP, default_timeout=30).run()
     assert not page.exception and not page.warning
     assert {m.label for m in page.metric} >= {"Transitions landed", "Dead letters"}
-
-
-def _listening(url: str) -> bool:
-    import requests
-    try:
-        requests.get(f"{url}/api/status", timeout=2)
-        return True
-    except requests.RequestException:
-        return False

@@ -70,8 +70,9 @@ CREATE TABLE IF NOT EXISTS ingest_counts (
 );
 
 -- ---- Workflow mapping: a copy of the settings file's boards, written by the store ----
--- board '*' holds the defaults used for boards the settings do not list.
 
+-- Each board's states with their category and position in the flow; board '*' holds
+-- the defaults used for boards the settings do not list.
 CREATE TABLE IF NOT EXISTS workflow_states (
     board    VARCHAR NOT NULL,
     state    VARCHAR NOT NULL,
@@ -86,6 +87,8 @@ CREATE TABLE IF NOT EXISTS workflow_aliases (
     state VARCHAR NOT NULL
 );
 
+-- The WIP limits from the settings: one state or a group, optionally for a team or a
+-- person, with the alert routes.
 CREATE TABLE IF NOT EXISTS wip_limits (
     board     VARCHAR   NOT NULL,
     name      VARCHAR   NOT NULL,
@@ -102,6 +105,7 @@ CREATE TABLE IF NOT EXISTS production_environments (
     environment VARCHAR NOT NULL
 );
 
+-- Bookkeeping, e.g. the fingerprint of the workflow mapping the derived tables were made with.
 CREATE TABLE IF NOT EXISTS flowmeter_meta (
     key   VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
