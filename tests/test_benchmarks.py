@@ -32,3 +32,13 @@ def test_views_benchmark_runs_every_documented_query_at_small_size():
     for view in QUERIES:
         assert f"\n{view} " in result.stdout
     assert "full re-derive" in result.stdout and "landing a 5,000-event batch" in result.stdout
+
+
+def test_query_latency_benchmark_runs_under_ingest_and_prints_the_in_process_floor():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.query_latency", "--transitions", "3000",
+                             "--rate", "200", "--seconds", "3", "--timeout", "120"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for label in ("machine: ", "landed 3,000 in", "ingest while measuring: target 200 events/s", "client p50",
+                  "server p50", "floor p50", "client/floor", "\ncount ", "\ngroup_by ", "\nwip_now "):
+        assert label in result.stdout
