@@ -315,7 +315,7 @@ def sql(broker: str | None, db: Path | None, settings: Path | None, statement: s
       flowmeter sql --format csv -o flow.csv "SELECT * FROM ticket_flow"
       flowmeter sql < queries.sql
     """
-    from flowmeter import sqlshell
+    from flowmeter import render, sqlclient, sqlshell
 
     _setup_logging("warning")
     conf = load_settings(broker=broker, db=db, settings=settings)
@@ -326,10 +326,10 @@ def sql(broker: str | None, db: Path | None, settings: Path | None, statement: s
             raise click.UsageError("--output and --format parquet need a STATEMENT.")
         failures = sqlshell.interactive(conf, fmt, sys.stdin, sys.stdout, sys.stderr)
         sys.exit(1 if failures and not sys.stdin.isatty() else 0)
-    table, truncated = sqlshell.query(conf, statement)
-    sqlshell.write_result(table, fmt, output, sys.stdout)
+    table, truncated = sqlclient.query(conf, statement)
+    render.write_result(table, fmt, output, sys.stdout)
     if truncated:
-        click.echo(sqlshell.truncation_note(table), err=True)
+        click.echo(render.truncation_note(table), err=True)
 
 
 @cli.command()
@@ -343,11 +343,11 @@ def schema(broker: str | None, db: Path | None, settings: Path | None, fmt: str)
     running worker or the file. docs/metrics.md defines each one.
     """
     import json
-    from flowmeter import sqlshell
+    from flowmeter import render, sqlclient
 
     _setup_logging("warning")
-    objects = sqlshell.schema(load_settings(broker=broker, db=db, settings=settings))
-    click.echo(json.dumps(objects, indent=2) if fmt == "json" else sqlshell.render_schema(objects), nl=fmt == "json")
+    objects = sqlclient.schema(load_settings(broker=broker, db=db, settings=settings))
+    click.echo(json.dumps(objects, indent=2) if fmt == "json" else render.render_schema(objects), nl=fmt == "json")
 
 
 @cli.command()
@@ -365,12 +365,12 @@ def snapshot(broker: str | None, db: Path | None, settings: Path | None, path: P
     CLI, a notebook, or `flowmeter sql --db PATH`. Taken through the running worker (downloaded),
     else from the file.
     """
-    from flowmeter import sqlshell
+    from flowmeter import snapshot_client
 
     _setup_logging("warning")
     conf = load_settings(broker=broker, db=db, settings=settings)
     names = [v.strip() for v in views.split(",") if v.strip()] if views else None
-    done = sqlshell.snapshot(conf, path, parquet_dir=parquet_dir, views=names, force=force, progress=_progress)
+    done = snapshot_client.snapshot(conf, path, parquet_dir=parquet_dir, views=names, force=force, progress=_progress)
     click.echo(done.summary())
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flowmeter.broker import free_port
-from flowmeter.sqlshell import documented
+from analytics.catalog import documented
 from tests.conftest import encode
 
 ROOT = Path(__file__).resolve().parent.parent
