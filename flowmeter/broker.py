@@ -36,9 +36,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedBroker:
     """Start with ``start()`` (or ``with``); ``url`` is then ``kafka://127.0.0.1:PORT``."""
 
-    def __init__(self, log_path: Path | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, log_path: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
-        self.port = 0
+        self.port = port  # 0: a free one at start
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self._log_file = None
@@ -48,7 +48,7 @@ class EmbeddedBroker:
         return f"kafka://{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
-        self.port = free_port(self.host)
+        self.port = self.port or free_port(self.host)
         listener = f"tcp://{self.host}:{self.port}"
         # A fresh cluster id per start: each start is a new, empty log.
         argv = [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,

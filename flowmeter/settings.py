@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from flowmeter.errors import SettingsError
 
@@ -52,6 +53,16 @@ class Settings(BaseSettings):
     query_max_bytes: int = Field(default=65_536, ge=256, description="Largest query request body, in bytes.")
     query_token: SecretStr | None = Field(
         default=None, description="Bearer token the worker's /api endpoints require; unset = none."
+    )
+    receiver_host: str = Field(default="127.0.0.1", description="Address the webhook receiver binds.")
+    receiver_port: int = Field(default=8088, ge=0, le=65535, description="Webhook receiver port (0 = any free).")
+    jira_secret: SecretStr | None = Field(default=None, description="Shared secret of Jira webhooks (HMAC).")
+    github_secret: SecretStr | None = Field(default=None, description="Secret of GitHub webhooks (HMAC-SHA256).")
+    cdevents_secret: SecretStr | None = Field(default=None, description="Shared secret of CDEvents senders.")
+    events_secret: SecretStr | None = Field(default=None, description="Shared secret of v1 senders (/events).")
+    jira_team_field: str | None = Field(default=None, description="Jira custom field holding the team.")
+    github_label_states: dict[str, str] = Field(
+        default_factory=dict, description="GitHub label -> workflow state, e.g. {\"in progress\": \"In Progress\"}."
     )
     write_retries: int = Field(
         default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
@@ -146,6 +157,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    except SourceError as exc:  # e.g. an environment variable that should hold JSON does not
+        raise SettingsError(f"{exc}; a list or table setting in the environment must be JSON, "
+                            'e.g. FLOWMETER_GITHUB_LABEL_STATES=\'{"review": "Review"}\'.') from None
 
 
 def _describe(exc: ValidationError) -> str:

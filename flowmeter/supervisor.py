@@ -115,6 +115,14 @@ class Supervisor:
         self._wait_http(worker, f"{worker_url}/api/status", timeout=60)
         print(f"worker     {worker_url}/api/status  (store {conf.db})", file=sys.stderr)
 
+        receiver_port = conf.receiver_port if conf.receiver_port and _port_free(conf.receiver_port) else free_port()
+        receiver = Child("receiver", base + ["receive", "--broker", broker, "--port", str(receiver_port)] + where,
+                         self.logs / "receiver.log", restart=True)
+        self._launch(receiver)
+        self._wait_http(receiver, f"http://127.0.0.1:{receiver_port}/healthz", timeout=30)
+        print(f"receiver   http://127.0.0.1:{receiver_port}/webhooks/{{jira,github,cdevents}} and /events",
+              file=sys.stderr)
+
         from flowmeter.cli import dashboard_env, streamlit_argv
         dash_conf = conf.model_copy(update={"worker_url": worker_url})
         dashboard = Child("dashboard", streamlit_argv("127.0.0.1", conf.dashboard_port),

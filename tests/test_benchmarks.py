@@ -42,3 +42,11 @@ def test_query_latency_benchmark_runs_under_ingest_and_prints_the_in_process_flo
     for label in ("machine: ", "landed 3,000 in", "ingest while measuring: target 200 events/s", "client p50",
                   "server p50", "floor p50", "client/floor", "\ncount ", "\ngroup_by ", "\nwip_now "):
         assert label in result.stdout
+
+
+def test_import_benchmark_runs_and_prints_the_decode_floor():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.import_jira", "--transitions", "900"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "decode floor: json.load of the file" in result.stdout
+    assert "imported 1,000 events" in result.stdout  # 100 issues: 100 creations + 900 status changes

@@ -84,3 +84,11 @@ def test_failpoints_pass_then_fail():
     assert not Failpoints("").should_fail("store.commit")
     with pytest.raises(SettingsError, match="NAME=PASSES\\+FAILURES"):
         Failpoints("store.commit=fail")
+
+
+def test_a_json_setting_from_the_environment_that_is_not_json_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("FLOWMETER_GITHUB_LABEL_STATES", "review=Review")
+    with pytest.raises(SettingsError, match='error parsing value for field "github_label_states".*must be JSON'):
+        load_settings()
+    monkeypatch.setenv("FLOWMETER_GITHUB_LABEL_STATES", '{"review": "Review"}')
+    assert load_settings().github_label_states == {"review": "Review"}

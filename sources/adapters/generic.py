@@ -1,0 +1,141 @@
+"""The generic adapter: v1 events as JSON (one object per line) or as CSV rows.
+
+``from_jsonl_line(line)`` takes one v1 JSON object; its kind is told by its fields as in
+``sources.jsonl.kind_of`` (``service`` → deploy, ``ticket_id``/``to_state`` → transition).
+
+``iter_csv(path, mapping)`` streams a CSV file row by row. ``mapping`` is {v1 field: CSV
+column} (from ``--map to_state=Status``); a field without an entry is read from the column of
+its own name, so a CSV whose header already uses v1 names needs no mapping. An empty cell is
+an absent field (an empty ``from_state`` is a creation). ``commits`` and ``tickets`` cells hold
+either a JSON list or a ``;``-separated list: ``T-1; T-2`` for tickets, ``sha`` or
+``sha@committed_at`` for commits (``a1b2c3@2024-05-01T09:30:00Z; d4e5f6``). A row that
+cannot be mapped is yielded as an ``Unmappable`` naming its row (the header is row 1, as a
+spreadsheet counts); a mapping that cannot work for any row raises ``Unmappable`` at once.
+
+Every event passes ``streams.events.parse_*`` before it is returned, and carries an
+``event_id``: the sender's, or the one the parser derives from the content, so a re-sent line
+or a re-run import yields the same ids. Unknown fields of a JSON line are kept as sent
+(Kafka is the record; v1 readers ignore them).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from flowmeter.errors import InvalidEvent
+from sources.adapters import Mapped, Unmappable
+from sources.jsonl import kind_of
+from streams.events import parse_deploy, parse_transition, unknown_kind_reason
+
+TRANSITION_FIELDS = ("event_id", "ticket_id", "board", "from_state", "to_state", "at", "assignee", "team",
+                     "ticket_type", "actor", "source")
+DEPLOY_FIELDS = ("event_id", "service", "environment", "status", "at", "started_at", "version", "commits",
+                 "tickets", "source")
+V1_FIELDS = tuple(dict.fromkeys(TRANSITION_FIELDS + DEPLOY_FIELDS))
+LIST_FIELDS = ("commits", "tickets")
+_PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
+
+
+def validated(kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    """`event` with its event_id (given, or derived as the worker would); Unmappable if v1 rejects it."""
+    try:
+        parsed = _PARSERS[kind](json.dumps(event))
+    except InvalidEvent as exc:
+        raise Unmappable(exc.reason) from None
+    return event if event.get("event_id") == parsed.event_id else {**event, "event_id": parsed.event_id}
+
+
+def from_jsonl_line(line: bytes) -> Mapped:
+    """One v1 event from one JSON object; Unmappable with the parser's reason otherwise."""
+    try:
+        doc = json.loads(line)
+    except (ValueError, RecursionError):
+        doc = None
+    kind = kind_of(doc)
+    if kind == "unknown":
+        try:
+            reason = unknown_kind_reason(line)
+        except InvalidEvent as exc:
+            reason = exc.reason
+        raise Unmappable(reason)
+    return [(kind, validated(kind, doc))]
+
+
+def iter_csv(path: Path, mapping: dict[str, str] | None = None) -> Iterator[tuple[str, dict] | Unmappable]:
+    """(kind, v1 event) per data row, or an Unmappable naming the row; see the module doc."""
+    with path.open("rb") as handle:
+        reader = csv.DictReader(_utf8_lines(handle, path.name))
+        try:
+            columns = _columns(reader.fieldnames or [], mapping or {}, path.name)
+            for row_number, row in enumerate(reader, start=2):
+                try:
+                    yield _row_event(row, columns)
+                except Unmappable as exc:
+                    yield Unmappable(f"row {row_number}: {exc}")
+        except csv.Error as exc:
+            raise Unmappable(f"{path.name} line {reader.line_num} is not readable CSV ({exc}).") from None
+
+
+def _utf8_lines(handle: Any, name: str) -> Iterator[str]:
+    """The file's lines as text, endings kept (what csv expects); stops at the first non-UTF-8 line."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise Unmappable(f"{name} line {number} is not UTF-8 text; save it as CSV UTF-8 and import it "
+                             "again.") from None
+
+
+def _columns(header: list[str], mapping: dict[str, str], name: str) -> dict[str, str]:
+    """{v1 field: column} for every field the file can fill; raises when the mapping cannot work."""
+    for field, column in mapping.items():
+        if field not in V1_FIELDS:
+            raise Unmappable(f"--map {field}={column}: '{field}' is not a v1 field; use one of "
+                             f"{', '.join(V1_FIELDS)}.")
+        if column not in header:
+            raise Unmappable(f"--map {field}={column}: {name} has no column '{column}' "
+                             f"(its columns: {', '.join(header) or 'none'}).")
+    columns = {field: mapping.get(field, field) for field in V1_FIELDS}
+    columns = {field: column for field, column in columns.items() if column in header}
+    if not {"service", "ticket_id", "to_state"} & columns.keys():
+        raise Unmappable(f"{name} has no column for service (deploys) nor ticket_id/to_state (transitions); "
+                         "name them with --map, e.g. --map ticket_id=Key --map to_state=Status.")
+    return columns
+
+
+def _row_event(row: dict[str | None, Any], columns: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    doc: dict[str, Any] = {}
+    for field, column in columns.items():
+        cell = (row.get(column) or "").strip()
+        if cell:
+            doc[field] = _list(field, cell) if field in LIST_FIELDS else cell
+    kind = kind_of(doc)
+    if kind == "unknown":
+        raise Unmappable("it has no service (a deploy) and no ticket_id or to_state (a transition).")
+    fields = DEPLOY_FIELDS if kind == "deploy" else TRANSITION_FIELDS
+    return kind, validated(kind, {field: value for field, value in doc.items() if field in fields})
+
+
+def _list(field: str, cell: str) -> list[Any]:
+    if cell.startswith("["):
+        try:
+            items = json.loads(cell)
+        except ValueError as exc:
+            raise Unmappable(f"{field} starts with '[' but is not a JSON list ({exc}).") from None
+    else:
+        items = [item.strip() for item in cell.split(";") if item.strip()]
+    return [_commit(item) for item in items] if field == "commits" else items
+
+
+def _commit(item: Any) -> Any:
+    """'sha' or 'sha@committed_at' becomes {sha, committed_at}; objects pass as they are."""
+    if not isinstance(item, str):
+        return item
+    sha, _, committed_at = item.partition("@")
+    commit = {"sha": sha.strip()}
+    if committed_at.strip():
+        commit["committed_at"] = committed_at.strip()
+    return commit

@@ -1,0 +1,99 @@
+"""`flowmeter import`: saved history from a source, through its adapter, to Kafka.
+
+Adapters stream their files and yield (kind, event) pairs, or an Unmappable for a record
+they cannot map (counted and reported, the import goes on). event_ids come from the
+source's own ids, so a re-run sends the same events and the worker lands none twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from flowmeter.settings import Settings, bootstrap_servers
+from sources.adapters import Unmappable
+from sources.producer import EventProducer
+
+
+@dataclass
+class ImportSummary:
+    transitions: int = 0
+    deploys: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    first_failure: str | None = None
+    first_skips: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return self.transitions + self.deploys
+
+
+def records(conf: Settings, source: str, path: Path, columns: dict[str, str]) -> Iterator[Any]:
+    """What the adapter of `source` yields for one file."""
+    if source == "jira":
+        from sources.adapters import jira
+        return jira.iter_import(path, team_field=conf.jira_team_field)
+    if source == "github":
+        from sources.adapters import github
+        return github.iter_import(path, label_states=conf.github_label_states)
+    if source == "csv":
+        from sources.adapters import generic
+        return generic.iter_csv(path, columns or None)
+    return _jsonl(path)
+
+
+def _jsonl(path: Path) -> Iterator[Any]:
+    from sources.adapters import generic
+    from sources.jsonl import read_lines
+    for number, line in read_lines(path):
+        try:
+            yield from generic.from_jsonl_line(line)
+        except Unmappable as exc:
+            yield Unmappable(f"line {number}: {exc}")
+
+
+def import_files(conf: Settings, broker: str, source: str, paths: list[Path], columns: dict[str, str],
+                 progress: Callable[[int], None] = lambda _n: None) -> ImportSummary:
+    producer = EventProducer(conf, bootstrap_servers(broker))
+    summary = ImportSummary()
+    seen: set[str] = set()
+    try:
+        for path in paths:
+            try:
+                _send_file(producer, records(conf, source, path, columns), path, summary, seen)
+            except Unmappable as exc:  # the file itself is unreadable (not JSON, cut off): the rest go on
+                _skip(summary, path, f"the whole file: {exc}")
+            progress(path.stat().st_size)
+        producer.flush()
+    finally:
+        producer.close()
+    summary.failed = producer.summary.failed
+    summary.first_failure = producer.summary.first_failure
+    return summary
+
+
+def _skip(summary: ImportSummary, path: Path, reason: str) -> None:
+    summary.skipped += 1
+    if len(summary.first_skips) < 5:
+        summary.first_skips.append((path.name, reason))
+
+
+def _send_file(producer: EventProducer, items: Iterator[Any], path: Path, summary: ImportSummary,
+               seen: set[str]) -> None:
+    for record in items:
+        if isinstance(record, Unmappable):
+            _skip(summary, path, str(record))
+            continue
+        kind, event = record
+        if event["event_id"] in seen:
+            summary.duplicates += 1
+            continue
+        seen.add(event["event_id"])
+        producer.send_event(kind, event)
+        if kind == "deploy":
+            summary.deploys += 1
+        else:
+            summary.transitions += 1

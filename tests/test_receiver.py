@@ -1,0 +1,176 @@
+"""The webhook receiver as senders meet it: real HTTP, real broker, a real worker behind it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+from kafka import KafkaConsumer
+
+from flowmeter.broker import EmbeddedBroker, free_port
+from streams.topics import ensure_topics
+from tests.conftest import ARTIFACTS, transition, wait_until
+
+pytestmark = [pytest.mark.broker]
+
+
+class Receiver:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "receive", "--port", str(self.port)],
+                                            env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.log = log
+        wait_until(self._up, 30, f"the receiver on {self.url}")
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"receiver exited: {self.log.read_text()[-2000:]}")
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def post(self, path: str, body: bytes, **headers: str) -> requests.Response:
+        return requests.post(f"{self.url}{path}", data=body, headers=headers, timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+
+def signed(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def receiver_factory(tmp_path) -> Iterator:
+    made: list[Receiver] = []
+
+    def make(env: dict[str, str], **settings: str) -> Receiver:
+        full = dict(env, **{f"FLOWMETER_{k.upper()}": v for k, v in settings.items()})
+        made.append(Receiver(full, tmp_path / "receiver.log"))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        if receiver.process.poll() is None:
+            receiver.stop()
+
+
+def cli_env(worker) -> dict[str, str]:
+    return {k: v for k, v in worker.env.items()}
+
+
+def test_v1_events_land_and_a_bad_line_is_dead_lettered_not_dropped(worker_factory, topics, receiver_factory):
+    worker = worker_factory().start()
+    receiver = receiver_factory(cli_env(worker))
+    body = json.dumps(transition(1)).encode() + b"\n{not json\n" + json.dumps(transition(2)).encode() + b"\n"
+    answer = receiver.post("/events", body)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 2
+    assert answer.json()["dead_lettered"][0].startswith("line 2:")
+    final = worker.wait_accounted(3)
+    assert final["by_kind"]["transition"]["landed"] == 2
+    assert final["by_kind"]["unknown"]["dead_lettered"] == 1  # recorded from the dead-letter topic
+    assert final["recent_dead_letters"][0]["reason"].startswith("line 2:")
+
+
+def test_signatures_are_checked_when_a_secret_is_set(worker_factory, topics, receiver_factory):
+    worker = worker_factory().start()
+    receiver = receiver_factory(cli_env(worker), events_secret="k3y")
+    body = json.dumps(transition(5)).encode()
+    unsigned = receiver.post("/events", body)
+    assert unsigned.status_code == 401 and "X-Flowmeter-Signature" in unsigned.json()["error"]
+    forged = receiver.post("/events", body, **{"X-Flowmeter-Signature": signed("other", body)})
+    assert forged.status_code == 401
+    good = receiver.post("/events", body, **{"X-Flowmeter-Signature": signed("k3y", body)})
+    assert good.status_code == 200 and good.json()["accepted"] == 1
+    assert worker.wait_accounted(1)["by_kind"]["transition"]["landed"] == 1
+
+
+def test_503_while_the_broker_is_down_then_recovers(tmp_path, receiver_factory):
+    """Nothing is kept that the broker did not acknowledge: the sender gets 503 and retries."""
+    port = free_port()
+    prefix = "rx."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
+    env.update(FLOWMETER_BROKER=f"kafka://127.0.0.1:{port}", FLOWMETER_TOPIC_PREFIX=prefix,
+               FLOWMETER_DB=str(tmp_path / "none.duckdb"))
+    topics = [f"{prefix}transitions", f"{prefix}deploys", f"{prefix}dead-letter"]
+    first = EmbeddedBroker(log_path=ARTIFACTS / "broker-rx1.log", port=port).start()
+    ensure_topics([f"127.0.0.1:{port}"], topics, 1)
+    receiver = receiver_factory(env)
+    assert receiver.post("/events", json.dumps(transition(1)).encode()).status_code == 200
+    first.stop()
+
+    retried = json.dumps(transition(2)).encode()
+    down = receiver.post("/events", retried)
+    assert down.status_code == 503 and "retry later" in down.json()["error"]
+
+    second = EmbeddedBroker(log_path=ARTIFACTS / "broker-rx2.log", port=port).start()
+    try:
+        ensure_topics([f"127.0.0.1:{port}"], topics, 1)
+        # The sender retries the same event until it is acknowledged.
+        wait_until(lambda: receiver.post("/events", retried).status_code == 200, 60, "the receiver to recover")
+        consumer = KafkaConsumer(topics[0], bootstrap_servers=f"127.0.0.1:{port}", group_id=None,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        ids = [json.loads(m.value)["event_id"] for m in consumer]
+        consumer.close()
+        assert "ev-2" in ids
+    finally:
+        second.stop()
+
+
+def test_github_signature_and_a_replayed_delivery_lands_once(worker_factory, topics, receiver_factory):
+    from tests.test_adapter_github import DELIVERY, deployment_status
+    worker = worker_factory().start()
+    receiver = receiver_factory(cli_env(worker), github_secret="gh-s3cret")
+    body = json.dumps(deployment_status("success")).encode()
+    headers = {"X-GitHub-Event": "deployment_status", "X-GitHub-Delivery": DELIVERY,
+               "Content-Type": "application/json"}
+    assert receiver.post("/webhooks/github", body, **headers).status_code == 401  # unsigned
+    signed_headers = dict(headers, **{"X-Hub-Signature-256": signed("gh-s3cret", body)})
+    for _ in range(2):  # GitHub re-delivers with the same GUID and body
+        answer = receiver.post("/webhooks/github", body, **signed_headers)
+        assert answer.status_code == 200 and answer.json()["accepted"] == 1
+    final = worker.wait_accounted(2)
+    deploy = final["by_kind"]["deploy"]
+    assert (deploy["landed"], deploy["duplicates"]) == (1, 1)
+    ping = receiver.post("/webhooks/github", b"{}", **dict(signed_headers, **{
+        "X-GitHub-Event": "ping", "X-Hub-Signature-256": signed("gh-s3cret", b"{}")}))
+    assert ping.status_code == 200
+
+
+def test_jira_status_change_lands_as_a_transition(worker_factory, topics, receiver_factory):
+    from tests.test_adapter_jira import STATUS_PROGRESS_TO_REVIEW, updated
+    worker = worker_factory().start()
+    receiver = receiver_factory(cli_env(worker), jira_secret="j1ra")
+    body = json.dumps(updated([STATUS_PROGRESS_TO_REVIEW], status="Review")).encode()
+    assert receiver.post("/webhooks/jira", body, **{"X-Hub-Signature": "sha256=0"}).status_code == 401
+    answer = receiver.post("/webhooks/jira", body, **{"X-Hub-Signature": signed("j1ra", body)})
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1
+    final = worker.wait_accounted(1)
+    assert final["by_kind"]["transition"]["landed"] == 1
+    rows = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT from_state, to_state, source FROM transitions"},
+                         timeout=10).json()["rows"]
+    assert rows == [{"from_state": "In Progress", "to_state": "Review", "source": "jira"}]
+
+
+def test_unmappable_webhook_is_kept_on_the_dead_letter_topic(worker_factory, topics, receiver_factory):
+    worker = worker_factory().start()
+    receiver = receiver_factory(cli_env(worker))
+    answer = receiver.post("/webhooks/jira", b'{"webhookEvent": "jira:issue_updated", "issue": {}}')
+    assert answer.status_code == 202 and answer.json()["accepted"] == 0
+    reason = answer.json()["dead_lettered"][0]
+    final = worker.wait_accounted(1)
+    assert final["by_kind"]["unknown"]["dead_lettered"] == 1
+    assert final["recent_dead_letters"][0]["reason"] == reason
