@@ -41,7 +41,7 @@ class WipLimit:
 # Used for boards with no [boards.X] entry when the file has no [defaults] either.
 # Listed in flow order: the position of a state is its index here.
 BUILTIN_DEFAULT_STATES: tuple[StateDef, ...] = (
-    StateDef("Backlog", "backlog", ("To Do", "Open", "New", "Selected for Development")),
+    StateDef("Backlog", "backlog", ("To Do", "Todo", "Open", "New", "Selected for Development")),
     StateDef("In Progress", "active", ("Doing", "In Development", "Development")),
     StateDef("Review", "queue", ("In Review", "Code Review", "Ready for Review")),
     StateDef("QA", "queue", ("Ready for QA", "In QA", "Testing")),
