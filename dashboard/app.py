@@ -1,85 +1,38 @@
-"""flowmeter dashboard, first page: is data arriving, and what became of it.
-
-Run with `flowmeter dashboard` (or `flowmeter up`). Reads only through the
-worker's HTTP server; no metric maths here.
-"""
+"""flowmeter dashboard: the entry point. Sets the page up, draws the sidebar (live refresh and
+the filters every page applies, kept in st.session_state so they survive page changes) and runs
+the chosen page. Run with `flowmeter dashboard` (or `flowmeter up`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from dashboard.client import fetch_status
-from flowmeter.errors import FlowmeterError
-from flowmeter.settings import load_settings
+from dashboard.data import ALL, default_range, options
 
-st.set_page_config(page_title="flowmeter · ingest", page_icon="📈", layout="wide")
-st.title("Ingest")
-st.caption("Every input event ends landed, a known duplicate, or dead-lettered with a reason.")
+PAGES = Path(__file__).parent / "pages_"
+
+st.set_page_config(page_title="flowmeter", page_icon=":material/monitoring:", layout="wide")
+
+page = st.navigation([
+    st.Page(PAGES / "ingest.py", title="Ingest", icon=":material/input:", default=True),
+    st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:"),
+    st.Page(PAGES / "flow.py", title="Flow", icon=":material/stacked_line_chart:"),
+    st.Page(PAGES / "cycle_time.py", title="Cycle time", icon=":material/timer:"),
+    st.Page(PAGES / "aging.py", title="Aging WIP", icon=":material/hourglass_bottom:"),
+    st.Page(PAGES / "handoffs.py", title="Handoffs", icon=":material/swap_horiz:"),
+    st.Page(PAGES / "delivery.py", title="Delivery", icon=":material/rocket_launch:"),
+    st.Page(PAGES / "dead_letters.py", title="Dead letters", icon=":material/report:"),
+    st.Page(PAGES / "sql.py", title="SQL", icon=":material/terminal:"),
+])
 
 with st.sidebar:
-    live = st.toggle("Live", value=True, help="Refresh on its own; switch off to pause.")
-    every = st.slider("Refresh every (s)", min_value=1, max_value=60, value=3, disabled=not live)
+    live = st.toggle("Live", value=True, key="live", help="Refresh on its own; switch off to pause.")
+    st.slider("Refresh every (s)", min_value=1, max_value=60, value=3, key="every", disabled=not live)
+    st.subheader("Filters")
+    st.selectbox("Board", [ALL, *options("board")], key="board")
+    st.selectbox("Team", [ALL, *options("team")], key="team")
+    st.selectbox("Ticket type", [ALL, *options("ticket_type")], key="ticket_type")
+    st.date_input("Date range (UTC)", value=default_range(), key="date_range")
 
-
-TIME_COLUMNS = ("last_event_at", "last_landed_at", "received_at")
-
-
-def _when(iso: str | None) -> str:
-    """'2025-03-01T08:00:00.123000Z' -> '2025-03-01 08:00:00 UTC' (to the second)."""
-    return iso[:19].replace("T", " ") + " UTC" if iso else "—"
-
-
-def _table(rows: list[dict]) -> pd.DataFrame:
-    # Formatted before pandas sees them: it would turn a missing time into a float NaN.
-    return pd.DataFrame([{k: _when(v) if k in TIME_COLUMNS else v for k, v in row.items()} for row in rows])
-
-
-def _age(iso: str | None) -> str:
-    if not iso:
-        return "never"
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
-    return f"{seconds:,.0f} s ago" if seconds < 120 else f"{seconds / 60:,.0f} min ago"
-
-
-@st.fragment(run_every=every if live else None)
-def ingest_panel() -> None:
-    try:
-        report = fetch_status(load_settings())
-        st.session_state["last_report"] = report
-    except FlowmeterError as exc:
-        report = st.session_state.get("last_report")
-        st.warning(f"{exc} {'Showing the last data received.' if report else ''}")
-        if not report:
-            return
-    kinds = {row["kind"]: row for row in report["kinds"]}
-    transitions, deploys = kinds["transition"], kinds["deploy"]
-    dead = sum(row["dead_lettered"] for row in report["kinds"])
-    duplicates = sum(row["duplicates"] for row in report["kinds"])
-
-    cols = st.columns(4)
-    cols[0].metric("Transitions landed", f"{transitions['landed']:,}")
-    cols[1].metric("Deploys landed", f"{deploys['landed']:,}")
-    cols[2].metric("Dead letters", f"{dead:,}")
-    cols[3].metric("Duplicates dropped", f"{duplicates:,}")
-    latest = max(filter(None, (transitions["last_landed_at"], deploys["last_landed_at"])), default=None)
-    st.caption(f"Last event landed {_age(latest)} · latest transition {_when(transitions['last_event_at'])} · "
-               f"latest deploy {_when(deploys['last_event_at'])} · read from {report['source']}")
-
-    if not transitions["received"] and not deploys["received"] and not dead:
-        st.info("No events yet. Send v1 events to the flow.transitions and flow.deploys topics, e.g. "
-                "`flowmeter produce events.jsonl`, or start `flowmeter up --demo` for demo traffic.")
-        return
-    st.subheader("Per kind")
-    st.dataframe(_table(report["kinds"]), hide_index=True, use_container_width=True)
-    st.subheader("Recent dead letters")
-    if report["recent_dead_letters"]:
-        st.dataframe(_table(report["recent_dead_letters"]), hide_index=True, use_container_width=True)
-    else:
-        st.write("None: every event so far met the contract.")
-
-
-ingest_panel()
+page.run()
