@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from flowmeter.errors import FlowmeterError
+
+if TYPE_CHECKING:
+    from analytics.store import Store
+
+# What became of every input event, and the latest rejects: /api/status and `flowmeter status`.
+STATUS_SQL = "SELECT * FROM ingest_status"
+RECENT_DEAD_LETTERS_SQL = """
+    SELECT src, kind, reason, received_at FROM dead_letters
+    ORDER BY received_at DESC, src DESC LIMIT 20
+"""
 
 ALLOWED = {duckdb.StatementType.SELECT}
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
@@ -146,3 +156,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+def query_rows(store: "Store", sql: str) -> list[dict[str, Any]]:
+    """One of our own fixed queries, as JSON-ready row objects."""
+    columns, rows = store.read(sql)
+    return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
+
+
+def ingest_report(store: "Store") -> dict[str, Any]:
+    """Per kind: landed, duplicates, dead-lettered; and the latest dead letters with reasons."""
+    return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL)}

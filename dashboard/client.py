@@ -52,8 +52,7 @@ def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
 
 def _status_from_file(conf: Settings) -> dict[str, Any]:
     from analytics.store import Store
-    from streams.web import RECENT_DEAD_LETTERS_SQL, STATUS_SQL, query_rows
+    from analytics.query import ingest_report
 
     with Store.open(conf.db, read_only=True) as store:
-        return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL),
-                "as_of": None, "source": f"file {conf.db} (no worker running)"}
+        return {**ingest_report(store), "as_of": None, "source": f"file {conf.db} (no worker running)"}

@@ -30,17 +30,13 @@ import pyarrow as pa
 from aiohttp import web as aiohttp_web
 from faust.web import View
 
-from analytics.query import QueryFailed, QueryRefused, QueryResult, QueryTimeout, jsonable, run_query
+from analytics.query import (QueryFailed, QueryRefused, QueryResult, QueryTimeout, ingest_report, jsonable,
+                             run_query)
 from analytics.snapshot import write_snapshot
 from analytics.store import Store
 from flowmeter.settings import Settings
 from streams.lander import Lander
 
-STATUS_SQL = "SELECT * FROM ingest_status"
-RECENT_DEAD_LETTERS_SQL = """
-    SELECT src, kind, reason, received_at FROM dead_letters
-    ORDER BY received_at DESC, src DESC LIMIT 20
-"""
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 _STATUS_OF = {QueryRefused: 400, QueryFailed: 422, QueryTimeout: 408}
 
@@ -70,14 +66,9 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
             if (refused := self.refuse(request)) is not None:
                 return refused
             loop = asyncio.get_running_loop()
-            kinds = await loop.run_in_executor(readers, query_rows, store, STATUS_SQL)
-            dead = await loop.run_in_executor(readers, query_rows, store, RECENT_DEAD_LETTERS_SQL)
-            return self.json({
-                "as_of": jsonable(datetime.now(timezone.utc).replace(tzinfo=None)),
-                "kinds": kinds,
-                "recent_dead_letters": dead,
-                "worker": vars(lander.stats),
-            })
+            report = await loop.run_in_executor(readers, ingest_report, store)
+            return self.json({"as_of": jsonable(datetime.now(timezone.utc).replace(tzinfo=None)), **report,
+                              "worker": vars(lander.stats)})
 
     @app.page("/api/sql")
     class SqlView(_Api):
@@ -175,8 +166,3 @@ def json_result(result: QueryResult) -> dict[str, Any]:
         "truncated": result.truncated,
         "elapsed_ms": round(result.elapsed * 1000, 1),
     }
-
-
-def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
-    columns, rows = store.read(sql)
-    return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
