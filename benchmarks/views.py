@@ -49,6 +49,8 @@ QUERIES = {
     "recovery_time": "SELECT median(recovery_hours) FROM recovery_time WHERE service = 'svc1'",
     "ticket_to_production": "SELECT count(*) FROM ticket_to_production WHERE board = 'board1'",
     "dora_summary": "SELECT * FROM dora_summary",
+    "alert_log": "SELECT * FROM alert_log ORDER BY started_at DESC LIMIT 100",
+    "open_alerts": "SELECT * FROM open_alerts",
 }
 
 

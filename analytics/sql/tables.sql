@@ -153,3 +153,48 @@ CREATE TABLE IF NOT EXISTS tickets (
     reopened         INTEGER   NOT NULL,  -- moves out of done
     transitions      INTEGER   NOT NULL
 );
+
+-- ---- Alerts: written by the alert evaluator in the same transaction as the batch ----
+
+-- One row per alert episode: from the moment a rule is seen broken until it is seen kept
+-- again for the cooldown. Rules: a WIP limit's breach (wip > limit) or warning
+-- (wip >= warn_at) level, or one ticket aging in its state past that state's p85.
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id         VARCHAR   PRIMARY KEY,
+    rule             VARCHAR   NOT NULL,  -- stable key of the rule, e.g. 'wip|payments|Review + QA|||breach'
+    kind             VARCHAR   NOT NULL,  -- wip | aging
+    level            VARCHAR   NOT NULL,  -- breach | warning (wip); aging
+    board            VARCHAR   NOT NULL,
+    limit_name       VARCHAR   NOT NULL,  -- the WIP limit's name; aging: the state
+    states           VARCHAR[] NOT NULL,  -- the states the rule watches
+    team             VARCHAR,             -- the limit's team, when it has one
+    person           VARCHAR,             -- the limit's person, when it has one
+    ticket_id        VARCHAR,             -- aging: the ticket
+    threshold        DOUBLE    NOT NULL,  -- wip: broken above (breach: limit) or at (warning: warn_at); aging: p85 seconds
+    wip_limit        INTEGER,             -- wip: the limit
+    value            DOUBLE    NOT NULL,  -- latest seen: WIP (tickets), or aging: seconds in the state
+    peak_value       DOUBLE    NOT NULL,  -- highest seen during the episode
+    tickets          JSON      NOT NULL,  -- when it fired: [{ticket_id, state, assignee, team, entered_state_at, age_hours}]
+    status           VARCHAR   NOT NULL,  -- open | recovering (kept, cooldown running) | resolved
+    started_at       TIMESTAMP NOT NULL,  -- when the evaluator first saw the rule broken (UTC)
+    recovering_since TIMESTAMP,           -- when it was first seen kept again, while recovering
+    resolved_at      TIMESTAMP,           -- when the recovery was declared
+    notified         BOOLEAN   NOT NULL   -- a notice went to the routes when it opened
+);
+
+-- The outbox: one row per notice and route. Rows are written with their alert, in the
+-- batch's transaction; the dispatcher delivers them with retries and backoff.
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    delivery_id     VARCHAR   PRIMARY KEY,  -- also the Idempotency-Key / CloudEvent id receivers see
+    alert_id        VARCHAR   NOT NULL,
+    notice          VARCHAR   NOT NULL,  -- fired | recovered
+    route           VARCHAR   NOT NULL,  -- the route's name from the settings ([alerts.<name>]), or 'log'
+    route_kind      VARCHAR   NOT NULL,  -- log | kafka | webhook | slack
+    payload         JSON      NOT NULL,  -- the alert as sent (CloudEvents 1.0 envelope)
+    status          VARCHAR   NOT NULL,  -- pending | delivered | undelivered (retry budget spent)
+    attempts        INTEGER   NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    next_attempt_at TIMESTAMP,           -- pending: not before this
+    delivered_at    TIMESTAMP,
+    last_error      VARCHAR              -- the last failed attempt, in one sentence
+);
