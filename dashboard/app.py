@@ -4,26 +4,16 @@ the chosen page. Run with `flowmeter dashboard` (or `flowmeter up`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from dashboard.data import ALL, default_range, options
-
-PAGES = Path(__file__).parent / "pages_"
+from dashboard.navigation import PAGES, PAGES_DIR
 
 st.set_page_config(page_title="flowmeter", page_icon=":material/monitoring:", layout="wide")
 
 page = st.navigation([
-    st.Page(PAGES / "ingest.py", title="Ingest", icon=":material/input:", default=True),
-    st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:"),
-    st.Page(PAGES / "flow.py", title="Flow", icon=":material/stacked_line_chart:"),
-    st.Page(PAGES / "cycle_time.py", title="Cycle time", icon=":material/timer:"),
-    st.Page(PAGES / "aging.py", title="Aging WIP", icon=":material/hourglass_bottom:"),
-    st.Page(PAGES / "handoffs.py", title="Handoffs", icon=":material/swap_horiz:"),
-    st.Page(PAGES / "delivery.py", title="Delivery", icon=":material/rocket_launch:"),
-    st.Page(PAGES / "dead_letters.py", title="Dead letters", icon=":material/report:"),
-    st.Page(PAGES / "sql.py", title="SQL", icon=":material/terminal:"),
+    st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0))
+    for i, (file, title, icon) in enumerate(PAGES)
 ])
 
 with st.sidebar:

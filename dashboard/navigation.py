@@ -1,0 +1,28 @@
+"""The dashboard's pages, in sidebar order: one list that app.py draws and the browser test walks.
+
+Each entry is (file under pages_/, title, Material icon). Streamlit derives a page's URL path
+from its file name (``cycle_time.py`` is served at ``/cycle_time``); the first page is the default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PAGES_DIR = Path(__file__).parent / "pages_"
+
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("ingest.py", "Ingest", ":material/input:"),
+    ("overview.py", "Overview", ":material/dashboard:"),
+    ("flow.py", "Flow", ":material/stacked_line_chart:"),
+    ("cycle_time.py", "Cycle time", ":material/timer:"),
+    ("aging.py", "Aging WIP", ":material/hourglass_bottom:"),
+    ("handoffs.py", "Handoffs", ":material/swap_horiz:"),
+    ("delivery.py", "Delivery", ":material/rocket_launch:"),
+    ("dead_letters.py", "Dead letters", ":material/report:"),
+    ("sql.py", "SQL", ":material/terminal:"),
+)
+
+
+def url_path(file: str) -> str:
+    """The path Streamlit serves a page at ('' for the default page)."""
+    return "" if file == PAGES[0][0] else Path(file).stem
