@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -28,6 +28,7 @@ from flowmeter.workflow import Workflow
 from streams.batch import Envelope, PreparedBatch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Event attribute -> column; the wire's `at` is an SQL keyword, so it is stored by meaning.
 _TRANSITION_COLUMNS = {
@@ -318,6 +319,19 @@ class Store:
             self._con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {name}").fetchall()
         finally:
             self._con.unregister(name)
+
+    def in_transaction(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(con, *args)`` on the writer connection in one transaction (rolled back
+        if it raises). For the alert evaluator and outbox; call it from the writer thread."""
+        con = self._con
+        con.begin()
+        try:
+            result = work(con, *args)
+            con.commit()
+        except BaseException:
+            _rollback_quietly(con)
+            raise
+        return result
 
     def lock_down(self) -> None:
         """From here on no SQL on this database reaches files or the network, and no setting

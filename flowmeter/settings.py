@@ -67,6 +67,35 @@ class Settings(BaseSettings):
     write_retries: int = Field(
         default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
     )
+    alert_cooldown: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="Seconds a breached limit must stay within it before the recovery is declared.",
+    )
+    alert_hysteresis: int = Field(
+        default=0, ge=0, le=1000, description="A breach counts as recovered only at WIP <= limit - this."
+    )
+    alert_retries: int = Field(default=10, ge=0, le=100, description="Delivery retries of an alert notice per route.")
+    alert_backoff_max: float = Field(
+        default=300.0, gt=0, le=86_400, description="Longest wait between delivery retries, seconds (doubling from 1)."
+    )
+    alert_timeout: float = Field(default=5.0, gt=0, le=300, description="Seconds one delivery attempt may take.")
+    aging_alerts: bool = Field(
+        default=True, description="Alert when a ticket's time in its state passes that state's percentile."
+    )
+    aging_percentile: float = Field(default=85.0, ge=50, le=99.9, description="Percentile an aging alert compares with.")
+    aging_history_days: int = Field(
+        default=90, ge=1, le=3650, description="Days of finished visits the aging percentile is taken over."
+    )
+    aging_min_samples: int = Field(
+        default=10, ge=1, description="Fewest finished visits of a state before it gets aging alerts."
+    )
+    aging_interval: float = Field(default=30.0, gt=0, le=3600, description="Seconds between aging checks.")
+    aging_routes: list[str] = Field(
+        default_factory=list, description='Routes of aging alerts, e.g. ["team-slack"]; empty = the log.'
+    )
+    dashboard_url: str | None = Field(
+        default=None, description="Dashboard address alert links point to; unset = http://127.0.0.1:<dashboard_port>."
+    )
     failpoints: str = Field(
         default="", description="Fault injection for resilience tests, e.g. 'store.land=2*fail'."
     )
@@ -113,6 +142,15 @@ class Settings(BaseSettings):
     @property
     def input_topics(self) -> tuple[str, str]:
         return (self.transitions_topic, self.deploys_topic)
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}alerts"
+
+    @property
+    def dashboard_link(self) -> str:
+        """Where alert links point: dashboard_url, else the local dashboard."""
+        return (self.dashboard_url or f"http://127.0.0.1:{self.dashboard_port}").rstrip("/")
 
     @property
     def runtime_file(self) -> Path:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 EXIT_WRITE_FAILED = 75  # EX_TEMPFAIL: the supervisor should restart us
 SendDeadLetter = Callable[[Reject], Awaitable[Any]]
+AfterLand = Callable[[LandResult], Awaitable[None]]  # must not raise: see Lander.__init__
 
 
 @dataclass
@@ -47,7 +48,8 @@ class LandingStats:
 class Lander:
     def __init__(self, store: Store, kind_by_topic: dict[str, str], dead_letter_topic: str,
                  send_dead_letter: SendDeadLetter,
-                 *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0) -> None:
+                 *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0,
+                 after_land: AfterLand | None = None) -> None:
         self._store = store
         self._kind_by_topic = kind_by_topic
         self._dead_letter_topic = dead_letter_topic
@@ -55,6 +57,9 @@ class Lander:
         self._retries = retries
         self._first_backoff = first_backoff
         self._shutdown_grace = shutdown_grace
+        # Called after each committed batch that landed events (the alert evaluator). Anything
+        # it raises is logged and dropped: alerting must never stop or redo the landing.
+        self._after_land = after_land
         # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
         self.stats = LandingStats()
@@ -123,6 +128,15 @@ class Lander:
         result = await self._commit_with_retries(batch)
         self.stats.writing_seconds += time.perf_counter() - started
         self._count(result)
+        if self._after_land is not None and result.landed:
+            try:
+                await self._after_land(result)
+            except Exception:
+                log.exception("after landing a batch, the follow-up (alert evaluation) failed; landing goes on")
+
+    async def write(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run ``work(*args)`` on the writer thread, in order with the batches (store writes only)."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
 
     async def _commit_with_retries(self, batch: PreparedBatch) -> LandResult:
         loop = asyncio.get_running_loop()

@@ -9,12 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import faust
 
+from alerting.config import load_policy
+from alerting.dispatcher import Dispatcher
+from alerting.evaluate import AlertEvaluator, AlertPolicy
+from alerting.routes import parse_routes
 from analytics.store import Store
 from flowmeter.broker import free_port
 from flowmeter.failpoints import Failpoints
@@ -28,7 +33,8 @@ from streams.web import register_views
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings, broker: str, store: Store, web_port: int) -> tuple[faust.App, Lander]:
+def build_app(settings: Settings, broker: str, store: Store, web_port: int,
+              policy: AlertPolicy | None = None) -> tuple[faust.App, Lander]:
     datadir = settings.db.with_name(settings.db.name + ".faust")
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust needs datadir's parent (pitfall 8)
     app = faust.App(
@@ -72,8 +78,11 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int) -> t
         return await pending
 
     kind_by_topic = {settings.transitions_topic: "transition", settings.deploys_topic: "deploy"}
+    alerts = _Alerting(app, store, policy or AlertPolicy(routes=parse_routes({}, "", settings.alerts_topic)),
+                       settings)
     lander = Lander(store, kind_by_topic, settings.dead_letter_topic, send_dead_letter,
-                    retries=settings.write_retries)
+                    retries=settings.write_retries, after_land=alerts.after_land)
+    alerts.start(lander)
 
     @app.agent(source, concurrency=1)
     async def land(stream: faust.StreamT) -> None:
@@ -87,15 +96,17 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int) -> t
 
 def run_worker(settings: Settings, broker: str) -> None:
     """Run until stopped. Raises FlowmeterError for a broker or store the user must fix."""
+    workflow = load_workflow(settings.settings)
+    policy = load_policy(settings, workflow)  # a bad route stops us here, in one sentence
     topics = [*settings.input_topics, settings.dead_letter_topic]
-    log_ids = ensure_topics(bootstrap_servers(broker), topics, settings.partitions)
+    alert_topics = sorted({r.topic for r in policy.routes.values() if r.topic} | {settings.alerts_topic})
+    log_ids = ensure_topics(bootstrap_servers(broker), topics + alert_topics, settings.partitions)
     # A changed workflow mapping re-derives every metric here, before the first batch.
-    store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints),
-                       workflow=load_workflow(settings.settings))
-    store.use_logs(log_ids)
+    store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints), workflow=workflow)
+    store.use_logs({topic: log_ids[topic] for topic in topics})
     store.lock_down()  # from here on no SQL reaches files or the network, no setting changes
     port = settings.web_port or free_port(settings.web_host)
-    app, lander = build_app(settings, broker, store, port)
+    app, lander = build_app(settings, broker, store, port, policy)
     url = f"http://{settings.web_host}:{port}"
     _announce(settings, url, broker)
     log.info("worker landing %s into %s; status at %s/api/status", ", ".join(settings.input_topics), settings.db, url)
@@ -106,6 +117,67 @@ def run_worker(settings: Settings, broker: str) -> None:
         lander.close()
         store.close()
         settings.runtime_file.unlink(missing_ok=True)
+
+
+class _Alerting:
+    """The alert evaluator and dispatcher of one worker: judged after each landed batch, on a
+    one-second timer while a recovery cooldown runs, and every aging_interval for aging."""
+
+    def __init__(self, app: faust.App, store: Store, policy: AlertPolicy, settings: Settings) -> None:
+        self._app = app
+        self._store = store
+        self._evaluator = AlertEvaluator(policy)
+        self._settings = settings
+        self._recovering = 0
+        self._last_aging = float("-inf")
+        self._topics: dict[str, Any] = {}
+        self._lander: Lander | None = None
+        self.dispatcher = Dispatcher(self._write, policy.routes, self._send_kafka, retries=settings.alert_retries,
+                                     backoff_max=settings.alert_backoff_max, timeout=settings.alert_timeout)
+
+    def start(self, lander: Lander) -> None:
+        self._lander = lander
+        dispatcher = self.dispatcher
+
+        @self._app.task
+        async def deliver_alerts() -> None:
+            await dispatcher.run()
+
+        @self._app.timer(1.0)
+        async def judge_alerts_on_time() -> None:
+            aging_due = time.monotonic() - self._last_aging >= self._settings.aging_interval
+            if self._recovering or aging_due:
+                await self.judge(aging=aging_due)
+
+    async def _write(self, work: Callable[..., Any], *args: Any) -> Any:
+        assert self._lander is not None
+        return await self._lander.write(self._store.in_transaction, work, *args)
+
+    async def after_land(self, _result: Any) -> None:
+        await self.judge(aging=False)
+
+    async def judge(self, aging: bool) -> None:
+        if aging:
+            self._last_aging = time.monotonic()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        try:
+            result = await self._write(self._evaluator.evaluate, now, aging)
+        except Exception as exc:  # the next judgement catches up: rules are judged by state
+            log.error("judging the alert rules failed (%s); the next batch or tick tries again", exc)
+            return
+        self._recovering = result.recovering
+        if result.fired or result.recovered:
+            log.info("alerts: %d fired, %d recovered, %d notices queued", result.fired, result.recovered,
+                     result.deliveries)
+        if result.deliveries:
+            self.dispatcher.wake()
+
+    async def _send_kafka(self, topic: str, key: bytes, value: bytes) -> None:
+        if topic not in self._topics:
+            self._topics[topic] = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
+        pending = await self._topics[topic].send(
+            key=key, value=value, headers=[("content-type", b"application/cloudevents+json")], force=True)
+        await pending
 
 
 def _announce(settings: Settings, url: str, broker: str) -> None:

@@ -1,0 +1,1 @@
+"""WIP-limit and aging alerts: rules, episodes, notices and their delivery."""

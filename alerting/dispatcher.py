@@ -1,0 +1,143 @@
+"""Deliver the outbox: one asyncio task in the worker, beside (never inside) the landing loop.
+
+Woken when the evaluator queued notices, and at least every second for retries that fell
+due. Each attempt has a deadline (``alert_timeout``) and each route at most a few attempts in
+flight, so a route that hangs or is down costs the stream nothing: the landing loop never
+awaits a delivery. Outcomes are written back to the outbox through the store's writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlparse
+
+import aiohttp
+
+from alerting import outbox
+from alerting.notices import slack_message
+from alerting.outbox import Delivery
+from alerting.routes import Route
+
+log = logging.getLogger(__name__)
+
+Write = Callable[..., Awaitable[Any]]  # write(fn, *args): run fn(con, *args) in a store transaction
+SendKafka = Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
+PER_ROUTE_IN_FLIGHT = 4
+POLL_SECONDS = 1.0
+
+
+class DeliveryFailed(Exception):
+    """One attempt failed; the message is the sentence stored as last_error."""
+
+
+class Dispatcher:
+    def __init__(self, write: Write, routes: dict[str, Route], send_kafka: SendKafka, *,
+                 retries: int, backoff_max: float, timeout: float) -> None:
+        self._write = write
+        self._routes = routes
+        self._send_kafka = send_kafka
+        self._retries = retries
+        self._backoff_max = backoff_max
+        self._timeout = timeout
+        self._wake = asyncio.Event()
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._limits = {name: asyncio.Semaphore(PER_ROUTE_IN_FLIGHT) for name in routes}
+        self._session: aiohttp.ClientSession | None = None
+
+    def wake(self) -> None:
+        """New notices are in the outbox: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled (the worker stopping); pending rows wait for the next start."""
+        self._session = aiohttp.ClientSession()
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+                try:
+                    rows = await self._write(outbox.due, _now(), frozenset(self._busy))
+                except Exception as exc:  # the store is busy failing: the batch loop reports it
+                    log.warning("could not read the alert outbox: %s", exc)
+                    continue
+                for delivery in rows:
+                    self._busy.add(delivery.delivery_id)
+                    task = asyncio.ensure_future(self._deliver(delivery))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._session.close()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        route = self._routes.get(delivery.route) or self._routes["log"]
+        try:
+            async with self._limits.setdefault(route.name, asyncio.Semaphore(PER_ROUTE_IN_FLIGHT)):
+                await asyncio.wait_for(self._send(route, delivery), timeout=route.timeout or self._timeout)
+        except asyncio.CancelledError:
+            raise  # stopping: the row stays pending and is attempted after the restart
+        except Exception as exc:
+            reason = _explain(exc, route, route.timeout or self._timeout)
+            status = await self._write(outbox.failed, delivery.delivery_id, _now(), reason,
+                                       self._retries, self._backoff_max)
+            level = logging.ERROR if status == "undelivered" else logging.WARNING
+            log.log(level, "alert notice %s to route %s failed (attempt %d): %s%s", delivery.delivery_id,
+                    route.name, delivery.attempts + 1, reason,
+                    "; retry budget spent, it stays visible as undelivered" if status == "undelivered" else "")
+        else:
+            await self._write(outbox.delivered, delivery.delivery_id, _now())
+        finally:
+            self._busy.discard(delivery.delivery_id)
+
+    async def _send(self, route: Route, delivery: Delivery) -> None:
+        event = json.loads(delivery.payload)
+        if route.kind == "log":
+            log.warning("ALERT %s", event["data"]["summary"])
+        elif route.kind == "kafka":
+            await self._send_kafka(route.topic or "", event["subject"].encode(), delivery.payload.encode())
+        else:
+            body = delivery.payload.encode() if route.kind == "webhook" else json.dumps(slack_message(event)).encode()
+            headers = {"Content-Type": "application/cloudevents+json" if route.kind == "webhook"
+                       else "application/json",
+                       "Idempotency-Key": event["id"], "User-Agent": "flowmeter-alerts"}
+            if route.secret:
+                digest = hmac.new(route.secret.encode(), body, hashlib.sha256).hexdigest()
+                headers["X-Flowmeter-Signature"] = f"sha256={digest}"
+            assert self._session is not None
+            async with self._session.post(route.url or "", data=body, headers=headers) as response:
+                if response.status >= 300:
+                    raise DeliveryFailed(f"{_host(route)} answered HTTP {response.status}")
+
+
+def _explain(exc: Exception, route: Route, timeout: float) -> str:
+    if isinstance(exc, DeliveryFailed):
+        return str(exc)
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"no answer from {_host(route)} within {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {_host(route)} ({exc.os_error.strerror or exc.os_error})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _host(route: Route) -> str:
+    """Where a route points, without its path: a Slack webhook URL is itself a credential."""
+    if route.kind == "kafka":
+        return f"topic {route.topic}"
+    parsed = urlparse(route.url or "")
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,231 @@
+"""Judge the alert rules against the store's current state and record what changed.
+
+Runs on the store's writer connection inside one transaction (``Store.in_transaction``):
+after every landed batch for the WIP limits, on a timer while a recovery's cooldown runs,
+and every ``aging_interval`` for the aging rule. Judging is by state, not by event: WIP is
+the count of tickets whose *current* state (by event time, so a late or out-of-order event
+counts for the state it leaves the ticket in) is in the limit's states. A judgement that is
+missed (a crash between the batch and this) is made by the next one, so alerting never holds
+the stream up.
+
+Each notice becomes one outbox row per route in ``alert_deliveries``, in the same transaction
+as the episode change, for the dispatcher to deliver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from alerting.episodes import Episode, resolve_gone, step
+from alerting.notices import cloud_event, event_id
+from alerting.routes import LOG_ROUTE, Route
+
+log = logging.getLogger(__name__)
+
+MAX_TICKETS = 50  # tickets listed in one notice, oldest in the state first
+MAX_NEW_AGING = 200  # aging episodes opened per check; the rest open on the next ones
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    routes: dict[str, Route]
+    cooldown: float = 60.0
+    hysteresis: int = 0
+    aging: bool = True
+    aging_percentile: float = 85.0
+    aging_history_days: int = 90
+    aging_min_samples: int = 10
+    aging_routes: tuple[str, ...] = ()
+    dashboard: str = "http://127.0.0.1:8501"
+    source: str = "flowmeter"
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    kind: str  # wip | aging
+    level: str  # breach | warning | aging
+    board: str
+    limit_name: str
+    states: tuple[str, ...]
+    team: str | None
+    person: str | None
+    ticket_id: str | None
+    threshold: float
+    wip_limit: int | None
+    routes: tuple[str, ...]
+    value: float
+    broken: bool
+    kept: bool
+
+
+@dataclass
+class Evaluation:
+    fired: int = 0
+    recovered: int = 0
+    deliveries: int = 0
+    recovering: int = 0  # episodes whose cooldown is running: the caller should judge again soon
+
+
+class AlertEvaluator:
+    def __init__(self, policy: AlertPolicy) -> None:
+        self.policy = policy
+
+    def evaluate(self, con: duckdb.DuckDBPyConnection, now: datetime, aging: bool = False) -> Evaluation:
+        """Judge the WIP rules (and, when asked, the aging rule) at `now` (naive UTC)."""
+        result = Evaluation()
+        open_episodes = _open_episodes(con)
+        rules = self._wip_rules(con)
+        kinds = {"wip"}
+        if aging and self.policy.aging:
+            rules += self._aging_rules(con, now, open_episodes)
+            kinds.add("aging")
+        breach_open = {r.key.rsplit("|", 1)[0] for r in rules if r.level == "breach"
+                       and (r.broken or (r.key in open_episodes and not r.kept))}
+        seen = set()
+        for rule in rules:
+            seen.add(rule.key)
+            current = open_episodes.get(rule.key)
+            alert_id = current[0] if current else None
+            episode = current[1] if current else None
+            # A warning says nothing while its limit is (or is about to be) in breach.
+            notify = not (rule.level == "warning" and rule.key.rsplit("|", 1)[0] in breach_open)
+            cooldown = 0.0 if rule.kind == "aging" else self.policy.cooldown
+            outcome = step(episode, rule.value, rule.broken, rule.kept, now, cooldown, notify)
+            if outcome.episode is None:
+                continue
+            if outcome.opened:
+                alert_id = f"A{uuid.uuid4().hex[:15]}"
+                _insert_alert(con, alert_id, rule, outcome.episode, self._tickets(con, rule, now))
+            elif outcome.episode != episode:
+                _update_alert(con, alert_id, outcome.episode)
+            if outcome.notice:
+                result.fired += outcome.notice == "fired"
+                result.recovered += outcome.notice == "recovered"
+                result.deliveries += self._enqueue(con, alert_id, outcome.notice, rule, now)
+            result.recovering += outcome.episode.status == "recovering"
+        for key, (alert_id, episode) in open_episodes.items():
+            if key not in seen and key.split("|", 1)[0] in kinds:
+                # The limit was removed, or the aging ticket moved on: resolved without a notice.
+                _update_alert(con, alert_id, resolve_gone(episode, now))
+        return result
+
+    # ---- observations ----------------------------------------------------------
+    def _wip_rules(self, con: duckdb.DuckDBPyConnection) -> list[Rule]:
+        rows = con.execute("""
+            SELECT l.board, l.name, l.states, l.wip_limit, l.warn_at, l.team, l.person, l.routes,
+                   count(t.ticket_id) AS wip
+            FROM wip_limits l
+            LEFT JOIN tickets t ON t.board = l.board AND list_contains(l.states, t.state)
+                 AND (l.team IS NULL OR t.team = l.team) AND (l.person IS NULL OR t.assignee = l.person)
+            GROUP BY ALL
+        """).fetchall()
+        h = self.policy.hysteresis
+        rules = []
+        for board, name, states, limit, warn_at, team, person, routes, wip in rows:
+            base = "|".join(["wip", board, name, team or "", person or ""])
+            common = dict(kind="wip", board=board, limit_name=name, states=tuple(states), team=team, person=person,
+                          ticket_id=None, wip_limit=limit, routes=tuple(routes or ()), value=float(wip))
+            rules.append(Rule(key=f"{base}|breach", level="breach", threshold=float(limit),
+                              broken=wip > limit, kept=wip <= limit - h, **common))
+            if warn_at is not None:
+                rules.append(Rule(key=f"{base}|warning", level="warning", threshold=float(warn_at),
+                                  broken=wip >= warn_at, kept=wip < warn_at - h, **common))
+        return rules
+
+    def _aging_rules(self, con: duckdb.DuckDBPyConnection, now: datetime,
+                     open_episodes: dict[str, tuple[str, Episode]]) -> list[Rule]:
+        p = self.policy
+        rows = con.execute("""
+            WITH history AS (
+                SELECT board, state, quantile_cont(epoch(left_at - entered_at), $q) AS threshold
+                FROM visits
+                WHERE left_at IS NOT NULL AND category IN ('queue', 'active')
+                  AND left_at >= $now - to_days($days)
+                GROUP BY board, state HAVING count(*) >= $min
+            )
+            SELECT t.ticket_id, t.board, t.state, t.team, t.assignee, t.entered_state_at,
+                   epoch($now - t.entered_state_at) AS seconds, h.threshold
+            FROM tickets t JOIN history h USING (board, state)
+            WHERE t.category IN ('queue', 'active') AND epoch($now - t.entered_state_at) > h.threshold
+            ORDER BY seconds DESC
+        """, {"q": p.aging_percentile / 100, "now": now, "days": p.aging_history_days,
+              "min": p.aging_min_samples}).fetchall()
+        rules, new = [], 0
+        for ticket_id, board, state, team, assignee, entered, seconds, threshold in rows:
+            key = f"aging|{board}|{ticket_id}|{state}|{entered.isoformat()}"
+            if key not in open_episodes:
+                if new >= MAX_NEW_AGING:
+                    continue
+                new += 1
+            rules.append(Rule(key=key, kind="aging", level="aging", board=board, limit_name=state, states=(state,),
+                              team=team, person=assignee, ticket_id=ticket_id, threshold=float(threshold),
+                              wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False))
+        return rules
+
+    def _tickets(self, con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> list[dict[str, Any]]:
+        """The tickets a notice lists: those in the rule's column, oldest in their state first."""
+        where = "ticket_id = $ticket" if rule.ticket_id else (
+            "board = $board AND list_contains($states, state) AND ($team IS NULL OR team = $team) "
+            "AND ($person IS NULL OR assignee = $person)")
+        params: dict[str, Any] = {"now": now, "limit": MAX_TICKETS}
+        params.update({"ticket": rule.ticket_id} if rule.ticket_id else
+                      {"board": rule.board, "states": list(rule.states), "team": rule.team, "person": rule.person})
+        rows = con.execute(f"""
+            SELECT ticket_id, state, assignee, team, entered_state_at,
+                   round(epoch($now - entered_state_at) / 3600.0, 1) AS age_hours
+            FROM tickets WHERE {where} ORDER BY entered_state_at, ticket_id LIMIT $limit
+        """, params).fetchall()
+        return [{"ticket_id": r[0], "state": r[1], "assignee": r[2], "team": r[3],
+                 "entered_state_at": r[4].isoformat(timespec="seconds") + "Z", "age_hours": r[5]} for r in rows]
+
+    # ---- the outbox -----------------------------------------------------------
+    def _enqueue(self, con: duckdb.DuckDBPyConnection, alert_id: str, notice: str, rule: Rule, now: datetime) -> int:
+        row = con.execute("SELECT * FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
+        alert = dict(zip([d[0] for d in con.description], row))
+        alert["tickets"] = json.loads(alert["tickets"]) if notice == "fired" else self._tickets(con, rule, now)
+        event = cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard)
+        payload = json.dumps(event)
+        names = rule.routes or (LOG_ROUTE,)
+        for name in names:
+            route = self.policy.routes.get(name)
+            if route is None:  # checked when the worker starts; a stale limit row falls back to the log
+                log.warning("alert route %r is not defined; logging the notice instead", name)
+                route = self.policy.routes[LOG_ROUTE]
+            con.execute("""INSERT INTO alert_deliveries VALUES ($id, $alert, $notice, $route, $kind, $payload,
+                           'pending', 0, $now, $now, NULL, NULL) ON CONFLICT DO NOTHING""",
+                        {"id": f"{event_id(alert_id, notice)}:{name}", "alert": alert_id, "notice": notice,
+                         "route": name, "kind": route.kind, "payload": payload, "now": now})
+        return len(names)
+
+
+def _open_episodes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, Episode]]:
+    rows = con.execute("""SELECT rule, alert_id, status, started_at, value, peak_value, notified, recovering_since
+                          FROM alerts WHERE status <> 'resolved'""").fetchall()
+    return {rule: (alert_id, Episode(status, started, value, peak, notified, recovering))
+            for rule, alert_id, status, started, value, peak, notified, recovering in rows}
+
+
+def _insert_alert(con: duckdb.DuckDBPyConnection, alert_id: str, rule: Rule, episode: Episode,
+                  tickets: list[dict[str, Any]]) -> None:
+    con.execute("""INSERT INTO alerts VALUES ($id, $rule, $kind, $level, $board, $name, $states, $team, $person,
+                   $ticket, $threshold, $limit, $value, $peak, $tickets, $status, $started, NULL, NULL, $notified)""",
+                {"id": alert_id, "rule": rule.key, "kind": rule.kind, "level": rule.level, "board": rule.board,
+                 "name": rule.limit_name, "states": list(rule.states), "team": rule.team, "person": rule.person,
+                 "ticket": rule.ticket_id, "threshold": rule.threshold, "limit": rule.wip_limit,
+                 "value": episode.value, "peak": episode.peak_value, "tickets": json.dumps(tickets),
+                 "status": episode.status, "started": episode.started_at, "notified": episode.notified})
+
+
+def _update_alert(con: duckdb.DuckDBPyConnection, alert_id: str, episode: Episode) -> None:
+    con.execute("""UPDATE alerts SET status = $status, value = $value, peak_value = $peak,
+                   recovering_since = $recovering, resolved_at = $resolved WHERE alert_id = $id""",
+                {"id": alert_id, "status": episode.status, "value": episode.value, "peak": episode.peak_value,
+                 "recovering": episode.recovering_since, "resolved": episode.resolved_at})

@@ -1,0 +1,177 @@
+"""The alert evaluator on a real DuckDB store: WIP is judged from each ticket's current state
+(by event time), breaches and warnings open episodes with their tickets, notices land in the
+outbox once per route, group/team/person limits count only their tickets, aging compares
+with the state's p85. Board 'pay': Backlog -> In Progress (active) -> Review (queue) ->
+QA (queue) -> Done."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from alerting.evaluate import AlertEvaluator, AlertPolicy
+from alerting.routes import Route, parse_routes
+from analytics.store import Store
+from flowmeter.workflow import StateDef, WipLimit, Workflow
+from streams.batch import Envelope, prepare
+
+PAY = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), StateDef("Review", "queue"),
+       StateDef("QA", "queue"), StateDef("Done", "done"))
+T0 = datetime(2026, 3, 2, 9, 0, 0)
+ROUTES = {**parse_routes({}, "", "flow.alerts"), "hook": Route("hook", "webhook", url="http://127.0.0.1:9/x"),
+          "chat": Route("chat", "slack", url="http://127.0.0.1:9/y")}
+_offset = iter(range(1_000_000))
+
+
+def at(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat() + "Z"
+
+
+def move(ticket: str, frm: str | None, to: str, minutes: float, team: str = "core", assignee: str = "ana") -> dict:
+    return {"event_id": f"{ticket}-{to}-{minutes}", "ticket_id": ticket, "board": "pay", "from_state": frm,
+            "to_state": to, "at": at(minutes), "team": team, "assignee": assignee}
+
+
+def land(store: Store, *events: dict) -> None:
+    store.commit(prepare([Envelope("t", 0, next(_offset), "transition", json.dumps(e).encode()) for e in events]))
+
+
+def make(tmp_path, *limits: WipLimit, name: str = "a.duckdb", **policy) -> tuple[Store, AlertEvaluator]:
+    store = Store.open(tmp_path / name, workflow=Workflow(boards={"pay": PAY}, wip_limits=limits))
+    return store, AlertEvaluator(AlertPolicy(routes=ROUTES, **policy))
+
+
+def judge(store: Store, evaluator: AlertEvaluator, minutes: float, aging: bool = False):
+    return store.in_transaction(evaluator.evaluate, T0 + timedelta(minutes=minutes), aging)
+
+
+def alerts(store: Store) -> list[dict]:
+    cols, rows = store.read("SELECT * FROM alerts ORDER BY started_at, level")
+    return [dict(zip(cols, r)) for r in rows]
+
+
+def deliveries(store: Store) -> list[tuple]:
+    return store.read("SELECT notice, route, route_kind, status FROM alert_deliveries ORDER BY created_at, route")[1]
+
+
+def test_a_breach_opens_one_episode_with_its_tickets_and_one_notice_per_route(tmp_path):
+    review = WipLimit("pay", ("Review",), 2, routes=("hook", "chat"), name="Review")
+    store, evaluator = make(tmp_path, review)
+    # R1 and R2 enter Review at 0 and 10 min: WIP 2 = the limit, no breach.
+    land(store, move("R1", "In Progress", "Review", 0), move("R2", "In Progress", "Review", 10))
+    assert judge(store, evaluator, 11).fired == 0 and alerts(store) == []
+    # R3 at 20 min: WIP 3 > 2 -> one breach, one notice per route (hook, chat).
+    land(store, move("R3", "In Progress", "Review", 20))
+    result = judge(store, evaluator, 30)
+    assert (result.fired, result.deliveries) == (1, 2)
+    [alert] = alerts(store)
+    assert (alert["level"], alert["board"], alert["limit_name"], alert["value"], alert["threshold"],
+            alert["status"]) == ("breach", "pay", "Review", 3, 2, "open")
+    tickets = json.loads(alert["tickets"])
+    # Oldest in the state first; ages at 30 min: R1 0.5 h, R2 20 min = 0.3 h, R3 10 min = 0.2 h.
+    assert [(t["ticket_id"], t["age_hours"]) for t in tickets] == [("R1", 0.5), ("R2", 0.3), ("R3", 0.2)]
+    assert deliveries(store) == [("fired", "chat", "slack", "pending"), ("fired", "hook", "webhook", "pending")]
+    payload = json.loads(store.read("SELECT payload FROM alert_deliveries LIMIT 1")[1][0][0])
+    assert payload["specversion"] == "1.0" and payload["type"] == "dev.flowmeter.alert.fired"
+    assert payload["data"]["link"].endswith(f"/alerts?alert={alert['alert_id']}")
+    assert payload["data"]["summary"] == "WIP limit breached: Review on board pay holds 3 tickets, limit 2."
+    # Still in breach, even higher: nothing new is sent; the peak is kept.
+    land(store, move("R4", "In Progress", "Review", 31))
+    assert judge(store, evaluator, 32).fired == 0
+    [alert] = alerts(store)
+    assert (alert["value"], alert["peak_value"]) == (4, 4) and len(deliveries(store)) == 2
+
+
+def test_recovery_after_the_cooldown_sends_one_notice(tmp_path):
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"), cooldown=60)
+    land(store, move("R1", "In Progress", "Review", 0), move("R2", "In Progress", "Review", 1))
+    assert judge(store, evaluator, 2).fired == 1
+    land(store, move("R2", "Review", "QA", 3))  # WIP 1: kept from minute 4
+    assert judge(store, evaluator, 4).recovering == 1
+    assert judge(store, evaluator, 4.5).recovered == 0  # 30 s < 60 s cooldown
+    assert judge(store, evaluator, 5).recovered == 1  # 60 s after minute 4
+    [alert] = alerts(store)
+    assert alert["status"] == "resolved" and alert["resolved_at"] == T0 + timedelta(minutes=5)
+    assert deliveries(store) == [("fired", "log", "log", "pending"), ("recovered", "log", "log", "pending")]
+
+
+def test_a_late_event_counts_for_the_state_it_leaves_the_ticket_in(tmp_path):
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"))
+    land(store, move("R1", "In Progress", "Review", 0))
+    # R2 went Review at 10 and Done at 20; the Done event arrives first, the Review one late.
+    land(store, move("R2", "Review", "Done", 20))
+    judge(store, evaluator, 21)
+    land(store, move("R2", "In Progress", "Review", 10))
+    # By arrival order Review would hold R1 and R2 (2 > 1); by event time R2 is Done: WIP 1.
+    assert judge(store, evaluator, 22).fired == 0 and alerts(store) == []
+
+
+def test_group_team_and_person_limits_count_only_their_tickets(tmp_path):
+    group = WipLimit("pay", ("Review", "QA"), 2, name="Review + QA")
+    team = WipLimit("pay", ("In Progress",), 1, team="web", name="web dev")
+    person = WipLimit("pay", ("In Progress", "Review", "QA"), 1, person="bo", name="bo")
+    store, evaluator = make(tmp_path, group, team, person)
+    land(store,
+         move("A", "In Progress", "Review", 0),                      # group 1
+         move("B", "Review", "QA", 1),                               # group 2 (= limit)
+         move("C", "Backlog", "In Progress", 2, team="core"),        # web dev 0 (core)
+         move("D", "Backlog", "In Progress", 3, team="web"),         # web dev 1 (= limit)
+         move("E", "Backlog", "In Progress", 4, assignee="bo"))      # bo 1 (= limit)
+    assert judge(store, evaluator, 5).fired == 0
+    land(store,
+         move("F", "In Progress", "QA", 6),                          # group 3 > 2: breach
+         move("G", "Backlog", "In Progress", 7, team="core"),        # web dev still 1
+         move("H", "Backlog", "In Progress", 8, team="web", assignee="bo"))  # web dev 2 > 1, bo 2 > 1
+    assert judge(store, evaluator, 9).fired == 3
+    fired = {(a["limit_name"], a["team"], a["person"], int(a["value"])) for a in alerts(store)}
+    assert fired == {("Review + QA", None, None, 3), ("web dev", "web", None, 2), ("bo", None, "bo", 2)}
+
+
+def test_a_warning_fires_below_the_limit_and_is_quiet_while_the_limit_is_breached(tmp_path):
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 3, warn_at=2, name="Review"), cooldown=0)
+    land(store, move("R1", "In Progress", "Review", 0), move("R2", "In Progress", "Review", 1))
+    judge(store, evaluator, 2)  # WIP 2 >= warn_at 2: warning, notified
+    land(store, move("R3", "In Progress", "Review", 3), move("R4", "In Progress", "Review", 4))
+    judge(store, evaluator, 5)  # WIP 4 > 3: breach
+    notices = store.read("SELECT a.level, d.notice FROM alert_deliveries d JOIN alerts a USING (alert_id) "
+                         "ORDER BY d.created_at")[1]
+    assert notices == [("warning", "fired"), ("breach", "fired")]
+    # A jump straight into breach opens the warning episode too, but it says nothing.
+    store2, evaluator2 = make(tmp_path, WipLimit("pay", ("Review",), 1, warn_at=1, name="Review"), name="b.duckdb")
+    land(store2, move("S1", "In Progress", "Review", 0), move("S2", "In Progress", "Review", 1))
+    assert judge(store2, evaluator2, 2).fired == 1
+    assert sorted(store2.read("SELECT level, notified FROM alerts")[1]) == [("breach", True), ("warning", False)]
+
+
+def test_a_removed_limit_resolves_its_open_episode_quietly(tmp_path):
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 0, name="Review"))
+    land(store, move("R1", "In Progress", "Review", 0))
+    assert judge(store, evaluator, 1).fired == 1
+    store.sync_workflow(Workflow(boards={"pay": PAY}))
+    judge(store, evaluator, 2)
+    assert [(a["status"], a["resolved_at"]) for a in alerts(store)] == [("resolved", T0 + timedelta(minutes=2))]
+    assert [d[0] for d in deliveries(store)] == ["fired"]  # no recovery notice for a removed limit
+
+
+def test_aging_fires_past_the_states_p85_once_and_resolves_when_the_ticket_moves(tmp_path):
+    store, evaluator = make(tmp_path, aging_min_samples=4, aging_routes=("hook",))
+    # History: four finished Review visits of 10, 20, 30 and 40 minutes.
+    # p85 (linear) = 30 + 0.55 * (40 - 30) = 35.5 min: at position 0.85 * 3 = 2.55.
+    events = []
+    for i, minutes in enumerate((10, 20, 30, 40)):
+        events += [move(f"H{i}", "In Progress", "Review", 0), move(f"H{i}", "Review", "QA", minutes)]
+    # O has been in Review since minute 0; Y since minute 30.
+    events += [move("O", "In Progress", "Review", 0), move("Y", "In Progress", "Review", 30)]
+    land(store, *events)
+    assert judge(store, evaluator, 35, aging=True).fired == 0  # O at 35 min < 35.5
+    result = judge(store, evaluator, 36, aging=True)           # O at 36 min > 35.5; Y at 6 min
+    assert (result.fired, result.deliveries) == (1, 1)
+    [alert] = alerts(store)
+    assert (alert["kind"], alert["ticket_id"], alert["limit_name"], alert["value"]) == ("aging", "O", "Review", 36 * 60)
+    assert abs(alert["threshold"] - 35.5 * 60) < 1e-6
+    assert judge(store, evaluator, 37, aging=True).fired == 0  # the same visit: no second alert
+    assert judge(store, evaluator, 38, aging=False).fired == 0  # batch judgements leave aging alone
+    land(store, move("O", "Review", "QA", 39))
+    judge(store, evaluator, 40, aging=True)
+    assert alerts(store)[0]["status"] == "resolved"
+    assert deliveries(store) == [("fired", "hook", "webhook", "pending")]
