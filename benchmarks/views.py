@@ -41,6 +41,8 @@ QUERIES = {
     "cycle_time_percentiles": "SELECT * FROM cycle_time_percentiles WHERE board = 'board1' AND team = '*' "
                               "AND ticket_type = '*'",
     "aging_wip": "SELECT * FROM aging_wip WHERE board = 'board1' ORDER BY age_days DESC LIMIT 50",
+    "queue_wait_daily": "SELECT state, sum(wait_days) FROM queue_wait_daily WHERE board = 'board1' "
+                        "AND day >= fm_now()::DATE - 30 GROUP BY state",
     "handoff_matrix": "SELECT * FROM handoff_matrix WHERE board = 'board1'",
     "deploy_frequency": "SELECT * FROM deploy_frequency WHERE service = 'svc1' AND day >= fm_now()::DATE - 30",
     "change_lead_time": "SELECT median(lead_time_hours) FROM change_lead_time WHERE service = 'svc1'",
