@@ -345,6 +345,47 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     click.echo(f"source: {report['source']}")
 
 
+# ---- alerts -------------------------------------------------------------------
+ALERTS_SQL = """
+SELECT level, board, limit_name AS "limit", coalesce(ticket_id, '') AS ticket,
+       CASE WHEN kind = 'aging' THEN round(value / 86400, 1) ELSE value END AS value,
+       CASE WHEN kind = 'aging' THEN round(threshold / 86400, 1) ELSE threshold END AS threshold,
+       CASE WHEN kind = 'aging' THEN 'days in state' ELSE 'tickets' END AS unit,
+       status, strftime(started_at, '%Y-%m-%d %H:%M') AS since_utc,
+       concat_ws(' ', CASE WHEN delivered > 0 THEN delivered || ' delivered' END,
+                      CASE WHEN pending > 0 THEN pending || ' pending' END,
+                      CASE WHEN undelivered > 0 THEN undelivered || ' undelivered' END) AS notices,
+       alert_id
+FROM {view} {where} ORDER BY started_at DESC
+"""
+
+
+@cli.command()
+@common_options
+@click.option("--all", "show_all", is_flag=True, help="Every episode, resolved ones too, newest first.")
+@click.option("--kind", type=click.Choice(["wip", "aging"]), help="Only WIP-limit or only aging alerts.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def alerts(broker: str | None, db: Path | None, settings: Path | None, show_all: bool, kind: str | None,
+           fmt: str) -> None:
+    """List open alerts: WIP limits in breach or at their warning level, and aging tickets.
+
+    Reads the open_alerts view (alert_log with --all) through the running worker, else from the
+    file. The notices column says how delivery to the routes went; the Alerts page of the
+    dashboard shows the tickets of each alert.
+    """
+    from flowmeter import render, sqlclient
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    where = f"WHERE kind = '{kind}'" if kind else ""
+    table, _ = sqlclient.query(conf, ALERTS_SQL.format(view="alert_log" if show_all else "open_alerts", where=where))
+    if table.num_rows == 0 and fmt == "table":
+        click.echo("No alerts." if show_all else "No open alerts: every WIP limit is kept and no ticket is aging "
+                                                   "past its state's percentile.")
+        return
+    render.write_result(table, fmt, None, sys.stdout)
+
+
 # ---- sql / schema / snapshot -------------------------------------------------
 @cli.command()
 @common_options

@@ -31,7 +31,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {value!r})")
         time.sleep(interval)
 
 

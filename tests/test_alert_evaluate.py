@@ -175,3 +175,28 @@ def test_aging_fires_past_the_states_p85_once_and_resolves_when_the_ticket_moves
     judge(store, evaluator, 40, aging=True)
     assert alerts(store)[0]["status"] == "resolved"
     assert deliveries(store) == [("fired", "hook", "webhook", "pending")]
+
+
+def test_flowmeter_alerts_lists_open_breaches_from_the_file(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from flowmeter.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"), cooldown=0)
+    land(store, move("R1", "In Progress", "Review", 0), move("R2", "In Progress", "Review", 1))
+    judge(store, evaluator, 2)
+    store.close()
+    result = CliRunner().invoke(cli, ["alerts", "--db", str(tmp_path / "a.duckdb"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)
+    assert (row["level"], row["board"], row["limit"], row["value"], row["threshold"], row["status"],
+            row["notices"]) == ("breach", "pay", "Review", 2.0, 1.0, "open", "1 pending")
+    # Resolved: not open any more, but --all still lists it.
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"), cooldown=0)
+    land(store, move("R2", "Review", "QA", 3))
+    judge(store, evaluator, 4)
+    store.close()
+    assert CliRunner().invoke(cli, ["alerts", "--db", str(tmp_path / "a.duckdb")]).output.startswith("No open alerts")
+    listed = CliRunner().invoke(cli, ["alerts", "--all", "--db", str(tmp_path / "a.duckdb"), "--format", "csv"])
+    assert listed.output.count("\n") == 2 and ",resolved," in listed.output  # header + the one episode

@@ -155,7 +155,11 @@ def test_the_example_file_loads(monkeypatch, tmp_path):
     for name in [n for n in __import__("os").environ if n.startswith("FLOWMETER_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    assert load_settings(settings=example).settings == example
+    settings = load_settings(settings=example)
+    assert settings.settings == example
+    # ...and its alert routes are valid and cover every route its limits name.
+    from alerting.config import load_policy
+    assert sorted(load_policy(settings, workflow).routes) == ["audit", "log", "payments-slack", "stream"]
 
 
 # ---- one sentence per mistake ----
