@@ -50,3 +50,12 @@ def test_import_benchmark_runs_and_prints_the_decode_floor():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "decode floor: json.load of the file" in result.stdout
     assert "imported 1,000 events" in result.stdout  # 100 issues: 100 creations + 900 status changes
+
+
+def test_alert_latency_benchmark_runs_and_prints_the_landing_baseline():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.alert_latency", "--breaches", "2"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for label in ("produce -> webhook receives the alert", "baseline: produce -> queryable via /api/sql",
+                  "alerting's share", "target p95 < 2.0 s"):
+        assert label in result.stdout
