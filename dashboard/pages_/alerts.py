@@ -1,0 +1,163 @@
+"""Alerts: what the alert evaluator raised and when. Open alerts first (breaches first, then
+oldest), then the episodes that started and resolved in the date range, each with its tickets
+and how its notices were delivered. Selects from alert_log, open_alerts, alert_deliveries and
+wip_limits only.
+
+Notifications link to `<dashboard>/alerts?alert=<alert_id>`: that alert is highlighted and
+opened, and shown even when the sidebar filters would hide it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import (ALERT_COLUMNS, OPEN_ORDER, alert_delivery, alert_scope, alert_table, filters, literal,
+                            load, refresh_every, when)
+
+st.title("Alerts")
+st.caption("Board and team filters apply (team: the limit is that team's, or a ticket in the alert is); the date "
+           "range applies to the history, by when an alert started. Ticket type does not apply.")
+SHOWN = 50  # alerts with a details expander, per section
+TICKET_COLUMNS = ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
+DELIVERY_COLUMNS = ("notice, route, route_kind, status, attempts, created_at, next_attempt_at, delivered_at, "
+                    "last_error")
+HOW_TO = """\
+[[boards.payments.wip_limits]]
+states = ["Review"]          # one state, or a group: ["In Progress", "Review"]
+limit = 4                    # a breach when more than 4 tickets are in it
+warn_at = 3                  # optional: a warning from 3
+routes = ["payments-slack"]  # optional: where notices go ([alerts.payments-slack])
+"""
+
+
+def _linked() -> str | None:
+    value = st.query_params.get("alert")
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _tickets(raw: str | None) -> pd.DataFrame:
+    """The alert's `tickets` JSON as a table of the documented fields (a field left out is empty)."""
+    try:
+        rows = json.loads(raw) if raw else []
+    except ValueError:
+        rows = []
+    rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+    return pd.DataFrame(rows).reindex(columns=TICKET_COLUMNS)
+
+
+def _highlight(linked: str | None):
+    def paint(row: pd.Series) -> list[str]:
+        if row["alert_id"] == linked:
+            colour = "background-color: #fff3cd"
+        elif row["level"] == "breach" and not row["status"].startswith("resolved"):
+            colour = "background-color: #f8d7da"
+        else:
+            colour = ""
+        return [colour] * len(row)
+    return paint
+
+
+def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> None:
+    is_linked = alert["alert_id"] == linked
+    label = (f"{alert['level']} · {alert['board']} · {alert['limit_name']} · {alert['status']} · "
+             f"started {when(alert['started_at'])} · {alert['alert_id']}" + (" · linked" if is_linked else ""))
+    with st.expander(label, expanded=is_linked, icon=":material/link:" if is_linked else None):
+        st.markdown(f"**States:** {alert['states']} · **delivery:** {alert_delivery(alert)}")
+        tickets = _tickets(alert["tickets"])
+        st.markdown(f"**Tickets when it fired** ({len(tickets)})")
+        if tickets.empty:
+            st.write("None recorded.")
+        else:
+            st.dataframe(tickets, hide_index=True, width="stretch", column_config={
+                "age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")})
+        mine = deliveries[deliveries["alert_id"] == alert["alert_id"]].drop(columns="alert_id").reset_index(drop=True)
+        st.markdown(f"**Deliveries** ({len(mine)})")
+        if mine.empty:
+            st.write("No notices: the alert was not routed anywhere." if not alert["notified"]
+                     else "No delivery rows yet.")
+        else:
+            st.dataframe(mine, hide_index=True, width="stretch")
+
+
+def _section(alerts: pd.DataFrame, deliveries: pd.DataFrame, linked: str | None) -> None:
+    st.dataframe(alert_table(alerts).style.apply(_highlight(linked), axis=1), hide_index=True, width="stretch")
+    shown = alerts.head(SHOWN)
+    if linked in set(alerts["alert_id"]) and linked not in set(shown["alert_id"]):
+        shown = pd.concat([shown, alerts[alerts["alert_id"] == linked]])
+    for _, alert in shown.iterrows():
+        _details(alert, deliveries, linked)
+
+
+@st.fragment(run_every=refresh_every())
+def alerts() -> None:
+    f = filters()
+    linked = _linked()
+    scope = alert_scope(f)
+    history = f"status = 'resolved' AND {scope} AND {f.where(board=None, time='started_at')}"
+    ids = f"SELECT alert_id FROM open_alerts WHERE {scope} UNION ALL SELECT alert_id FROM alert_log WHERE {history}"
+    if linked:
+        ids += f" UNION ALL SELECT {literal(linked)}"
+    queries = {
+        "open": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER}",
+        "history": f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE {history} ORDER BY started_at DESC, alert_id "
+                   f"LIMIT 1000",
+        "deliveries": f"SELECT alert_id, {DELIVERY_COLUMNS} FROM alert_deliveries WHERE alert_id IN ({ids}) "
+                      f"ORDER BY alert_id, created_at, route",
+        "limits": f"SELECT board, name, array_to_string(states, ' + ') AS states, wip_limit, warn_at, team, person, "
+                  f"array_to_string(routes, ', ') AS routes FROM wip_limits WHERE {f.where()} ORDER BY board, name",
+    }
+    if linked:
+        queries["linked"] = f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE alert_id = {literal(linked)}"
+    data = load("alerts", queries)
+    if data is None:
+        return
+    open_, past, deliveries, limits = data["open"], data["history"], data["deliveries"], data["limits"]
+
+    if linked:
+        found = data["linked"]
+        if found.empty:
+            st.warning(f"There is no alert {linked} in the store (the link may be from another store).")
+        elif linked not in set(open_["alert_id"]) and linked not in set(past["alert_id"]):
+            st.subheader("Linked alert")
+            st.caption("Outside the current filters; shown because the link asked for it.")
+            st.dataframe(alert_table(found), hide_index=True, width="stretch")
+            _details(found.iloc[0], deliveries, linked)
+
+    levels = open_["level"].value_counts()
+    cols = st.columns(4)
+    cols[0].metric("Open breaches", f"{levels.get('breach', 0):,}", help="WIP above the limit.")
+    cols[1].metric("Open warnings", f"{levels.get('warning', 0):,}", help="WIP at or above warn_at.")
+    cols[2].metric("Open aging", f"{levels.get('aging', 0):,}",
+                   help="A ticket in its state longer than that state's 85th percentile.")
+    cols[3].metric("Resolved in range", f"{len(past):,}")
+
+    if open_.empty and past.empty:
+        set_limits = f"{len(limits):,} WIP limit{'s are' if len(limits) != 1 else ' is'} set" + (
+            " for this board" if f.board else "")
+        st.info(f"No alerts here yet ({set_limits}). Alerts fire when a WIP limit is broken, or a ticket waits in "
+                "a state longer than the state's 85th percentile. Set WIP limits per board in the settings file "
+                "(see docs/workflow.md), then restart the worker or run `flowmeter remap`:")
+        st.code(HOW_TO, language="toml")
+    else:
+        st.subheader("Open now")
+        if open_.empty:
+            st.success("No open alerts: every limit is kept.")
+        else:
+            _section(open_, deliveries, linked)
+        st.subheader("History")
+        st.caption(f"Alerts that started {f.start} – {f.end} (UTC) and have resolved, latest first.")
+        if past.empty:
+            st.write("No resolved alerts in this range.")
+        else:
+            _section(past, deliveries, linked)
+
+    with st.expander(f"WIP limits set ({len(limits)})"):
+        if limits.empty:
+            st.write("None. Add `[[boards.<name>.wip_limits]]` entries to the settings file (docs/workflow.md).")
+        else:
+            st.dataframe(limits, hide_index=True, width="stretch")
+
+
+alerts()
