@@ -1,15 +1,18 @@
-"""Overview: how much is in progress and where, how much got done, how long it takes, how often
-and how safely we ship, and how fresh the data is. Selects from the documented views only."""
+"""Overview: how much is in progress and where, what alerts are open, how much got done, how long
+it takes, how often and how safely we ship, and how fresh the data is. Selects from the
+documented views only."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import EMPTY_HINT, days, filters, literal, load, percent, refresh_every
+from dashboard.data import (ALERT_COLUMNS, EMPTY_HINT, OPEN_ORDER, alert_scope, alert_table, days, filters, load,
+                            percent, refresh_every)
 
 st.title("Overview")
 
+TOP_ALERTS = 5
 DORA_LABELS = {"deployment_frequency": "Deployment frequency", "change_lead_time": "Change lead time",
                "change_failure_rate": "Change failure rate",
                "failed_deployment_recovery_time": "Recovery time"}
@@ -29,21 +32,49 @@ def _highlight_breaches(row: pd.Series) -> list[str]:
     return ["background-color: #f8d7da" if row["over_limit"] else ""] * len(row)
 
 
+def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
+    st.subheader("Open alerts")
+    cols = st.columns(3)
+    cols[0].metric("Open breaches", f"{int(counts['breaches']):,}", help="WIP above a limit.")
+    cols[1].metric("Open warnings", f"{int(counts['warnings']):,}", help="WIP at or above a limit's warn_at.")
+    cols[2].metric("Open aging", f"{int(counts['aging']):,}",
+                   help="Tickets in a state longer than the state's 85th percentile.")
+    if top.empty:
+        st.caption("None open: every WIP limit is kept. The board and team filters apply.")
+    else:
+        total = int(counts["breaches"] + counts["warnings"] + counts["aging"])
+        st.caption(f"Breaches first, then oldest; {'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}"
+                   f"{total} open. The board and team filters apply.")
+        st.dataframe(alert_table(top), hide_index=True, width="stretch")
+    st.page_link("pages_/alerts.py", label="All alerts, their tickets and deliveries",
+                 icon=":material/notifications_active:")
+
+
 @st.fragment(run_every=refresh_every())
 def overview() -> None:
     f = filters()
     week = "date_trunc('week', fm_now())::DATE"
+    finished = f"is_done AND cycle_time_days IS NOT NULL AND {f.ticket_where(time='done_at')}"
+    scope = alert_scope(f)
     data = load("overview", {
         "wip": f"SELECT board, state, category, wip, wip_limit, warn_at, over_limit FROM wip_now "
                f"WHERE {f.where()} ORDER BY board, position NULLS LAST",
         "weeks": f"SELECT coalesce(sum(done) FILTER (WHERE week = {week}), 0) AS this_week, "
                  f"coalesce(sum(done) FILTER (WHERE week = {week} - 7), 0) AS last_week "
                  f"FROM throughput_weekly WHERE {f.ticket_where()}",
-        "pct": f"SELECT board, tickets, p50_days, p85_days, p95_days FROM cycle_time_percentiles "
-               f"WHERE {f.where()} AND team = {literal(f.team or '*')} "
-               f"AND ticket_type = {literal(f.ticket_type or '*')} ORDER BY board",
+        # Tickets finished in the date range, the documented way for a range (docs/metrics.md,
+        # cycle_time_percentiles): quantile_cont over ticket_flow, all filters as WHERE.
+        "cycle": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
+                 f"quantile_cont(cycle_time_days, 0.85) AS p85_days FROM ticket_flow WHERE {finished}",
+        "pct": f"SELECT board, count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
+               f"quantile_cont(cycle_time_days, 0.85) AS p85_days, quantile_cont(cycle_time_days, 0.95) AS p95_days "
+               f"FROM ticket_flow WHERE {finished} GROUP BY board ORDER BY board",
         "eff": f"SELECT count(*) AS finished, avg(flow_efficiency) AS flow_efficiency FROM ticket_flow "
-               f"WHERE is_done AND {f.ticket_where(time='done_at')}",
+               f"WHERE {finished}",
+        "alert_counts": f"SELECT count(*) FILTER (WHERE level = 'breach') AS breaches, "
+                        f"count(*) FILTER (WHERE level = 'warning') AS warnings, "
+                        f"count(*) FILTER (WHERE level = 'aging') AS aging FROM open_alerts WHERE {scope}",
+        "alerts": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {TOP_ALERTS}",
         "dora": "SELECT metric, value, unit, band, sample_size FROM dora_summary",
         "fresh": "SELECT max(last_landed_at) AS last_landed_at, "
                  "date_diff('second', max(last_landed_at), fm_now()) AS behind_s FROM ingest_status",
@@ -60,30 +91,38 @@ def overview() -> None:
     open_wip = wip[wip["category"].isin(["queue", "active"])]
     weeks, eff = data["weeks"].iloc[0], data["eff"].iloc[0]
     cols = st.columns(5)
-    cols[0].metric("WIP now", f"{int(open_wip['wip'].sum()):,}", help="Tickets in queue or active states.")
-    cols[1].metric("States over limit", f"{int(wip['over_limit'].fillna(False).sum()):,}")
+    cols[0].metric("WIP now", f"{int(open_wip['wip'].sum()):,}",
+                   help="Tickets in queue or active states now (wip_now: the board filter applies, team and type "
+                        "do not).")
+    cols[1].metric("States over limit", f"{int(wip['over_limit'].fillna(False).sum()):,}",
+                   help="States above a limit set on exactly that state; group, team and person limits are in the "
+                        "open alerts below.")
     cols[2].metric("Done this week", f"{int(weeks['this_week']):,}",
-                   delta=f"{int(weeks['this_week'] - weeks['last_week']):+,} vs last week", delta_color="off")
+                   delta=f"{int(weeks['this_week'] - weeks['last_week']):+,} vs last week", delta_color="off",
+                   help="ISO weeks (Monday, UTC) up to now; the date range does not apply.")
     cols[3].metric("Done last week", f"{int(weeks['last_week']):,}")
     cols[4].metric("Flow efficiency", percent(eff["flow_efficiency"]),
                    help=f"Active / (active + wait), averaged over the {eff['finished']} tickets finished in the range.")
 
-    pct = data["pct"]
+    _open_alerts(data["alert_counts"].iloc[0], data["alerts"])
+
+    cycle, pct = data["cycle"].iloc[0], data["pct"]
     st.subheader("Cycle time")
-    if pct.empty:
-        st.info("No finished tickets yet: cycle time needs tickets that reached a done state.")
+    st.caption(f"Tickets finished {f.start} – {f.end} (UTC), with the board, team and type filters.")
+    if not cycle["tickets"]:
+        st.info("No tickets finished in this range: cycle time needs tickets that reached a done state.")
     else:
-        if len(pct) == 1:
-            c = st.columns(3)
-            c[0].metric("Cycle time p50", days(pct["p50_days"].iloc[0]))
-            c[1].metric("Cycle time p85", days(pct["p85_days"].iloc[0]))
-            c[2].metric("Finished tickets", f"{int(pct['tickets'].iloc[0]):,}")
+        c = st.columns(3)
+        c[0].metric("Cycle time p50", days(cycle["p50_days"]))
+        c[1].metric("Cycle time p85", days(cycle["p85_days"]))
+        c[2].metric("Finished tickets", f"{int(cycle['tickets']):,}")
         st.dataframe(pct, hide_index=True, width="stretch", column_config={
             "p50_days": st.column_config.NumberColumn("p50 (days)", format="%.1f"),
             "p85_days": st.column_config.NumberColumn("p85 (days)", format="%.1f"),
             "p95_days": st.column_config.NumberColumn("p95 (days)", format="%.1f")})
 
     st.subheader("WIP now against limits")
+    st.caption("Per board and state, now: the board filter applies; team, type and date range do not.")
     if wip.empty:
         st.info(f"No work in progress. {EMPTY_HINT}")
     else:
