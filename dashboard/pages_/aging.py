@@ -10,6 +10,7 @@ from dashboard.data import EMPTY_HINT, days, filters, literal, load, refresh_eve
 from flowmeter.errors import FlowmeterError
 
 st.title("Aging WIP")
+st.caption("Open tickets now: board, team and ticket type apply; the date range does not.")
 SHOWN = 30  # tickets with a history expander
 
 

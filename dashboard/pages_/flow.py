@@ -1,20 +1,49 @@
-"""Flow: the cumulative flow diagram, WIP over time, time in state (wait vs. active) and the
-bottleneck in words. Selects from the documented views only."""
+"""Flow: the bottleneck in words (the queue state with the most wait in the range, and whether
+that wait is growing), the cumulative flow diagram, WIP over time and time in state (wait vs.
+active). Selects from the documented views only."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import altair as alt
+import pandas as pd
 import streamlit as st
 
-from dashboard.data import EMPTY_HINT, filters, load, refresh_every
+from dashboard.data import EMPTY_HINT, filters, literal, load, refresh_every
 
 st.title("Flow")
+st.caption("The cumulative flow and WIP charts are per board and state: the board filter and date range apply, "
+           "team and ticket type do not. The bottleneck and time in state follow every filter.")
+TREND_DAYS = 7  # growing = the range's last 7 days against the 7 before
+
+
+def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
+    """The queue state with the most wait in the range, and whether its wait is growing, in words."""
+    queues = queues[queues["wait_days"] > 0]
+    if queues.empty:
+        return "**Bottleneck:** no ticket waited in a queue state in this range."
+    row = queues.iloc[0]
+    last, prev = row["last_7_days"], row["previous_7_days"]
+    trend = "growing" if last > prev else "shrinking" if last < prev else "steady"
+    text = (f"**Bottleneck:** {row['state']} on board {row['board']}: {row['wait_days']:.1f} days of waiting in "
+            f"this range, the most of any queue state; the wait is **{trend}**: {last:.1f} days in the last "
+            f"{TREND_DAYS} days ({last_from} – {end}) against {prev:.1f} in the {TREND_DAYS} before.")
+    if trend != "growing":
+        growing = queues[queues["last_7_days"] > queues["previous_7_days"]]
+        if not growing.empty:
+            other = growing.sort_values(["last_7_days", "board", "state"], ascending=[False, True, True]).iloc[0]
+            text += (f" Growing instead: {other['state']} on board {other['board']}, {other['last_7_days']:.1f} "
+                     f"days against {other['previous_7_days']:.1f}.")
+    return text
 
 
 @st.fragment(run_every=refresh_every())
 def flow() -> None:
     f = filters()
-    visits = f"category = 'queue' AND {f.ticket_where(time='entered_at')}"
+    # Windows ending on the range's last day: the last 7 days, and the 7 before them.
+    last_from, prev_from = f.end - timedelta(days=TREND_DAYS - 1), f.end - timedelta(days=2 * TREND_DAYS - 1)
+    in_range = f"day BETWEEN {literal(f.start)} AND {literal(f.end)}"
     data = load("flow", {
         "cfd": f"SELECT c.board, c.state, c.board || ' · ' || c.state AS band, b.position, c.day, c.tickets "
                f"FROM cfd_daily c JOIN board_states b USING (board, state) "
@@ -24,21 +53,26 @@ def flow() -> None:
         "time": f"SELECT state, category, sum(duration_days) AS days FROM state_visits "
                 f"WHERE category IN ('queue', 'active') AND {f.ticket_where(time='entered_at')} "
                 f"GROUP BY state, category ORDER BY days DESC",
-        "bottleneck": f"SELECT board, state, sum(duration_days) AS wait_days, count(*) AS visits FROM state_visits "
-                      f"WHERE {visits} GROUP BY board, state ORDER BY wait_days DESC, board, state LIMIT 1",
+        # queue_wait_daily: over a period, sum(wait_days) (docs/metrics.md).
+        "queues": f"SELECT board, state, coalesce(sum(wait_days) FILTER (WHERE {in_range}), 0) AS wait_days, "
+                  f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(last_from)}), 0) AS last_7_days, "
+                  f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(prev_from)} "
+                  f"AND day < {literal(last_from)}), 0) AS previous_7_days "
+                  f"FROM queue_wait_daily WHERE {f.ticket_where()} AND day <= {literal(f.end)} "
+                  f"AND (day >= {literal(prev_from)} OR {in_range}) "
+                  f"GROUP BY board, state ORDER BY wait_days DESC, board, state",
     })
     if data is None:
         return
     if data["cfd"].empty:
         st.info(f"No ticket transitions in this range. {EMPTY_HINT}")
         return
-    neck = data["bottleneck"]
-    if neck.empty:
-        st.markdown("**Bottleneck:** no waiting in queue states in this range.")
-    else:
-        row = neck.iloc[0]
-        st.markdown(f"**Bottleneck:** {row['state']} on board {row['board']}: tickets waited there "
-                    f"{row['wait_days']:.1f} days in total over {row['visits']} visits, the most of any queue state.")
+    st.markdown(_bottleneck(data["queues"], last_from, f.end))
+    with st.expander("Wait per queue state"):
+        st.dataframe(data["queues"], hide_index=True, width="stretch", column_config={
+            name: st.column_config.NumberColumn(label, format="%.2f") for name, label in (
+                ("wait_days", "wait in range (days)"), ("last_7_days", f"last {TREND_DAYS} days (days)"),
+                ("previous_7_days", f"{TREND_DAYS} days before (days)"))})
 
     tooltip = ["board", "state", alt.Tooltip("day:T", title="day (UTC)")]
     st.altair_chart(alt.Chart(data["cfd"], title="Cumulative flow").mark_area().encode(
