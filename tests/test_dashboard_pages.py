@@ -1,17 +1,19 @@
 """Every dashboard page (AppTest on the real script) against a real store file holding a known
 fixture, read the way the dashboard reads with no worker running: the file, read-only.
 
-Event times are relative to BASE = today 00:00 UTC - 10 days, so everything sits in the
-default date range (the last 30 days) and in dora_summary's trailing 30 days. Expected
-values are clock-independent (counts, states, cycle times of finished tickets, handoffs,
-orders), each worked out in a comment."""
+Event times are relative to BASE = today 00:00 UTC - 10 days (day 10 is today), so everything
+sits in the default date range (the last 30 days) and in dora_summary's trailing 30 days.
+Expected values are clock-independent (counts, states, cycle times of finished tickets,
+handoffs, orders, waits on past days), each worked out in a comment. The alert rows are
+written straight into the alerts tables, as the alert evaluator would."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -81,6 +83,75 @@ DEPLOYS = [
 ]
 
 
+
+def moment(day: float, hour: float = 0) -> datetime:
+    return BASE + timedelta(days=day, hours=hour)
+
+
+def ticket(tid, state, team, entered, age_hours, assignee=None):
+    return {"ticket_id": tid, "state": state, "assignee": assignee, "team": team,
+            "entered_state_at": entered.strftime("%Y-%m-%dT%H:%M:%SZ"), "age_hours": age_hours}
+
+
+# (alert_id, rule, kind, level, board, limit_name, states, team, person, ticket_id, threshold, wip_limit, value,
+#  peak_value, tickets, status, started_at, recovering_since, resolved_at, notified)
+ALERTS = [
+    # Open breach: pay's Review limit is 0 and E entered Review on d6 22:30. WIP 1 vs limit 0.
+    ("al-breach", "wip|pay|Review|||breach", "wip", "breach", "pay", "Review", ["Review"], None, None, None,
+     0, 0, 1, 1, [ticket("E", "Review", "web", moment(6, 22.5), 0.0)], "open", moment(6, 22.5), None, None, True),
+    # Open aging: Y has been in In Progress 1.5 d (129,600 s) against a p85 of 1 d (86,400 s).
+    ("al-aging", "aging|ops|In Progress|Y", "aging", "aging", "ops", "In Progress", ["In Progress"], None, None, "Y",
+     86400, None, 129600, 129600, [ticket("Y", "In Progress", "web", moment(8, 9), 36.0)], "open", moment(9, 21),
+     None, None, False),
+    # Recovering warning of the web team's "Dev + Review" group (limit 2, warn at 1): WIP 1 (E) at warn_at 1;
+    # seen kept again on d9 12:00, cooldown running.
+    ("al-warn", "wip|pay|Dev + Review|web||warning", "wip", "warning", "pay", "Dev + Review",
+     ["In Progress", "Review"], "web", None, None, 1, 2, 1, 1, [ticket("E", "Review", "web", moment(6, 22.5), 11.5)],
+     "recovering", moment(7, 10), moment(9, 12), None, True),
+    # Resolved breach of pay's Review: A entered Review d2 09:00 (C joined at 12:00: peak 2); resolved d3 00:10,
+    # 15 h 10 min (910 min) after it started.
+    ("al-old", "wip|pay|Review|||breach", "wip", "breach", "pay", "Review", ["Review"], None, None, None,
+     0, 0, 0, 2, [ticket("A", "Review", "core", moment(2, 9), 0.0)], "resolved", moment(2, 9), moment(3),
+     moment(3, 10 / 60), True),
+    # Resolved warning 40 days before BASE (50 days ago): outside the default 30-day range. Lasted 1 day.
+    ("al-ancient", "wip|ops|In Progress|web||warning", "wip", "warning", "ops", "In Progress", ["In Progress"], "web",
+     None, None, 1, 2, 0, 1, [ticket("X", "In Progress", "web", moment(-40), 1.0)], "resolved", moment(-40), None,
+     moment(-39), False),
+]
+# (delivery_id, alert_id, notice, route, route_kind, status, attempts, created_at, delivered_at, last_error)
+DELIVERIES = [
+    ("dl-1", "al-breach", "fired", "pay-slack", "slack", "delivered", 1, moment(6, 22.5), moment(6, 22.5), None),
+    ("dl-2", "al-breach", "fired", "ops-hook", "webhook", "undelivered", 5, moment(6, 22.5), None,
+     "HTTP 500 from https://hooks.example/ops"),
+    ("dl-3", "al-warn", "fired", "log", "log", "delivered", 1, moment(7, 10), moment(7, 10), None),
+    ("dl-4", "al-warn", "fired", "web-hook", "webhook", "pending", 2, moment(7, 10), None, "connection refused"),
+    ("dl-5", "al-old", "fired", "pay-slack", "slack", "delivered", 1, moment(2, 9), moment(2, 9), None),
+    ("dl-6", "al-old", "recovered", "pay-slack", "slack", "delivered", 1, moment(3, 10 / 60), moment(3, 10 / 60),
+     None),
+]
+
+
+def write_alerts(path: Path) -> None:
+    """The alert rows above, as the evaluator writes them (the store is closed: one writer at a time)."""
+    con = duckdb.connect(str(path))
+    try:
+        for row in ALERTS:
+            *head, tickets, status, started, recovering, resolved, notified = row
+            con.execute("INSERT INTO alerts (alert_id, rule, kind, level, board, limit_name, states, team, person, "
+                        "ticket_id, threshold, wip_limit, value, peak_value, tickets, status, started_at, "
+                        "recovering_since, resolved_at, notified) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [*head, json.dumps(tickets), status, started, recovering, resolved, notified])
+        for delivery_id, alert_id, notice, route, kind, status, attempts, created, delivered, error in DELIVERIES:
+            con.execute("INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind, payload, "
+                        "status, attempts, created_at, next_attempt_at, delivered_at, last_error) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [delivery_id, alert_id, notice, route, kind, json.dumps({"id": delivery_id}), status,
+                         attempts, created, None, delivered, error])
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     path = tmp_path / "flow.duckdb"
@@ -90,6 +161,7 @@ def db(tmp_path, monkeypatch):
     envelopes.append(Envelope("flow.transitions", 0, 99, "transition", b"{broken"))  # one dead letter
     with Store.open(path, workflow=WORKFLOW) as store:
         store.commit(prepare(envelopes))
+    write_alerts(path)
     for name in list(__import__("os").environ):
         if name.startswith("FLOWMETER_"):
             monkeypatch.delenv(name)
@@ -110,10 +182,36 @@ def metrics(app: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in app.metric}
 
 
-def pick_board(app: AppTest, board: str) -> AppTest:
-    app.selectbox(key="board").select(board).run()
+def pick(app: AppTest, key: str, value: str) -> AppTest:
+    app.selectbox(key=key).select(value).run()
     assert not app.exception, app.exception
     return app
+
+
+def pick_board(app: AppTest, board: str) -> AppTest:
+    return pick(app, "board", board)
+
+
+def pick_days(app: AppTest, first: int, last: int) -> AppTest:
+    """The sidebar's date range, as days relative to BASE (day 10 is today)."""
+    app.date_input(key="date_range").set_value((BASE.date() + timedelta(days=first),
+                                                BASE.date() + timedelta(days=last))).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def day(n: int) -> date:
+    return BASE.date() + timedelta(days=n)
+
+
+def frame(app: AppTest, column: str, nth: int = 0):
+    """The nth dataframe on the page that has `column` (pages add tables; indexes would shift)."""
+    frames = [d.value for d in app.dataframe if column in d.value.columns]
+    return frames[nth]
+
+
+def expander(app: AppTest, alert_id: str):
+    return next(e for e in app.expander if f"· {alert_id}" in e.label)
 
 
 def test_literal_doubles_quotes_so_a_value_cannot_end_the_string():
@@ -147,7 +245,7 @@ def test_overview(db):
     assert {m.label: m.delta for m in app.metric if m.label in ("Deployment frequency", "Change lead time",
             "Change failure rate", "Recovery time")} == {"Deployment frequency": "medium", "Change lead time": "high",
                                                          "Change failure rate": "low", "Recovery time": "high"}
-    wip = app.dataframe[1].value
+    wip = frame(app, "over_limit")
     over = wip[wip["over_limit"]]
     assert list(zip(over["board"], over["state"], over["wip"])) == [("pay", "Review", 1)]
     assert "s behind" in app.caption[0].value
@@ -160,6 +258,62 @@ def test_overview(db):
     assert (shown["Cycle time p50"], shown["Cycle time p85"], shown["Finished tickets"]) == ("3.0 d", "3.7 d", "2")
 
 
+def test_overview_open_alerts_panel(db):
+    app = open_page("overview")
+    shown = metrics(app)
+    # open_alerts: al-breach (breach), al-aging (aging), al-warn (warning, recovering still counts as open);
+    # al-old and al-ancient are resolved.
+    assert (shown["Open breaches"], shown["Open warnings"], shown["Open aging"]) == ("1", "1", "1")
+    top = frame(app, "alert_id")
+    # Breaches first, then aging, then warnings (open_alerts' order).
+    assert list(top["alert_id"]) == ["al-breach", "al-aging", "al-warn"]
+    assert list(top["against"]) == ["WIP 1 vs limit 0", "1.5 d in state vs p85 1.0 d", "WIP 1 vs warn at 1 (limit 2)"]
+    links = app.get("page_link")
+    assert [link.proto.label for link in links] == ["All alerts, their tickets and deliveries"]
+    assert links[0].proto.page.endswith("alerts")
+
+    # Board pay: al-breach and al-warn; ops: al-aging only.
+    shown = metrics(pick_board(app, "pay"))
+    assert (shown["Open breaches"], shown["Open warnings"], shown["Open aging"]) == ("1", "1", "0")
+    shown = metrics(pick_board(app, "ops"))
+    assert (shown["Open breaches"], shown["Open warnings"], shown["Open aging"]) == ("0", "0", "1")
+    # Team core: no open alert is core's (limit team) or holds a core ticket (E and Y are web).
+    app = pick(pick_board(app, "All"), "team", "core")
+    shown = metrics(app)
+    assert (shown["Open breaches"], shown["Open warnings"], shown["Open aging"]) == ("0", "0", "0")
+    assert any(c.value.startswith("None open") for c in app.caption)
+
+
+def test_overview_cycle_time_follows_the_date_range(db):
+    app = open_page("overview")
+    shown = metrics(app)
+    # Default range (last 30 days) holds X 1 d, A 2 d, C 4 d: p50 2.0; p85 at rank 1.7: 2 + 0.7 * 2 = 3.4.
+    assert (shown["Cycle time p50"], shown["Cycle time p85"], shown["Finished tickets"]) == ("2.0 d", "3.4 d", "3")
+    # d4..today: only C (done d5 12:00; A and X finished on d3): p50 = p85 = 4.0; efficiency C 0.5.
+    app = pick_days(app, 4, 10)
+    shown = metrics(app)
+    assert (shown["Cycle time p50"], shown["Cycle time p85"], shown["Finished tickets"]) == ("4.0 d", "4.0 d", "1")
+    assert shown["Flow efficiency"] == "50%"
+    assert any(c.value.startswith(f"Tickets finished {day(4)} – {day(10)} (UTC)") for c in app.caption)
+    # d6..today: nothing finished.
+    app = pick_days(app, 6, 10)
+    assert "Cycle time p50" not in metrics(app)
+    assert any("No tickets finished in this range" in i.value for i in app.info)
+
+
+def test_overview_team_and_type_filters(db):
+    app = pick(open_page("overview"), "ticket_type", "bug")
+    shown = metrics(app)
+    # Bugs: X finished (1 d, efficiency 1.0).
+    assert (shown["Cycle time p50"], shown["Finished tickets"], shown["Flow efficiency"]) == ("1.0 d", "1", "100%")
+    # WIP now is per board and state (wip_now): the type filter does not apply, as its help says.
+    assert shown["WIP now"] == "3"
+    app = pick(pick(app, "ticket_type", "All"), "team", "core")
+    shown = metrics(app)
+    # Core: A (2 d, efficiency 0.5); C's team is qa by its latest event, so it is not core's.
+    assert (shown["Cycle time p50"], shown["Finished tickets"], shown["Flow efficiency"]) == ("2.0 d", "1", "50%")
+
+
 def test_filters_survive_page_changes(db):
     app = pick_board(open_page("overview"), "ops")
     app.switch_page("pages_/cycle_time.py").run()
@@ -170,8 +324,46 @@ def test_filters_survive_page_changes(db):
 def test_flow(db):
     app = open_page("flow")
     # Queue wait by state: Review = A 0.5 + C 0.5 + C 0.5 + E (open since d6 22:30, > 3 d) > QA = A 0.5 + C 1.
+    # Last 7 days (d4..d10): C 0.5 + E (> 3 d) against d-3..d3: A 0.5 + C 0.5 = 1.0: growing.
     assert "**Bottleneck:** Review on board pay" in app.markdown[0].value
+    assert "the wait is **growing**" in app.markdown[0].value
     assert len(app.get("vega_lite_chart")) == 3
+
+
+def test_flow_bottleneck_names_the_largest_wait_and_whether_it_grows(db):
+    # Range d0..d9 (ends yesterday: no wait of today, which grows with the clock). Wait per UTC day
+    # (queue_wait_daily), pay board:
+    #   Review: A d2 09:00-21:00 0.5 (d2); C d2 12:00-d3 00:00 0.5 (d2); C d4 00:00-12:00 0.5 (d4);
+    #           E from d6 22:30: 1.5 h = 0.0625 (d6) + 1 + 1 + 1 (d7, d8, d9).
+    #           Range: 0.5 + 0.5 + 0.5 + 3.0625 = 4.5625 -> 4.6. Last 7 days d3..d9: 0.5 + 3.0625 = 3.5625 -> 3.6;
+    #           the 7 before, d-4..d2: 0.5 + 0.5 = 1.0. Growing.
+    #   QA:     A d2 21:00-d3 09:00: 0.125 (d2) + 0.375 (d3); C d4 12:00-d5 12:00: 0.5 + 0.5. Range 1.5.
+    app = pick_days(open_page("flow"), 0, 9)
+    assert app.markdown[0].value == (
+        f"**Bottleneck:** Review on board pay: 4.6 days of waiting in this range, the most of any queue state; "
+        f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before.")
+    queues = frame(app, "wait_days")
+    assert list(queues["state"]) == ["Review", "QA"]
+    assert list(queues["wait_days"]) == pytest.approx([4.5625, 1.5])
+    assert list(queues["last_7_days"]) == pytest.approx([3.5625, 1.375])
+    assert list(queues["previous_7_days"]) == pytest.approx([1.0, 0.125])
+
+    # Team core (the visit's team): Review A 0.5 + C 0.5 (d2) + C 0.5 (d4) = 1.5; last 7 days 0.5 against 1.0:
+    # shrinking. QA core: A only (C was team qa by then): 0.375 (d3) against 0.125 (d2): growing.
+    pick(app, "team", "core")
+    assert app.markdown[0].value == (
+        f"**Bottleneck:** Review on board pay: 1.5 days of waiting in this range, the most of any queue state; "
+        f"the wait is **shrinking**: 0.5 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before. "
+        f"Growing instead: QA on board pay, 0.4 days against 0.1.")
+    # Team web: E alone, 3.0625 -> 3.1, all of it in the last 7 days.
+    pick(app, "team", "web")
+    assert "Review on board pay: 3.1 days of waiting" in app.markdown[0].value
+    assert "**growing**: 3.1 days in the last 7 days" in app.markdown[0].value
+    # Bugs (X, Y) never waited in a queue.
+    pick(pick(app, "team", "All"), "ticket_type", "bug")
+    assert app.markdown[0].value == "**Bottleneck:** no ticket waited in a queue state in this range."
+    # The CFD is per board and state: the type filter leaves it alone (the caption says so).
+    assert "team and ticket type do not" in app.caption[0].value
 
 
 def test_cycle_time(db):
@@ -184,6 +376,17 @@ def test_cycle_time(db):
     assert metrics(app)["Cycle time p50"] == "1.0 d"  # X alone
 
 
+def test_cycle_time_team_type_and_date_filters(db):
+    app = pick(open_page("cycle_time"), "team", "qa")
+    assert metrics(app)["Finished"] == "1"  # C (team qa by its latest event)
+    app = pick(pick(app, "team", "All"), "ticket_type", "story")
+    # Stories: A 2 d, C 4 d: p50 3.0; p85 2 + 0.85 * 2 = 3.7.
+    assert metrics(app) == {"Finished": "2", "Cycle time p50": "3.0 d", "Cycle time p85": "3.7 d",
+                            "Cycle time p95": "3.9 d"}  # p95: 2 + 0.95 * 2 = 3.9
+    app = pick_days(pick(app, "ticket_type", "All"), 4, 10)
+    assert metrics(app)["Finished"] == "1" and metrics(app)["Cycle time p50"] == "4.0 d"  # C, done d5
+
+
 def test_aging_wip(db):
     app = open_page("aging")
     # Committed: E d6 00:30, G d7 10:00, Y d8 09:00: oldest first.
@@ -192,6 +395,17 @@ def test_aging_wip(db):
     # E's history: Backlog, In Progress, Review.
     assert list(app.expander[0].dataframe[0].value["state"]) == ["Backlog", "In Progress", "Review"]
     assert metrics(pick_board(app, "ops")) == {"Open tickets": "1"}
+
+
+def test_aging_wip_team_and_type_filters(db):
+    app = pick(open_page("aging"), "ticket_type", "bug")
+    assert list(frame(app, "band")["ticket_id"]) == ["Y"]
+    app = pick(pick(app, "ticket_type", "All"), "team", "web")
+    assert list(frame(app, "band")["ticket_id"]) == ["E", "Y"]  # G has no team
+    # Open tickets are now: the date range does not apply, and the caption says so.
+    app = pick_days(app, 0, 1)
+    assert list(frame(app, "band")["ticket_id"]) == ["E", "Y"]
+    assert "the date range does not" in app.caption[0].value
 
 
 def test_handoffs(db):
@@ -204,17 +418,39 @@ def test_handoffs(db):
     assert "No handoffs yet" in pick_board(app, "ops").info[0].value
 
 
+def test_handoffs_team_filter_applies_and_the_caption_names_the_rest(db):
+    app = pick(open_page("handoffs"), "team", "qa")
+    # Handoffs into or out of qa: core -> qa (C). The ticket list: C (team qa).
+    matrix = frame(app, "from_team")
+    assert list(zip(matrix["from_team"], matrix["to_team"], matrix["handoffs"])) == [("core", "qa", 1)]
+    assert list(frame(app, "handoffs", 1)["ticket_id"]) == ["C"]
+    # Core also sees core -> qa; no core ticket has a handoff (A none, C is qa's now).
+    app = pick(app, "team", "core")
+    assert len(frame(app, "from_team")) == 1 and len(app.dataframe) == 1
+    assert "No ticket with a handoff" in app.markdown[0].value
+    # The matrix has no ticket type: bug leaves both pairs, and the caption says type does not apply.
+    app = pick(pick(app, "team", "All"), "ticket_type", "bug")
+    assert len(frame(app, "from_team")) == 2
+    assert "ticket type and the date range do not" in app.caption[0].value
+    assert "No handoffs yet with these filters" in pick(pick(app, "ticket_type", "All"), "team", "web").info[0].value
+
+
 def test_delivery(db):
     app = open_page("delivery")
     # 3 deploys, 1 failure: 1/3 = 33%.
     assert metrics(app) == {"Deploys": "3", "Failed deploys": "1", "Change failure rate": "33%"}
     assert list(app.dataframe[1].value["recovery_hours"]) == [pytest.approx(2.0)]
+    # d4..d9: p2 (failure, d4 10:00) and p3 (success, d4 12:00): 1/2 = 50%.
+    assert metrics(pick_days(app, 4, 9)) == {"Deploys": "2", "Failed deploys": "1", "Change failure rate": "50%"}
+    assert "No deploys in this range" in pick_days(app, 0, 2).info[0].value  # p1 is on d3
 
 
 def test_dead_letters(db):
     app = open_page("dead_letters")
     dead = app.dataframe[0].value
     assert list(dead["kind"]) == ["transition"] and dead["reason"][0].startswith("the message is not JSON")
+    # It was received today (when the fixture landed it): a range ending yesterday has none.
+    assert "No dead letters in this range" in pick_days(app, 0, 9).info[0].value
 
 
 def test_sql(db):
@@ -236,9 +472,12 @@ def test_empty_store_pages_say_what_to_send(tmp_path, monkeypatch):
         if name.startswith("FLOWMETER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("FLOWMETER_DB", str(tmp_path / "empty.duckdb"))
-    for page in ("overview", "flow", "cycle_time", "aging", "delivery"):
+    for page in ("overview", "flow", "cycle_time", "aging", "delivery", "alerts"):
         app = open_page(page)
         assert "flowmeter" in app.info[0].value, page
+    # The Alerts page says how to set a WIP limit (the fixture's settings have one, on pay's Review).
+    assert "1 WIP limit is set" in app.info[0].value and "docs/workflow.md" in app.info[0].value
+    assert "[[boards.payments.wip_limits]]" in app.code[0].value
 
 
 def test_unreachable_worker_is_one_sentence_and_the_last_data_stays(db, monkeypatch):
@@ -251,3 +490,117 @@ def test_unreachable_worker_is_one_sentence_and_the_last_data_stays(db, monkeypa
     assert len(app.warning) == 1 and "did not answer" in app.warning[0].value
     assert "Showing the last data received." in app.warning[0].value
     assert metrics(app)["WIP now"] == "3"
+
+
+def test_alerts_page_open_first_then_history_with_tickets_and_deliveries(db):
+    app = open_page("alerts")
+    # Open: al-breach, al-aging, al-warn (recovering counts as open). Resolved and started in the last 30 days:
+    # al-old (d2); al-ancient started 50 days ago.
+    assert metrics(app) == {"Open breaches": "1", "Open warnings": "1", "Open aging": "1", "Resolved in range": "1"}
+    open_ = frame(app, "alert_id", 0)
+    assert list(open_["alert_id"]) == ["al-breach", "al-aging", "al-warn"]  # breaches first, then aging, warnings
+    assert list(open_["board"]) == ["pay", "ops", "pay"]
+    assert list(open_["limit"]) == ["Review", "In Progress", "Dev + Review"]
+    assert list(open_["states"]) == ["Review", "In Progress", "In Progress + Review"]
+    assert list(open_["scope"]) == ["whole board", "ticket Y", "team web"]
+    # WIP 1 > limit 0; Y 129,600 s = 1.5 d against p85 86,400 s = 1.0 d; WIP 1 >= warn_at 1 (limit 2).
+    assert list(open_["against"]) == ["WIP 1 vs limit 0", "1.5 d in state vs p85 1.0 d",
+                                      "WIP 1 vs warn at 1 (limit 2)"]
+    assert list(open_["since"]) == [f"{moment(6, 22.5):%Y-%m-%d %H:%M} UTC", f"{moment(9, 21):%Y-%m-%d %H:%M} UTC",
+                                    f"{moment(7, 10):%Y-%m-%d %H:%M} UTC"]
+    assert list(open_["status"]) == ["open", "open", f"recovering since {moment(9, 12):%Y-%m-%d %H:%M} UTC"]
+    # dl-1 delivered + dl-2 undelivered (its error); no delivery rows; dl-3 delivered + dl-4 pending (its error).
+    assert list(open_["delivery"]) == [
+        "1 delivered, 1 undelivered; last error: HTTP 500 from https://hooks.example/ops", "no notices",
+        "1 delivered, 1 pending; last error: connection refused"]
+    history = frame(app, "alert_id", 1)
+    # al-old: d2 09:00 -> d3 00:10 = 15 h 10 min; dl-5 (fired) and dl-6 (recovered) delivered; peak 2 (A and C).
+    assert list(history["alert_id"]) == ["al-old"]
+    assert (history["open for"][0], history["delivery"][0], history["peak"][0]) == ("15 h 10 min", "2 delivered", "2")
+    assert history["status"][0] == f"resolved {moment(3, 10 / 60):%Y-%m-%d %H:%M} UTC"
+
+    # Each alert's expander: its tickets (the JSON column) and its rows of alert_deliveries.
+    breach = expander(app, "al-breach")
+    assert not breach.proto.expanded
+    tickets, deliveries = breach.dataframe[0].value, breach.dataframe[1].value
+    assert list(tickets.columns) == ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
+    assert list(zip(tickets["ticket_id"], tickets["state"], tickets["team"])) == [("E", "Review", "web")]
+    assert list(zip(deliveries["route"], deliveries["route_kind"], deliveries["status"], deliveries["attempts"])) == [
+        ("ops-hook", "webhook", "undelivered", 5), ("pay-slack", "slack", "delivered", 1)]
+    assert deliveries["last_error"][0] == "HTTP 500 from https://hooks.example/ops"
+    aging = expander(app, "al-aging")
+    assert list(aging.dataframe[0].value["age_hours"]) == [36.0] and len(aging.dataframe) == 1
+    assert "No notices" in aging.markdown[-1].value
+    old = expander(app, "al-old")
+    assert list(old.dataframe[1].value["notice"]) == ["fired", "recovered"]
+
+
+def test_alerts_page_filters(db):
+    app = pick_board(open_page("alerts"), "pay")
+    assert metrics(app) == {"Open breaches": "1", "Open warnings": "1", "Open aging": "0", "Resolved in range": "1"}
+    app = pick_board(app, "ops")
+    assert metrics(app) == {"Open breaches": "0", "Open warnings": "0", "Open aging": "1", "Resolved in range": "0"}
+    # Team core: no open alert is core's; al-old holds A (core).
+    app = pick(pick_board(app, "All"), "team", "core")
+    assert metrics(app) == {"Open breaches": "0", "Open warnings": "0", "Open aging": "0", "Resolved in range": "1"}
+    assert "No open alerts" in app.success[0].value
+    # Team web: al-warn is web's limit; al-breach holds E and al-aging holds Y (both web).
+    app = pick(app, "team", "web")
+    assert metrics(app) == {"Open breaches": "1", "Open warnings": "1", "Open aging": "1", "Resolved in range": "0"}
+    # The date range applies to the history: from 45 days before BASE it also holds al-ancient (BASE - 40 d),
+    # a web warning that lasted 1 day (1,440 min).
+    app = pick_days(pick(app, "team", "All"), -45, 10)
+    history = frame(app, "alert_id", 1)
+    assert list(history["alert_id"]) == ["al-old", "al-ancient"]  # latest first
+    assert history["open for"][1] == "1 d 0 h"
+    # Ticket type does not apply (the caption says so): bugs change nothing.
+    app = pick(app, "ticket_type", "bug")
+    assert metrics(app)["Resolved in range"] == "2" and metrics(app)["Open breaches"] == "1"
+    assert "Ticket type does not apply" in app.caption[0].value
+
+
+def open_linked(alert_id: str) -> AppTest:
+    """The page as a notification's link opens it: <dashboard>/alerts?alert=<id>."""
+    app = AppTest.from_file(APP, default_timeout=30).run()
+    app.query_params["alert"] = alert_id
+    app.switch_page("pages_/alerts.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_alerts_link_opens_that_alert(db):
+    app = open_linked("al-warn")
+    assert [e.label.endswith("· linked") for e in app.expander if "· al-" in e.label] == [False, False, True, False]
+    linked = expander(app, "al-warn")
+    assert linked.proto.expanded and not expander(app, "al-breach").proto.expanded
+    assert list(linked.dataframe[1].value["status"]) == ["delivered", "pending"]
+    assert not app.subheader or "Linked alert" not in [h.value for h in app.subheader]
+
+    # A link to an alert the filters hide (al-ancient is older than the default range) still shows it.
+    app = open_linked("al-ancient")
+    assert "Linked alert" in [h.value for h in app.subheader]
+    assert list(frame(app, "alert_id", 0)["alert_id"]) == ["al-ancient"]
+    assert expander(app, "al-ancient").proto.expanded
+    assert metrics(app)["Resolved in range"] == "1"  # the history itself still follows the range
+
+    app = open_linked("no-such-alert")
+    assert "There is no alert no-such-alert" in app.warning[0].value
+
+
+def test_every_page_renders_with_every_filter_set(db):
+    from dashboard.navigation import PAGES
+    for file, title, _ in PAGES:
+        app = open_page(None if file == PAGES[0][0] else file.removesuffix(".py"))
+        assert app.title[0].value == title
+        for key, value in (("board", "pay"), ("team", "web"), ("ticket_type", "bug")):
+            pick(app, key, value)
+        pick_days(app, 3, 4)
+        assert not app.exception, (file, app.exception)
+
+
+def test_alerts_sit_right_before_dead_letters_in_the_navigation():
+    from dashboard.navigation import PAGES, url_path
+    titles = [title for _, title, _ in PAGES]
+    assert titles.index("Alerts") == titles.index("Dead letters") - 1
+    assert ("alerts.py", "Alerts", ":material/notifications_active:") in PAGES
+    assert url_path("alerts.py") == "alerts"  # what notifications link to: <dashboard>/alerts?alert=<id>
