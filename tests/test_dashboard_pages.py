@@ -324,9 +324,11 @@ def test_filters_survive_page_changes(db):
 def test_flow(db):
     app = open_page("flow")
     # Queue wait by state: Review = A 0.5 + C 0.5 + C 0.5 + E (open since d6 22:30, > 3 d) > QA = A 0.5 + C 1.
-    # Last 7 days (d4..d10): C 0.5 + E (> 3 d) against d-3..d3: A 0.5 + C 0.5 = 1.0: growing.
+    # The trend compares whole days, up to yesterday (d9; today is still filling up): d3..d9 C 0.5 + E 3.0625
+    # = 3.5625 against d-4..d2 A 0.5 + C 0.5 = 1.0: growing.
     assert "**Bottleneck:** Review on board pay" in app.markdown[0].value
-    assert "the wait is **growing**" in app.markdown[0].value
+    assert (f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before."
+            in app.markdown[0].value)
     assert len(app.get("vega_lite_chart")) == 3
 
 

@@ -4,7 +4,7 @@ active). Selects from the documented views only."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import altair as alt
 import pandas as pd
@@ -41,8 +41,10 @@ def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
 @st.fragment(run_every=refresh_every())
 def flow() -> None:
     f = filters()
-    # Windows ending on the range's last day: the last 7 days, and the 7 before them.
-    last_from, prev_from = f.end - timedelta(days=TREND_DAYS - 1), f.end - timedelta(days=2 * TREND_DAYS - 1)
+    # Windows of whole days ending on the range's last complete UTC day (today is still filling up and
+    # would make any queue look like it shrinks): the last 7 days, and the 7 before them.
+    trend_end = min(f.end, datetime.now(timezone.utc).date() - timedelta(days=1))
+    last_from, prev_from = trend_end - timedelta(days=TREND_DAYS - 1), trend_end - timedelta(days=2 * TREND_DAYS - 1)
     in_range = f"day BETWEEN {literal(f.start)} AND {literal(f.end)}"
     data = load("flow", {
         "cfd": f"SELECT c.board, c.state, c.board || ' · ' || c.state AS band, b.position, c.day, c.tickets "
@@ -55,7 +57,8 @@ def flow() -> None:
                 f"GROUP BY state, category ORDER BY days DESC",
         # queue_wait_daily: over a period, sum(wait_days) (docs/metrics.md).
         "queues": f"SELECT board, state, coalesce(sum(wait_days) FILTER (WHERE {in_range}), 0) AS wait_days, "
-                  f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(last_from)}), 0) AS last_7_days, "
+                  f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(last_from)} "
+                  f"AND day <= {literal(trend_end)}), 0) AS last_7_days, "
                   f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(prev_from)} "
                   f"AND day < {literal(last_from)}), 0) AS previous_7_days "
                   f"FROM queue_wait_daily WHERE {f.ticket_where()} AND day <= {literal(f.end)} "
@@ -67,7 +70,7 @@ def flow() -> None:
     if data["cfd"].empty:
         st.info(f"No ticket transitions in this range. {EMPTY_HINT}")
         return
-    st.markdown(_bottleneck(data["queues"], last_from, f.end))
+    st.markdown(_bottleneck(data["queues"], last_from, trend_end))
     with st.expander("Wait per queue state"):
         st.dataframe(data["queues"], hide_index=True, width="stretch", column_config={
             name: st.column_config.NumberColumn(label, format="%.2f") for name, label in (

@@ -4,7 +4,7 @@
 --   A day with N tickets waiting all day gives N days. team and ticket_type are those of the
 --   visit (as in state_visits), so a plain WHERE filters them. Today's figure is as of now.
 --   Days without waiting have no row (count them as 0). Over a period, sum(wait_days); a
---   state's wait is growing when the sum over its last 7 days beats the 7 days before.
+--   state's wait is growing when the sum over the last 7 complete days beats the 7 before.
 -- Grain: one row per board, state, team, ticket_type and UTC day with waiting.
 -- Unit: wait_days in days (exact); visits = visits that waited during the day.
 CREATE OR REPLACE VIEW queue_wait_daily AS
