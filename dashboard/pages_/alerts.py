@@ -20,6 +20,7 @@ st.title("Alerts")
 st.caption("Board and team filters apply (team: the limit is that team's, or a ticket in the alert is); the date "
            "range applies to the history, by when an alert started. Ticket type does not apply.")
 SHOWN = 50  # alerts with a details expander, per section
+HISTORY_ROWS = 1000  # resolved alerts listed
 TICKET_COLUMNS = ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
 DELIVERY_COLUMNS = ("notice, route, route_kind, status, attempts, created_at, next_attempt_at, delivered_at, "
                     "last_error")
@@ -96,13 +97,16 @@ def alerts() -> None:
     linked = _linked()
     scope = alert_scope(f)
     history = f"status = 'resolved' AND {scope} AND {f.where(board=None, time='started_at')}"
-    ids = f"SELECT alert_id FROM open_alerts WHERE {scope} UNION ALL SELECT alert_id FROM alert_log WHERE {history}"
+    latest = "ORDER BY started_at DESC, alert_id"
+    # Deliveries of the alerts that get a details expander (the first SHOWN of each list, and the linked one).
+    ids = (f"SELECT alert_id FROM (SELECT alert_id FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {SHOWN}) "
+           f"UNION ALL SELECT alert_id FROM (SELECT alert_id FROM alert_log WHERE {history} {latest} LIMIT {SHOWN})")
     if linked:
         ids += f" UNION ALL SELECT {literal(linked)}"
     queries = {
         "open": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER}",
-        "history": f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE {history} ORDER BY started_at DESC, alert_id "
-                   f"LIMIT 1000",
+        "history": f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE {history} {latest} LIMIT {HISTORY_ROWS}",
+        "resolved": f"SELECT count(*) AS n FROM alert_log WHERE {history}",
         "deliveries": f"SELECT alert_id, {DELIVERY_COLUMNS} FROM alert_deliveries WHERE alert_id IN ({ids}) "
                       f"ORDER BY alert_id, created_at, route",
         "limits": f"SELECT board, name, array_to_string(states, ' + ') AS states, wip_limit, warn_at, team, person, "
@@ -131,7 +135,8 @@ def alerts() -> None:
     cols[1].metric("Open warnings", f"{levels.get('warning', 0):,}", help="WIP at or above warn_at.")
     cols[2].metric("Open aging", f"{levels.get('aging', 0):,}",
                    help="A ticket in its state longer than that state's 85th percentile.")
-    cols[3].metric("Resolved in range", f"{len(past):,}")
+    resolved = int(data["resolved"]["n"].iloc[0])
+    cols[3].metric("Resolved in range", f"{resolved:,}")
 
     if open_.empty and past.empty:
         set_limits = f"{len(limits):,} WIP limit{'s are' if len(limits) != 1 else ' is'} set" + (
@@ -147,7 +152,8 @@ def alerts() -> None:
         else:
             _section(open_, deliveries, linked)
         st.subheader("History")
-        st.caption(f"Alerts that started {f.start} – {f.end} (UTC) and have resolved, latest first.")
+        st.caption(f"Alerts that started {f.start} – {f.end} (UTC) and have resolved, latest first"
+                   + (f"; the latest {len(past):,} of {resolved:,}." if resolved > len(past) else "."))
         if past.empty:
             st.write("No resolved alerts in this range.")
         else:
