@@ -148,7 +148,8 @@ def alerts() -> None:
     else:
         st.subheader("Open now")
         if open_.empty:
-            st.success("No open alerts: every limit is kept.")
+            st.success("No open alerts match these filters." if f.board or f.team else
+                       "No open alerts: every WIP limit is kept and no ticket is aging past its state's p85.")
         else:
             _section(open_, deliveries, linked)
         st.subheader("History")

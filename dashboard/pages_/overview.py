@@ -40,11 +40,12 @@ def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
     cols[2].metric("Open aging", f"{int(counts['aging']):,}",
                    help="Tickets in a state longer than the state's 85th percentile.")
     if top.empty:
-        st.caption("None open: every WIP limit is kept. The board and team filters apply.")
+        st.caption("None open. The board and team filters apply.")
     else:
         total = int(counts["breaches"] + counts["warnings"] + counts["aging"])
-        st.caption(f"Breaches first, then oldest; {'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}"
-                   f"{total} open. The board and team filters apply.")
+        st.caption(f"Breaches first, then aging, then warnings, oldest first; "
+                   f"{'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}{total} open. "
+                   "The board and team filters apply.")
         st.dataframe(alert_table(top), hide_index=True, width="stretch")
     st.page_link("pages_/alerts.py", label="All alerts, their tickets and deliveries",
                  icon=":material/notifications_active:")
