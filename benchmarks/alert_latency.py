@@ -28,7 +28,8 @@ from flowmeter.broker import EmbeddedBroker
 from streams.topics import ensure_topics
 
 TARGET_P95 = 2.0
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+# Event times just before now: alerts judge fresh events (older batches are history being replayed).
+START = datetime.now(timezone.utc) - timedelta(minutes=5)
 SETTINGS = """
 [boards.bench]
 states = [
@@ -50,7 +51,7 @@ url = "{url}/alerts"
 
 
 def transition(n: int, ticket: str, frm: str, to: str) -> bytes:
-    at = START + timedelta(minutes=n)
+    at = START + timedelta(seconds=n)
     return json.dumps({"event_id": f"al-{n}", "ticket_id": ticket, "board": "bench", "from_state": frm,
                        "to_state": to, "at": at.isoformat()}).encode()
 

@@ -116,6 +116,11 @@ def up(broker: str | None, db: Path | None, settings: Path | None, demo: bool,
         for stale in (db, db.with_name(db.name + ".wal")):
             stale.unlink(missing_ok=True)
         click.echo(f"demo store {db} (recreated each run; pass --db to keep one)", err=True)
+    if demo and settings is None and "FLOWMETER_SETTINGS" not in os.environ and not Path("flowmeter.toml").exists():
+        # The demo's boards with a few WIP limits, so alerts have something to show.
+        settings = Path(str(resources.files("sources") / "demo.toml"))
+        click.echo(f"demo settings {settings} (WIP limits for the demo boards; pass --settings to use yours)",
+                   err=True)
     conf = load_settings(broker=broker, db=db, settings=settings, dashboard_port=dashboard_port)
     Supervisor(conf, demo=demo, demo_rate=demo_rate).run()
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 EXIT_WRITE_FAILED = 75  # EX_TEMPFAIL: the supervisor should restart us
 SendDeadLetter = Callable[[Reject], Awaitable[Any]]
-AfterLand = Callable[[LandResult], Awaitable[None]]  # must not raise: see Lander.__init__
+AfterLand = Callable[[LandResult, PreparedBatch], Awaitable[None]]  # must not raise: see Lander.__init__
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Lander:
         self._count(result)
         if self._after_land is not None and result.landed:
             try:
-                await self._after_land(result)
+                await self._after_land(result, batch)
             except Exception:
                 log.exception("after landing a batch, the follow-up (alert evaluation) failed; landing goes on")
 

@@ -25,7 +25,7 @@ from flowmeter.broker import free_port
 from flowmeter.failpoints import Failpoints
 from flowmeter.settings import Settings, bootstrap_servers, faust_broker
 from flowmeter.workflow import load_workflow
-from streams.batch import Reject
+from streams.batch import PreparedBatch, Reject
 from streams.lander import Lander
 from streams.topics import ensure_topics
 from streams.web import register_views
@@ -120,8 +120,18 @@ def run_worker(settings: Settings, broker: str) -> None:
 
 
 class _Alerting:
-    """The alert evaluator and dispatcher of one worker: judged after each landed batch, on a
-    one-second timer while a recovery cooldown runs, and every aging_interval for aging."""
+    """The alert evaluator and dispatcher of one worker.
+
+    Rules are judged after each landed batch of fresh events, on a one-second timer while a
+    recovery cooldown runs, and every aging_interval for aging. A batch whose newest
+    transition is older than alert_max_event_age is history being replayed (a backfill, the
+    demo's first minutes, a worker catching up): partitions interleave, so the state it leaves
+    mixes old and new and would fire alerts that were never true. Those batches are not
+    judged; the state is judged once fresh events arrive or the stream has been quiet for
+    QUIET_SECONDS.
+    """
+
+    QUIET_SECONDS = 2.0
 
     def __init__(self, app: faust.App, store: Store, policy: AlertPolicy, settings: Settings) -> None:
         self._app = app
@@ -130,6 +140,7 @@ class _Alerting:
         self._settings = settings
         self._recovering = 0
         self._last_aging = float("-inf")
+        self._replay_seen: float | None = None  # monotonic time of the last unjudged (replayed) batch
         self._topics: dict[str, Any] = {}
         self._lander: Lander | None = None
         self.dispatcher = Dispatcher(self._write, policy.routes, self._send_kafka, retries=settings.alert_retries,
@@ -145,16 +156,34 @@ class _Alerting:
 
         @self._app.timer(1.0)
         async def judge_alerts_on_time() -> None:
-            aging_due = time.monotonic() - self._last_aging >= self._settings.aging_interval
+            now = time.monotonic()
+            if self._replay_seen is not None:
+                if now - self._replay_seen < self.QUIET_SECONDS:
+                    return  # still replaying: judge when it is over
+                self._replay_seen = None
+                await self.judge(aging=True)
+                return
+            aging_due = now - self._last_aging >= self._settings.aging_interval
             if self._recovering or aging_due:
                 await self.judge(aging=aging_due)
+
+    async def after_land(self, _result: Any, batch: PreparedBatch) -> None:
+        newest = max((event.at for _, event in batch.transitions), default=None)
+        if newest is None:
+            return  # deploys and dead letters do not move WIP
+        age = (datetime.now(timezone.utc).replace(tzinfo=None) - newest).total_seconds()
+        if self._settings.alert_max_event_age and age > self._settings.alert_max_event_age:
+            if self._replay_seen is None:
+                log.info("alerts wait: the batch's newest event is %.0f s old (history being replayed); "
+                         "judging once fresh events arrive or the stream is quiet", age)
+            self._replay_seen = time.monotonic()
+            return
+        self._replay_seen = None
+        await self.judge(aging=False)
 
     async def _write(self, work: Callable[..., Any], *args: Any) -> Any:
         assert self._lander is not None
         return await self._lander.write(self._store.in_transaction, work, *args)
-
-    async def after_land(self, _result: Any) -> None:
-        await self.judge(aging=False)
 
     async def judge(self, aging: bool) -> None:
         if aging:

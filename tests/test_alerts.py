@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -49,14 +50,17 @@ secret = "{SECRET}"
     return path
 
 
+def fresh(seconds_ago: float) -> str:
+    """A timestamp just before now: alerts judge fresh events (older ones are history, replayed)."""
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
+
+
 def to_review(n: int, ticket: str) -> bytes:
-    return encode(transition(n, ticket_id=ticket, from_state="In Progress", to_state="Review",
-                             at=f"2026-11-26T10:{n % 60:02d}:00Z"))
+    return encode(transition(n, ticket_id=ticket, from_state="In Progress", to_state="Review", at=fresh(200 - n)))
 
 
 def to_qa(n: int, ticket: str) -> bytes:
-    return encode(transition(n, ticket_id=ticket, from_state="Review", to_state="QA",
-                             at=f"2026-11-26T11:{n % 60:02d}:00Z"))
+    return encode(transition(n, ticket_id=ticket, from_state="Review", to_state="QA", at=fresh(100 - n)))
 
 
 def send(producer, topic: str, *values: bytes) -> None:
@@ -202,3 +206,19 @@ def test_a_burst_of_50000_events_lands_while_the_receiver_never_answers(worker_f
         assert pending[0][0] == "pending" and pending[0][1] >= 1
         assert pending[0][2] == f"no answer from {hook.url} within 1 s"
         print(f"50,000 events landed in {took:.1f} s while the receiver hung ({len(hook.received)} attempts)")
+
+
+def test_replayed_history_is_judged_once_quiet_for_the_state_it_ends_in(worker_factory, names, producer, tmp_path):
+    with AlertHook() as hook:
+        w = worker_factory(settings=settings_file(tmp_path, hook.url)).start()
+        # A day-old burst: R1..R4 enter Review, then R4 leaves. Batch by batch the store may pass
+        # through states that were never true at once; only the end state (3 > 2) is judged.
+        old = [encode(transition(n, ticket_id=f"R{n}", from_state="In Progress", to_state="Review",
+                                 at=f"2026-01-01T10:0{n}:00Z")) for n in range(1, 5)]
+        old.append(encode(transition(5, ticket_id="R4", from_state="Review", to_state="QA", at="2026-01-01T10:09:00Z")))
+        send(producer, names["transitions"], *old)
+        w.wait_accounted(5)
+        [got] = wait_until(lambda: hook.answered(), 30, "the notice after the stream went quiet")
+        assert got.json["data"]["value"] == 3
+        assert "history being replayed" in w.log_path.read_text()
+        assert query(w, "SELECT count(*) FROM alerts")[0][0] == 1
