@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,6 +45,14 @@ _COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.ti
 
 
 @dataclass(frozen=True)
+class BatchTimes:
+    """When the last batch with transitions committed, and its oldest event's time: lets the
+    alert evaluator tell history being replayed from fresh events (see streams.worker)."""
+    landed_monotonic: float
+    oldest_event_at: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
 class LandResult:
     landed: int
     duplicates: int
@@ -62,6 +71,7 @@ class Store:
         self._cursor_lock = threading.Lock()
         self._log_ids: dict[str, str] = {}
         self._positions: dict[tuple[str, int], int] = {}
+        self.last_transitions_batch: BatchTimes | None = None
 
     # ---- opening -------------------------------------------------------------
     @classmethod
@@ -209,6 +219,8 @@ class Store:
             _rollback_quietly(con)
             raise
         self._positions.update(positions)
+        if batch.transitions:
+            self.last_transitions_batch = BatchTimes(time.monotonic(), min(e.at for _, e in batch.transitions))
         return LandResult(
             landed=sum(n for (_, _, what), n in counts.items() if what == "landed"),
             duplicates=sum(n for (_, _, what), n in counts.items() if what == "duplicates"),

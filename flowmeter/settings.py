@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         default=0, ge=0, le=1000, description="A breach counts as recovered only at WIP <= limit - this."
     )
     alert_max_event_age: float = Field(
-        default=600.0, ge=0, description="Batches whose newest event is older are history: not judged (0 = judge all)."
+        default=600.0, ge=0, description="Batches holding an older event are history: not judged (0 = judge all)."
     )
     alert_retries: int = Field(default=10, ge=0, le=100, description="Delivery retries of an alert notice per route.")
     alert_backoff_max: float = Field(

@@ -18,7 +18,7 @@ import faust
 
 from alerting.config import load_policy
 from alerting.dispatcher import Dispatcher
-from alerting.evaluate import AlertEvaluator, AlertPolicy
+from alerting.evaluate import AlertEvaluator, AlertPolicy, Evaluation
 from alerting.routes import parse_routes
 from analytics.store import Store
 from flowmeter.broker import free_port
@@ -123,12 +123,12 @@ class _Alerting:
     """The alert evaluator and dispatcher of one worker.
 
     Rules are judged after each landed batch of fresh events, on a one-second timer while a
-    recovery cooldown runs, and every aging_interval for aging. A batch whose newest
-    transition is older than alert_max_event_age is history being replayed (a backfill, the
-    demo's first minutes, a worker catching up): partitions interleave, so the state it leaves
-    mixes old and new and would fire alerts that were never true. Those batches are not
-    judged; the state is judged once fresh events arrive or the stream has been quiet for
-    QUIET_SECONDS.
+    recovery cooldown runs, and every aging_interval for aging. A batch holding a transition
+    older than alert_max_event_age is history being replayed (a backfill, the demo's first
+    seconds, a worker catching up): partitions interleave, so the state it leaves mixes old and
+    new and would fire alerts that were never true. Those batches are not judged (nor is aging
+    while they land); the state is judged once a batch of fresh events lands or the stream has
+    been quiet for QUIET_SECONDS.
     """
 
     QUIET_SECONDS = 2.0
@@ -140,7 +140,7 @@ class _Alerting:
         self._settings = settings
         self._recovering = 0
         self._last_aging = float("-inf")
-        self._replay_seen: float | None = None  # monotonic time of the last unjudged (replayed) batch
+        self._waiting = False  # a judgement was skipped while history landed: make it once quiet
         self._topics: dict[str, Any] = {}
         self._lander: Lander | None = None
         self.dispatcher = Dispatcher(self._write, policy.routes, self._send_kafka, retries=settings.alert_retries,
@@ -156,44 +156,51 @@ class _Alerting:
 
         @self._app.timer(1.0)
         async def judge_alerts_on_time() -> None:
-            now = time.monotonic()
-            if self._replay_seen is not None:
-                if now - self._replay_seen < self.QUIET_SECONDS:
-                    return  # still replaying: judge when it is over
-                self._replay_seen = None
-                await self.judge(aging=True)
-                return
-            aging_due = now - self._last_aging >= self._settings.aging_interval
-            if self._recovering or aging_due:
-                await self.judge(aging=aging_due)
+            aging_due = time.monotonic() - self._last_aging >= self._settings.aging_interval
+            if self._waiting or self._recovering or aging_due:
+                await self.judge(aging=aging_due or self._waiting)
 
     async def after_land(self, _result: Any, batch: PreparedBatch) -> None:
-        newest = max((event.at for _, event in batch.transitions), default=None)
-        if newest is None:
-            return  # deploys and dead letters do not move WIP
-        age = (datetime.now(timezone.utc).replace(tzinfo=None) - newest).total_seconds()
-        if self._settings.alert_max_event_age and age > self._settings.alert_max_event_age:
-            if self._replay_seen is None:
-                log.info("alerts wait: the batch's newest event is %.0f s old (history being replayed); "
-                         "judging once fresh events arrive or the stream is quiet", age)
-            self._replay_seen = time.monotonic()
-            return
-        self._replay_seen = None
-        await self.judge(aging=False)
+        if batch.transitions:  # deploys and dead letters do not move WIP
+            await self.judge(aging=False)
 
     async def _write(self, work: Callable[..., Any], *args: Any) -> Any:
         assert self._lander is not None
         return await self._lander.write(self._store.in_transaction, work, *args)
 
+    def _history_landing(self) -> float | None:
+        """On the writer thread, so in order with the batches: the age in seconds of the oldest
+        transition of the last batch, when that batch was history landed under QUIET_SECONDS ago."""
+        last = self._store.last_transitions_batch
+        limit = self._settings.alert_max_event_age
+        if last is None or not limit or time.monotonic() - last.landed_monotonic >= self.QUIET_SECONDS:
+            return None
+        age = (datetime.now(timezone.utc).replace(tzinfo=None) - last.oldest_event_at).total_seconds()
+        return age if age > limit else None
+
+    def _judge_on_writer(self, now: datetime, aging: bool) -> Evaluation | float:
+        age = self._history_landing()
+        if age is not None:
+            return age
+        return self._store.in_transaction(self._evaluator.evaluate, now, aging)
+
     async def judge(self, aging: bool) -> None:
-        if aging:
-            self._last_aging = time.monotonic()
+        assert self._lander is not None
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         try:
-            result = await self._write(self._evaluator.evaluate, now, aging)
+            result = await self._lander.write(self._judge_on_writer, now, aging)
         except Exception as exc:  # the next judgement catches up: rules are judged by state
             log.error("judging the alert rules failed (%s); the next batch or tick tries again", exc)
             return
+        if isinstance(result, float):
+            if not self._waiting:
+                log.info("alerts wait: the last batch holds an event %.0f s old (history being replayed); "
+                         "judging once a batch of fresh events lands or the stream is quiet", result)
+            self._waiting = True
+            return
+        self._waiting = False
+        if aging:
+            self._last_aging = time.monotonic()
         self._recovering = result.recovering
         if result.fired or result.recovered:
             log.info("alerts: %d fired, %d recovered, %d notices queued", result.fired, result.recovered,
