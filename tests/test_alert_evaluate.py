@@ -200,3 +200,24 @@ def test_flowmeter_alerts_lists_open_breaches_from_the_file(tmp_path, monkeypatc
     assert CliRunner().invoke(cli, ["alerts", "--db", str(tmp_path / "a.duckdb")]).output.startswith("No open alerts")
     listed = CliRunner().invoke(cli, ["alerts", "--all", "--db", str(tmp_path / "a.duckdb"), "--format", "csv"])
     assert listed.output.count("\n") == 2 and ",resolved," in listed.output  # header + the one episode
+
+
+def test_the_outbox_backs_off_1_2_4_seconds_then_keeps_the_notice_visible_as_undelivered(tmp_path):
+    from alerting import outbox
+
+    store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 0, routes=("hook",), name="Review"))
+    land(store, move("R1", "In Progress", "Review", 0))
+    judge(store, evaluator, 1)
+    now = T0 + timedelta(minutes=2)
+    [due] = store.in_transaction(outbox.due, now, frozenset())
+    assert store.in_transaction(outbox.due, now, frozenset({due.delivery_id})) == []  # in flight: not again
+    # Retry budget 3: attempts 1, 2, 3 fail and wait 1, 2, 4 s (capped by backoff_max 3 -> 1, 2, 3); 4 fails for good.
+    waits = []
+    for attempt in range(1, 5):
+        status = store.in_transaction(outbox.failed, due.delivery_id, now, f"failure {attempt}", 3, 3.0)
+        row = store.read("SELECT status, attempts, next_attempt_at, last_error FROM alert_deliveries")[1][0]
+        assert row[:2] == (status, attempt) and row[3] == f"failure {attempt}"
+        waits.append((row[2] - now).total_seconds() if row[2] else None)
+    assert waits == [1.0, 2.0, 3.0, None] and status == "undelivered"
+    assert store.in_transaction(outbox.due, now + timedelta(hours=1), frozenset()) == []  # never tried again
+    assert store.read("SELECT undelivered, last_error FROM alert_log")[1] == [(1, "failure 4")]
