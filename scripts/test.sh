@@ -4,16 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages. docker-compose validates docker-compose.yml (`config -q` needs no engine).
+# Debian packages. docker-compose validates docker-compose.yml (`config -q` needs no engine);
+# chromium is the browser tests/test_browser.py drives through Playwright (which downloads none).
 need=()
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages: ${need[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    echo "note: ${need[*]} missing and cannot be installed here (not root/apt); tests needing it are skipped" >&2
+    echo "note: ${need[*]} missing and cannot be installed here (not root/apt); the compose test is" \
+         "skipped without docker-compose and the browser test fails without chromium" >&2
   fi
 fi
 
