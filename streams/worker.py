@@ -6,6 +6,7 @@ exist, opens the store, builds the app and runs it until SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -141,6 +142,7 @@ class _Alerting:
         self._recovering = 0
         self._last_aging = float("-inf")
         self._waiting = False  # a judgement was skipped while history landed: make it once quiet
+        self._timer_judging = False
         self._topics: dict[str, Any] = {}
         self._lander: Lander | None = None
         self.dispatcher = Dispatcher(self._write, policy.routes, self._send_kafka, retries=settings.alert_retries,
@@ -158,7 +160,12 @@ class _Alerting:
         async def judge_alerts_on_time() -> None:
             aging_due = time.monotonic() - self._last_aging >= self._settings.aging_interval
             if self._waiting or self._recovering or aging_due:
-                await self.judge(aging=aging_due or self._waiting)
+                # Not awaited here: a judgement queued behind a long batch would make Faust
+                # report the timer as overlapping; the flag keeps one timer judgement at a time.
+                if not self._timer_judging:
+                    self._timer_judging = True
+                    task = asyncio.ensure_future(self.judge(aging=aging_due or self._waiting))
+                    task.add_done_callback(lambda _: setattr(self, "_timer_judging", False))
 
     async def after_land(self, _result: Any, batch: PreparedBatch) -> None:
         if batch.transitions:  # deploys and dead letters do not move WIP
