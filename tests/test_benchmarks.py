@@ -59,3 +59,15 @@ def test_alert_latency_benchmark_runs_and_prints_the_landing_baseline():
     for label in ("produce -> webhook receives the alert", "baseline: produce -> queryable via /api/sql",
                   "alerting's share", "target p95 < 2.0 s"):
         assert label in result.stdout
+
+
+def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.dashboard_render", "--transitions", "2000",
+                             "--repeats", "1", "--warmup", "0", "--timeout", "60"],
+                            capture_output=True, text=True, timeout=290)
+    assert result.returncode == 0, result.stdout + result.stderr
+    from dashboard.navigation import PAGES
+    for label in ("machine: ", "transitions (", "empty store: median", "ratio", "target 2,000 ms", "slowest page: "):
+        assert label in result.stdout
+    for _, title, _ in PAGES:  # every page is measured
+        assert f"\n{title} " in result.stdout

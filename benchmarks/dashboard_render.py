@@ -1,0 +1,169 @@
+"""Dashboard time to first render in Chromium, per page, on a store of about N transitions against
+an empty store measured in the same run (the ratio is what the data size costs).
+
+Builds the store with benchmarks.views' generator (about 9 transitions a ticket over 10 boards and
+~95 days, moved in time to end now, since the dashboard's default range is the last 30 days) and
+derives every metric once. For each store it runs `flowmeter up` without the demo: the embedded
+broker, the worker on that store, the receiver and the dashboard. Then for every page in
+dashboard.navigation.PAGES it opens the page in a fresh browser context (a new Streamlit session,
+empty browser cache) and reads, in the page, performance.now() at the first animation frame that
+shows the page's title and real content (a metric, a drawn chart, a table, a message): the time from
+navigation start to first render. One warm-up round, then --repeats rounds; every visit starts
+after the dashboard's query cache has expired, so each one reads through the worker.
+Run: python -m benchmarks.dashboard_render --transitions 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from analytics.store import Store
+from benchmarks.browser import VIEWPORT, ChromiumMissing, Up, chromium, require_chromium, wait_rendered
+from benchmarks.views import generate
+from dashboard.navigation import PAGES
+from flowmeter.workflow import Workflow
+
+TARGET_MS = 2000
+TRANSITIONS_PER_TICKET = 9  # generate(): 4 in 5 tickets take all 10 steps, the others 5 on average
+QUERY_CACHE_TTL = 2.0  # seconds: st.cache_data(ttl=2) on the dashboard's queries (dashboard/data.py)
+
+
+def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
+    """A store at `path` with about `transitions` transitions ending now, every metric derived, and
+    the ingest counts a worker would have kept; its figures."""
+    tickets = max(1, round(transitions / TRANSITIONS_PER_TICKET))
+    workflow = Workflow()  # the worker's own mapping without a settings file: it re-derives nothing
+    with Store.open(path, workflow=workflow) as store:
+        con = store._con
+        started = time.perf_counter()
+        generate(store, tickets, deploys)
+        # Move everything so the latest transition happened an hour ago, keeping all gaps.
+        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        latest = con.execute("SELECT max(occurred_at) FROM transitions").fetchall()[0][0]
+        shift = f"to_seconds({int((now - latest).total_seconds()) - 3600})"
+        con.execute(f"UPDATE transitions SET occurred_at = occurred_at + {shift}, "
+                    f"landed_at = occurred_at + {shift} + INTERVAL 1 MINUTE")
+        con.execute(f"UPDATE deploys SET finished_at = finished_at + {shift}, "
+                    f"landed_at = finished_at + {shift} + INTERVAL 1 MINUTE, "
+                    f"started_at = started_at + {shift}, "
+                    f"commits = list_transform(commits, lambda c: struct_pack(sha := c.sha, "
+                    f"committed_at := c.committed_at + {shift}))")
+        counts = {kind: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+                  for kind, table in (("transition", "transitions"), ("deploy", "deploys"))}
+        for kind, landed in counts.items():
+            con.execute("INSERT INTO ingest_counts VALUES ('benchmark', ?, ?, 0, 0, ?)", [kind, landed, now])
+        generated = time.perf_counter() - started
+        started = time.perf_counter()
+        store.sync_workflow(workflow, force=True)
+        derived = time.perf_counter() - started
+    return {"transitions": counts["transition"], "deploys": counts["deploy"], "tickets": tickets,
+            "generated": generated, "derived": derived, "mib": path.stat().st_size / 2**20}
+
+
+def measure(browser, up: Up, warmup: int, repeats: int, timeout: float) -> dict[str, list[float]]:
+    """{page file: ms from navigation start to first render, one per counted round}."""
+    samples: dict[str, list[float]] = {file: [] for file, _, _ in PAGES}
+    finished = 0.0
+    for round_no in range(warmup + repeats):
+        for file, title, _ in PAGES:
+            # Pacing, not synchronisation: start once the previous visit's cached query results
+            # have expired, so this visit's queries reach the worker.
+            time.sleep(max(0.0, finished + QUERY_CACHE_TTL + 0.2 - time.monotonic()))
+            context = browser.new_context(viewport=VIEWPORT)
+            try:
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(up.page_url(file), wait_until="commit", timeout=timeout * 1000)
+                rendered = wait_rendered(page, title, timeout=timeout)
+                if rendered.exception or errors:
+                    raise SystemExit(f"{title} ({up.page_url(file)}) failed on this store: "
+                                     f"{rendered.exception or errors}")
+            finally:
+                context.close()
+            finished = time.monotonic()
+            if round_no >= warmup:
+                samples[file].append(rendered.ms)
+    return samples
+
+
+def run_stack(db: Path, browser, warmup: int, repeats: int, timeout: float) -> tuple[dict[str, list[float]], float]:
+    """`flowmeter up` on `db` (no demo), every page measured; (samples, seconds until up answered)."""
+    up = Up(db, demo=False, log_path=db.with_name("up.log"))
+    started = time.perf_counter()
+    try:
+        up.start(timeout=max(120.0, timeout))
+        ready = time.perf_counter() - started
+        return measure(browser, up, warmup, repeats, timeout), ready
+    finally:
+        code = up.stop()
+        if code not in (0, None):
+            print(f"  (flowmeter up exited with {code}; see {up.log_path})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transitions", type=int, default=1_000_000, help="size of the store measured")
+    parser.add_argument("--deploys", type=int, default=None, help="default: transitions / 200, at least 20")
+    parser.add_argument("--repeats", type=int, default=3, help="counted rounds over every page")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first")
+    parser.add_argument("--timeout", type=float, default=60, help="longest wait for one page, seconds")
+    args = parser.parse_args(argv)
+    if args.transitions < 1 or args.repeats < 1 or args.warmup < 0 or args.timeout <= 0:
+        parser.error("--transitions, --repeats and --timeout must be positive, --warmup at least 0.")
+    deploys = args.deploys if args.deploys is not None else max(20, args.transitions // 200)
+    try:
+        require_chromium()
+    except ChromiumMissing as exc:
+        raise SystemExit(str(exc)) from None
+
+    work = Path(tempfile.mkdtemp(prefix="flowmeter-renderbench-"))
+    (work / "data").mkdir()
+    (work / "empty").mkdir()
+    data_db, empty_db = work / "data" / "bench.duckdb", work / "empty" / "bench.duckdb"
+    built = build_store(data_db, args.transitions, deploys)
+    Store.open(empty_db).close()  # the schema and the default mapping, nothing landed
+
+    with chromium() as browser:
+        print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+              f"duckdb {duckdb.__version__}, Chromium {browser.version}, {platform.system()} {platform.release()}")
+        print(f"store: {built['transitions']:,} transitions ({built['tickets']:,} tickets, 10 boards), "
+              f"{built['deploys']:,} deploys, {built['mib']:,.0f} MiB; generated {built['generated']:.1f} s, "
+              f"derived {built['derived']:.1f} s")
+        baseline, baseline_ready = run_stack(empty_db, browser, args.warmup, args.repeats, args.timeout)
+        data, data_ready = run_stack(data_db, browser, args.warmup, args.repeats, args.timeout)
+
+    print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline")
+    print(f"time to first render: ms from navigation start until the page shows its title and real content, "
+          f"each visit a new browser context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
+          f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired; "
+          f"baseline: the same pages on an empty store, same run")
+    size = f"{built['transitions']:,} transitions"
+    head = (f"{'page':<14} | {size + ': median':>30} {'min':>6} {'max':>6} | {'empty store: median':>19} "
+            f"{'min':>6} {'max':>6} | {'ratio':>6} | target {TARGET_MS:,} ms")
+    print(head + "\n" + "-" * len(head))
+    for file, title, _ in PAGES:
+        got, base = data[file], baseline[file]
+        med, base_med = statistics.median(got), statistics.median(base)
+        verdict = "met" if med <= TARGET_MS else f"MISSED by {med - TARGET_MS:,.0f} ms"
+        print(f"{title:<14} | {med:>30,.0f} {min(got):>6,.0f} {max(got):>6,.0f} | {base_med:>19,.0f} "
+              f"{min(base):>6,.0f} {max(base):>6,.0f} | {med / base_med:>5.2f}x | {verdict}")
+    worst = max(PAGES, key=lambda p: statistics.median(data[p[0]]))
+    print(f"slowest page: {worst[1]} ({statistics.median(data[worst[0]]):,.0f} ms median); "
+          f"pages within {TARGET_MS:,} ms: {sum(statistics.median(data[f]) <= TARGET_MS for f, _, _ in PAGES)} "
+          f"of {len(PAGES)}")
+    shutil.rmtree(work, ignore_errors=True)  # kept on failure, for the logs
+
+
+if __name__ == "__main__":
+    main()
