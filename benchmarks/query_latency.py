@@ -44,16 +44,22 @@ PATH = ["Backlog", "In Progress", "Review", "In Progress", "Review", "QA", "In P
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
-def event(n: int, tickets: int) -> tuple[int, bytes, bytes]:
+def event_id(n: int) -> str:
+    return f"q-{n}"
+
+
+def event(n: int, tickets: int, at: datetime | None = None) -> tuple[int, bytes, bytes]:
     """(partition, key, value) of transition n: ticket n % tickets, its step n // tickets.
 
     Tickets take their steps in order within one partition, so each ticket's events stay
     in order; the partition is chosen here (ticket % PARTITIONS) to skip the Python murmur2.
+    The event time is spread over 90 days from START unless `at` (UTC) is given.
     """
     ticket, step = n % tickets, n // tickets
-    at = START + timedelta(hours=ticket * 7 % (90 * 24) + step * 12)
+    if at is None:
+        at = START + timedelta(hours=ticket * 7 % (90 * 24) + step * 12)
     source = f'"{PATH[(step - 1) % len(PATH)]}"' if step else "null"
-    value = (f'{{"event_id":"q-{n}","ticket_id":"T-{ticket}","board":"board{ticket % BOARDS}",'
+    value = (f'{{"event_id":"{event_id(n)}","ticket_id":"T-{ticket}","board":"board{ticket % BOARDS}",'
              f'"from_state":{source},"to_state":"{PATH[step % len(PATH)]}",'
              f'"at":"{at:%Y-%m-%dT%H:%M:%S}Z","team":"team{ticket % 20}","assignee":"a{ticket % 50}"}}')
     return ticket % PARTITIONS, f"T-{ticket}".encode(), value.encode()
@@ -81,7 +87,12 @@ def produce(server: str, topic: str, count: int, tickets: int) -> tuple[float, f
 
 @dataclass
 class SteadyProducer:
-    """Sends `rate` events/s from event `first` on, in 20 ms slices against a deadline."""
+    """Sends `rate` events/s from event `first` on, in 20 ms slices against a deadline.
+
+    live_times: stamp each event with the current time (fresh events, as a live source sends)
+    instead of event()'s spread over 90 days. sample_every > 0: append (event_id, time.time()
+    just after the send call) of every sample_every-th event to `sampled` (for freshness).
+    """
 
     server: str
     topic: str
@@ -93,6 +104,9 @@ class SteadyProducer:
     elapsed: float = 0.0
     error: BaseException | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    live_times: bool = False
+    sample_every: int = 0
+    sampled: list[tuple[str, float]] = field(default_factory=list)
 
     def run(self) -> None:
         producer = producer_for(self.server)
@@ -105,9 +119,13 @@ class SteadyProducer:
                 if now >= deadline or self.stop.is_set():
                     break
                 due = min(self.rate * (now - started + slice_s), self.rate * self.seconds)
+                at = datetime.now(timezone.utc) if self.live_times else None
                 while self.sent < due:
-                    partition, key, value = event(self.first + self.sent, self.tickets)
+                    n = self.first + self.sent
+                    partition, key, value = event(n, self.tickets, at)
                     producer.send(self.topic, key=key, value=value, partition=partition)
+                    if self.sample_every and self.sent % self.sample_every == 0:
+                        self.sampled.append((event_id(n), time.time()))
                     self.sent += 1
                 self.stop.wait(max(0.0, started + (tick + 1) * slice_s - time.monotonic()))
             producer.flush(timeout=60)
@@ -119,10 +137,13 @@ class SteadyProducer:
 
 
 class Worker:
-    """The real worker on a fresh store, as a subprocess; its HTTP API on a free port."""
+    """The real worker on a fresh store, as a subprocess; its HTTP API on a free port.
 
-    def __init__(self, server: str, prefix: str) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="flowmeter-querybench-"))
+    Its files live in a new directory under `parent` (default: the system's temp dir).
+    """
+
+    def __init__(self, server: str, prefix: str, parent: Path | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="flowmeter-querybench-", dir=parent))
         self.db = self.dir / "bench.duckdb"
         self.url = f"http://127.0.0.1:{free_port()}"
         self.env = dict({k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")},
@@ -135,8 +156,9 @@ class Worker:
 
     def start(self) -> None:
         with (self.dir / "worker.log").open("wb") as log:
+            # cwd: its own directory, so no flowmeter.toml lying where the benchmark was started applies.
             self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "worker"], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+                                            stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
 
     def landed(self) -> tuple[int, dict]:
         """(transitions landed, the worker's batch stats); SystemExit on dead letters or exit."""
@@ -148,8 +170,8 @@ class Worker:
             raise SystemExit(f"the benchmark's own events were rejected or duplicated: {row}")
         return row["landed"], report["worker"]
 
-    def wait_landed(self, count: int, timeout: float) -> tuple[dict, float | None]:
-        """(the worker's batch stats, perf_counter when a first landed batch was seen)."""
+    def wait_landed(self, count: int, timeout: float, poll: float = 0.25) -> tuple[dict, float | None]:
+        """(the worker's batch stats, perf_counter when a first landed batch was seen); polls every `poll` s."""
         deadline, first = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             try:
@@ -161,7 +183,7 @@ class Worker:
                 first = time.perf_counter()
             if landed >= count:
                 return stats, first
-            time.sleep(0.25)
+            time.sleep(poll)
         raise SystemExit(f"the worker did not land {count:,} transitions within {timeout:.0f} s; "
                          f"see {self.dir / 'worker.log'}")
 
