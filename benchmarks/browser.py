@@ -198,12 +198,13 @@ CONTENT = ", ".join([
 ])
 
 # null until the page shows its title and real content (or an exception); then the moment, in
-# ms since navigation start (performance.now()), and any exception's text.
+# ms since navigation start (performance.now()), any exception's text and the warnings and errors
+# shown then (e.g. "the worker cannot be read": content, but not the page's data).
 RENDERED_JS = """(title) => {
   const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
   const live = (e) => !e.closest('[data-stale=true]');  // not left over from the page before
   const error = document.querySelector('[data-testid=stException]');
-  if (error) return {ms: performance.now(), exception: error.innerText.slice(0, 2000)};
+  if (error) return {ms: performance.now(), exception: error.innerText.slice(0, 2000), alerts: []};
   const main = document.querySelector('[data-testid=stMain]');
   if (!main) return null;
   const want = title.toLowerCase();
@@ -211,7 +212,10 @@ RENDERED_JS = """(title) => {
     .some(h => live(h) && h.innerText.trim().toLowerCase().includes(want));
   if (!titled) return null;
   const content = Array.from(main.querySelectorAll(%s)).some(e => live(e) && shown(e));
-  return content ? {ms: performance.now(), exception: null} : null;
+  if (!content) return null;
+  const alerts = Array.from(main.querySelectorAll(
+    '[data-testid=stAlertContentWarning], [data-testid=stAlertContentError]')).filter(live);
+  return {ms: performance.now(), exception: null, alerts: alerts.map(e => e.innerText.trim().slice(0, 300))};
 }""" % json.dumps(CONTENT)
 
 # A signature of what the page shows, or null while something is still on its way: a chart or
@@ -236,6 +240,7 @@ SETTLED_JS = """() => {
 class Rendered:
     ms: float  # since navigation start
     exception: str | None  # the text of a Streamlit exception box, if the page showed one
+    alerts: tuple[str, ...] = ()  # the texts of st.warning / st.error boxes shown at that moment
 
 
 def wait_rendered(page: "Page", title: str, timeout: float = 30) -> Rendered:
@@ -248,7 +253,7 @@ def wait_rendered(page: "Page", title: str, timeout: float = 30) -> Rendered:
         shown = page.evaluate("() => (document.querySelector('[data-testid=stMain]') || document.body).innerText")
         raise TimeoutError(f"{page.url} did not render {title!r} with content within {timeout:.0f} s; "
                            f"it shows: {shown[:500]!r}") from None
-    return Rendered(value["ms"], value["exception"])
+    return Rendered(value["ms"], value["exception"], tuple(value["alerts"]))
 
 
 def wait_settled(page: "Page", timeout: float = 10, calm: int = 2, interval: float = 0.2) -> bool:

@@ -70,8 +70,10 @@ def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
             "generated": generated, "derived": derived, "mib": path.stat().st_size / 2**20}
 
 
-def measure(browser, up: Up, warmup: int, repeats: int, timeout: float) -> dict[str, list[float]]:
-    """{page file: ms from navigation start to first render, one per counted round}."""
+def measure(browser, up: Up, warmup: int, repeats: int, timeout: float,
+            alerts: dict[str, set[str]]) -> dict[str, list[float]]:
+    """{page file: ms from navigation start to first render, one per counted round}; any warning
+    or error a page showed on first render goes into `alerts` (it may have rendered without data)."""
     samples: dict[str, list[float]] = {file: [] for file, _, _ in PAGES}
     finished = 0.0
     for round_no in range(warmup + repeats):
@@ -94,17 +96,19 @@ def measure(browser, up: Up, warmup: int, repeats: int, timeout: float) -> dict[
             finished = time.monotonic()
             if round_no >= warmup:
                 samples[file].append(rendered.ms)
+                alerts.setdefault(file, set()).update(rendered.alerts)
     return samples
 
 
-def run_stack(db: Path, browser, warmup: int, repeats: int, timeout: float) -> tuple[dict[str, list[float]], float]:
+def run_stack(db: Path, browser, warmup: int, repeats: int, timeout: float,
+              alerts: dict[str, set[str]]) -> tuple[dict[str, list[float]], float]:
     """`flowmeter up` on `db` (no demo), every page measured; (samples, seconds until up answered)."""
     up = Up(db, demo=False, log_path=db.with_name("up.log"))
     started = time.perf_counter()
     try:
         up.start(timeout=max(120.0, timeout))
         ready = time.perf_counter() - started
-        return measure(browser, up, warmup, repeats, timeout), ready
+        return measure(browser, up, warmup, repeats, timeout, alerts), ready
     finally:
         code = up.stop()
         if code not in (0, None):
@@ -140,8 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"store: {built['transitions']:,} transitions ({built['tickets']:,} tickets, 10 boards), "
               f"{built['deploys']:,} deploys, {built['mib']:,.0f} MiB; generated {built['generated']:.1f} s, "
               f"derived {built['derived']:.1f} s")
-        baseline, baseline_ready = run_stack(empty_db, browser, args.warmup, args.repeats, args.timeout)
-        data, data_ready = run_stack(data_db, browser, args.warmup, args.repeats, args.timeout)
+        alerts: dict[str, dict[str, set[str]]] = {"empty store": {}, "store": {}}
+        baseline, baseline_ready = run_stack(empty_db, browser, args.warmup, args.repeats, args.timeout,
+                                             alerts["empty store"])
+        data, data_ready = run_stack(data_db, browser, args.warmup, args.repeats, args.timeout, alerts["store"])
 
     print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline")
     print(f"time to first render: ms from navigation start until the page shows its title and real content, "
@@ -162,6 +168,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"slowest page: {worst[1]} ({statistics.median(data[worst[0]]):,.0f} ms median); "
           f"pages within {TARGET_MS:,} ms: {sum(statistics.median(data[f]) <= TARGET_MS for f, _, _ in PAGES)} "
           f"of {len(PAGES)}")
+    for store, pages in alerts.items():
+        for file, title, _ in PAGES:
+            for text in sorted(pages.get(file, ())):
+                print(f"  note: {title} on the {store} showed a warning on first render: {text}")
     shutil.rmtree(work, ignore_errors=True)  # kept on failure, for the logs
 
 
