@@ -14,6 +14,7 @@ import argparse
 import importlib
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -44,8 +45,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a kill cleans up as Ctrl-C does
     command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     say = Progress()
     started = now_utc()

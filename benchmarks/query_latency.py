@@ -153,6 +153,7 @@ class Worker:
                         FLOWMETER_HEARTBEAT_INTERVAL="0.5", FLOWMETER_LOG_LEVEL="warning")
         self.process: subprocess.Popen | None = None
         self.http = requests.Session()
+        self.first_landed: tuple[float, int] | None = None  # (perf_counter, landed): the last wait_landed's first sight
 
     def start(self) -> None:
         with (self.dir / "worker.log").open("wb") as log:
@@ -181,6 +182,7 @@ class Worker:
                 continue
             if landed and first is None:
                 first = time.perf_counter()
+                self.first_landed = (first, landed)
             if landed >= count:
                 return stats, first
             time.sleep(poll)

@@ -47,7 +47,7 @@ class Context:
         """Stop the worker and remove its files on leaving; on an error show its log's end first."""
         try:
             yield worker
-        except BaseException:
+        except (Exception, SystemExit):  # not on Ctrl-C
             print(tail(worker.dir / "worker.log"), flush=True)
             raise
         finally:
