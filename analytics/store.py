@@ -93,6 +93,10 @@ class Store:
             store._apply_schema()
             if workflow is not None or store._stored_fingerprint() is None:
                 store.sync_workflow(workflow or Workflow())
+            backlog = con.execute("SELECT count(DISTINCT ticket_id) FROM derive_backlog").fetchall()[0][0]
+            if backlog:  # a backfill stopped before deriving what it landed
+                log.info("deriving %d tickets an interrupted backfill landed", backlog)
+                store.derive_backlog()
         return store
 
     def close(self) -> None:
@@ -200,14 +204,18 @@ class Store:
         return self._positions.get((source, partition))
 
     # ---- the write path ------------------------------------------------------
-    def commit(self, batch: PreparedBatch) -> LandResult:
-        """Land one prepared batch and its positions in one transaction."""
+    def commit(self, batch: PreparedBatch, derive: bool = True) -> LandResult:
+        """Land one prepared batch and its positions in one transaction.
+
+        derive=False (a backfill): the touched tickets are queued in derive_backlog, in the same
+        transaction, instead of re-derived; ``derive_backlog()`` derives each of them once. A
+        backlog left by a crash is derived when the store is next opened for writing."""
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         con = self._con
         con.begin()
         try:
             counts: Counter[tuple[str, str, str]] = Counter()
-            self._insert_transitions(batch, now, counts)
+            self._insert_transitions(batch, now, counts, derive)
             self._insert_deploys(batch, now, counts)
             self._insert_dead_letters(batch, now, counts)
             positions = self._record_positions(batch, now)
@@ -247,18 +255,37 @@ class Store:
                 counts[(envelope.source, kind, "landed")] += 1
         return fresh
 
-    def _insert_transitions(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
+    def _insert_transitions(self, batch: PreparedBatch, now: datetime, counts: Counter, derive: bool) -> None:
         fresh = self._new_events("transitions", batch.transitions, "transition", counts)
         if not fresh:
             return
-        # Late and out-of-order events are fine: each touched ticket is re-derived whole.
-        self._con.execute("DELETE FROM touched_tickets")
-        self._append("touched_tickets", pa.table({"ticket_id": list({e.ticket_id for _, e in fresh})}))
+        touched = pa.table({"ticket_id": list({e.ticket_id for _, e in fresh})})
         columns: dict[str, Any] = {col: [getattr(e, attr) for _, e in fresh] for attr, col in _TRANSITION_COLUMNS.items()}
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
         self._append("transitions", pa.table(columns))
+        if not derive:
+            self._append("derive_backlog", touched)
+            return
+        # Late and out-of-order events are fine: each touched ticket is re-derived whole.
+        self._con.execute("DELETE FROM touched_tickets")
+        self._append("touched_tickets", touched)
         self._rederive_touched()
+
+    def derive_backlog(self) -> int:
+        """Derive, once each, the tickets queued by commit(derive=False); returns how many."""
+        con = self._con
+        con.begin()
+        try:
+            con.execute("DELETE FROM touched_tickets")
+            con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog")
+            derived = self._rederive_touched()
+            con.execute("DELETE FROM derive_backlog")
+            con.commit()
+        except BaseException:
+            _rollback_quietly(con)
+            raise
+        return derived
 
     def _insert_deploys(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
         fresh = self._new_events("deploys", batch.deploys, "deploy", counts)

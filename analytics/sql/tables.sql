@@ -105,6 +105,12 @@ CREATE TABLE IF NOT EXISTS production_environments (
     environment VARCHAR NOT NULL
 );
 
+-- Tickets a backfill (flowmeter load) landed events for and has not derived yet: derived
+-- once each at the end of the load, or when the store is next opened after a crash.
+CREATE TABLE IF NOT EXISTS derive_backlog (
+    ticket_id VARCHAR NOT NULL
+);
+
 -- Bookkeeping, e.g. the fingerprint of the workflow mapping the derived tables were made with.
 CREATE TABLE IF NOT EXISTS flowmeter_meta (
     key   VARCHAR PRIMARY KEY,
