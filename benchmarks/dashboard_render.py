@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     built = build_store(data_db, args.transitions, deploys)
     Store.open(empty_db).close()  # the schema and the default mapping, nothing landed
 
+    load_before = os.getloadavg()[0]
     with chromium() as browser:
         print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
               f"duckdb {duckdb.__version__}, Chromium {browser.version}, {platform.system()} {platform.release()}")
@@ -149,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
                                              alerts["empty store"])
         data, data_ready = run_stack(data_db, browser, args.warmup, args.repeats, args.timeout, alerts["store"])
 
-    print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline")
+    print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline; "
+          f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+          f"(other work on the machine moves these figures)")
     print(f"time to first render: ms from navigation start until the page shows its title and real content, "
           f"each visit a new browser context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
           f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired; "
