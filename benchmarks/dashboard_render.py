@@ -8,8 +8,8 @@ broker, the worker on that store, the receiver and the dashboard. Then for every
 dashboard.navigation.PAGES it opens the page in a fresh browser context (a new Streamlit session,
 empty browser cache) and reads, in the page, performance.now() at the first animation frame that
 shows the page's title and real content (a metric, a drawn chart, a table, a message): the time from
-navigation start to first render. One warm-up round, then --repeats rounds; every visit starts
-after the dashboard's query cache has expired, so each one reads through the worker.
+navigation start to first render. One warm-up round, then --repeats rounds; by default (--pace)
+every visit starts after the dashboard's query cache has expired, so each one reads through the worker.
 Run: python -m benchmarks.dashboard_render --transitions 1000000
 """
 
@@ -70,45 +70,44 @@ def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
             "generated": generated, "derived": derived, "mib": path.stat().st_size / 2**20}
 
 
-def measure(browser, up: Up, warmup: int, repeats: int, timeout: float,
-            alerts: dict[str, set[str]]) -> dict[str, list[float]]:
+def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str]]) -> dict[str, list[float]]:
     """{page file: ms from navigation start to first render, one per counted round}; any warning
     or error a page showed on first render goes into `alerts` (it may have rendered without data)."""
     samples: dict[str, list[float]] = {file: [] for file, _, _ in PAGES}
     finished = 0.0
-    for round_no in range(warmup + repeats):
+    for round_no in range(args.warmup + args.repeats):
         for file, title, _ in PAGES:
-            # Pacing, not synchronisation: start once the previous visit's cached query results
-            # have expired, so this visit's queries reach the worker.
-            time.sleep(max(0.0, finished + QUERY_CACHE_TTL + 0.2 - time.monotonic()))
+            # Pacing, not synchronisation: by default start once the previous visit's cached query
+            # results have expired, so this visit's queries reach the worker.
+            time.sleep(max(0.0, finished + args.pace - time.monotonic()))
             context = browser.new_context(viewport=VIEWPORT)
             try:
                 page = context.new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(up.page_url(file), wait_until="commit", timeout=timeout * 1000)
-                rendered = wait_rendered(page, title, timeout=timeout)
+                page.goto(up.page_url(file), wait_until="commit", timeout=args.timeout * 1000)
+                rendered = wait_rendered(page, title, timeout=args.timeout)
                 if rendered.exception or errors:
                     raise SystemExit(f"{title} ({up.page_url(file)}) failed on this store: "
                                      f"{rendered.exception or errors}")
             finally:
                 context.close()
             finished = time.monotonic()
-            if round_no >= warmup:
+            if round_no >= args.warmup:
                 samples[file].append(rendered.ms)
                 alerts.setdefault(file, set()).update(rendered.alerts)
     return samples
 
 
-def run_stack(db: Path, browser, warmup: int, repeats: int, timeout: float,
+def run_stack(db: Path, browser, args: argparse.Namespace,
               alerts: dict[str, set[str]]) -> tuple[dict[str, list[float]], float]:
     """`flowmeter up` on `db` (no demo), every page measured; (samples, seconds until up answered)."""
     up = Up(db, demo=False, log_path=db.with_name("up.log"))
     started = time.perf_counter()
     try:
-        up.start(timeout=max(120.0, timeout))
+        up.start(timeout=max(120.0, args.timeout))
         ready = time.perf_counter() - started
-        return measure(browser, up, warmup, repeats, timeout, alerts), ready
+        return measure(browser, up, args, alerts), ready
     finally:
         code = up.stop()
         if code not in (0, None):
@@ -122,9 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="counted rounds over every page")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first")
     parser.add_argument("--timeout", type=float, default=60, help="longest wait for one page, seconds")
+    parser.add_argument("--pace", type=float, default=QUERY_CACHE_TTL + 0.2,
+                        help="seconds from one visit's end to the next one's start (default: the dashboard's "
+                             "query cache has expired; 0 = back to back, cached results may be reused)")
     args = parser.parse_args(argv)
-    if args.transitions < 1 or args.repeats < 1 or args.warmup < 0 or args.timeout <= 0:
-        parser.error("--transitions, --repeats and --timeout must be positive, --warmup at least 0.")
+    if args.transitions < 1 or args.repeats < 1 or args.warmup < 0 or args.timeout <= 0 or args.pace < 0:
+        parser.error("--transitions, --repeats and --timeout must be positive, --warmup and --pace at least 0.")
     deploys = args.deploys if args.deploys is not None else max(20, args.transitions // 200)
     try:
         require_chromium()
@@ -146,16 +148,17 @@ def main(argv: list[str] | None = None) -> None:
               f"{built['deploys']:,} deploys, {built['mib']:,.0f} MiB; generated {built['generated']:.1f} s, "
               f"derived {built['derived']:.1f} s")
         alerts: dict[str, dict[str, set[str]]] = {"empty store": {}, "store": {}}
-        baseline, baseline_ready = run_stack(empty_db, browser, args.warmup, args.repeats, args.timeout,
-                                             alerts["empty store"])
-        data, data_ready = run_stack(data_db, browser, args.warmup, args.repeats, args.timeout, alerts["store"])
+        baseline, baseline_ready = run_stack(empty_db, browser, args, alerts["empty store"])
+        data, data_ready = run_stack(data_db, browser, args, alerts["store"])
 
     print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline; "
           f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
           f"(other work on the machine moves these figures)")
+    pacing = (f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired" if args.pace > QUERY_CACHE_TTL
+              else f"visits {args.pace:g} s apart (cached query results may be reused)")
     print(f"time to first render: ms from navigation start until the page shows its title and real content, "
           f"each visit a new browser context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
-          f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired; "
+          f"{pacing}; "
           f"baseline: the same pages on an empty store, same run")
     size = f"{built['transitions']:,} transitions"
     head = (f"{'page':<14} | {size + ': median':>30} {'min':>6} {'max':>6} | {'empty store: median':>19} "

@@ -63,7 +63,7 @@ def test_alert_latency_benchmark_runs_and_prints_the_landing_baseline():
 
 def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline():
     result = subprocess.run([sys.executable, "-m", "benchmarks.dashboard_render", "--transitions", "2000",
-                             "--repeats", "1", "--warmup", "0", "--timeout", "60"],
+                             "--repeats", "1", "--warmup", "0", "--pace", "0", "--timeout", "60"],
                             capture_output=True, text=True, timeout=290)
     assert result.returncode == 0, result.stdout + result.stderr
     from dashboard.navigation import PAGES
