@@ -1,13 +1,11 @@
-"""Lands each micro-batch exactly once, and never lets Faust commit an offset past what landed.
+"""Lands each micro-batch exactly once, and never lets Faust acknowledge a batch that did not land.
 
 Faust's ``take_events`` acknowledges a batch in its own ``finally``: when the
-loop body returns, raises, or is cancelled (DESIGN pitfall 3). ``submit`` holds
-every message (one more reference) so that ack does not count, and releases the
-hold only after the batch committed; that also lets the next batch fill while
-this one is written. When a batch cannot be written the lander retries, then
-ends the process with ``os._exit`` before any release, so the batch is
-redelivered on restart, where the offsets stored in DuckDB skip whatever had
-already landed.
+loop body returns, raises, or is cancelled (DESIGN pitfall 3). So this class
+never lets an exception escape, and when a batch cannot be written it either
+retries or ends the process with ``os._exit`` (which runs no ``finally``) so the
+batch stays unacknowledged and is redelivered on restart, where the offsets
+stored in DuckDB skip whatever had already landed.
 """
 
 from __future__ import annotations
@@ -50,7 +48,7 @@ class LandingStats:
 class Lander:
     def __init__(self, store: Store, kind_by_topic: dict[str, str], dead_letter_topic: str,
                  send_dead_letter: SendDeadLetter,
-                 *, retries: int = 5, first_backoff: float = 0.5,
+                 *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0,
                  after_land: AfterLand | None = None) -> None:
         self._store = store
         self._kind_by_topic = kind_by_topic
@@ -58,6 +56,7 @@ class Lander:
         self._send_dead_letter = send_dead_letter
         self._retries = retries
         self._first_backoff = first_backoff
+        self._shutdown_grace = shutdown_grace
         # Called after each committed batch that landed events (the alert evaluator). Anything
         # it raises is logged and dropped: alerting must never stop or redo the landing.
         self._after_land = after_land
@@ -65,7 +64,6 @@ class Lander:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
         self.stats = LandingStats()
         self._last_done = time.perf_counter()
-        self._in_flight: asyncio.Future | None = None
 
     def envelopes(self, events: Sequence[Any]) -> list[Envelope]:
         """Faust events -> envelopes carrying topic[partition]@offset and the raw bytes.
@@ -89,37 +87,25 @@ class Lander:
                 out.append(Envelope(message.topic, message.partition, message.offset, kind, message.value))
         return out
 
-    async def submit(self, events: Sequence[Any], release: Callable[[Sequence[Any]], None]) -> None:
-        """Start landing a batch; return once the batch before it has landed.
-
-        Pipelined: while this batch is parsed and written on the writer thread, Faust fills the
-        next one, and batches still land one at a time, in order. Faust acknowledges a
-        take_events batch as soon as the loop body returns, which is now before it landed; so
-        each message gets a hold first (one more reference), which Faust's ack only takes off
-        again. ``release`` acknowledges for real, and runs only after the batch's transaction
-        committed: Faust never commits an offset past what DuckDB holds.
-        """
-        for event in events:
-            event.message.incref()
-        previous = self._in_flight
-        if previous is not None:
-            # shield: stopping the agent must not cancel a write that is under way.
-            await asyncio.shield(previous)
+    async def land(self, events: Sequence[Any]) -> None:
+        """Land one batch; return only when it is safe for Faust to acknowledge it."""
         self.stats.filling_seconds += time.perf_counter() - self._last_done
-        self._in_flight = asyncio.ensure_future(self._land_and_release(events, release))
-
-    async def _land_and_release(self, events: Sequence[Any], release: Callable[[Sequence[Any]], None]) -> None:
+        task = asyncio.ensure_future(self._land(self.envelopes(events)))
         try:
-            await self._land(self.envelopes(events))
+            await asyncio.shield(task)
         except asyncio.CancelledError:
-            # Stopping: the write on the writer thread finishes or not (close() waits for it).
-            # Either way the batch stays unacknowledged: redelivered after the restart, where
-            # the positions stored with any landed batch skip it.
-            log.info("stopping with a batch of %d events in flight; it stays unacknowledged", len(events))
-            return
-        except BaseException as exc:  # never let Faust commit past a failure
+            # The worker is stopping. Faust acks this batch as soon as we return, so
+            # finish landing it first; if that cannot happen, leave it unacknowledged.
+            log.info("stopping: finishing the batch in flight (%d events) before it is acknowledged", len(events))
+            try:
+                await asyncio.wait({task}, timeout=self._shutdown_grace)
+            except asyncio.CancelledError:
+                pass  # cancelled again: decide on what is known now
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                self._exit_unacknowledged("the batch in flight could not be finished during shutdown")
+            raise
+        except BaseException as exc:  # never let Faust ack past a failure
             self._exit_unacknowledged(f"landing a batch failed unexpectedly: {exc!r}")
-        release(events)
         self._last_done = time.perf_counter()
 
     async def _land(self, envelopes: list[Envelope]) -> None:

@@ -88,12 +88,7 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     @app.agent(source, concurrency=1)
     async def land(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            await lander.submit(events, release)
-
-    def release(events: Any) -> None:
-        """The real acknowledgement of a landed batch (see Lander.submit)."""
-        for event in events:
-            event.message.ack(app.consumer)
+            await lander.land(events)
 
     readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowmeter-reader")
     register_views(app, store, lander, readers, settings)
