@@ -11,6 +11,7 @@ Run: python scripts/screenshots.py   (needs the test extra and /usr/bin/chromium
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         code = up.stop()
         if code not in (0, None):
             print(f"flowmeter up exited with {code}; see {up.log_path}", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)  # kept on failure, for the logs
 
 
 if __name__ == "__main__":
