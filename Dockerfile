@@ -20,6 +20,7 @@ COPY flowmeter/ flowmeter/
 COPY sources/ sources/
 COPY streams/ streams/
 COPY analytics/ analytics/
+COPY alerting/ alerting/
 COPY dashboard/ dashboard/
 
 # The lock is a constraints file: it pins the versions that were tested without
