@@ -72,6 +72,8 @@ class Store:
         self._log_ids: dict[str, str] = {}
         self._positions: dict[tuple[str, int], int] = {}
         self.last_transitions_batch: BatchTimes | None = None
+        # True while derive_backlog holds tickets whose derived rows are behind their events.
+        self.backlog_pending = False
 
     # ---- opening -------------------------------------------------------------
     @classmethod
@@ -216,6 +218,9 @@ class Store:
         try:
             counts: Counter[tuple[str, str, str]] = Counter()
             self._insert_transitions(batch, now, counts, derive)
+            deferred = not derive and bool(batch.transitions)
+            if derive and self.backlog_pending and not counts_landed_transitions(counts):
+                self._derive_backlog_in_transaction()  # nothing new to derive with: the backlog alone
             self._insert_deploys(batch, now, counts)
             self._insert_dead_letters(batch, now, counts)
             positions = self._record_positions(batch, now)
@@ -227,6 +232,10 @@ class Store:
             _rollback_quietly(con)
             raise
         self._positions.update(positions)
+        if derive:
+            self.backlog_pending = False
+        elif deferred:
+            self.backlog_pending = True
         if batch.transitions:
             self.last_transitions_batch = BatchTimes(time.monotonic(), min(e.at for _, e in batch.transitions))
         return LandResult(
@@ -270,6 +279,10 @@ class Store:
         # Late and out-of-order events are fine: each touched ticket is re-derived whole.
         self._con.execute("DELETE FROM touched_tickets")
         self._append("touched_tickets", touched)
+        if self.backlog_pending:  # what earlier batches deferred is derived with this one
+            self._con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog "
+                              "EXCEPT SELECT ticket_id FROM touched_tickets")
+            self._con.execute("DELETE FROM derive_backlog")
         self._rederive_touched()
 
     def derive_backlog(self) -> int:
@@ -277,14 +290,19 @@ class Store:
         con = self._con
         con.begin()
         try:
-            con.execute("DELETE FROM touched_tickets")
-            con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog")
-            derived = self._rederive_touched()
-            con.execute("DELETE FROM derive_backlog")
+            derived = self._derive_backlog_in_transaction()
             con.commit()
         except BaseException:
             _rollback_quietly(con)
             raise
+        self.backlog_pending = False
+        return derived
+
+    def _derive_backlog_in_transaction(self) -> int:
+        self._con.execute("DELETE FROM touched_tickets")
+        self._con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog")
+        derived = self._rederive_touched()
+        self._con.execute("DELETE FROM derive_backlog")
         return derived
 
     def _insert_deploys(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
@@ -393,6 +411,10 @@ class Store:
             return columns, result.fetchall()
         finally:
             cursor.close()
+
+
+def counts_landed_transitions(counts: Counter) -> bool:
+    return any(n for (_, kind, what), n in counts.items() if kind == "transition" and what == "landed")
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:

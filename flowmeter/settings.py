@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, le=256, description="Partitions for topics flowmeter creates.")
     batch_max: int = Field(default=5000, ge=1, le=100_000, description="Most events landed in one transaction.")
     batch_within: float = Field(default=0.5, gt=0, le=60, description="Seconds to wait to fill a batch.")
+    derive_every: float = Field(
+        default=5.0, ge=0, le=600,
+        description="While catching up (full batches), refresh derived metrics at most this often, s (0 = every batch).",
+    )
     session_timeout: float = Field(default=6.0, gt=0, description="Consumer-group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer heartbeat, seconds.")
     web_host: str = Field(default="127.0.0.1", description="Address the worker's HTTP server binds.")

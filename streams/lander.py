@@ -49,7 +49,7 @@ class Lander:
     def __init__(self, store: Store, kind_by_topic: dict[str, str], dead_letter_topic: str,
                  send_dead_letter: SendDeadLetter,
                  *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0,
-                 after_land: AfterLand | None = None) -> None:
+                 after_land: AfterLand | None = None, batch_max: int = 0, derive_every: float = 0.0) -> None:
         self._store = store
         self._kind_by_topic = kind_by_topic
         self._dead_letter_topic = dead_letter_topic
@@ -60,6 +60,12 @@ class Lander:
         # Called after each committed batch that landed events (the alert evaluator). Anything
         # it raises is logged and dropped: alerting must never stop or redo the landing.
         self._after_land = after_land
+        # Catching up (full batches), deriving every batch re-scans a growing store for each;
+        # then the derived tables are refreshed at most every derive_every seconds instead,
+        # and with every batch again once a batch comes in less than full (see Store.commit).
+        self._batch_max = batch_max
+        self._derive_every = derive_every
+        self._last_derive = time.monotonic()
         # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
         self.stats = LandingStats()
@@ -90,7 +96,8 @@ class Lander:
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""
         self.stats.filling_seconds += time.perf_counter() - self._last_done
-        task = asyncio.ensure_future(self._land(self.envelopes(events)))
+        full = bool(self._batch_max) and len(events) >= self._batch_max
+        task = asyncio.ensure_future(self._land(self.envelopes(events), full))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -108,7 +115,7 @@ class Lander:
             self._exit_unacknowledged(f"landing a batch failed unexpectedly: {exc!r}")
         self._last_done = time.perf_counter()
 
-    async def _land(self, envelopes: list[Envelope]) -> None:
+    async def _land(self, envelopes: list[Envelope], full: bool = False) -> None:
         fresh, skipped = self._store.unseen(envelopes)
         self.stats.redelivered_skipped += skipped
         if skipped:
@@ -125,7 +132,10 @@ class Lander:
         for reject in batch.rejects:
             log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
         started = time.perf_counter()
-        result = await self._commit_with_retries(batch)
+        derive = not (full and self._derive_every and time.monotonic() - self._last_derive < self._derive_every)
+        result = await self._commit_with_retries(batch, derive)
+        if derive:
+            self._last_derive = time.monotonic()
         self.stats.writing_seconds += time.perf_counter() - started
         self._count(result)
         if self._after_land is not None and result.landed:
@@ -134,16 +144,24 @@ class Lander:
             except Exception:
                 log.exception("after landing a batch, the follow-up (alert evaluation) failed; landing goes on")
 
+    async def settle(self, quiet_seconds: float) -> None:
+        """Derive what catching up deferred once no batch has come for quiet_seconds (a stream
+        that stopped on a full batch would otherwise leave it for the next batch)."""
+        if self._store.backlog_pending and time.perf_counter() - self._last_done >= quiet_seconds:
+            derived = await self.write(self._store.derive_backlog)
+            self._last_derive = time.monotonic()
+            log.info("derived %d tickets deferred while catching up", derived)
+
     async def write(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run ``work(*args)`` on the writer thread, in order with the batches (store writes only)."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
 
-    async def _commit_with_retries(self, batch: PreparedBatch) -> LandResult:
+    async def _commit_with_retries(self, batch: PreparedBatch, derive: bool = True) -> LandResult:
         loop = asyncio.get_running_loop()
         delay = self._first_backoff
         for attempt in range(self._retries + 1):
             try:
-                return await loop.run_in_executor(self._writer, self._store.commit, batch)
+                return await loop.run_in_executor(self._writer, self._store.commit, batch, derive)
             except Exception as exc:  # a DuckDB error, a full disk, ...: retry, then stop
                 if attempt == self._retries:
                     self._exit_unacknowledged(

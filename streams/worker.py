@@ -82,8 +82,16 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     alerts = _Alerting(app, store, policy or AlertPolicy(routes=parse_routes({}, "", settings.alerts_topic)),
                        settings)
     lander = Lander(store, kind_by_topic, settings.dead_letter_topic, send_dead_letter,
-                    retries=settings.write_retries, after_land=alerts.after_land)
+                    retries=settings.write_retries, after_land=alerts.after_land,
+                    batch_max=settings.batch_max, derive_every=settings.derive_every)
     alerts.start(lander)
+
+    @app.timer(1.0)
+    async def derive_when_quiet() -> None:
+        try:
+            await lander.settle(quiet_seconds=2 * settings.batch_within + 1)
+        except Exception as exc:  # the next batch derives it with its own
+            log.error("deriving what catching up deferred failed (%s); the next batch does it", exc)
 
     @app.agent(source, concurrency=1)
     async def land(stream: faust.StreamT) -> None:
@@ -185,10 +193,12 @@ class _Alerting:
         age = (datetime.now(timezone.utc).replace(tzinfo=None) - last.oldest_event_at).total_seconds()
         return age if age > limit else None
 
-    def _judge_on_writer(self, now: datetime, aging: bool) -> Evaluation | float:
+    def _judge_on_writer(self, now: datetime, aging: bool) -> Evaluation | str:
+        if self._store.backlog_pending:
+            return "the worker is catching up and the derived tables are behind"
         age = self._history_landing()
         if age is not None:
-            return age
+            return f"the last batch holds an event {age:.0f} s old (history being replayed)"
         return self._store.in_transaction(self._evaluator.evaluate, now, aging)
 
     async def judge(self, aging: bool) -> None:
@@ -199,10 +209,10 @@ class _Alerting:
         except Exception as exc:  # the next judgement catches up: rules are judged by state
             log.error("judging the alert rules failed (%s); the next batch or tick tries again", exc)
             return
-        if isinstance(result, float):
+        if isinstance(result, str):
             if not self._waiting:
-                log.info("alerts wait: the last batch holds an event %.0f s old (history being replayed); "
-                         "judging once a batch of fresh events lands or the stream is quiet", result)
+                log.info("alerts wait: %s; judging once a batch of fresh events lands or the stream is quiet",
+                         result)
             self._waiting = True
             return
         self._waiting = False

@@ -143,7 +143,7 @@ def test_token_is_required_when_configured(worker_factory):
 
 
 def test_concurrent_queries_while_10000_events_stream_in_see_only_whole_batches(worker_factory, producer, topics):
-    worker = worker_factory(batch_max=250).start()
+    worker = worker_factory(batch_max=250, derive_every=0).start()
     total = 10_000
     # Rows written together in one transaction must always be seen together: the landed
     # events and their count, and the derived tickets and the distinct tickets they come from.
@@ -183,3 +183,16 @@ def test_concurrent_queries_while_10000_events_stream_in_see_only_whole_batches(
     assert all(s["events"] == s["counted"] and s["tickets"] == s["distinct_tickets"] for s in seen)
     assert any(0 < s["events"] < total for s in seen), "the readers must have run while events were landing"
     assert len(seen) >= 20
+
+
+def test_catching_up_defers_derived_tables_then_they_match_the_events(worker_factory, producer, topics):
+    # 5,000 events pre-produced, batches of 250: the worker is behind, so full batches land
+    # their events at once and refresh the derived tables at most every derive_every (5 s);
+    # once it has caught up, tickets account for every ticket the events name.
+    worker = worker_factory(batch_max=250).start()
+    land(worker, producer, topics, 5_000)
+    derived = ("SELECT (SELECT count(*) FROM tickets) AS tickets, "
+               "(SELECT count(DISTINCT ticket_id) FROM transitions) AS named")
+    rows = wait_until(lambda: (r := sql(worker, derived).json()["rows"])[0]["tickets"] == 500 and r,
+                      30, "the derived tickets to catch up")
+    assert rows == [{"tickets": 500, "named": 500}]

@@ -164,3 +164,20 @@ def test_a_backlog_left_by_a_crash_is_derived_when_the_store_is_next_opened(tmp_
     with Store.open(tmp_path / "s.duckdb") as store:
         assert count(store, "SELECT count(*) FROM tickets") == 2
         assert count(store, "SELECT count(*) FROM derive_backlog") == 0
+
+
+def test_batches_deferred_while_catching_up_are_derived_with_the_next_live_batch(tmp_path):
+    # Worker catching up: two full batches deferred, then a live batch derives all three at once.
+    events = [transition(n, ticket_id=f"K{n % 7}", to_state=("Review" if n % 2 else "In Progress"),
+                         at=f"2025-03-01T{n:02d}:00:00Z") for n in range(21)]
+    batches = [[env(i + j, encode(e)) for j, e in enumerate(events[i:i + 7])] for i in range(0, 21, 7)]
+    with Store.open(tmp_path / "live.duckdb") as live, Store.open(tmp_path / "caught.duckdb") as caught:
+        for batch in batches:
+            live.commit(prepare(batch))
+        caught.commit(prepare(batches[0]), derive=False)
+        caught.commit(prepare(batches[1]), derive=False)
+        assert caught.backlog_pending and count(caught, "SELECT count(*) FROM derive_backlog") == 14
+        caught.commit(prepare(batches[2]))  # K0..K6 of this batch and the 7 deferred: derived together
+        assert not caught.backlog_pending
+        assert _derived(caught) == _derived(live)
+        assert count(caught, "SELECT count(*) FROM derive_backlog") == 0
