@@ -105,8 +105,9 @@ CREATE TABLE IF NOT EXISTS production_environments (
     environment VARCHAR NOT NULL
 );
 
--- Tickets a backfill (flowmeter load) landed events for and has not derived yet: derived
--- once each at the end of the load, or when the store is next opened after a crash.
+-- Tickets whose events landed but whose derived rows are not re-derived yet: a backfill
+-- (flowmeter load) derives them once at its end, a worker catching up at most every
+-- derive_every seconds; after a crash, when the store is next opened for writing.
 CREATE TABLE IF NOT EXISTS derive_backlog (
     ticket_id VARCHAR NOT NULL
 );
