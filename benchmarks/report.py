@@ -135,10 +135,14 @@ def render(sections: list[Section], *, started: datetime, seconds: float, scale:
         out += [f"**Scale {scale:g}: sizes are not the issue's, so these figures do not judge the targets.**", ""]
     for section in sections:
         out.append(section.markdown())
-    out += ["## What each change bought", "",
-            "No optimisation has been recorded yet. Each change to the landing path, the store or the "
-            "views adds a line here: what changed (commit), which figure moved, from what to what.", ""]
+    out += ["## What each change bought", "", CHANGES.read_text().strip() if CHANGES.exists() else
+            "No optimisation has been recorded yet.", ""]
     return "\n".join(out)
+
+
+# Kept by hand, one entry per optimisation (what changed, which figure moved, from what to
+# what, measured how); copied into every RESULTS.md so a new run does not lose the history.
+CHANGES = Path(__file__).resolve().parent / "CHANGES.md"
 
 
 def now_utc() -> datetime:
