@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from kafka import KafkaProducer
 
+from benchmarks.browser import poll
 from benchmarks.hook import AlertHook
 from benchmarks.query_latency import Worker
 from flowmeter.broker import EmbeddedBroker
@@ -57,13 +58,10 @@ def transition(n: int, ticket: str, frm: str, to: str) -> bytes:
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+    try:
+        return poll(predicate, timeout, what, interval)
+    except TimeoutError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -51,7 +51,7 @@ def poll(predicate: Callable[[], Any], timeout: float, what: str, interval: floa
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {value!r:.300})")
         time.sleep(interval)
 
 

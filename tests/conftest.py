@@ -18,6 +18,7 @@ import pytest
 import requests
 from kafka import KafkaProducer
 
+from benchmarks.browser import poll
 from flowmeter.broker import EmbeddedBroker, free_port
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -25,14 +26,10 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll until predicate() is truthy; fail the test with `what` when the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {value!r})")
-        time.sleep(interval)
+    try:
+        return poll(predicate, timeout, what, interval)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
