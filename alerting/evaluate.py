@@ -49,7 +49,8 @@ class AlertPolicy:
 
 @dataclass(frozen=True)
 class Rule:
-    key: str
+    key: str  # stored as alerts.rule: the episode's identity across judgements and restarts
+    scope: str  # what the rule watches (a limit, or one ticket's visit), whatever its level
     kind: str  # wip | aging
     level: str  # breach | warning | aging
     board: str
@@ -87,7 +88,7 @@ class AlertEvaluator:
         if aging and self.policy.aging:
             rules += self._aging_rules(con, now, open_episodes)
             kinds.add("aging")
-        breach_open = {r.key.rsplit("|", 1)[0] for r in rules if r.level == "breach"
+        breach_open = {r.scope for r in rules if r.level == "breach"
                        and (r.broken or (r.key in open_episodes and not r.kept))}
         seen = set()
         for rule in rules:
@@ -96,20 +97,23 @@ class AlertEvaluator:
             alert_id = current[0] if current else None
             episode = current[1] if current else None
             # A warning says nothing while its limit is (or is about to be) in breach.
-            notify = not (rule.level == "warning" and rule.key.rsplit("|", 1)[0] in breach_open)
+            notify = not (rule.level == "warning" and rule.scope in breach_open)
             cooldown = 0.0 if rule.kind == "aging" else self.policy.cooldown
             outcome = step(episode, rule.value, rule.broken, rule.kept, now, cooldown, notify)
             if outcome.episode is None:
                 continue
+            # The column's tickets: stored when an episode opens, listed in every notice.
+            tickets = self._tickets(con, rule, now) if outcome.opened or outcome.notice else []
             if outcome.opened:
                 alert_id = f"A{uuid.uuid4().hex[:15]}"
-                _insert_alert(con, alert_id, rule, outcome.episode, self._tickets(con, rule, now))
+                _insert_alert(con, alert_id, rule, outcome.episode, tickets)
             elif outcome.episode != episode:
                 _update_alert(con, alert_id, outcome.episode)
             if outcome.notice:
                 result.fired += outcome.notice == "fired"
                 result.recovered += outcome.notice == "recovered"
-                result.deliveries += self._enqueue(con, alert_id, outcome.notice, rule, now)
+                alert = _alert_doc(alert_id, rule, outcome.episode, tickets)
+                result.deliveries += self._enqueue(con, alert, outcome.notice, rule.routes, now)
             result.recovering += outcome.episode.status == "recovering"
         for key, (alert_id, episode) in open_episodes.items():
             if key not in seen and key.split("|", 1)[0] in kinds:
@@ -133,10 +137,10 @@ class AlertEvaluator:
             base = "|".join(["wip", board, name, team or "", person or ""])
             common = dict(kind="wip", board=board, limit_name=name, states=tuple(states), team=team, person=person,
                           ticket_id=None, wip_limit=limit, routes=tuple(routes or ()), value=float(wip))
-            rules.append(Rule(key=f"{base}|breach", level="breach", threshold=float(limit),
+            rules.append(Rule(key=f"{base}|breach", scope=base, level="breach", threshold=float(limit),
                               broken=wip > limit, kept=wip <= limit - h, **common))
             if warn_at is not None:
-                rules.append(Rule(key=f"{base}|warning", level="warning", threshold=float(warn_at),
+                rules.append(Rule(key=f"{base}|warning", scope=base, level="warning", threshold=float(warn_at),
                                   broken=wip >= warn_at, kept=wip < warn_at - h, **common))
         return rules
 
@@ -165,7 +169,7 @@ class AlertEvaluator:
                 if new >= MAX_NEW_AGING:
                     continue
                 new += 1
-            rules.append(Rule(key=key, kind="aging", level="aging", board=board, limit_name=state, states=(state,),
+            rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state, states=(state,),
                               team=team, person=assignee, ticket_id=ticket_id, threshold=float(threshold),
                               wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False))
         return rules
@@ -187,13 +191,11 @@ class AlertEvaluator:
                  "entered_state_at": r[4].isoformat(timespec="seconds") + "Z", "age_hours": r[5]} for r in rows]
 
     # ---- the outbox -----------------------------------------------------------
-    def _enqueue(self, con: duckdb.DuckDBPyConnection, alert_id: str, notice: str, rule: Rule, now: datetime) -> int:
-        row = con.execute("SELECT * FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
-        alert = dict(zip([d[0] for d in con.description], row))
-        alert["tickets"] = json.loads(alert["tickets"]) if notice == "fired" else self._tickets(con, rule, now)
-        event = cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard)
-        payload = json.dumps(event)
-        names = rule.routes or (LOG_ROUTE,)
+    def _enqueue(self, con: duckdb.DuckDBPyConnection, alert: dict[str, Any], notice: str,
+                 routes: tuple[str, ...], now: datetime) -> int:
+        alert_id = alert["alert_id"]
+        payload = json.dumps(cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard))
+        names = routes or (LOG_ROUTE,)
         for name in names:
             route = self.policy.routes.get(name)
             if route is None:  # checked when the worker starts; a stale limit row falls back to the log
@@ -204,6 +206,15 @@ class AlertEvaluator:
                         {"id": f"{event_id(alert_id, notice)}:{name}", "alert": alert_id, "notice": notice,
                          "route": name, "kind": route.kind, "payload": payload, "now": now})
         return len(names)
+
+
+def _alert_doc(alert_id: str, rule: Rule, episode: Episode, tickets: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a notice says about its alert (the fields of an `alerts` row that it carries)."""
+    return {"alert_id": alert_id, "kind": rule.kind, "level": rule.level, "board": rule.board,
+            "limit_name": rule.limit_name, "states": rule.states, "team": rule.team, "person": rule.person,
+            "ticket_id": rule.ticket_id, "value": episode.value, "threshold": rule.threshold,
+            "wip_limit": rule.wip_limit, "tickets": tickets, "started_at": episode.started_at,
+            "resolved_at": episode.resolved_at}
 
 
 def _open_episodes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, Episode]]:

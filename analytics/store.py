@@ -217,10 +217,12 @@ class Store:
         con.begin()
         try:
             counts: Counter[tuple[str, str, str]] = Counter()
-            self._insert_transitions(batch, now, counts, derive)
-            deferred = not derive and bool(batch.transitions)
-            if derive and self.backlog_pending and not counts_landed_transitions(counts):
-                self._derive_backlog_in_transaction()  # nothing new to derive with: the backlog alone
+            touched = self._insert_transitions(batch, now, counts)
+            if derive:
+                # Late and out-of-order events are fine: each touched ticket is re-derived whole.
+                self._derive(touched, backlog=self.backlog_pending)
+            elif touched is not None:
+                self._append("derive_backlog", touched)
             self._insert_deploys(batch, now, counts)
             self._insert_dead_letters(batch, now, counts)
             positions = self._record_positions(batch, now)
@@ -234,7 +236,7 @@ class Store:
         self._positions.update(positions)
         if derive:
             self.backlog_pending = False
-        elif deferred:
+        elif touched is not None:
             self.backlog_pending = True
         if batch.transitions:
             self.last_transitions_batch = BatchTimes(time.monotonic(), min(e.at for _, e in batch.transitions))
@@ -264,45 +266,35 @@ class Store:
                 counts[(envelope.source, kind, "landed")] += 1
         return fresh
 
-    def _insert_transitions(self, batch: PreparedBatch, now: datetime, counts: Counter, derive: bool) -> None:
+    def _insert_transitions(self, batch: PreparedBatch, now: datetime, counts: Counter) -> pa.Table | None:
+        """Append the batch's new transitions; return the tickets they touch (None: no new ones)."""
         fresh = self._new_events("transitions", batch.transitions, "transition", counts)
         if not fresh:
-            return
-        touched = pa.table({"ticket_id": list({e.ticket_id for _, e in fresh})})
+            return None
         columns: dict[str, Any] = {col: [getattr(e, attr) for _, e in fresh] for attr, col in _TRANSITION_COLUMNS.items()}
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
         self._append("transitions", pa.table(columns))
-        if not derive:
-            self._append("derive_backlog", touched)
-            return
-        # Late and out-of-order events are fine: each touched ticket is re-derived whole.
+        return pa.table({"ticket_id": list({e.ticket_id for _, e in fresh})})
+
+    def _derive(self, touched: pa.Table | None, backlog: bool) -> int:
+        """Re-derive the touched tickets and, with backlog, those derive_backlog holds (inside the
+        caller's transaction); returns how many tickets were derived."""
+        if touched is None and not backlog:
+            return 0
         self._con.execute("DELETE FROM touched_tickets")
-        self._append("touched_tickets", touched)
-        if self.backlog_pending:  # what earlier batches deferred is derived with this one
+        if touched is not None:
+            self._append("touched_tickets", touched)
+        if backlog:
             self._con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog "
                               "EXCEPT SELECT ticket_id FROM touched_tickets")
             self._con.execute("DELETE FROM derive_backlog")
-        self._rederive_touched()
+        return self._rederive_touched()
 
     def derive_backlog(self) -> int:
         """Derive, once each, the tickets queued by commit(derive=False); returns how many."""
-        con = self._con
-        con.begin()
-        try:
-            derived = self._derive_backlog_in_transaction()
-            con.commit()
-        except BaseException:
-            _rollback_quietly(con)
-            raise
+        derived = self.in_transaction(lambda _con: self._derive(None, backlog=True))
         self.backlog_pending = False
-        return derived
-
-    def _derive_backlog_in_transaction(self) -> int:
-        self._con.execute("DELETE FROM touched_tickets")
-        self._con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog")
-        derived = self._rederive_touched()
-        self._con.execute("DELETE FROM derive_backlog")
         return derived
 
     def _insert_deploys(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
@@ -411,10 +403,6 @@ class Store:
             return columns, result.fetchall()
         finally:
             cursor.close()
-
-
-def counts_landed_transitions(counts: Counter) -> bool:
-    return any(n for (_, kind, what), n in counts.items() if kind == "transition" and what == "landed")
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
