@@ -155,3 +155,51 @@ def test_unknown_kind_reason_prefers_the_json_error():
     with pytest.raises(InvalidEvent, match="not JSON"):
         unknown_kind_reason(b"nope")
     assert "neither ticket_id/to_state" in unknown_kind_reason(b'{"foo": 1}')
+
+
+# ---- the fast decode (orjson) agrees with the contract's json -----------------
+# The parser decodes with orjson and falls back to json for what orjson refuses; these
+# inputs sit where the two libraries differ or where the inline field checks take over.
+AWKWARD_MESSAGES = [
+    b'{"ticket_id":"A-1","ticket_id":"A-2","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',  # last wins
+    b'{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z","n":NaN}',  # json only
+    b'{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z","n":123456789012345678901234567890}',
+    b'{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z",}',  # trailing comma
+    b'\xef\xbb\xbf{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',  # BOM
+    b'{"ticket_id":"\\ud800","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',  # lone surrogate
+    '{"ticket_id":"\u00a0A-1\u2003","board":" b ","to_state":"Done\\t","at":" 2025-05-01T00:00:00Z "}'.encode(),
+    b'{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z","team":" ","actor":""}',
+    b'{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z","team":7}',
+    b'{"ticket_id":"' + b"x" * 513 + b'","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',
+    b'{"ticket_id":" ' + b"x" * 512 + b' ","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',
+    b'[1, 2]', b'"text"', b'   ', b'\xff\xfe', b'{"a":', b'[' * 5000 + b']' * 5000,
+]
+
+
+def _outcome(parse, raw):
+    try:
+        return parse(raw, NOW)
+    except InvalidEvent as exc:
+        return exc.reason
+
+
+@pytest.mark.parametrize("raw", AWKWARD_MESSAGES, ids=range(len(AWKWARD_MESSAGES)))
+def test_fast_decode_gives_the_same_event_or_reason_as_json(raw, monkeypatch):
+    fast = _outcome(parse_transition, raw)
+    # The reference: the same parser with orjson made to refuse everything, so json decides.
+    import streams.events as events
+
+    def refuse(_raw):
+        raise events.orjson.JSONDecodeError("refused", "", 0)
+    monkeypatch.setattr(events.orjson, "loads", refuse)
+    assert fast == _outcome(parse_transition, raw)
+
+
+def test_padded_fields_are_stripped_by_python_whitespace_rules():
+    raw = '{"ticket_id":"\u00a0A-1\u2003","board":" b ","to_state":"Done\\t","at":"2025-05-01T00:00:00Z"}'.encode()
+    event = parse_transition(raw, NOW)
+    assert (event.ticket_id, event.board, event.to_state) == ("A-1", "b", "Done")
+    assert event.event_id.startswith("t-")  # no id given: derived from the content
+    # A 512-character id padded with spaces is within the limit once stripped.
+    assert len(parse_transition(AWKWARD_MESSAGES[10], NOW).ticket_id) == 512
+    assert "at most 512" in _outcome(parse_transition, AWKWARD_MESSAGES[9])
