@@ -1,6 +1,6 @@
 """Alert latency: from producing the event that breaches a WIP limit to a webhook receiving the alert.
 
-Starts an embedded broker, a real worker with the default batch settings (batch_within 0.5 s)
+Starts an embedded broker, a real worker with the default batch settings
 and a local webhook receiver. The limit is Review <= 0, so each repetition is one breach: a
 ticket enters Review (timed from just before the send), the alert is awaited at the receiver,
 then the ticket leaves Review and the recovery notice is awaited (alert_cooldown 0), so the
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
                 worker.process.wait(30)
             broker.stop()
 
-    print(f"{args.breaches} breaches, default batch settings (batch_within 0.5 s), webhook on 127.0.0.1")
+    print(f"{args.breaches} breaches, default batch settings, webhook on 127.0.0.1")
     print(f"{'seconds':<44} {'p50':>7} {'p95':>7} {'max':>7}")
     rows = [("produce -> webhook receives the alert", alert_latency),
             ("baseline: produce -> queryable via /api/sql", visible_latency),

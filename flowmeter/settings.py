@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     group_id: str = Field(default="flowmeter", description="Kafka consumer group (Faust app id).")
     partitions: int = Field(default=4, ge=1, le=256, description="Partitions for topics flowmeter creates.")
     batch_max: int = Field(default=5000, ge=1, le=100_000, description="Most events landed in one transaction.")
-    batch_within: float = Field(default=0.5, gt=0, le=60, description="Seconds to wait to fill a batch.")
+    batch_within: float = Field(default=0.2, gt=0, le=60, description="Seconds to wait to fill a batch.")
+    fetch_wait: float = Field(
+        default=0.1, gt=0, le=30,
+        description="Longest the broker may hold a fetch while no events arrive, s (Faust's own is 1.5).",
+    )
     derive_every: float = Field(
         default=5.0, ge=0, le=600,
         description="While catching up (full batches), refresh derived metrics at most this often, s (0 = every batch).",

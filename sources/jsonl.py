@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+import orjson
+
 from streams.batch import Envelope
 
 
@@ -22,10 +24,13 @@ def kind_of(doc: object) -> str:
 
 def peek(line: bytes) -> tuple[str, str | None]:
     """The kind of one line and its Kafka key (ticket_id or service), without validating it."""
-    try:
-        doc = json.loads(line)
-    except (ValueError, RecursionError):
-        return "unknown", None
+    try:  # orjson first (the parser decodes the line again; see streams.events._load_object)
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            doc = json.loads(line)
+        except (ValueError, RecursionError):
+            return "unknown", None
     kind = kind_of(doc)
     key = doc.get("service" if kind == "deploy" else "ticket_id") if kind != "unknown" else None
     return kind, key if isinstance(key, str) else None

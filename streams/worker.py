@@ -27,6 +27,7 @@ from flowmeter.failpoints import Failpoints
 from flowmeter.settings import Settings, bootstrap_servers, faust_broker
 from flowmeter.workflow import load_workflow
 from streams.batch import PreparedBatch, Reject
+from streams.fetch_wait import set_fetch_wait
 from streams.lander import Lander
 from streams.topics import ensure_topics
 from streams.web import register_views
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings, broker: str, store: Store, web_port: int,
               policy: AlertPolicy | None = None) -> tuple[faust.App, Lander]:
+    set_fetch_wait(settings.fetch_wait)
     datadir = settings.db.with_name(settings.db.name + ".faust")
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust needs datadir's parent (pitfall 8)
     app = faust.App(
