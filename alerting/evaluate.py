@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from alerting.episodes import Episode, resolve_gone, step
 from alerting.notices import cloud_event, event_id
@@ -65,6 +66,7 @@ class Rule:
     value: float
     broken: bool
     kept: bool
+    ticket: dict[str, Any] | None = None  # aging: the ticket as a notice lists it (read with the rule)
 
 
 @dataclass
@@ -82,6 +84,7 @@ class AlertEvaluator:
     def evaluate(self, con: duckdb.DuckDBPyConnection, now: datetime, aging: bool = False) -> Evaluation:
         """Judge the WIP rules (and, when asked, the aging rule) at `now` (naive UTC)."""
         result = Evaluation()
+        writes = _Writes()
         open_episodes = _open_episodes(con)
         rules = self._wip_rules(con)
         kinds = {"wip"}
@@ -106,19 +109,20 @@ class AlertEvaluator:
             tickets = self._tickets(con, rule, now) if outcome.opened or outcome.notice else []
             if outcome.opened:
                 alert_id = f"A{uuid.uuid4().hex[:15]}"
-                _insert_alert(con, alert_id, rule, outcome.episode, tickets)
+                writes.insert_alert(alert_id, rule, outcome.episode, tickets)
             elif outcome.episode != episode:
-                _update_alert(con, alert_id, outcome.episode)
+                writes.update_alert(alert_id, outcome.episode)
             if outcome.notice:
                 result.fired += outcome.notice == "fired"
                 result.recovered += outcome.notice == "recovered"
                 alert = _alert_doc(alert_id, rule, outcome.episode, tickets)
-                result.deliveries += self._enqueue(con, alert, outcome.notice, rule.routes, now)
+                result.deliveries += self._enqueue(writes, alert, outcome.notice, rule.routes, now)
             result.recovering += outcome.episode.status == "recovering"
         for key, (alert_id, episode) in open_episodes.items():
             if key not in seen and key.split("|", 1)[0] in kinds:
                 # The limit was removed, or the aging ticket moved on: resolved without a notice.
-                _update_alert(con, alert_id, resolve_gone(episode, now))
+                writes.update_alert(alert_id, resolve_gone(episode, now))
+        writes.flush(con)
         return result
 
     # ---- observations ----------------------------------------------------------
@@ -156,14 +160,15 @@ class AlertEvaluator:
                 GROUP BY board, state HAVING count(*) >= $min
             )
             SELECT t.ticket_id, t.board, t.state, t.team, t.assignee, t.entered_state_at,
-                   epoch($now - t.entered_state_at) AS seconds, h.threshold
+                   epoch($now - t.entered_state_at) AS seconds, h.threshold,
+                   round(epoch($now - t.entered_state_at) / 3600.0, 1) AS age_hours
             FROM tickets t JOIN history h USING (board, state)
             WHERE t.category IN ('queue', 'active') AND epoch($now - t.entered_state_at) > h.threshold
             ORDER BY seconds DESC
         """, {"q": p.aging_percentile / 100, "now": now, "days": p.aging_history_days,
               "min": p.aging_min_samples}).fetchall()
         rules, new = [], 0
-        for ticket_id, board, state, team, assignee, entered, seconds, threshold in rows:
+        for ticket_id, board, state, team, assignee, entered, seconds, threshold, age_hours in rows:
             key = f"aging|{board}|{ticket_id}|{state}|{entered.isoformat()}"
             if key not in open_episodes:
                 if new >= MAX_NEW_AGING:
@@ -171,11 +176,14 @@ class AlertEvaluator:
                 new += 1
             rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state, states=(state,),
                               team=team, person=assignee, ticket_id=ticket_id, threshold=float(threshold),
-                              wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False))
+                              wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False,
+                              ticket=_ticket_doc(ticket_id, state, assignee, team, entered, age_hours)))
         return rules
 
     def _tickets(self, con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> list[dict[str, Any]]:
         """The tickets a notice lists: those in the rule's column, oldest in their state first."""
+        if rule.ticket is not None:  # aging: read with the rule, no query per ticket
+            return [rule.ticket]
         where = "ticket_id = $ticket" if rule.ticket_id else (
             "board = $board AND list_contains($states, state) AND ($team IS NULL OR team = $team) "
             "AND ($person IS NULL OR assignee = $person)")
@@ -187,11 +195,10 @@ class AlertEvaluator:
                    round(epoch($now - entered_state_at) / 3600.0, 1) AS age_hours
             FROM tickets WHERE {where} ORDER BY entered_state_at, ticket_id LIMIT $limit
         """, params).fetchall()
-        return [{"ticket_id": r[0], "state": r[1], "assignee": r[2], "team": r[3],
-                 "entered_state_at": r[4].isoformat(timespec="seconds") + "Z", "age_hours": r[5]} for r in rows]
+        return [_ticket_doc(*row) for row in rows]
 
     # ---- the outbox -----------------------------------------------------------
-    def _enqueue(self, con: duckdb.DuckDBPyConnection, alert: dict[str, Any], notice: str,
+    def _enqueue(self, writes: "_Writes", alert: dict[str, Any], notice: str,
                  routes: tuple[str, ...], now: datetime) -> int:
         alert_id = alert["alert_id"]
         payload = json.dumps(cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard))
@@ -201,10 +208,8 @@ class AlertEvaluator:
             if route is None:  # checked when the worker starts; a stale limit row falls back to the log
                 log.warning("alert route %r is not defined; logging the notice instead", name)
                 route = self.policy.routes[LOG_ROUTE]
-            con.execute("""INSERT INTO alert_deliveries VALUES ($id, $alert, $notice, $route, $kind, $payload,
-                           'pending', 0, $now, $now, NULL, NULL) ON CONFLICT DO NOTHING""",
-                        {"id": f"{event_id(alert_id, notice)}:{name}", "alert": alert_id, "notice": notice,
-                         "route": name, "kind": route.kind, "payload": payload, "now": now})
+            writes.deliveries.append((f"{event_id(alert_id, notice)}:{name}", alert_id, notice, name, route.kind,
+                                      payload, now))
         return len(names)
 
 
@@ -224,19 +229,68 @@ def _open_episodes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, Episo
             for rule, alert_id, status, started, value, peak, notified, recovering in rows}
 
 
-def _insert_alert(con: duckdb.DuckDBPyConnection, alert_id: str, rule: Rule, episode: Episode,
-                  tickets: list[dict[str, Any]]) -> None:
-    con.execute("""INSERT INTO alerts VALUES ($id, $rule, $kind, $level, $board, $name, $states, $team, $person,
-                   $ticket, $threshold, $limit, $value, $peak, $tickets, $status, $started, NULL, NULL, $notified)""",
-                {"id": alert_id, "rule": rule.key, "kind": rule.kind, "level": rule.level, "board": rule.board,
-                 "name": rule.limit_name, "states": list(rule.states), "team": rule.team, "person": rule.person,
-                 "ticket": rule.ticket_id, "threshold": rule.threshold, "limit": rule.wip_limit,
-                 "value": episode.value, "peak": episode.peak_value, "tickets": json.dumps(tickets),
-                 "status": episode.status, "started": episode.started_at, "notified": episode.notified})
+def _ticket_doc(ticket_id: str, state: str, assignee: str | None, team: str | None, entered: datetime,
+                age_hours: float) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "state": state, "assignee": assignee, "team": team,
+            "entered_state_at": entered.isoformat(timespec="seconds") + "Z", "age_hours": age_hours}
 
 
-def _update_alert(con: duckdb.DuckDBPyConnection, alert_id: str, episode: Episode) -> None:
-    con.execute("""UPDATE alerts SET status = $status, value = $value, peak_value = $peak,
-                   recovering_since = $recovering, resolved_at = $resolved WHERE alert_id = $id""",
-                {"id": alert_id, "status": episode.status, "value": episode.value, "peak": episode.peak_value,
-                 "recovering": episode.recovering_since, "resolved": episode.resolved_at})
+class _Writes:
+    """One judgement's changes, written in three statements at its end: a statement per
+    episode made a first aging check on a big board (200 new episodes, each with its outbox
+    row, and an update for every open one) hold the writer, and so the landing, for seconds."""
+
+    def __init__(self) -> None:
+        self.alerts: list[tuple] = []
+        self.updates: list[tuple] = []
+        self.deliveries: list[tuple] = []
+
+    def insert_alert(self, alert_id: str, rule: Rule, episode: Episode, tickets: list[dict[str, Any]]) -> None:
+        self.alerts.append((alert_id, rule.key, rule.kind, rule.level, rule.board, rule.limit_name, list(rule.states),
+                            rule.team, rule.person, rule.ticket_id, rule.threshold, rule.wip_limit, episode.value,
+                            episode.peak_value, json.dumps(tickets), episode.status, episode.started_at,
+                            episode.recovering_since, episode.resolved_at, episode.notified))
+
+    def update_alert(self, alert_id: str, episode: Episode) -> None:
+        self.updates.append((alert_id, episode.status, episode.value, episode.peak_value, episode.recovering_since,
+                             episode.resolved_at))
+
+    def flush(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.alerts:
+            _insert_rows(con, "INSERT INTO alerts SELECT * FROM new_alerts", "new_alerts", self.alerts, _ALERT_TYPES)
+        if self.updates:
+            _insert_rows(con, """UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
+                                     recovering_since = u.recovering_since, resolved_at = u.resolved_at
+                                 FROM changed_alerts u WHERE alerts.alert_id = u.alert_id""",
+                         "changed_alerts", self.updates, _UPDATE_TYPES)
+        if self.deliveries:
+            _insert_rows(con, """INSERT INTO alert_deliveries
+                                 SELECT delivery_id, alert_id, notice, route, route_kind, payload, 'pending', 0,
+                                        created_at, created_at, NULL, NULL
+                                 FROM new_deliveries ON CONFLICT DO NOTHING""",
+                         "new_deliveries", self.deliveries, _DELIVERY_TYPES)
+
+
+_ALERT_TYPES = {
+    "alert_id": pa.string(), "rule": pa.string(), "kind": pa.string(), "level": pa.string(), "board": pa.string(),
+    "limit_name": pa.string(), "states": pa.list_(pa.string()), "team": pa.string(), "person": pa.string(),
+    "ticket_id": pa.string(), "threshold": pa.float64(), "wip_limit": pa.int32(), "value": pa.float64(),
+    "peak_value": pa.float64(), "tickets": pa.string(), "status": pa.string(), "started_at": pa.timestamp("us"),
+    "recovering_since": pa.timestamp("us"), "resolved_at": pa.timestamp("us"), "notified": pa.bool_(),
+}
+_UPDATE_TYPES = {"alert_id": pa.string(), "status": pa.string(), "value": pa.float64(), "peak_value": pa.float64(),
+                 "recovering_since": pa.timestamp("us"), "resolved_at": pa.timestamp("us")}
+_DELIVERY_TYPES = {"delivery_id": pa.string(), "alert_id": pa.string(), "notice": pa.string(), "route": pa.string(),
+                   "route_kind": pa.string(), "payload": pa.string(), "created_at": pa.timestamp("us")}
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, sql: str, name: str, rows: list[tuple],
+                 types: dict[str, pa.DataType]) -> None:
+    """Run `sql` over `rows` registered as the relation `name` (columns and types from `types`)."""
+    columns = list(zip(*rows))
+    table = pa.table({col: pa.array(list(values), type) for (col, type), values in zip(types.items(), columns)})
+    con.register(name, table)
+    try:
+        con.execute(sql)
+    finally:
+        con.unregister(name)

@@ -32,9 +32,11 @@ def due(con: duckdb.DuckDBPyConnection, now: datetime, busy: frozenset[str], lim
     return [Delivery(*row) for row in rows]
 
 
-def delivered(con: duckdb.DuckDBPyConnection, delivery_id: str, now: datetime) -> None:
+def delivered(con: duckdb.DuckDBPyConnection, delivery_ids: list[str], now: datetime) -> None:
+    """Record these deliveries as done (one statement for all: see Dispatcher._record_delivered)."""
     con.execute("""UPDATE alert_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $now,
-                   next_attempt_at = NULL WHERE delivery_id = $id""", {"id": delivery_id, "now": now})
+                   next_attempt_at = NULL WHERE delivery_id IN (SELECT unnest($ids::VARCHAR[]))""",
+                {"ids": delivery_ids, "now": now})
 
 
 def failed(con: duckdb.DuckDBPyConnection, delivery_id: str, now: datetime, error: str,

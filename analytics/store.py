@@ -347,12 +347,16 @@ class Store:
     def _record_positions(self, batch: PreparedBatch, now: datetime) -> dict[tuple[str, int], int]:
         # Files have no log id and are not skipped by position: event_id dedup covers re-runs.
         positions = {key: offset for key, offset in batch.positions.items() if key[0] in self._log_ids}
-        for (source, partition), offset in positions.items():
+        if positions:  # one statement for every partition (one each cost ~4 ms a batch)
+            keys = list(positions)
             self._con.execute(
-                """INSERT INTO ingest_positions VALUES ($s, $p, $l, $o, $now)
+                """INSERT INTO ingest_positions
+                   SELECT unnest($s::VARCHAR[]), unnest($p::INTEGER[]), unnest($l::VARCHAR[]),
+                          unnest($o::BIGINT[]), $now
                    ON CONFLICT DO UPDATE SET last_offset = greatest(last_offset, excluded.last_offset),
                                              updated_at = excluded.updated_at""",
-                {"s": source, "p": partition, "l": self._log_ids[source], "o": offset, "now": now},
+                {"s": [k[0] for k in keys], "p": [k[1] for k in keys], "l": [self._log_ids[k[0]] for k in keys],
+                 "o": [positions[k] for k in keys], "now": now},
             )
         return positions
 
