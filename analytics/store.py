@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from flowmeter.errors import StoreError, StoreLocked
 from flowmeter.failpoints import Failpoints
@@ -219,7 +220,10 @@ class Store:
         con.begin()
         try:
             counts: Counter[tuple[str, str, str]] = Counter()
-            touched = self._insert_transitions(batch, now, counts)
+            if batch.rows is not None:
+                touched = self._insert_transition_rows(batch, now, counts)
+            else:
+                touched = self._insert_transitions(batch, now, counts)
             if derive:
                 # Late and out-of-order events are fine: each touched ticket is re-derived whole.
                 self._derive(touched, backlog=self.backlog_pending)
@@ -240,8 +244,9 @@ class Store:
             self.backlog_pending = False
         elif touched is not None:
             self.backlog_pending = True
-        if batch.transitions:
-            self.last_transitions_batch = BatchTimes(time.monotonic(), min([e.at for _, e in batch.transitions]))
+        oldest = _oldest_event(batch)
+        if oldest is not None:
+            self.last_transitions_batch = BatchTimes(time.monotonic(), oldest)
         return LandResult(
             landed=sum(n for (_, _, what), n in counts.items() if what == "landed"),
             duplicates=sum(n for (_, _, what), n in counts.items() if what == "duplicates"),
@@ -286,6 +291,47 @@ class Store:
         columns["src"] = [env.src for env, _ in fresh]
         self._append("transitions", pa.table(columns))
         return pa.table({"ticket_id": list(set(columns["ticket_id"]))})
+
+    def _insert_transition_rows(self, batch: PreparedBatch, now: datetime, counts: Counter) -> pa.Table | None:
+        """The table form of _insert_transitions (`flowmeter load`): the rows checked column-wise
+        and the transitions parsed one by one, deduplicated together in SQL, first line first."""
+        assert batch.rows is not None
+        source, table = batch.rows.source, batch.rows.table
+        if batch.transitions:
+            if any(env.source != source for env, _ in batch.transitions):
+                raise ValueError("a batch with column-wise rows must come from one source")
+            parsed = list(map(_TRANSITION_FIELDS, (e for _, e in batch.transitions)))
+            extra = dict(zip(_TRANSITION_COLUMNS.values(), map(list, zip(*parsed))))
+            extra["ord"] = [env.offset for env, _ in batch.transitions]
+            table = pa.concat_tables([table, pa.table(extra, schema=table.schema)])
+        if not table.num_rows:
+            return None
+        con = self._con
+        con.register("_incoming_rows", table)
+        try:
+            # Already stored, or an earlier line of this batch has the same event_id: a duplicate.
+            # The inner IN builds its hash table on this batch, not on every stored event.
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE _flagged_rows AS
+                SELECT i.*, (row_number() OVER (PARTITION BY i.event_id ORDER BY i.ord) > 1
+                             OR s.event_id IS NOT NULL) AS repeated
+                FROM _incoming_rows i
+                LEFT JOIN (SELECT DISTINCT event_id FROM transitions
+                           WHERE event_id IN (SELECT event_id FROM _incoming_rows)) s ON s.event_id = i.event_id""")
+        finally:
+            con.unregister("_incoming_rows")
+        cols = ", ".join(_TRANSITION_COLUMNS.values())
+        con.execute(f"""INSERT INTO transitions ({cols}, landed_at, src)
+                        SELECT {cols}, $now, $source || ':' || ord FROM _flagged_rows WHERE NOT repeated
+                        ORDER BY ord""", {"now": now, "source": source})
+        landed, repeated = con.execute(
+            "SELECT count(*) FILTER (WHERE NOT repeated), count(*) FILTER (WHERE repeated) FROM _flagged_rows"
+        ).fetchall()[0]
+        counts[(source, "transition", "landed")] += landed
+        counts[(source, "transition", "duplicates")] += repeated
+        touched = con.sql("SELECT DISTINCT ticket_id FROM _flagged_rows WHERE NOT repeated").to_arrow_table()
+        con.execute("DROP TABLE _flagged_rows")
+        return touched if landed else None
 
     def _derive(self, touched: pa.Table | None, backlog: bool) -> int:
         """Re-derive the touched tickets and, with backlog, those derive_backlog holds (inside the
@@ -417,6 +463,13 @@ class Store:
             return columns, result.fetchall()
         finally:
             cursor.close()
+
+
+def _oldest_event(batch: PreparedBatch) -> datetime | None:
+    times = [e.at for _, e in batch.transitions]
+    if batch.rows is not None and batch.rows.table.num_rows:
+        times.append(pa.compute.min(batch.rows.table.column("occurred_at")).as_py())
+    return min(times) if times else None
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:

@@ -183,7 +183,7 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     from flowmeter.workflow import load_workflow
     with Store.open(conf.db, workflow=load_workflow(conf.settings)) as store, \
             _progress(file.stat().st_size, f"loading {file.name}") as advance:
-        summary = load_file(store, file, conf.batch_max, advance, lambda text: click.echo(text, err=True))
+        summary = load_file(store, file, progress=advance, announce=lambda text: click.echo(text, err=True))
     r, seconds = summary.result, time.monotonic() - started
     total = r.landed + r.duplicates + r.dead_lettered
     click.echo(f"loaded {file} into {conf.db} in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} events/s): "

@@ -8,7 +8,6 @@ from typing import Iterator
 
 import orjson
 
-from streams.batch import Envelope
 
 
 def kind_of(doc: object) -> str:
@@ -43,10 +42,3 @@ def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             line = line.rstrip(b"\r\n")
             if line.strip():
                 yield number, line
-
-
-def file_envelopes(path: Path) -> Iterator[Envelope]:
-    source = f"file:{path.resolve()}"
-    for number, line in read_lines(path):
-        kind, _ = peek(line)
-        yield Envelope(source, 0, number, kind, line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from flowmeter.errors import InvalidEvent
 from streams.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
@@ -44,15 +45,25 @@ class Reject:
 
 
 @dataclass
+class TransitionRows:
+    """Transitions already checked column-wise (streams.columnar), all from one source:
+    a table in streams.columnar.ROW_SCHEMA whose `ord` is each line's number."""
+    source: str
+    table: Any  # pyarrow.Table; not imported here so the worker's hot path stays light
+
+
+@dataclass
 class PreparedBatch:
     transitions: list[tuple[Envelope, Transition]] = field(default_factory=list)
+    rows: TransitionRows | None = None  # `flowmeter load`'s fast path; landed with `transitions`
     deploys: list[tuple[Envelope, Deploy]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     # Highest offset per (source, partition) covered by this batch, valid or not.
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.transitions) + len(self.deploys) + len(self.rejects)
+        rows = self.rows.table.num_rows if self.rows is not None else 0
+        return len(self.transitions) + rows + len(self.deploys) + len(self.rejects)
 
 
 def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedBatch:
