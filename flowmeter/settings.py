@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     derive_every: float = Field(
         default=5.0, ge=0, le=600,
-        description="While catching up (full batches), refresh derived metrics at most this often, s (0 = every batch).",
+        description="While catching up (a backlog on the broker), refresh derived metrics at most this often, s (0 = every batch).",
     )
     session_timeout: float = Field(default=6.0, gt=0, description="Consumer-group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer heartbeat, seconds.")

@@ -26,8 +26,10 @@ from streams.batch import Envelope, PreparedBatch, Reject, prepare
 log = logging.getLogger(__name__)
 
 EXIT_WRITE_FAILED = 75  # EX_TEMPFAIL: the supervisor should restart us
+DERIVE_SPACING = 4.0  # while catching up, derives at least 4x their own duration apart
 SendDeadLetter = Callable[[Reject], Awaitable[Any]]
 AfterLand = Callable[[LandResult, PreparedBatch], Awaitable[None]]  # must not raise: see Lander.__init__
+Behind = Callable[[Sequence[Any]], int]  # events still on the broker behind a batch (consumer lag)
 
 
 @dataclass
@@ -49,7 +51,8 @@ class Lander:
     def __init__(self, store: Store, kind_by_topic: dict[str, str], dead_letter_topic: str,
                  send_dead_letter: SendDeadLetter,
                  *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0,
-                 after_land: AfterLand | None = None, batch_max: int = 0, derive_every: float = 0.0) -> None:
+                 after_land: AfterLand | None = None, batch_max: int = 0, derive_every: float = 0.0,
+                 behind: Behind | None = None) -> None:
         self._store = store
         self._kind_by_topic = kind_by_topic
         self._dead_letter_topic = dead_letter_topic
@@ -60,12 +63,19 @@ class Lander:
         # Called after each committed batch that landed events (the alert evaluator). Anything
         # it raises is logged and dropped: alerting must never stop or redo the landing.
         self._after_land = after_land
-        # Catching up (full batches), deriving every batch re-scans a growing store for each;
-        # then the derived tables are refreshed at most every derive_every seconds instead,
-        # and with every batch again once a batch comes in less than full (see Store.commit).
+        # Catching up, deriving every batch re-scans a growing store for each; then the derived
+        # tables are refreshed at most every derive_every seconds instead, and with every batch
+        # again once caught up (see Store.commit). Catching up: the batch came full, or the
+        # broker holds at least another full batch behind it. The second matters because a
+        # short batch_within ends batches before they fill even while a backlog waits.
         self._batch_max = batch_max
         self._derive_every = derive_every
+        self._behind = behind
         self._last_derive = time.monotonic()
+        # A derive re-reads every event of the tickets touched since the last one, so on a long
+        # backlog each takes longer than the one before; spacing them DERIVE_SPACING times their
+        # own duration keeps deriving under a fifth of the catching up (see benchmarks/CHANGES.md).
+        self._last_derive_seconds = 0.0
         # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
         self.stats = LandingStats()
@@ -96,8 +106,7 @@ class Lander:
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""
         self.stats.filling_seconds += time.perf_counter() - self._last_done
-        full = bool(self._batch_max) and len(events) >= self._batch_max
-        task = asyncio.ensure_future(self._land(self.envelopes(events), full))
+        task = asyncio.ensure_future(self._land(self.envelopes(events), self._catching_up(events)))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -115,7 +124,18 @@ class Lander:
             self._exit_unacknowledged(f"landing a batch failed unexpectedly: {exc!r}")
         self._last_done = time.perf_counter()
 
-    async def _land(self, envelopes: list[Envelope], full: bool = False) -> None:
+    def _catching_up(self, events: Sequence[Any]) -> bool:
+        if not self._batch_max:
+            return False
+        if len(events) >= self._batch_max:
+            return True
+        try:
+            return self._behind is not None and self._behind(events) >= self._batch_max
+        except Exception as exc:  # only a hint: without it, derive with every batch
+            log.debug("could not tell the consumer lag: %s", exc)
+            return False
+
+    async def _land(self, envelopes: list[Envelope], catching_up: bool = False) -> None:
         fresh, skipped = self._store.unseen(envelopes)
         self.stats.redelivered_skipped += skipped
         if skipped:
@@ -132,10 +152,12 @@ class Lander:
         for reject in batch.rejects:
             log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
         started = time.perf_counter()
-        derive = not (full and self._derive_every and time.monotonic() - self._last_derive < self._derive_every)
+        interval = max(self._derive_every, DERIVE_SPACING * self._last_derive_seconds)
+        derive = not (catching_up and self._derive_every and time.monotonic() - self._last_derive < interval)
         result = await self._commit_with_retries(batch, derive)
         if derive:
             self._last_derive = time.monotonic()
+            self._last_derive_seconds = time.perf_counter() - started
         self.stats.writing_seconds += time.perf_counter() - started
         self._count(result)
         if self._after_land is not None and result.landed:

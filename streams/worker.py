@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import faust
+from faust.types import TP
 
 from alerting.config import load_policy
 from alerting.dispatcher import Dispatcher
@@ -83,9 +84,18 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     kind_by_topic = {settings.transitions_topic: "transition", settings.deploys_topic: "deploy"}
     alerts = _Alerting(app, store, policy or AlertPolicy(routes=parse_routes({}, "", settings.alerts_topic)),
                        settings)
+    def behind(events: Any) -> int:
+        """Events on the broker after this batch: high watermark (from the last fetch) - next offset."""
+        last: dict[TP, int] = {}
+        for event in events:
+            message = event.message
+            tp = TP(message.topic, message.partition)
+            last[tp] = max(message.offset, last.get(tp, -1))
+        return sum(max(0, (app.consumer.highwater(tp) or 0) - offset - 1) for tp, offset in last.items())
+
     lander = Lander(store, kind_by_topic, settings.dead_letter_topic, send_dead_letter,
                     retries=settings.write_retries, after_land=alerts.after_land,
-                    batch_max=settings.batch_max, derive_every=settings.derive_every)
+                    batch_max=settings.batch_max, derive_every=settings.derive_every, behind=behind)
     alerts.start(lander)
 
     @app.timer(1.0)
