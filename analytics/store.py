@@ -309,29 +309,22 @@ class Store:
         con = self._con
         con.register("_incoming_rows", table)
         try:
-            # Already stored, or an earlier line of this batch has the same event_id: a duplicate.
+            # A duplicate: already stored, or an earlier line of this batch has the same event_id.
             # The inner IN builds its hash table on this batch, not on every stored event.
-            con.execute("""
-                CREATE OR REPLACE TEMP TABLE _flagged_rows AS
-                SELECT i.*, (row_number() OVER (PARTITION BY i.event_id ORDER BY i.ord) > 1
-                             OR s.event_id IS NOT NULL) AS repeated
-                FROM _incoming_rows i
-                LEFT JOIN (SELECT DISTINCT event_id FROM transitions
-                           WHERE event_id IN (SELECT event_id FROM _incoming_rows)) s ON s.event_id = i.event_id""")
+            cols = ", ".join(_TRANSITION_COLUMNS.values())
+            landed = con.execute(f"""
+                INSERT INTO transitions ({cols}, landed_at, src)
+                SELECT {cols}, $now, $source || ':' || ord FROM _incoming_rows
+                WHERE event_id NOT IN (SELECT event_id FROM transitions
+                                       WHERE event_id IN (SELECT event_id FROM _incoming_rows))
+                QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ord) = 1""",
+                {"now": now, "source": source}).fetchall()[0][0]
         finally:
             con.unregister("_incoming_rows")
-        cols = ", ".join(_TRANSITION_COLUMNS.values())
-        con.execute(f"""INSERT INTO transitions ({cols}, landed_at, src)
-                        SELECT {cols}, $now, $source || ':' || ord FROM _flagged_rows WHERE NOT repeated
-                        ORDER BY ord""", {"now": now, "source": source})
-        landed, repeated = con.execute(
-            "SELECT count(*) FILTER (WHERE NOT repeated), count(*) FILTER (WHERE repeated) FROM _flagged_rows"
-        ).fetchall()[0]
         counts[(source, "transition", "landed")] += landed
-        counts[(source, "transition", "duplicates")] += repeated
-        touched = con.sql("SELECT DISTINCT ticket_id FROM _flagged_rows WHERE NOT repeated").to_arrow_table()
-        con.execute("DROP TABLE _flagged_rows")
-        return touched if landed else None
+        counts[(source, "transition", "duplicates")] += table.num_rows - landed
+        # Every ticket of the batch, duplicates' too: deriving a ticket again changes nothing.
+        return table.select(["ticket_id"]) if landed else None
 
     def _derive(self, touched: pa.Table | None, backlog: bool) -> int:
         """Re-derive the touched tickets and, with backlog, those derive_backlog holds (inside the
