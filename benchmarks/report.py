@@ -137,12 +137,16 @@ def render(sections: list[Section], *, started: datetime, seconds: float, scale:
         out.append(section.markdown())
     out += ["## What each change bought", "", CHANGES.read_text().strip() if CHANGES.exists() else
             "No optimisation has been recorded yet.", ""]
+    if PROFILES.exists():
+        out += ["## Where the time goes", "", PROFILES.read_text().strip(), ""]
     return "\n".join(out)
 
 
 # Kept by hand, one entry per optimisation (what changed, which figure moved, from what to
 # what, measured how); copied into every RESULTS.md so a new run does not lose the history.
 CHANGES = Path(__file__).resolve().parent / "CHANGES.md"
+# Kept by hand too: for each target not met, the profile that shows where the time goes.
+PROFILES = Path(__file__).resolve().parent / "PROFILES.md"
 
 
 def now_utc() -> datetime:

@@ -90,7 +90,8 @@ def test_harness_runs_every_scenario_at_tiny_size_and_writes_results(tmp_path):
                   "## 3. Backfill", "flowmeter load, wall time incl. process start", "decode floor",
                   "## 4. Metric queries at scale",
                   "## 5. Memory", "worker peak RSS through scenario 1", "open tickets",
-                  "## What each change bought", "derive_every"):  # benchmarks/CHANGES.md, copied in
+                  "## What each change bought", "derive_every",  # benchmarks/CHANGES.md, copied in
+                  "## Where the time goes", "py-spy"):  # benchmarks/PROFILES.md, copied in
         assert label in text, label
     from benchmarks.views import QUERIES
     for view in QUERIES:
