@@ -257,18 +257,18 @@ class _Writes:
 
     def flush(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.alerts:
-            _insert_rows(con, "INSERT INTO alerts SELECT * FROM new_alerts", "new_alerts", self.alerts, _ALERT_TYPES)
+            _run_over_rows(con, "INSERT INTO alerts SELECT * FROM new_alerts", "new_alerts", self.alerts, _ALERT_TYPES)
         if self.updates:
-            _insert_rows(con, """UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
+            _run_over_rows(con, """UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
                                      recovering_since = u.recovering_since, resolved_at = u.resolved_at
                                  FROM changed_alerts u WHERE alerts.alert_id = u.alert_id""",
-                         "changed_alerts", self.updates, _UPDATE_TYPES)
+                           "changed_alerts", self.updates, _UPDATE_TYPES)
         if self.deliveries:
-            _insert_rows(con, """INSERT INTO alert_deliveries
+            _run_over_rows(con, """INSERT INTO alert_deliveries
                                  SELECT delivery_id, alert_id, notice, route, route_kind, payload, 'pending', 0,
                                         created_at, created_at, NULL, NULL
                                  FROM new_deliveries ON CONFLICT DO NOTHING""",
-                         "new_deliveries", self.deliveries, _DELIVERY_TYPES)
+                           "new_deliveries", self.deliveries, _DELIVERY_TYPES)
 
 
 _ALERT_TYPES = {
@@ -284,7 +284,7 @@ _DELIVERY_TYPES = {"delivery_id": pa.string(), "alert_id": pa.string(), "notice"
                    "route_kind": pa.string(), "payload": pa.string(), "created_at": pa.timestamp("us")}
 
 
-def _insert_rows(con: duckdb.DuckDBPyConnection, sql: str, name: str, rows: list[tuple],
+def _run_over_rows(con: duckdb.DuckDBPyConnection, sql: str, name: str, rows: list[tuple],
                  types: dict[str, pa.DataType]) -> None:
     """Run `sql` over `rows` registered as the relation `name` (columns and types from `types`)."""
     columns = list(zip(*rows))

@@ -283,10 +283,7 @@ class Store:
         fresh = self._new_events("transitions", batch.transitions, "transition", counts)
         if not fresh:
             return None
-        # One C-level attrgetter per event and a zip transpose: a getattr per field and event
-        # in Python was the larger part of this function's time.
-        rows = list(map(_TRANSITION_FIELDS, (e for _, e in fresh)))
-        columns: dict[str, Any] = dict(zip(_TRANSITION_COLUMNS.values(), map(list, zip(*rows))))
+        columns = _transition_columns(fresh)
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
         self._append("transitions", pa.table(columns))
@@ -300,8 +297,7 @@ class Store:
         if batch.transitions:
             if any(env.source != source for env, _ in batch.transitions):
                 raise ValueError("a batch with column-wise rows must come from one source")
-            parsed = list(map(_TRANSITION_FIELDS, (e for _, e in batch.transitions)))
-            extra = dict(zip(_TRANSITION_COLUMNS.values(), map(list, zip(*parsed))))
+            extra = _transition_columns(batch.transitions)
             extra["ord"] = [env.offset for env, _ in batch.transitions]
             table = pa.concat_tables([table, pa.table(extra, schema=table.schema)])
         if not table.num_rows:
@@ -456,6 +452,13 @@ class Store:
             return columns, result.fetchall()
         finally:
             cursor.close()
+
+
+def _transition_columns(pairs: list[tuple[Envelope, Any]]) -> dict[str, list[Any]]:
+    """The transitions table's columns of these parsed events. One C-level attrgetter per event
+    and a zip transpose: a getattr per field and event in Python was most of an insert's time."""
+    rows = list(map(_TRANSITION_FIELDS, (event for _, event in pairs)))
+    return dict(zip(_TRANSITION_COLUMNS.values(), map(list, zip(*rows))))
 
 
 def _oldest_event(batch: PreparedBatch) -> datetime | None:

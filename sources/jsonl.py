@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
-import orjson
-
+from flowmeter.errors import InvalidEvent
+from streams.events import load_object
 
 
 def kind_of(doc: object) -> str:
@@ -23,13 +22,10 @@ def kind_of(doc: object) -> str:
 
 def peek(line: bytes) -> tuple[str, str | None]:
     """The kind of one line and its Kafka key (ticket_id or service), without validating it."""
-    try:  # orjson first (the parser decodes the line again; see streams.events._load_object)
-        doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            doc = json.loads(line)
-        except (ValueError, RecursionError):
-            return "unknown", None
+    try:
+        doc = load_object(line)
+    except InvalidEvent:  # not a JSON object: the parser says why
+        return "unknown", None
     kind = kind_of(doc)
     key = doc.get("service" if kind == "deploy" else "ticket_id") if kind != "unknown" else None
     return kind, key if isinstance(key, str) else None

@@ -65,42 +65,30 @@ class Deploy:
     source: str | None = None
 
 
-# (field, required) in the order they are checked: the first problem found is the one reported.
-_TRANSITION_TEXTS = (("ticket_id", True), ("board", True), ("from_state", False), ("to_state", True))
-_TRANSITION_OPTIONAL = ("assignee", "team", "ticket_type", "actor", "source")
-
-
 def parse_transition(raw: bytes | str, now: datetime | None = None) -> Transition:
-    # The hot path of landing and backfill, so written flat: one decode, the common case of
-    # each field (a clean string, or an absent optional) checked inline, one construction.
-    # Anything else goes through _Reader, which says what is wrong.
-    doc = _load_object(raw)
+    doc = load_object(raw)
     reader = _Reader(doc, now)
-    get = doc.get
-    values: list[Any] = []
-    for name, required in _TRANSITION_TEXTS:
-        value = get(name)
-        if type(value) is str and 0 < len(value) <= MAX_TEXT and not value[0].isspace() and not value[-1].isspace():
-            values.append(value)
-        else:
-            values.append(reader.text(name, required))
-    values.append(reader.timestamp("at"))
-    for name in _TRANSITION_OPTIONAL:
-        value = get(name)
-        if value is None:
-            values.append(None)
-        elif type(value) is str and 0 < len(value) <= MAX_TEXT and not value[0].isspace() and not value[-1].isspace():
-            values.append(value)
-        else:
-            values.append(reader.text(name, False))
-    event = Transition(reader.text("event_id", required=False) or "", *values)
+    text = reader.text
+    event = Transition(  # keywords are evaluated in order: the first problem found is reported
+        ticket_id=text("ticket_id"),
+        board=text("board"),
+        from_state=text("from_state", required=False),
+        to_state=text("to_state"),
+        at=reader.timestamp("at"),
+        assignee=text("assignee", required=False),
+        team=text("team", required=False),
+        ticket_type=text("ticket_type", required=False),
+        actor=text("actor", required=False),
+        source=text("source", required=False),
+        event_id=text("event_id", required=False) or "",
+    )
     if not event.event_id:
         event.event_id = _content_id(event, "t")
     return event
 
 
 def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
-    doc = _load_object(raw)
+    doc = load_object(raw)
     reader = _Reader(doc, now)
     status = reader.text("status")
     if status not in DEPLOY_STATUSES:
@@ -128,7 +116,7 @@ def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
 
 def unknown_kind_reason(raw: bytes | str | None) -> str:
     """Why a message whose kind could not be told is rejected: bad JSON first, else the kind."""
-    _load_object(raw)
+    load_object(raw)
     return "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor service (a deploy)."
 
 
@@ -164,7 +152,8 @@ def _content_id(event: Transition | Deploy, kind: str) -> str:
     return f"{kind}-{digest[:32]}"
 
 
-def _load_object(raw: bytes | str) -> dict[str, Any]:
+def load_object(raw: bytes | str | None) -> dict[str, Any]:
+    """One message as a JSON object, or InvalidEvent saying why it is not one."""
     # orjson first: 3-4x faster than json and strict RFC 8259, so what it accepts json reads
     # the same (large integers aside, which no field of ours takes). What it refuses goes to
     # json, whose verdict and message are the contract's (it also reads NaN, which a field
