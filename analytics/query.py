@@ -1,15 +1,27 @@
 """Ad hoc, read-only SQL over the live store: what may run, and running it within limits.
 
-Read-only has two locks. DuckDB's own parser decides the statement type: only one
-SELECT-like statement (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE) or an
-EXPLAIN of one is accepted. And the database itself runs with external access disabled
-and its configuration locked (``Store.lock_down``), so no SQL reaches the file system or
-the network and no statement changes a setting, whatever the parser let through.
+Read-only is kept by the engine, not by reading the statement. Every ad hoc query runs
+inside a transaction that DuckDB itself launched READ ONLY and that is always rolled back
+(``read_only_transaction``): DuckDB refuses any write in it, whatever the statement says,
+including ``WITH d AS (DELETE ... RETURNING 1) SELECT ...``, which DuckDB's own parser
+reports as a SELECT (docs/security.md). With no worker running, the file is opened
+read-only as well. The database also runs with external access disabled and its
+configuration locked (``Store.lock_down``), so no SQL reaches files or the network and
+no statement changes a setting.
+
+The statement-type check that comes first (one SELECT-like statement, or an EXPLAIN of
+one) is not the guarantee: it only turns the common refusals into a sentence a person
+understands before anything runs.
+
+Limits: rows (``query_max_rows``), result bytes (``query_max_result_bytes``), time
+(``query_timeout``, by interrupting the cursor). How many queries run at once is the
+caller's to bound (streams/web.py runs them on a pool of their own).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 import re
 import threading
@@ -18,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -60,11 +72,37 @@ class QueryTimeout(FlowmeterError):
     """The statement ran past the time limit and was interrupted (HTTP 408)."""
 
 
+# Arrow batches are read this many rows at a time so the byte cap is checked often. DuckDB still
+# materialises a whole vector (2,048 rows) before the first batch: that is the floor of what one
+# query holds, which is why the caller also bounds how many run at once.
+_BATCH_ROWS = 256
+# What DuckDB says when a read-only transaction meets a write (DuckDB 2.0).
+_READ_ONLY_REFUSAL = "transaction is launched in read-only mode"
+
+
 @dataclass(frozen=True)
 class QueryResult:
     table: pa.Table
-    truncated: bool  # more rows existed than the row cap
+    truncated: bool  # the row or byte cap cut the result
     elapsed: float  # seconds
+    cut_by: str | None = None  # 'rows' | 'bytes' when truncated
+
+
+@contextlib.contextmanager
+def read_only_transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run what follows in a transaction DuckDB launched READ ONLY, and always roll it back.
+
+    DuckDB refuses every write in such a transaction (INSERT/UPDATE/DELETE in any CTE,
+    DDL, sequences), and the rollback undoes anything a statement could still leave in the
+    transaction: the store is unchanged by construction. It holds while the writer thread
+    commits batches, since each reader transaction sees its own consistent snapshot.
+    """
+    cursor.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        yield cursor
+    finally:
+        with contextlib.suppress(duckdb.Error):  # a COMMIT/ROLLBACK statement may have ended it
+            cursor.execute("ROLLBACK")
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -94,9 +132,18 @@ def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:
         raise QueryFailed(_first_line(exc)) from None
 
 
-def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, timeout: float) -> QueryResult:
-    """Run a checked statement on its own cursor; interrupt it past `timeout` seconds."""
+def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, timeout: float,
+              max_bytes: int = 0, params: list[Any] | dict[str, Any] | None = None) -> QueryResult:
+    """Run a checked statement on its own cursor, in a read-only transaction that is rolled
+    back; interrupt it past `timeout` seconds; keep at most `max_rows` rows and (when set)
+    `max_bytes` bytes of Arrow data. `params` are bound to the statement's ``?`` or ``$name``."""
     check_read_only(cursor, sql)
+    with read_only_transaction(cursor):
+        return _run_checked(cursor, sql, max_rows, timeout, max_bytes, params)
+
+
+def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, timeout: float, max_bytes: int,
+                 params: list[Any] | dict[str, Any] | None) -> QueryResult:
     timed_out = threading.Event()
 
     def interrupt() -> None:
@@ -108,14 +155,25 @@ def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, tim
     timer.start()
     try:
         # A relation streams Arrow batches without the extra copy a DB-API result makes.
-        reader = cursor.sql(sql).to_arrow_reader(min(max_rows + 1, 10_000))
-        batches, rows = [], 0
+        relation = cursor.sql(sql, params=params) if params is not None else cursor.sql(sql)
+        reader = relation.to_arrow_reader(min(max_rows + 1, _BATCH_ROWS))
+        batches, rows, size, cut_by = [], 0, 0, None
         for batch in reader:
             batches.append(batch)
             rows += batch.num_rows
+            size += batch.nbytes
             if rows > max_rows:
+                cut_by = "rows"
+                break
+            if max_bytes and size > max_bytes:
+                cut_by = "bytes"
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
+    except duckdb.TransactionException as exc:
+        if _READ_ONLY_REFUSAL in str(exc):
+            raise QueryRefused("this statement would change the store, and ad hoc SQL is read-only: "
+                               "DuckDB refused the write and nothing was changed.") from None
+        raise QueryFailed(_first_line(exc)) from None
     except duckdb.PermissionException:
         raise QueryRefused("SQL on this store cannot read or write files or reach the network "
                            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.") from None
@@ -127,8 +185,25 @@ def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, tim
         raise QueryFailed(_first_line(exc)) from None
     finally:
         timer.cancel()
-    truncated = table.num_rows > max_rows
-    return QueryResult(table.slice(0, max_rows) if truncated else table, truncated, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if cut_by == "rows":
+        return QueryResult(table.slice(0, max_rows), True, elapsed, cut_by)
+    if cut_by == "bytes":
+        return QueryResult(_within_bytes(table, max_bytes), True, elapsed, cut_by)
+    return QueryResult(table, False, elapsed)
+
+
+def _within_bytes(table: pa.Table, max_bytes: int) -> pa.Table:
+    """The longest head of `table` whose Arrow data stays within max_bytes (no rows when the
+    first alone is larger: the cap bounds what the worker serialises, whatever the rows hold)."""
+    low, high = 0, table.num_rows
+    while low < high:  # binary search: nbytes of a slice is cheap (no copy)
+        middle = (low + high + 1) // 2
+        if table.slice(0, middle).nbytes <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return table.slice(0, low)
 
 
 def _first_line(exc: Exception) -> str:

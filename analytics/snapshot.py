@@ -43,7 +43,7 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, target: Path, overwrite: b
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     rows: dict[str, int] = {}
-    cursor.execute("BEGIN TRANSACTION")
+    cursor.execute("BEGIN TRANSACTION READ ONLY")  # a reader: DuckDB refuses any write
     try:
         with duckdb.connect(str(partial)) as copy:
             for table in TABLES:
@@ -73,7 +73,7 @@ def export_parquet(cursor: duckdb.DuckDBPyConnection, directory: Path, names: li
     if unknown:
         raise SnapshotError(f"no table or view named {', '.join(unknown)}; `flowmeter schema` lists them.")
     rows: dict[str, int] = {}
-    cursor.execute("BEGIN TRANSACTION")
+    cursor.execute("BEGIN TRANSACTION READ ONLY")  # a reader: DuckDB refuses any write
     try:
         for name in names:
             table = cursor.sql(f"SELECT * FROM {name}").to_arrow_table()

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
+from analytics.query import read_only_transaction
 from flowmeter.errors import StoreError, StoreLocked
 from flowmeter.failpoints import Failpoints
 from flowmeter.workflow import Workflow
@@ -444,12 +445,14 @@ class Store:
 
     # ---- the read path -------------------------------------------------------
     def read(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> tuple[list[str], list[tuple]]:
-        """Run one query on a cursor of its own (safe from any thread); return columns and rows."""
+        """Run one query on a cursor of its own (safe from any thread), in a read-only
+        transaction that is rolled back; return columns and rows."""
         cursor = self.cursor()
         try:
-            result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
-            columns = [d[0] for d in result.description]
-            return columns, result.fetchall()
+            with read_only_transaction(cursor):
+                result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+                columns = [d[0] for d in result.description]
+                return columns, result.fetchall()
         finally:
             cursor.close()
 

@@ -15,6 +15,7 @@ import click
 
 from flowmeter import __version__
 from flowmeter.errors import BrokerError, FlowmeterError
+from flowmeter.exposure import check_exposure
 from flowmeter.settings import Settings, bootstrap_servers, load_settings
 
 log = logging.getLogger("flowmeter")
@@ -237,6 +238,11 @@ def receive(broker: str | None, db: Path | None, settings: Path | None, host: st
 
     _setup_logging()
     conf = load_settings(broker=broker, db=db, settings=settings, receiver_host=host, receiver_port=port)
+    secrets = (conf.events_secret, conf.github_secret, conf.jira_secret, conf.cdevents_secret)
+    check_exposure("webhook receiver", conf.receiver_host, any(s is not None for s in secrets),
+                   "a webhook secret (FLOWMETER_EVENTS_SECRET, FLOWMETER_GITHUB_SECRET, FLOWMETER_JIRA_SECRET or "
+                   "FLOWMETER_CDEVENTS_SECRET)",
+                   conf.allow_open_access)
     click.echo(f"receiving on http://{conf.receiver_host}:{conf.receiver_port} "
                "(/webhooks/jira, /webhooks/github, /webhooks/cdevents, /events)", err=True)
     run_receiver(conf, running_broker(conf))
@@ -310,13 +316,19 @@ def demo(broker: str | None, db: Path | None, settings: Path | None, rate: float
 @common_options
 @click.option("--worker-url",
               help="The worker's HTTP address [env FLOWMETER_WORKER_URL; default: the worker running on --db].")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the dashboard binds.")
+@click.option("--host", help="Address the dashboard binds [env FLOWMETER_DASHBOARD_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Dashboard port [env FLOWMETER_DASHBOARD_PORT; default 8501].")
 def dashboard(broker: str | None, db: Path | None, settings: Path | None, worker_url: str | None,
-              host: str, port: int | None) -> None:
-    """Run the Streamlit dashboard (it reads through the worker's HTTP server)."""
-    conf = load_settings(broker=broker, db=db, settings=settings, dashboard_port=port, worker_url=worker_url)
-    os.execvpe(sys.executable, streamlit_argv(host, conf.dashboard_port), dashboard_env(conf))
+              host: str | None, port: int | None) -> None:
+    """Run the Streamlit dashboard (it reads through the worker's HTTP server).
+
+    Beyond loopback it needs FLOWMETER_DASHBOARD_PASSWORD, which it asks for before showing
+    anything (docs/security.md)."""
+    conf = load_settings(broker=broker, db=db, settings=settings, dashboard_host=host, dashboard_port=port,
+                         worker_url=worker_url)
+    check_exposure("dashboard", conf.dashboard_host, conf.dashboard_password is not None,
+                   "FLOWMETER_DASHBOARD_PASSWORD", conf.allow_open_access)
+    os.execvpe(sys.executable, streamlit_argv(conf.dashboard_host, conf.dashboard_port), dashboard_env(conf))
 
 
 def streamlit_argv(host: str, port: int) -> list[str]:

@@ -71,8 +71,19 @@ def _text(value: Any) -> str:
         value = json.dumps(jsonable(value), ensure_ascii=False)
     if isinstance(value, bytes):
         value = value.decode("utf-8", "backslashreplace")
-    text = str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+    text = _printable(str(value))
     return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
+
+
+# Control characters (C0, DEL, C1) and lone surrogates as visible escapes: a stored id holding
+# an ANSI sequence must not move the cursor, recolour or retitle the user's terminal.
+_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): " ",
+            **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10, 13)}}
+
+
+def _printable(text: str) -> str:
+    text = text.translate(_ESCAPES)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if not text.isascii() else text
 
 
 def render_csv(table: pa.Table) -> str:
@@ -103,7 +114,8 @@ def render_json(table: pa.Table) -> str:
 
 def truncation_note(table: pa.Table) -> str:
     return (f"note: only the first {table.num_rows:,} rows are shown; the result has more (the query_max_rows "
-            "cap). Add a LIMIT or an aggregate, or raise FLOWMETER_QUERY_MAX_ROWS.")
+            "or query_max_result_bytes cap). Add a LIMIT or an aggregate, or raise FLOWMETER_QUERY_MAX_ROWS "
+            "or FLOWMETER_QUERY_MAX_RESULT_BYTES.")
 
 
 def render_schema(objects: list[dict[str, Any]]) -> str:

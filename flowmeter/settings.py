@@ -55,12 +55,31 @@ class Settings(BaseSettings):
     worker_url: str | None = Field(
         default=None, description="HTTP address of the worker to read from; unset = the one running on db."
     )
+    dashboard_host: str = Field(default="127.0.0.1", description="Address the Streamlit dashboard binds.")
     dashboard_port: int = Field(default=8501, ge=1, le=65535, description="Port of the Streamlit dashboard.")
+    dashboard_password: SecretStr | None = Field(
+        default=None, description="Password the dashboard asks for before showing anything; unset = none."
+    )
     query_timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds an ad hoc query may run.")
     query_max_rows: int = Field(default=100_000, ge=1, le=10_000_000, description="Most rows a query returns.")
     query_max_bytes: int = Field(default=65_536, ge=256, description="Largest query request body, in bytes.")
+    query_max_result_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024,
+        description="Most bytes of result data one ad hoc query returns; more is cut and marked truncated.",
+    )
+    query_concurrency: int = Field(
+        default=2, ge=1, le=32, description="Ad hoc queries the worker runs at once; more wait, then get 503."
+    )
     query_token: SecretStr | None = Field(
         default=None, description="Bearer token the worker's /api endpoints require; unset = none."
+    )
+    query_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description='Browser origins allowed to call the worker\'s /api, e.g. ["https://flow.example.com"]; others get 403.',
+    )
+    allow_open_access: bool = Field(
+        default=False,
+        description="Let the worker, receiver or dashboard bind beyond loopback without a token, secret or password.",
     )
     receiver_host: str = Field(default="127.0.0.1", description="Address the webhook receiver binds.")
     receiver_port: int = Field(default=8088, ge=0, le=65535, description="Webhook receiver port (0 = any free).")

@@ -29,7 +29,8 @@ COLUMNS_SQL = """
     FROM information_schema.columns
     WHERE table_catalog = current_database() AND table_schema = current_schema()
 """
-_ERROR_OF = {400: QueryRefused, 413: QueryRefused, 422: QueryFailed, 408: QueryTimeout}
+_ERROR_OF = {400: QueryRefused, 405: QueryRefused, 413: QueryRefused, 415: QueryRefused, 422: QueryFailed,
+             408: QueryTimeout, 503: QueryTimeout}
 
 
 class WorkerError(FlowmeterError):
@@ -40,19 +41,23 @@ class WorkerRefused(WorkerError):
     """The worker wants a bearer token, or another one (HTTP 401/403)."""
 
 
-def query(conf: Settings, sql: str) -> tuple[pa.Table, bool]:
-    """Run one read-only statement; return the result and whether the row cap cut it."""
+def query(conf: Settings, sql: str, params: list[Any] | dict[str, Any] | None = None) -> tuple[pa.Table, bool]:
+    """Run one read-only statement with optional bound `params`; return the result and whether
+    the row or byte cap cut it."""
     url = worker_url(conf)
     if url:
-        response = request(conf, url, "POST", "/api/sql", json={"sql": sql, "format": "arrow"},
-                            headers={"Accept": ARROW_STREAM})
+        body: dict[str, Any] = {"sql": sql, "format": "arrow"}
+        if params is not None:
+            body["params"] = params
+        response = request(conf, url, "POST", "/api/sql", json=body, headers={"Accept": ARROW_STREAM})
         try:
             table = pa.ipc.open_stream(response.content).read_all()
         except pa.ArrowInvalid:
             raise WorkerError(f"the worker at {url} did not answer in Arrow IPC; is it a flowmeter worker?") from None
         return table.replace_schema_metadata(None), response.headers.get("X-Flowmeter-Truncated") == "true"
     with open_read_only(conf.db) as con:
-        result = run_query(con, sql, max_rows=conf.query_max_rows, timeout=conf.query_timeout)
+        result = run_query(con, sql, max_rows=conf.query_max_rows, timeout=conf.query_timeout,
+                           max_bytes=conf.query_max_result_bytes, params=params)
     return result.table, result.truncated
 
 

@@ -24,6 +24,7 @@ from alerting.evaluate import AlertEvaluator, AlertPolicy, Evaluation
 from alerting.routes import parse_routes
 from analytics.store import Store
 from flowmeter.broker import free_port
+from flowmeter.exposure import check_exposure
 from flowmeter.failpoints import Failpoints
 from flowmeter.settings import Settings, bootstrap_servers, faust_broker
 from flowmeter.workflow import load_workflow
@@ -110,13 +111,18 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
             await lander.land(events)
 
-    readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowmeter-reader")
-    register_views(app, store, lander, readers, settings)
+    # Our own reads (status, snapshot) and ad hoc SQL on pools of their own: queries can
+    # take every query slot, and /api/status still answers at once.
+    readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowmeter-reader")
+    queries = ThreadPoolExecutor(max_workers=settings.query_concurrency, thread_name_prefix="flowmeter-query")
+    register_views(app, store, lander, readers, settings, queries)
     return app, lander
 
 
 def run_worker(settings: Settings, broker: str) -> None:
     """Run until stopped. Raises FlowmeterError for a broker or store the user must fix."""
+    check_exposure("worker's HTTP server", settings.web_host, settings.query_token is not None,
+                   "FLOWMETER_QUERY_TOKEN", settings.allow_open_access)
     workflow = load_workflow(settings.settings)
     policy = load_policy(settings, workflow)  # a bad route stops us here, in one sentence
     topics = [*settings.input_topics, settings.dead_letter_topic]

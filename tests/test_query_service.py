@@ -120,13 +120,55 @@ def test_timeout_interrupts_the_query_and_the_stream_goes_on(worker, producer, t
     land(worker, producer, topics, 100, offset=300)  # the worker still lands events
 
 
-def test_get_for_curl_and_request_size_cap(worker):
+def test_only_json_posts_and_request_size_cap(worker):
+    # No GET and no form or text/plain body: a web page could send those from the user's browser.
     got = requests.get(f"{worker.url}/api/sql", params={"q": "SELECT 41 + 1 AS answer"}, timeout=10)
-    assert got.json()["rows"] == [{"answer": 42}]
+    assert got.status_code == 405 and "POST" in got.json()["error"]
+    plain = requests.post(f"{worker.url}/api/sql", data=b'{"sql": "SELECT 1"}', timeout=10,
+                          headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415 and "application/json" in plain.json()["error"]
+    form = requests.post(f"{worker.url}/api/sql", data={"sql": "SELECT 1"}, timeout=10)
+    assert form.status_code == 415
     huge = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT '" + "x" * 70_000 + "'"}, timeout=10)
     assert huge.status_code == 413 and "larger than 65,536 bytes" in huge.json()["error"]
-    bad = requests.post(f"{worker.url}/api/sql", data=b"SELECT 1", timeout=10)
+    bad = requests.post(f"{worker.url}/api/sql", data=b"SELECT 1", timeout=10,
+                        headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and "JSON object" in bad.json()["error"]
+    deep = requests.post(f"{worker.url}/api/sql", data=b"[" * 5000 + b"]" * 5000, timeout=10,
+                         headers={"Content-Type": "application/json"})
+    assert deep.status_code in (400, 413)
+
+
+def test_bound_parameters(worker):
+    got = requests.post(f"{worker.url}/api/sql", timeout=10, json={
+        "sql": "SELECT count(*) AS n FROM transitions WHERE board = ? AND ticket_id = ?",
+        "params": ["payments", "T-7"]})
+    # transition(n) puts event n on ticket T-(n % 500): of events 0..299 only n = 7 is T-7.
+    assert got.status_code == 200 and got.json()["rows"] == [{"n": 1}]
+    injected = requests.post(f"{worker.url}/api/sql", timeout=10, json={
+        "sql": "SELECT count(*) AS n FROM transitions WHERE board = $board", "params": {"board": "x' OR '1'='1"}})
+    assert injected.json()["rows"] == [{"n": 0}]
+
+
+def test_result_bytes_are_capped(worker_factory):
+    w = worker_factory(query_max_result_bytes=1_000_000).start()
+    # 400 rows of 100,000 bytes = 40 MB of Arrow data; the cap keeps the first 9 (9 x 100,000
+    # value bytes plus offsets stays under 1,000,000; 10 would pass it).
+    got = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT repeat('x', 100000) AS s FROM range(400)"},
+                        timeout=30)
+    assert got.status_code == 200 and got.headers["X-Flowmeter-Cut-By"] == "bytes"
+    body = got.json()
+    assert body["truncated"] is True and body["cut_by"] == "bytes" and body["row_count"] == 9
+
+
+def test_only_the_api_is_served_and_foreign_origins_are_refused(worker):
+    for path in ("/", "/router/", "/table/", "/stats/", "/graph/"):
+        response = requests.get(worker.url + path, timeout=10)
+        assert response.status_code == 404, path
+    foreign = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10,
+                            headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and "evil.example" in foreign.json()["error"]
+    assert requests.get(f"{worker.url}/api/status", headers={"Origin": "null"}, timeout=10).status_code == 403
 
 
 def test_token_is_required_when_configured(worker_factory):
@@ -138,6 +180,13 @@ def test_token_is_required_when_configured(worker_factory):
     right = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"},
                           headers={"Authorization": "Bearer s3cret"}, timeout=10)
     assert right.status_code == 200 and right.json()["rows"] == [{"x": 1}]
+    # The scheme is case-insensitive (RFC 9110 11.1); a non-ASCII header is a 403, not a 500.
+    lower = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"},
+                          headers={"Authorization": "bearer s3cret"}, timeout=10)
+    assert lower.status_code == 200
+    odd = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10,
+                        headers={"Authorization": "Bearer s3cr\u00e9t".encode("latin-1")})
+    assert odd.status_code == 403
     assert requests.get(f"{w.url}/api/status", timeout=10).status_code == 401
     assert requests.get(f"{w.url}/api/snapshot", timeout=10).status_code == 401
 
