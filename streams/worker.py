@@ -32,7 +32,7 @@ from streams.batch import PreparedBatch, Reject
 from streams.fetch_wait import set_fetch_wait
 from streams.lander import Lander
 from streams.topics import ensure_topics
-from streams.web import register_views
+from streams.web import register_views, yield_cpu
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     # Our own reads (status, snapshot) and ad hoc SQL on pools of their own: queries can
     # take every query slot, and /api/status still answers at once.
     readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowmeter-reader")
-    queries = ThreadPoolExecutor(max_workers=settings.query_concurrency, thread_name_prefix="flowmeter-query")
+    queries = ThreadPoolExecutor(max_workers=settings.query_concurrency, thread_name_prefix="flowmeter-query",
+                                 initializer=yield_cpu)
     register_views(app, store, lander, readers, settings, queries)
     return app, lander
 

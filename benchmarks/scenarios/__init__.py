@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from benchmarks.query_latency import Worker
 from benchmarks.report import Progress
 
-ORDER = ("landing", "freshness", "backfill", "views", "memory")
+ORDER = ("landing", "freshness", "backfill", "views", "memory", "hostile")
 
 
 @dataclass
