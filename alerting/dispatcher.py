@@ -132,7 +132,10 @@ class Dispatcher:
                             delivery.delivery_id, exc)
         finally:
             # Only once its outcome is stored: `due` must not hand out a row just delivered.
+            full = sum(route == delivery.route for route in self._busy.values()) >= outbox.PER_ROUTE_IN_FLIGHT
             self._busy.pop(delivery.delivery_id, None)
+            if full:  # due rows may have waited for this slot: claim them now, not at the next poll
+                self._wake.set()
 
     async def _record_delivered(self, delivery_id: str) -> None:
         """Store the success together with those that end within RECORD_WINDOW."""

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import duckdb
 
-PER_ROUTE_IN_FLIGHT = 4  # attempts one route may have running at once
+PER_ROUTE_IN_FLIGHT = 4  # attempts one route may have running at once (the log route: any number)
 
 
 @dataclass(frozen=True)
@@ -36,21 +36,23 @@ def due(con: duckdb.DuckDBPyConnection, now: datetime, busy: frozenset[str],
         in_flight: Mapping[str, int] | None = None, limit: int = 100) -> list[Delivery]:
     """Claim the pending deliveries whose next attempt is due, oldest first: not those being
     attempted (`busy`), and per route no more than PER_ROUTE_IN_FLIGHT minus its attempts
-    running (`in_flight`), so nothing claimed waits for a slot. Each claimed row counts its
-    attempt now, and a row claimed while still in doubt counts a resend."""
+    running (`in_flight`), so nothing claimed waits for a slot (a crash then would count a
+    resend of a notice never sent). The log route writes a line and takes any number. Each
+    claimed row counts its attempt now, and a row claimed while still in doubt counts a resend."""
     rows = con.execute("""
         SELECT delivery_id, alert_id, notice, route, route_kind, payload, attempts, coalesce(in_doubt, false)
         FROM alert_deliveries
         WHERE status = 'pending' AND next_attempt_at <= $now
           AND NOT list_contains($busy::VARCHAR[], delivery_id)
-        QUALIFY row_number() OVER (PARTITION BY route ORDER BY next_attempt_at, created_at) <= $per_route
+        QUALIFY route_kind = 'log'
+             OR row_number() OVER (PARTITION BY route ORDER BY next_attempt_at, created_at) <= $per_route
         ORDER BY next_attempt_at, created_at LIMIT $limit
     """, {"now": now, "busy": sorted(busy), "per_route": PER_ROUTE_IN_FLIGHT, "limit": limit}).fetchall()
     taken: dict[str, int] = dict(in_flight or {})
     claimed = []
     for row in rows:
         route = row[3]
-        if taken.get(route, 0) < PER_ROUTE_IN_FLIGHT:
+        if row[4] == "log" or taken.get(route, 0) < PER_ROUTE_IN_FLIGHT:
             taken[route] = taken.get(route, 0) + 1
             claimed.append(Delivery(*row[:6], attempts=row[6] + 1, resend=row[7]))
     if claimed:

@@ -110,6 +110,16 @@ def test_a_route_gets_no_more_claims_than_it_has_room_for(tmp_path):
     assert len(store.in_transaction(outbox.due, now, frozenset(), {"hook": 4})) == 0
 
 
+def test_the_log_route_takes_every_due_notice_at_once(tmp_path):
+    # The same two breaches on the built-in log route (limits naming no routes): a log line needs no slot.
+    limits = [WipLimit("pay", (state,), 0, name=state) for state in ("Review", "QA")]
+    store, evaluator = make(tmp_path, *limits)
+    land(store, move("R1", "In Progress", "Review", 0), move("Q1", "Review", "QA", 0))
+    judge(store, evaluator, 1)
+    claimed = store.in_transaction(outbox.due, T0 + timedelta(minutes=2), frozenset(), {"log": 10})
+    assert [d.route for d in claimed] == ["log", "log"]
+
+
 def test_failures_are_classified_by_whether_the_notice_may_have_arrived():
     refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))  # type: ignore[arg-type]
     assert [_may_have_arrived(e) for e in (DeliveryFailed("HTTP 500"), refused)] == [False, False]

@@ -192,7 +192,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 -- The outbox: one row per notice and route. Rows are written with their alert, in the
 -- batch's transaction; the dispatcher delivers them with retries and backoff, at least once.
 CREATE TABLE IF NOT EXISTS alert_deliveries (
-    delivery_id     VARCHAR   PRIMARY KEY,  -- also the Idempotency-Key / CloudEvent id receivers see
+    delivery_id     VARCHAR   PRIMARY KEY,  -- '<notice id>:<route>'; receivers see the notice id (CloudEvent id)
     alert_id        VARCHAR   NOT NULL,
     notice          VARCHAR   NOT NULL,  -- fired | recovered
     route           VARCHAR   NOT NULL,  -- the route's name from the settings ([alerts.<name>]), or 'log'
