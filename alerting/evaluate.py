@@ -264,9 +264,11 @@ class _Writes:
                                  FROM changed_alerts u WHERE alerts.alert_id = u.alert_id""",
                            "changed_alerts", self.updates, _UPDATE_TYPES)
         if self.deliveries:
-            _run_over_rows(con, """INSERT INTO alert_deliveries
+            # Columns named: the table has grown columns at its end since (tables.sql).
+            _run_over_rows(con, """INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind,
+                                        payload, status, attempts, created_at, next_attempt_at, resends, in_doubt)
                                  SELECT delivery_id, alert_id, notice, route, route_kind, payload, 'pending', 0,
-                                        created_at, created_at, NULL, NULL
+                                        created_at, created_at, 0, false
                                  FROM new_deliveries ON CONFLICT DO NOTHING""",
                            "new_deliveries", self.deliveries, _DELIVERY_TYPES)
 

@@ -2,7 +2,9 @@
 
 Listens on 127.0.0.1 on a port the OS picks (or one given, to come up "later" on the same
 address), records every request with the time it arrived, and answers from a script: a list
-of status codes used in turn (200 once it runs out), or ``hang`` to accept and never answer.
+of status codes used in turn (200 once it runs out; 0: accept and never answer), ``hang`` to
+never answer any, and ``answer_after``: seconds to wait before answering each request in turn
+(a slow receiver that takes the notice, then answers past the sender's deadline).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ class Received:
 
 
 class AlertHook:
-    def __init__(self, port: int = 0, statuses: list[int] | None = None, hang: bool = False) -> None:
+    def __init__(self, port: int = 0, statuses: list[int] | None = None, hang: bool = False,
+                 answer_after: list[float] | None = None) -> None:
         self.received: list[Received] = []
         self._statuses = list(statuses or [])
+        self._delays = list(answer_after or [])
         self._hang = hang
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -42,10 +46,13 @@ class AlertHook:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with hook._lock:
                     status = 0 if hook._hang else (hook._statuses.pop(0) if hook._statuses else 200)
+                    delay = hook._delays.pop(0) if hook._delays else 0.0
                     hook.received.append(Received(self.path, dict(self.headers), body, status))
                 if status == 0:
                     hook._release.wait(120)  # bounded: released when the hook stops
                     return
+                if delay:
+                    hook._release.wait(delay)  # the notice is taken (recorded); the answer comes late
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -372,7 +372,8 @@ SELECT level, board, limit_name AS "limit", coalesce(ticket_id, '') AS ticket,
        status, strftime(started_at, '%Y-%m-%d %H:%M') AS since_utc,
        concat_ws(' ', CASE WHEN delivered > 0 THEN delivered || ' delivered' END,
                       CASE WHEN pending > 0 THEN pending || ' pending' END,
-                      CASE WHEN undelivered > 0 THEN undelivered || ' undelivered' END) AS notices,
+                      CASE WHEN undelivered > 0 THEN undelivered || ' undelivered' END,
+                      CASE WHEN resends > 0 THEN '(' || resends || ' re-sent)' END) AS notices,
        alert_id
 FROM {view} {where} ORDER BY started_at DESC
 """
@@ -388,7 +389,8 @@ def alerts(broker: str | None, db: Path | None, settings: Path | None, show_all:
     """List open alerts: WIP limits in breach or at their warning level, and aging tickets.
 
     Reads the open_alerts view (alert_log with --all) through the running worker, else from the
-    file. The notices column says how delivery to the routes went; the Alerts page of the
+    file. The notices column says how delivery to the routes went ("re-sent": attempts that may
+    have reached a receiver twice; it deduplicates on the notice id); the Alerts page of the
     dashboard shows the tickets of each alert.
     """
     from flowmeter import render, sqlclient

@@ -214,10 +214,15 @@ def test_the_outbox_backs_off_1_2_4_seconds_then_keeps_the_notice_visible_as_und
     # Retry budget 3: attempts 1, 2, 3 fail and wait 1, 2, 4 s (capped by backoff_max 3 -> 1, 2, 3); 4 fails for good.
     waits = []
     for attempt in range(1, 5):
+        if attempt > 1:  # each retry is claimed once due, which counts its attempt
+            assert store.in_transaction(outbox.due, now - timedelta(seconds=0.5), frozenset()) == []  # not yet
+            [due] = store.in_transaction(outbox.due, now, frozenset())
+        assert due.attempts == attempt
         status = store.in_transaction(outbox.failed, due.delivery_id, now, f"failure {attempt}", 3, 3.0)
         row = store.read("SELECT status, attempts, next_attempt_at, last_error FROM alert_deliveries")[1][0]
         assert row[:2] == (status, attempt) and row[3] == f"failure {attempt}"
         waits.append((row[2] - now).total_seconds() if row[2] else None)
+        now = row[2] or now
     assert waits == [1.0, 2.0, 3.0, None] and status == "undelivered"
     assert store.in_transaction(outbox.due, now + timedelta(hours=1), frozenset()) == []  # never tried again
     assert store.read("SELECT undelivered, last_error FROM alert_log")[1] == [(1, "failure 4")]

@@ -168,8 +168,9 @@ def test_a_receiver_answering_500_then_200_gets_the_alert_once_after_a_retry(wor
         assert [r.status for r in hook.received] == [500, 200]
         keys = {r.headers["Idempotency-Key"] for r in hook.received}
         assert len(keys) == 1 and {r.body for r in hook.received} == {hook.received[0].body}
-        wait_until(lambda: query(w, "SELECT status, attempts, last_error FROM alert_deliveries")
-                   == [["delivered", 2, f"{hook.url} answered HTTP 500"]], 15, "the delivery recorded")
+        # The 500 was the receiver's word that it did not take it: no resend; the success clears the error.
+        wait_until(lambda: query(w, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
+                   == [["delivered", 2, 0, None]], 15, "the delivery recorded")
 
 
 def test_a_receiver_down_across_a_worker_restart_still_gets_the_alert(worker_factory, names, producer, tmp_path):
@@ -185,7 +186,9 @@ def test_a_receiver_down_across_a_worker_restart_still_gets_the_alert(worker_fac
         w.start()
         [got] = wait_until(lambda: hook.answered(), 30, "the notice after the restart")
         assert got.json["type"] == "dev.flowmeter.alert.fired" and got.json["data"]["value"] == 3
-        wait_until(lambda: query(w, "SELECT status FROM alert_deliveries") == [["delivered"]], 15, "delivered")
+        # Refused connections sent nothing: however many attempts, none was a resend.
+        wait_until(lambda: query(w, "SELECT status, resends, last_error FROM alert_deliveries")
+                   == [["delivered", 0, None]], 15, "delivered")
     assert query(w, "SELECT count(*) FROM alerts")[0][0] == 1  # the restart did not fire it again
 
 

@@ -190,18 +190,24 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 
 -- The outbox: one row per notice and route. Rows are written with their alert, in the
--- batch's transaction; the dispatcher delivers them with retries and backoff.
+-- batch's transaction; the dispatcher delivers them with retries and backoff, at least once.
 CREATE TABLE IF NOT EXISTS alert_deliveries (
-    delivery_id     VARCHAR   PRIMARY KEY,  -- also the Idempotency-Key / CloudEvent id receivers see
+    delivery_id     VARCHAR   PRIMARY KEY,  -- '<notice id>:<route>'; receivers see the notice id (CloudEvent id)
     alert_id        VARCHAR   NOT NULL,
     notice          VARCHAR   NOT NULL,  -- fired | recovered
     route           VARCHAR   NOT NULL,  -- the route's name from the settings ([alerts.<name>]), or 'log'
     route_kind      VARCHAR   NOT NULL,  -- log | kafka | webhook | slack
     payload         JSON      NOT NULL,  -- the alert as sent (CloudEvents 1.0 envelope)
     status          VARCHAR   NOT NULL,  -- pending | delivered | undelivered (retry budget spent)
-    attempts        INTEGER   NOT NULL,
+    attempts        INTEGER   NOT NULL,  -- attempts started, one whose outcome a crash lost included
     created_at      TIMESTAMP NOT NULL,
     next_attempt_at TIMESTAMP,           -- pending: not before this
     delivered_at    TIMESTAMP,
-    last_error      VARCHAR              -- the last failed attempt, in one sentence
+    last_error      VARCHAR,             -- the last failed attempt, in one sentence; NULL once delivered
+    resends         INTEGER   DEFAULT 0, -- attempts after one that may have reached the receiver (a timeout,
+                                         -- a dropped connection, a crash before the outcome was stored)
+    in_doubt        BOOLEAN   DEFAULT false -- the last attempt started may have arrived: the next is a resend
 );
+-- Stores made before these two columns get them here (at the end, where CREATE TABLE puts them too).
+ALTER TABLE alert_deliveries ADD COLUMN IF NOT EXISTS resends INTEGER DEFAULT 0;
+ALTER TABLE alert_deliveries ADD COLUMN IF NOT EXISTS in_doubt BOOLEAN DEFAULT false;

@@ -22,8 +22,8 @@ st.caption("Board and team filters apply (team: the limit is that team's, or a t
 SHOWN = 50  # alerts with a details expander, per section
 HISTORY_ROWS = 1000  # resolved alerts listed
 TICKET_COLUMNS = ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
-DELIVERY_COLUMNS = ("notice, route, route_kind, status, attempts, created_at, next_attempt_at, delivered_at, "
-                    "last_error")
+DELIVERY_COLUMNS = ("notice, route, route_kind, status, attempts, resends, created_at, next_attempt_at, "
+                    "delivered_at, last_error")
 HOW_TO = """\
 [[boards.payments.wip_limits]]
 states = ["Review"]          # one state, or a group: ["In Progress", "Review"]
