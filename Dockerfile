@@ -1,8 +1,16 @@
-# One image for both flowmeter processes: `flowmeter worker` (the default) and
-# `flowmeter dashboard`. docker-compose.yml runs it next to Apache Kafka.
+# One image for the flowmeter processes: `flowmeter worker` (the default),
+# `flowmeter dashboard` and `flowmeter receive`. docker-compose.yml runs them next
+# to Apache Kafka.
 #
 #   docker build -t flowmeter .
 #   docker run --rm -v flowmeter-data:/data flowmeter flowmeter worker --broker kafka://HOST:9092
+#
+# Every server binds 127.0.0.1 by default, which inside a container reaches
+# nothing outside it. To be reachable, bind 0.0.0.0 and give the credential the
+# process then insists on: FLOWMETER_QUERY_TOKEN for `worker --web-host 0.0.0.0`,
+# FLOWMETER_DASHBOARD_PASSWORD for `dashboard --host 0.0.0.0`, a webhook secret
+# (FLOWMETER_EVENTS_SECRET, ..._GITHUB_, ..._JIRA_, ..._CDEVENTS_) for
+# `receive --host 0.0.0.0`. docker-compose.yml does all three.
 #
 # One stage: every dependency ships a manylinux wheel for CPython 3.11, so there
 # is no compiler toolchain to leave behind.
@@ -39,14 +47,14 @@ RUN groupadd --system --gid 10001 flowmeter \
 # keeps the host directory's owner: make it writable by UID 10001.)
 VOLUME ["/data"]
 
-# Defaults for `flowmeter worker` in a container: the DuckDB file on the volume,
-# and the HTTP server bound to all interfaces (127.0.0.1 would be unreachable
-# from other containers).
-ENV FLOWMETER_DB=/data/flowmeter.duckdb \
-    FLOWMETER_WEB_HOST=0.0.0.0
+# Default for `flowmeter worker` in a container: the DuckDB file on the volume.
+# No default bind address: the loopback default stays, and exposing a server is
+# an explicit choice that comes with its credential (see the top of this file).
+ENV FLOWMETER_DB=/data/flowmeter.duckdb
 
 USER 10001:10001
 WORKDIR /home/flowmeter
-# 6066: worker HTTP (status, read-only SQL); 8501: Streamlit dashboard.
-EXPOSE 6066 8501
+# 6066: worker HTTP (status, read-only SQL); 8501: Streamlit dashboard;
+# 8088: webhook receiver.
+EXPOSE 6066 8501 8088
 CMD ["flowmeter", "worker"]

@@ -1,17 +1,24 @@
-"""The container files: docker-compose.yml, Dockerfile and .dockerignore.
+"""The container files: docker-compose.yml, Dockerfile, .dockerignore and .env.example.
 
 No Docker engine is needed. Compose validates the file itself (`config` reads
 and checks it without a daemon); the other tests read the files and check the
 things a deployment depends on and a schema cannot see: health-gated start-up,
-the worker's port and volume, what the image copies.
+the worker's port and volume, what the image copies, and what is exposed: no
+Kafka port on the host, and every server bound beyond loopback started with the
+credential that server then insists on, taken from `.env`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
+import threading
 import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,25 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+ENV_EXAMPLE = REPO / ".env.example"
+
+# What compose must be given to start: one value each, as `.env` would hold them.
+SECRETS = {
+    "FLOWMETER_QUERY_TOKEN": "test-token",
+    "FLOWMETER_DASHBOARD_PASSWORD": "test-password",
+    "FLOWMETER_EVENTS_SECRET": "test-events-secret",
+}
+# Passed to the receiver only when set: each turns one more webhook endpoint on.
+OPTIONAL_SECRETS = {"FLOWMETER_GITHUB_SECRET", "FLOWMETER_JIRA_SECRET", "FLOWMETER_CDEVENTS_SECRET"}
+
+# Each server's bind option, and the credentials it refuses to bind beyond loopback
+# without (the receiver: any one of them).
+BIND_OPTION = {"worker": "--web-host", "dashboard": "--host", "receiver": "--host"}
+CREDENTIALS = {
+    "worker": {"FLOWMETER_QUERY_TOKEN"},
+    "dashboard": {"FLOWMETER_DASHBOARD_PASSWORD"},
+    "receiver": {"FLOWMETER_EVENTS_SECRET"} | OPTIONAL_SECRETS,
+}
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -45,9 +71,22 @@ def compose_cli() -> list[str]:
     return cli
 
 
-def _run_config(cli: list[str], compose_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _env(secrets: dict[str, str] = SECRETS) -> dict[str, str]:
+    """This process's environment without any FLOWMETER_* variable, plus `secrets`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWMETER_")}
+    return env | secrets
+
+
+def _run_config(cli: list[str], compose_file: Path, *args: str,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`config` as `up` would see it: with the secrets unless `env` says otherwise.
+
+    Compose also reads `.env` next to the file; tests that need it absent copy the file
+    to a directory of their own.
+    """
     return subprocess.run([*cli, "-f", str(compose_file), "config", *args],
-                          cwd=compose_file.parent, capture_output=True, text=True, timeout=60)
+                          cwd=compose_file.parent, env=_env() if env is None else env,
+                          capture_output=True, text=True, timeout=60)
 
 
 def _shebang(script: str) -> list[str] | None:
@@ -86,7 +125,7 @@ def _load_compose() -> dict[str, Any]:
             return json.loads(parsed.stdout)
     cli = _compose_cli()
     if cli:
-        resolved = _run_config(cli, COMPOSE_FILE, "--format", "json")
+        resolved = _run_config(cli, COMPOSE_FILE, "--format", "json")  # variables resolved: see _required
         if resolved.returncode == 0:
             return json.loads(resolved.stdout)
     pytest.skip("no YAML parser available: install PyYAML, or Debian's docker-compose")
@@ -133,6 +172,19 @@ def _health_command(service: dict[str, Any]) -> str:
     return " ".join(test) if isinstance(test, list) else test
 
 
+def _environment(service: dict[str, Any]) -> dict[str, str | None]:
+    """Name -> value of a service's environment, list or mapping syntax."""
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        return dict((item.split("=", 1) + [None])[:2] for item in environment)
+    return dict(environment)
+
+
+def _required(value: str | None, name: str) -> bool:
+    """`value` is compose's required-variable form of `name`, or (resolved by compose v2) its test value."""
+    return value is not None and (value.startswith("${" + name + ":?") or value == SECRETS.get(name))
+
+
 def _dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
     instructions, pending = [], ""
@@ -161,6 +213,49 @@ def _packaged_paths() -> set[str]:
 def test_compose_file_is_valid(compose_cli: list[str]) -> None:
     result = _run_config(compose_cli, COMPOSE_FILE, "-q")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_refuses_without_a_secret_naming_it(compose_cli: list[str], tmp_path: Path, missing: str) -> None:
+    # In a directory of its own, so a developer's .env next to the real file cannot supply it.
+    alone = tmp_path / "docker-compose.yml"
+    shutil.copy(COMPOSE_FILE, alone)
+    result = _run_config(compose_cli, alone, "-q", env=_env({k: v for k, v in SECRETS.items() if k != missing}))
+    assert result.returncode != 0
+    assert f"set {missing} in .env (see .env.example)" in result.stderr
+
+
+def test_env_example_lists_every_variable_with_a_comment(compose_cli: list[str], tmp_path: Path) -> None:
+    text = "\n".join(line for line in COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
+                     if not line.lstrip().startswith("#"))
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    assert required == set(SECRETS)
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for name in required | OPTIONAL_SECRETS:
+        # Required ones are there to fill in; optional ones commented out, so a copy leaves them
+        # unset (an endpoint off) rather than set to an empty string.
+        line = f"{name}=" if name in required else f"#{name}="
+        assert line in lines, f".env.example lacks the line {line!r}"
+        above = lines[lines.index(line) - 1]
+        assert above.startswith("#") and above != "#", f"{name} has no comment above it in .env.example"
+    assert 'secrets.token_urlsafe(32)' in ENV_EXAMPLE.read_text(encoding="utf-8")
+    # `cp .env.example .env` without filling it in is refused; filled in, it is accepted.
+    copy = tmp_path / "docker-compose.yml"
+    shutil.copy(COMPOSE_FILE, copy)
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+    unfilled = _run_config(compose_cli, copy, "-q", env=_env({}))
+    assert unfilled.returncode != 0 and ".env.example" in unfilled.stderr
+    filled = [f"{line}{SECRETS[line[:-1]]}" if line[:-1] in SECRETS else line for line in lines]
+    (tmp_path / ".env").write_text("\n".join(filled) + "\n", encoding="utf-8")
+    result = _run_config(compose_cli, copy, "-q", env=_env({}))
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_file_is_kept_out_of_git_and_the_image() -> None:
+    ignored = [line.strip() for line in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()]
+    assert ".env" in ignored
+    admitted = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines() if line.startswith("!")]
+    assert not any(".env" in line for line in admitted)
 
 
 def test_compose_validation_rejects_a_broken_condition(compose_cli: list[str], tmp_path: Path) -> None:
@@ -242,6 +337,90 @@ def test_only_loopback_ports_reach_the_host(compose: dict[str, Any]) -> None:
             assert host_ip == "127.0.0.1", f"{name} publishes a port on all interfaces"
 
 
+def test_kafka_is_not_reachable_from_the_host(compose: dict[str, Any]) -> None:
+    # Its listener is unauthenticated PLAINTEXT: published, any local process could inject
+    # events or forge dead letters.
+    services = compose["services"]
+    assert _ports(services["kafka"]) == []
+    advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert [entry.split("://")[1].split(":")[0] for entry in advertised] == ["kafka"]
+    published = {(name, target) for name, service in services.items() for _, _, target in _ports(service)}
+    assert published == {("dashboard", "8501"), ("receiver", "8088")}
+
+
+def test_receiver_is_published_on_loopback_only_and_health_gated(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    receiver = services["receiver"]
+    assert receiver["command"][:2] == ["flowmeter", "receive"]
+    assert receiver["image"] == services["worker"]["image"]
+    assert _flag(receiver["command"], "--broker") == _flag(services["worker"]["command"], "--broker")
+    port = _flag(receiver["command"], "--port")
+    assert _ports(receiver) == [("127.0.0.1", port, port)]
+    assert f"127.0.0.1:{port}/healthz" in _health_command(receiver)
+    # It answers 2xx only once Kafka acknowledged: it needs Kafka, not the worker.
+    assert receiver["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert receiver["restart"] == "unless-stopped"
+    assert receiver["init"] is True
+
+
+def test_every_server_bound_beyond_loopback_gets_its_credential(compose: dict[str, Any]) -> None:
+    wide = {name for name, service in compose["services"].items() if "0.0.0.0" in map(str, service.get("command", []))}
+    assert wide == set(BIND_OPTION), "a new server bound to 0.0.0.0 needs an entry (and a credential) here"
+    for name in sorted(wide):
+        service = compose["services"][name]
+        assert _flag(service["command"], BIND_OPTION[name]) == "0.0.0.0"
+        environment = _environment(service)
+        # At least one credential the server accepts is required, so `up` fails without it.
+        assert any(_required(environment.get(var), var) for var in CREDENTIALS[name]), name
+    # The dashboard reaches the worker with the worker's token.
+    dashboard = _environment(compose["services"]["dashboard"])
+    assert _required(dashboard.get("FLOWMETER_QUERY_TOKEN"), "FLOWMETER_QUERY_TOKEN")
+
+
+def test_optional_receiver_secrets_are_passed_only_when_set(compose: dict[str, Any]) -> None:
+    # A name with no value: compose takes it from .env when set there and leaves it unset in
+    # the container otherwise, so an endpoint without a secret stays off. A `${VAR:-}` default
+    # would set it to an empty string instead.
+    environment = _environment(compose["services"]["receiver"])
+    for name in sorted(OPTIONAL_SECRETS):
+        assert name in environment and environment[name] is None, name
+
+
+class _StatusServer(BaseHTTPRequestHandler):
+    """Records the Authorization header; answers 200 to the expected token, else 401."""
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(200 if self.headers.get("Authorization") == "Bearer test-token" else 401)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("token", "healthy"), [("test-token", True), ("wrong-token", False)])
+def test_worker_healthcheck_sends_the_bearer_token(compose: dict[str, Any], token: str, healthy: bool) -> None:
+    # Run the healthcheck's own code against a stand-in /api/status on a free port.
+    worker = compose["services"]["worker"]
+    test = worker["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    port = _flag(worker["command"], "--web-port")
+    assert "$" not in test[3], "the token is read from the environment when the check runs"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _StatusServer.seen = []
+    try:
+        code = test[3].replace(f"127.0.0.1:{port}/", f"127.0.0.1:{server.server_address[1]}/")
+        result = subprocess.run([sys.executable, "-c", code], env=_env({"FLOWMETER_QUERY_TOKEN": token}),
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _StatusServer.seen == [f"Bearer {token}"]
+    assert (result.returncode == 0) is healthy, result.stderr
+
+
 # --- the image -----------------------------------------------------------------------------------
 
 
@@ -282,3 +461,11 @@ def test_image_runs_the_worker_as_non_root_with_data_volume() -> None:
     assert chown < volume
     # `docker run IMAGE` with no flags must still write the DuckDB file to the volume.
     assert any(keyword == "ENV" and "FLOWMETER_DB=/data/" in args for keyword, args in instructions)
+
+
+def test_image_does_not_bind_beyond_loopback_by_default() -> None:
+    # Exposing a server is a choice made with its credential (compose passes 0.0.0.0 and the
+    # token); an image default of 0.0.0.0 would make the worker refuse to start, or be open.
+    env = " ".join(args for keyword, args in _dockerfile() if keyword == "ENV")
+    assert "FLOWMETER_WEB_HOST" not in env
+    assert "0.0.0.0" not in env
