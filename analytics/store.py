@@ -436,7 +436,8 @@ class Store:
         per_source: dict[tuple[str, str], dict[str, int]] = {}
         for (source, kind, what), n in counts.items():
             # Valid UTF-8 whatever a header or a file name held (clean_text leaves plain text alone).
-            key = (deadletter.clean_text(source, deadletter.REASON_CHARS), deadletter.clean_text(kind, deadletter.KIND_CHARS))
+            key = (deadletter.clean_text(source, deadletter.REASON_CHARS),
+                   deadletter.clean_text(kind, deadletter.KIND_CHARS))
             per_source.setdefault(key, {"landed": 0, "duplicates": 0, "dead_lettered": 0})[what] += n
         for (source, kind), c in per_source.items():
             self._con.execute(

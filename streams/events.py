@@ -297,9 +297,11 @@ def _check_timestamp(value: Any, where: str, now: datetime | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidEvent(f"{where} {quote(value)} is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z.") from None
+        raise InvalidEvent(f"{where} {quote(value)} is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."
+                           ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidEvent(f"{where} {quote(value)} has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.")
+        raise InvalidEvent(f"{where} {quote(value)} has no UTC offset; "
+                           "add 'Z' or '+hh:mm' so the moment is unambiguous.")
     # fromisoformat gives 'Z' as timezone.utc: no conversion needed then.
     try:
         utc = (parsed if parsed.tzinfo is _UTC else parsed.astimezone(_UTC)).replace(tzinfo=None)

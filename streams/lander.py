@@ -113,8 +113,9 @@ class Lander:
         reason = headers.get(deadletter.REASON) or "put on the dead-letter topic without a reason"
         kind = deadletter.clean_text(headers.get(deadletter.KIND) or "unknown", deadletter.KIND_CHARS)
         claims = headers.get(deadletter.SOURCE) if headers.get(deadletter.ORIGIN) == "worker" else None
+        size = deadletter.original_size(headers.get(deadletter.ORIGINAL_BYTES))
         return Envelope(message.topic, message.partition, message.offset, kind, message.value, reason,
-                        claims_source=claims, original_bytes=deadletter.original_size(headers.get(deadletter.ORIGINAL_BYTES)))
+                        claims_source=claims, original_bytes=size)
 
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""

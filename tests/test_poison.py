@@ -216,8 +216,13 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
         sent.append(("good", producer.send(topics["transitions"], key=b"T", value=encode(transition(2 * n))), None))
         sent.append(("case", producer.send(topic_of[case["kind"]], value=message(case)), case))
         sent.append(("good", producer.send(topics["transitions"], value=encode(transition(2 * n + 1))), None))
+    producer.flush()
+    where = {id(case): f"{m.topic}[{m.partition}]@{m.offset}" for what, f, case in sent
+             if case is not None and (m := f.get(timeout=30))}
+    first_good = sent[0][1].get(timeout=30)
     # Dead letters other producers put on the dead-letter topic first: each counts once, as sent.
-    claim = f"{topics['transitions']}[0]@0"
+    # The forged "worker" one names a good event's coordinates (it landed: no dead letter there).
+    claim = f"{first_good.topic}[{first_good.partition}]@{first_good.offset}"
     foreign = [
         ("receiver", [("flowmeter-reason", b"the body is not JSON."), ("flowmeter-origin", b"receiver"),
                       ("flowmeter-kind", b"unknown")]),
@@ -225,6 +230,8 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
                      ("flowmeter-kind", b"unknown")]),
         ("forged-worker", [("flowmeter-reason", b"forged"), ("flowmeter-origin", b"worker"),
                            ("flowmeter-source", claim.encode()), ("flowmeter-kind", b"transition")]),
+        ("forged-worker-at-a-real-dead-letter", [("flowmeter-reason", b"forged"), ("flowmeter-origin", b"worker"),
+                                                 ("flowmeter-source", where[id(BAD[0])].encode())]),
         ("forged-worker-nowhere", [("flowmeter-reason", b"forged"), ("flowmeter-origin", b"worker"),
                                    ("flowmeter-source", b"nowhere[0]@1"), ("flowmeter-kind", b"unknown")]),
         ("unknown-kind", [("flowmeter-reason", b"an incident"), ("flowmeter-origin", b"receiver"),
@@ -236,10 +243,8 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
         sent.append(("foreign", producer.send(topics["dead_letter"], value=f"{{\"{name}\": 1}}".encode(),
                                               headers=headers), None))
     producer.flush()
-    where = {id(case): f"{m.topic}[{m.partition}]@{m.offset}" for what, f, case in sent
-             if case is not None and (m := f.get(timeout=30))}
     producer.close()
-    total = len(sent)  # 3 x 150 + 7 = 457
+    total = len(sent)  # 3 x 150 + 8 = 458
     goods, bad_cases = 2 * len(CASES) + len(GOOD), len(BAD)
 
     worker = worker_factory(batch_max=64).start()
@@ -263,18 +268,24 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
     for case in BAD:
         assert case["expect"] in reasons[where[id(case)]], case["case"]
     assert sum(src.startswith(topics["dead_letter"]) for src in reasons) == len(foreign)
+    ids = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT count(DISTINCT event_id) FROM transitions "
+                                                       "WHERE event_id LIKE 'ev-%'"},
+                        headers=worker.headers, timeout=30).json()["rows"]
+    assert json.dumps(ids) in ("[[300]]", '[{"count(DISTINCT event_id)": 300}]')  # every good one: 2 x 150
 
-    # On the topic: the 7 foreign ones and one copy of each of the worker's rejects, none re-published.
+    # On the topic: the 8 foreign ones and one copy of each of the worker's rejects, none re-published.
     consumer = KafkaConsumer(topics["dead_letter"], bootstrap_servers=servers, group_id=None,
                              auto_offset_reset="earliest", consumer_timeout_ms=3000, fetch_max_bytes=4_000_000)
     on_topic = [(dict(m.headers), len(m.value)) for m in consumer]
     consumer.close()
     origins = Counter(h.get("flowmeter-origin") for h, _ in on_topic)
-    assert origins[b"worker"] == bad_cases + 1  # + the forged one
+    assert origins[b"worker"] == bad_cases + 3  # + the three forged ones
     copies = {h["flowmeter-source"].decode(): (h, size) for h, size in on_topic
-              if h.get("flowmeter-origin") == b"worker" and h["flowmeter-source"] != claim.encode()}
+              if h.get("flowmeter-origin") == b"worker" and h["flowmeter-reason"] != b"forged"}
+    assert len(copies) == bad_cases  # each reject once: none doubled
     assert set(copies) == {where[id(c)] for c in BAD}
     assert all(size <= deadletter.COPY_BYTES for _, size in copies.values())
     huge = next(c for c in BAD if c["case"] == "ticket-id-1m-chars")
     assert copies[where[id(huge)]][0]["flowmeter-original-bytes"] == str(len(message(huge))).encode()
     assert worker.stop() == 0 and worker.history == [0]
+    assert "Traceback" not in worker.log_path.read_text(errors="replace")
