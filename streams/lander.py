@@ -239,7 +239,7 @@ class Lander:
         # until a worker restarts, and an embedded broker keeps them in memory. Nothing one message
         # holds gets here (prepare and the dead-letter sends catch per message), so what does is
         # the store or the process: a restart, or the recovery in docs, gets past it.
-        log.critical("%s; stopping (exit %d) before Faust acknowledges the batch. The batch stays on the "
+        log.critical("%s; stopping before Faust acknowledges the batch (exit %d). The batch stays on the "
                      "broker and nothing of it is marked landed: a restarted worker resumes from the offsets "
                      "stored with the last landed batch, so nothing is lost as long as the broker keeps its "
                      "log until then (Kafka does; the embedded broker holds it in memory while it runs).",
