@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from analytics.query import read_only_transaction
+from flowmeter import deadletter
 from flowmeter.errors import StoreError, StoreLocked
 from flowmeter.failpoints import Failpoints
 from flowmeter.workflow import Workflow
@@ -61,10 +62,11 @@ class LandResult:
     landed: int
     duplicates: int
     dead_lettered: int
+    own_copies: int = 0  # the worker's own dead letters read back from the topic (not counted again)
 
     def __add__(self, other: "LandResult") -> "LandResult":
         return LandResult(self.landed + other.landed, self.duplicates + other.duplicates,
-                          self.dead_lettered + other.dead_lettered)
+                          self.dead_lettered + other.dead_lettered, self.own_copies + other.own_copies)
 
 
 class Store:
@@ -231,7 +233,7 @@ class Store:
             elif touched is not None:
                 self._append("derive_backlog", touched)
             self._insert_deploys(batch, now, counts)
-            self._insert_dead_letters(batch, now, counts)
+            own_copies = self._insert_dead_letters(batch, now, counts)
             positions = self._record_positions(batch, now)
             self._record_counts(counts, now)
             if self._failpoints.should_fail("store.commit"):
@@ -252,6 +254,7 @@ class Store:
             landed=sum(n for (_, _, what), n in counts.items() if what == "landed"),
             duplicates=sum(n for (_, _, what), n in counts.items() if what == "duplicates"),
             dead_lettered=sum(n for (_, _, what), n in counts.items() if what == "dead_lettered"),
+            own_copies=own_copies,
         )
 
     def _new_events(self, table: str, pairs: list[tuple[Envelope, Any]], kind: str,
@@ -356,29 +359,63 @@ class Store:
         columns["src"] = [env.src for env, _ in fresh]
         self._append("deploys", pa.table(columns))
 
-    def _insert_dead_letters(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
+    def _insert_dead_letters(self, batch: PreparedBatch, now: datetime, counts: Counter) -> int:
+        """Record the batch's rejects, each dead letter once; return how many were copies of this
+        worker's own dead letters read back from the dead-letter topic (recorded already).
+
+        A message on the dead-letter topic whose headers say a worker rejected it names its
+        source (flowmeter-source). It is a copy, and not counted again, only when the store holds
+        (or this batch brings) a dead letter at that source with the same bytes: anyone can write
+        the header, so a claim that matches nothing is a dead letter of its own, kept with the
+        source it claims (copy_of). Should the claimed source arrive later and be rejected with
+        the same bytes (a crash between publishing a copy and committing its batch, then the copy
+        read before the redelivered original), the original takes the copy's place and count.
+        """
         if not batch.rejects:
-            return
-        # The same bytes at the same coordinates are the same dead letter (a re-run `load`).
-        srcs = [r.envelope.src for r in batch.rejects]
-        known = set(self._con.execute(
-            "SELECT src, raw FROM dead_letters WHERE src IN (SELECT unnest($s::VARCHAR[]))", {"s": srcs}
-        ).fetchall())
-        rows = []
-        for reject in batch.rejects:
+            return 0
+        kept = [(r, _kept_bytes(r.envelope), _original_bytes(r.envelope)) for r in batch.rejects]
+        own = {r.envelope.src: (raw, size) for r, raw, size in kept if r.envelope.claims_source is None}
+        claimed = [r.envelope.claims_source for r, _, _ in kept if r.envelope.claims_source is not None]
+        stored: dict[str, list[tuple[bytes, int | None, str | None, str]]] = {}
+        copies_of: dict[str, list[tuple[str, bytes, int | None, str]]] = {}
+        for src, raw, size, copy_of, kind in self._con.execute(
+            """SELECT src, raw, original_bytes, copy_of, kind FROM dead_letters
+               WHERE src IN (SELECT unnest($s::VARCHAR[])) OR copy_of IN (SELECT unnest($c::VARCHAR[]))""",
+            {"s": list(own) + claimed, "c": list(own)},
+        ).fetchall():
+            stored.setdefault(src, []).append((raw, size, copy_of, kind))
+            if copy_of is not None:
+                copies_of.setdefault(copy_of, []).append((src, raw, size, kind))
+        rows, own_copies, replaced = [], 0, []
+        for reject, raw, size in kept:
             env = reject.envelope
-            key = (env.src, env.value)
-            if key in known:
+            claim = env.claims_source
+            if claim is not None and _holds(own.get(claim), stored.get(claim, ()), raw, size):
+                own_copies += 1  # this worker's own dead letter, read back: recorded already
+                continue
+            if _holds(None, stored.get(env.src, ()), raw, size):  # the same dead letter again (a re-run load)
                 counts[(env.source, env.kind, "duplicates")] += 1
                 continue
-            known.add(key)
+            stored.setdefault(env.src, []).append((raw, size, claim, env.kind))
+            for copy_src, copy_raw, copy_size, copy_kind in copies_of.get(env.src, ()):
+                if deadletter.same_message(raw, size, copy_raw, copy_size):
+                    replaced.append(copy_src)  # its copy came first (see above): the original replaces it
+                    counts[(_source_of(copy_src), copy_kind, "dead_lettered")] -= 1
             counts[(env.source, env.kind, "dead_lettered")] += 1
-            rows.append((env.src, env.kind, reject.reason, env.value, now))
+            rows.append((env.src, env.kind, reject.reason, raw, size, claim))
+        if replaced:
+            self._con.execute("DELETE FROM dead_letters WHERE src IN (SELECT unnest($s::VARCHAR[]))", {"s": replaced})
         if rows:
+            text = deadletter.clean_text
             self._append("dead_letters", pa.table({
-                "src": [r[0] for r in rows], "kind": [r[1] for r in rows], "reason": [r[2] for r in rows],
-                "raw": pa.array([r[3] for r in rows], pa.binary()), "received_at": [r[4] for r in rows],
+                "src": [text(r[0], deadletter.REASON_CHARS) for r in rows],
+                "kind": [text(r[1], deadletter.KIND_CHARS) for r in rows],
+                "reason": [text(r[2], deadletter.REASON_CHARS) for r in rows],
+                "raw": pa.array([r[3] for r in rows], pa.binary()), "received_at": [now] * len(rows),
+                "original_bytes": pa.array([r[4] for r in rows], pa.int64()),
+                "copy_of": [None if r[5] is None else text(r[5], deadletter.REASON_CHARS) for r in rows],
             }))
+        return own_copies
 
     def _record_positions(self, batch: PreparedBatch, now: datetime) -> dict[tuple[str, int], int]:
         # Files have no log id and are not skipped by position: event_id dedup covers re-runs.
@@ -399,7 +436,10 @@ class Store:
     def _record_counts(self, counts: Counter, now: datetime) -> None:
         per_source: dict[tuple[str, str], dict[str, int]] = {}
         for (source, kind, what), n in counts.items():
-            per_source.setdefault((source, kind), {"landed": 0, "duplicates": 0, "dead_lettered": 0})[what] += n
+            # Valid UTF-8 whatever a header or a file name held (clean_text leaves plain text alone).
+            key = (deadletter.clean_text(source, deadletter.REASON_CHARS),
+                   deadletter.clean_text(kind, deadletter.KIND_CHARS))
+            per_source.setdefault(key, {"landed": 0, "duplicates": 0, "dead_lettered": 0})[what] += n
         for (source, kind), c in per_source.items():
             self._con.execute(
                 """INSERT INTO ingest_counts VALUES ($s, $k, $l, $d, $x, $now)
@@ -462,6 +502,30 @@ def _transition_columns(pairs: list[tuple[Envelope, Any]]) -> dict[str, list[Any
     and a zip transpose: a getattr per field and event in Python was most of an insert's time."""
     rows = list(map(_TRANSITION_FIELDS, (event for _, event in pairs)))
     return dict(zip(_TRANSITION_COLUMNS.values(), map(list, zip(*rows))))
+
+
+def _kept_bytes(envelope: Envelope) -> bytes:
+    return deadletter.copy_of(envelope.value, deadletter.STORED_BYTES)
+
+
+def _original_bytes(envelope: Envelope) -> int:
+    """The message's full size: as its copy's header says, else its own length."""
+    if envelope.original_bytes is not None:
+        return envelope.original_bytes
+    return len(envelope.value) if envelope.value is not None else 0
+
+
+def _holds(in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int | None, Any, Any]],
+           raw: bytes, size: int) -> bool:
+    """Whether this batch's dead letter or one stored at the same src is the same message."""
+    if in_batch is not None and deadletter.same_message(in_batch[0], in_batch[1], raw, size):
+        return True
+    return any(deadletter.same_message(s_raw, s_size, raw, size) for s_raw, s_size, _, _ in stored)
+
+
+def _source_of(src: str) -> str:
+    """'flow.dead-letter' of 'flow.dead-letter[0]@17' (topic names hold no '[')."""
+    return src.rsplit("[", 1)[0]
 
 
 def _oldest_event(batch: PreparedBatch) -> datetime | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from flowmeter.deadletter import REASON_CHARS, clean_text
 from flowmeter.errors import InvalidEvent
 from streams.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
 
@@ -29,6 +30,12 @@ class Envelope:
     # Set when another producer already rejected this message and put it on the
     # dead-letter topic with this reason: it is recorded, not parsed.
     rejected_because: str | None = None
+    # A message from the dead-letter topic that says a worker rejected it: the source it names
+    # (topic[partition]@offset). A claim anyone can write; the store checks it against what it
+    # recorded (Store._insert_dead_letters).
+    claims_source: str | None = None
+    # The size of the message before a dead letter's copy was cut (flowmeter-original-bytes).
+    original_bytes: int | None = None
 
     @property
     def src(self) -> str:
@@ -74,8 +81,11 @@ def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedB
         key = (envelope.source, envelope.partition)
         batch.positions[key] = max(envelope.offset, batch.positions.get(key, -1))
         if envelope.rejected_because is not None:
-            batch.rejects.append(Reject(envelope, envelope.rejected_because))
+            batch.rejects.append(reject(envelope, envelope.rejected_because))
             continue
+        # Per message, whatever it raises (an OverflowError from a date, a ValueError from a
+        # 4,301-digit number, a parser bug ...): one message is one dead letter, never the
+        # batch's failure and so never the worker's.
         try:
             if envelope.kind == "transition":
                 batch.transitions.append((envelope, parse_transition(envelope.value, now)))
@@ -84,5 +94,20 @@ def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedB
             else:
                 raise InvalidEvent(unknown_kind_reason(envelope.value))
         except InvalidEvent as exc:
-            batch.rejects.append(Reject(envelope, exc.reason))
+            batch.rejects.append(reject(envelope, exc.reason))
+        except Exception as exc:  # noqa: BLE001 - a parser bug is still this message's problem alone
+            batch.rejects.append(reject(envelope, unexpected_reason(exc)))
     return batch
+
+
+def reject(envelope: Envelope, reason: str) -> Reject:
+    """A reject whose reason is printable, valid UTF-8 and bounded, whatever it quotes."""
+    return Reject(envelope, clean_text(reason, REASON_CHARS))
+
+
+def unexpected_reason(exc: BaseException) -> str:
+    """The sentence for an error the parser did not foresee: what it was, and that only this
+    message was set aside."""
+    detail = clean_text(str(exc), 200)
+    return (f"the message could not be read ({type(exc).__name__}: {detail}); "
+            "it was set aside so the rest could land.")

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
+from flowmeter.deadletter import QUOTE_CHARS, clean_text, quote
 from flowmeter.errors import InvalidEvent
 
 DEPLOY_STATUSES = ("success", "failure", "rolled_back")
@@ -92,7 +93,7 @@ def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
     reader = _Reader(doc, now)
     status = reader.text("status")
     if status not in DEPLOY_STATUSES:
-        raise InvalidEvent(f"status '{status}' is not one of {', '.join(DEPLOY_STATUSES)}.")
+        raise InvalidEvent(f"status {quote(status)} is not one of {', '.join(DEPLOY_STATUSES)}.")
     at = reader.timestamp("at")
     started_at = reader.timestamp("started_at", required=False)
     if started_at is not None and started_at > at:
@@ -187,9 +188,46 @@ def _load_object_strictly(raw: bytes | str | None) -> dict[str, Any]:
         raise InvalidEvent(f"the message is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     except RecursionError:
         raise InvalidEvent("the message is not usable JSON: it is nested too deeply.") from None
+    except ValueError:  # Python refuses integers of more than 4,300 digits (CVE-2020-10735)
+        raise InvalidEvent("the message is not usable JSON: a number in it has more than 4,300 digits.") from None
     if not isinstance(doc, dict):
         raise InvalidEvent(f"the message must be a JSON object, got {_json_type(doc)}.")
+    # orjson refuses escaped lone surrogates ("\ud800"); json reads them into text that is not
+    # valid Unicode and would fail later, at commit or in a Kafka header. Only this slow path
+    # can hold one, so only it pays for the walk.
+    where = _lone_surrogate(doc)
+    if where is not None:
+        raise InvalidEvent(f"{where} holds a lone UTF-16 surrogate (an escape such as \\ud800 with no pair), "
+                           "which is not valid Unicode text.")
     return doc
+
+
+def _lone_surrogate(doc: Any) -> str | None:
+    """The path of the first key or string holding a lone surrogate, or None. Iterative: the
+    document may be nested as deeply as json allows."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_unicode(value):
+                return f"field {clean_text(path, QUOTE_CHARS)}" if path else "the message"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if not _is_unicode(key):
+                    return f"a field name ({quote(name)})"
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Reader:
@@ -259,16 +297,21 @@ def _check_timestamp(value: Any, where: str, now: datetime | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidEvent(f"{where} '{value}' is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z.") from None
+        raise InvalidEvent(f"{where} {quote(value)} is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."
+                           ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidEvent(f"{where} '{value}' has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.")
+        raise InvalidEvent(f"{where} {quote(value)} has no UTC offset; "
+                           "add 'Z' or '+hh:mm' so the moment is unambiguous.")
     # fromisoformat gives 'Z' as timezone.utc: no conversion needed then.
-    utc = (parsed if parsed.tzinfo is _UTC else parsed.astimezone(_UTC)).replace(tzinfo=None)
+    try:
+        utc = (parsed if parsed.tzinfo is _UTC else parsed.astimezone(_UTC)).replace(tzinfo=None)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the last moment a datetime holds
+        raise InvalidEvent(f"{where} {quote(value)} is outside the years 1-9999 once converted to UTC.") from None
     if utc < EARLIEST:
-        raise InvalidEvent(f"{where} '{value}' is before 2000-01-01; that is not a plausible event time.")
+        raise InvalidEvent(f"{where} {quote(value)} is before 2000-01-01; that is not a plausible event time.")
     current = now if now is not None else datetime.now(_UTC).replace(tzinfo=None)
     if utc > current + FUTURE_SLACK:
-        raise InvalidEvent(f"{where} '{value}' is more than a day in the future; check the sender's clock.")
+        raise InvalidEvent(f"{where} {quote(value)} is more than a day in the future; check the sender's clock.")
     return utc
 
 

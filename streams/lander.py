@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
 from analytics.store import LandResult, Store
-from streams.batch import Envelope, PreparedBatch, Reject, prepare
+from flowmeter import deadletter
+from streams.batch import Envelope, PreparedBatch, Reject, prepare, unexpected_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ class LandingStats:
     duplicates: int = 0
     dead_lettered: int = 0
     redelivered_skipped: int = 0
+    # Copies of this worker's own dead letters read back from the dead-letter topic (not
+    # counted again), and copies that could not be put there (each still in dead_letters).
+    own_dead_letters_read_back: int = 0
+    dead_letter_copies_failed: int = 0
     last_batch_at: str | None = None
     # Where the time goes, summed over batches (seconds): waiting for Faust to fill a
     # batch, parsing it, writing it. Shown on /api/status; the benchmarks read them.
@@ -84,24 +89,33 @@ class Lander:
     def envelopes(self, events: Sequence[Any]) -> list[Envelope]:
         """Faust events -> envelopes carrying topic[partition]@offset and the raw bytes.
 
-        From the dead-letter topic only what other producers put there is kept (a
-        `flowmeter produce` line that is not JSON, say): this worker records its own
-        rejects in the same transaction as the batch they came from.
+        What comes from the dead-letter topic was rejected already (by the receiver, by
+        `flowmeter produce`, or by a worker): it is recorded with the reason in its header,
+        not parsed. A header saying a worker rejected it is only a claim: the store decides
+        whether it is a copy of a dead letter it recorded itself (Store._insert_dead_letters).
+        Never raises: a message whose headers cannot be read is a dead letter of its own.
         """
         out = []
         for event in events:
             message = event.message
-            if message.topic == self._dead_letter_topic:
-                headers = _headers(message.headers)
-                if headers.get("flowmeter-origin") == "worker":
-                    continue
-                reason = headers.get("flowmeter-reason") or "put on the dead-letter topic without a reason"
-                out.append(Envelope(message.topic, message.partition, message.offset,
-                                    headers.get("flowmeter-kind") or "unknown", message.value, reason))
-            else:
-                kind = self._kind_by_topic.get(message.topic, "unknown")
-                out.append(Envelope(message.topic, message.partition, message.offset, kind, message.value))
+            try:
+                out.append(self._envelope(message))
+            except Exception as exc:  # noqa: BLE001 - one message's oddity is its own dead letter
+                out.append(Envelope(str(message.topic), int(message.partition), int(message.offset), "unknown",
+                                    _value_bytes(message.value), unexpected_reason(exc)))
         return out
+
+    def _envelope(self, message: Any) -> Envelope:
+        if message.topic != self._dead_letter_topic:
+            kind = self._kind_by_topic.get(message.topic, "unknown")
+            return Envelope(message.topic, message.partition, message.offset, kind, message.value)
+        headers = deadletter.read_headers(message.headers)
+        reason = headers.get(deadletter.REASON) or "put on the dead-letter topic without a reason"
+        kind = deadletter.clean_text(headers.get(deadletter.KIND) or "unknown", deadletter.KIND_CHARS)
+        claims = headers.get(deadletter.SOURCE) if headers.get(deadletter.ORIGIN) == "worker" else None
+        size = deadletter.original_size(headers.get(deadletter.ORIGINAL_BYTES))
+        return Envelope(message.topic, message.partition, message.offset, kind, message.value, reason,
+                        claims_source=claims, original_bytes=size)
 
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""
@@ -146,11 +160,7 @@ class Lander:
         started = time.perf_counter()
         batch = await loop.run_in_executor(self._writer, prepare, fresh)
         self.stats.parsing_seconds += time.perf_counter() - started
-        # All acknowledged by the broker before the commit: each dead letter reaches its
-        # topic at least once (again, if a crash falls between these sends and the commit).
-        await asyncio.gather(*(self._send_dead_letter(reject) for reject in batch.rejects))
-        for reject in batch.rejects:
-            log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
+        await self._publish_dead_letters(batch.rejects)
         started = time.perf_counter()
         interval = max(self._derive_every, DERIVE_SPACING * self._last_derive_seconds)
         derive = not (catching_up and self._derive_every and time.monotonic() - self._last_derive < interval)
@@ -165,6 +175,27 @@ class Lander:
                 await self._after_land(result, batch)
             except Exception:
                 log.exception("after landing a batch, the follow-up (alert evaluation) failed; landing goes on")
+
+    async def _publish_dead_letters(self, rejects: list[Reject]) -> None:
+        """Put this batch's own rejects on the dead-letter topic, acknowledged before the commit:
+        each reaches the topic at least once (again, if a crash falls between these sends and
+        the commit). What came from the dead-letter topic is there already and is not re-sent.
+
+        The dead_letters row, written in the batch's transaction, is the record; the topic copy
+        is a feed for other consumers. So a copy the broker refuses (or that times out) is
+        logged and counted (dead_letter_copies_failed on /api/status) and the batch still lands:
+        holding the batch back for it would stop ingestion over a copy of what is kept anyway.
+        """
+        own = [r for r in rejects if r.envelope.source != self._dead_letter_topic]
+        results = await asyncio.gather(*(self._send_dead_letter(r) for r in own), return_exceptions=True)
+        for reject, result in zip(own, results):
+            if isinstance(result, BaseException):
+                self.stats.dead_letter_copies_failed += 1
+                log.error("dead-lettered %s (%s), but its copy could not be put on %s: %r; it is kept in "
+                          "the dead_letters table", reject.envelope.src, reject.reason, self._dead_letter_topic,
+                          result)
+            else:
+                log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
 
     async def settle(self, quiet_seconds: float) -> None:
         """Derive what catching up deferred once no batch has come for quiet_seconds (a stream
@@ -200,11 +231,19 @@ class Lander:
         self.stats.landed += result.landed
         self.stats.duplicates += result.duplicates
         self.stats.dead_lettered += result.dead_lettered
+        self.stats.own_dead_letters_read_back += result.own_copies
         self.stats.last_batch_at = datetime.now(timezone.utc).isoformat()
 
     def _exit_unacknowledged(self, why: str) -> None:
-        log.critical("%s; stopping before Faust acknowledges the batch. Nothing is lost: on restart the "
-                     "worker resumes from the offsets stored with the last landed batch.", why)
+        # Not "nothing is lost" outright: that holds only while the broker keeps these messages
+        # until a worker restarts, and an embedded broker keeps them in memory. Nothing one message
+        # holds gets here (prepare and the dead-letter sends catch per message), so what does is
+        # the store or the process: a restart, or the recovery in docs, gets past it.
+        log.critical("%s; stopping before Faust acknowledges the batch (exit %d). The batch stays on the "
+                     "broker and nothing of it is marked landed: a restarted worker resumes from the offsets "
+                     "stored with the last landed batch, so nothing is lost as long as the broker keeps its "
+                     "log until then (Kafka does; the embedded broker holds it in memory while it runs).",
+                     why, EXIT_WRITE_FAILED)
         for handler in logging.getLogger().handlers:
             handler.flush()
         sys.stderr.flush()
@@ -214,12 +253,5 @@ class Lander:
         self._writer.shutdown(wait=True)
 
 
-def _headers(raw: Any) -> dict[str, str]:
-    """Kafka headers (a list of pairs or a mapping, values bytes) as text."""
-    pairs = raw.items() if hasattr(raw, "items") else (raw or [])
-    out = {}
-    for key, value in pairs:
-        if isinstance(value, (bytes, bytearray)):
-            value = bytes(value).decode("utf-8", "replace")
-        out[str(key)] = value
-    return out
+def _value_bytes(value: Any) -> bytes | None:
+    return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None

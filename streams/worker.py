@@ -23,6 +23,7 @@ from alerting.dispatcher import Dispatcher
 from alerting.evaluate import AlertEvaluator, AlertPolicy, Evaluation
 from alerting.routes import parse_routes
 from analytics.store import Store
+from flowmeter import deadletter
 from flowmeter.broker import free_port
 from flowmeter.exposure import check_exposure
 from flowmeter.failpoints import Failpoints
@@ -35,6 +36,7 @@ from streams.topics import ensure_topics
 from streams.web import register_views, yield_cpu
 
 log = logging.getLogger(__name__)
+DEAD_LETTER_ACK_SECONDS = 30.0  # then the copy counts as failed; the dead_letters row still lands
 
 
 def build_app(settings: Settings, broker: str, store: Store, web_port: int,
@@ -66,18 +68,19 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
 
     async def send_dead_letter(reject: Reject) -> Any:
+        return await asyncio.wait_for(publish_dead_letter(reject), DEAD_LETTER_ACK_SECONDS)
+
+    async def publish_dead_letter(reject: Reject) -> Any:
         env = reject.envelope
+        size = len(env.value) if env.value is not None else 0
+        # At most COPY_BYTES of the message: Faust's producer refuses anything over 1,000,000
+        # bytes, and a copy that can never be sent must not hold up the batch it came in.
         # force=True: without it Faust attaches the send to the current event and only
         # publishes on ack, after the batch; awaiting the future waits for the broker's ack.
         pending = await dead_letters.send(
-            key=env.src.encode(),
-            value=env.value if env.value is not None else b"",
-            headers=[
-                ("flowmeter-reason", reject.reason.encode()),
-                ("flowmeter-source", env.src.encode()),
-                ("flowmeter-kind", env.kind.encode()),
-                ("flowmeter-origin", b"worker"),
-            ],
+            key=deadletter.clean_text(env.src, deadletter.REASON_CHARS).encode(),
+            value=deadletter.copy_of(env.value),
+            headers=deadletter.headers(reject.reason, env.src, env.kind, "worker", size),
             force=True,
         )
         return await pending

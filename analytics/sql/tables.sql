@@ -38,11 +38,16 @@ CREATE TABLE IF NOT EXISTS deploys (
 -- Input that broke the contract, with the reason and the original bytes.
 CREATE TABLE IF NOT EXISTS dead_letters (
     src         VARCHAR   NOT NULL,
-    kind        VARCHAR   NOT NULL,  -- transition | deploy | unknown
+    kind        VARCHAR   NOT NULL,  -- transition | deploy | unknown, or as another producer said
     reason      VARCHAR   NOT NULL,
-    raw         BLOB,
+    raw         BLOB,                -- the bytes: at most the first 1,000,000, or the copy another producer sent
     received_at TIMESTAMP NOT NULL
 );
+-- Added later: stores made before them get the columns (NULL in their older rows).
+-- original_bytes: the message's size before any copy was cut. copy_of: the source a message on the
+-- dead-letter topic says a worker rejected it at, when no dead letter recorded there matched it.
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS original_bytes BIGINT;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS copy_of VARCHAR;
 
 -- Per source partition: how far it has landed. log_id is the Kafka topic id: a
 -- recreated topic, or a fresh embedded broker, starts a new log whose offsets

@@ -1,12 +1,19 @@
 -- ingest_status: what became of every input event, per kind.
 -- Definition: landed = events stored (distinct event_id); duplicates = events whose
 --   event_id was already stored; dead_lettered = events that broke the contract
---   (kind 'unknown' when the kind could not be told). received = the sum of the three.
+--   (kind 'unknown' when the kind could not be told; a dead letter another producer put on
+--   the dead-letter topic keeps the kind it was sent with, and any such kind gets its own row).
+--   received = the sum of the three.
 --   last_event_at = latest event time among stored events; last_landed_at = when
 --   the latest of them was written.
--- Grain: one row per kind (transition, deploy, unknown).  Unit: events; times UTC.
+-- Grain: one row per kind (transition, deploy, unknown, then any other kind counted).
+-- Unit: events; times UTC.
 CREATE OR REPLACE VIEW ingest_status AS
-WITH kinds(kind) AS (VALUES ('transition'), ('deploy'), ('unknown')),
+WITH kinds(kind) AS (
+    SELECT * FROM (VALUES ('transition'), ('deploy'), ('unknown'))
+    UNION
+    SELECT DISTINCT kind FROM ingest_counts
+),
 counts AS (
     SELECT kind, sum(landed) AS landed, sum(duplicates) AS duplicates,
            sum(dead_lettered) AS dead_lettered, max(updated_at) AS updated_at
@@ -28,4 +35,4 @@ SELECT k.kind,
 FROM kinds k
 LEFT JOIN counts c USING (kind)
 LEFT JOIN latest l USING (kind)
-ORDER BY k.kind;
+ORDER BY k.kind NOT IN ('deploy', 'transition', 'unknown'), k.kind;
