@@ -22,13 +22,16 @@ DEMO_DB = "flowmeter-demo.duckdb"
 
 
 class _Group(click.Group):
-    """Turns a FlowmeterError into one sentence and exit code 1, without a traceback."""
+    """Turns a FlowmeterError into one sentence and its exit code (1, or 75 for a temporary
+    failure such as a full disk), without a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FlowmeterError as exc:
-            raise click.ClickException(str(exc)) from None
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -348,6 +351,11 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     for row in report["kinds"]:
         click.echo(f"{row['kind']:<11} {row['received']:>10,} {row['landed']:>10,} {row['duplicates']:>10,} "
                    f"{row['dead_lettered']:>8,}  {row['last_event_at'] or '-'}")
+    worker = report.get("worker") or {}
+    if worker.get("log_resets"):
+        click.echo(f"log resets: {worker['log_resets']:,} (the broker's log was replaced, truncated or aged out "
+                   f"under a stored position; see the log_resets table); {worker.get('landed_after_reset', 0):,} "
+                   "events landed in this run that a stale position would have skipped")
     click.echo(f"source: {report['source']}")
 
 
