@@ -159,6 +159,30 @@ class Store:
         for schema, table in tables:
             self._con.execute(f'SELECT bit_xor(hash(COLUMNS(*))) FROM "{schema}"."{table}"').fetchall()
 
+    def restore(self, snapshot: Path) -> dict[str, int]:
+        """Fill this (new, empty) store with every table a snapshot holds, in one transaction.
+
+        A snapshot's tables lack the keys the write path's upserts need, so it is never used
+        as the store itself: its rows are copied into a store built from the schema."""
+        self._con.execute("ATTACH ? AS snapshot (READ_ONLY)", [str(snapshot)])
+        try:
+            theirs = {r[0] for r in self._con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'snapshot'").fetchall()}
+            ours = [r[0] for r in self._con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND NOT temporary").fetchall()]
+
+            def work(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+                copied = {}
+                for table in sorted(theirs.intersection(ours)):
+                    con.execute(f'DELETE FROM "{table}"')
+                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM snapshot."{table}"')
+                    copied[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+                return copied
+            return self.in_transaction(work)
+        finally:
+            self._con.execute("DETACH snapshot")
+
     def close(self) -> None:
         self._con.close()
 

@@ -486,6 +486,37 @@ def snapshot(broker: str | None, db: Path | None, settings: Path | None, path: P
     click.echo(done.summary())
 
 
+@cli.command()
+@common_options
+@click.argument("snapshot_file", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(broker: str | None, db: Path | None, settings: Path | None, snapshot_file: Path) -> None:
+    """Build a new store at --db from a snapshot (`flowmeter snapshot`), e.g. after the store was damaged.
+
+    --db must not exist yet: move a damaged file aside first. Then start the worker with a fresh
+    consumer group (FLOWMETER_GROUP_ID) so it re-reads the topics: the snapshot's stored offsets skip
+    what it holds and the events after it land. docs/recovery.md walks through it.
+    """
+    from analytics.store import Store
+    from flowmeter.errors import StoreError
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    if conf.db.exists():
+        raise StoreError(f"{conf.db} exists; move it aside first (e.g. to {conf.db.name}.damaged), "
+                         "then restore into the free path.")
+    try:
+        with Store.open(snapshot_file, read_only=True):
+            pass  # a damaged or foreign file is refused here, before a new store is made
+        with Store.open(conf.db) as store:
+            copied = store.restore(snapshot_file)
+    except FlowmeterError:
+        conf.db.unlink(missing_ok=True)
+        raise
+    click.echo(f"restored {conf.db} from {snapshot_file}: {copied.get('transitions', 0):,} transitions, "
+               f"{copied.get('deploys', 0):,} deploys, {copied.get('dead_letters', 0):,} dead letters. Start the "
+               "worker with a fresh FLOWMETER_GROUP_ID to land what came after the snapshot.")
+
+
 class _progress:
     """A rich progress bar over bytes when stderr is a terminal; silent otherwise."""
 
