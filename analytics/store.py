@@ -9,6 +9,7 @@ with its offsets or neither.
 
 from __future__ import annotations
 
+import errno
 import logging
 import operator
 import re
@@ -27,7 +28,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from analytics.query import read_only_transaction
 from flowmeter import deadletter
-from flowmeter.errors import StoreError, StoreLocked
+from flowmeter.errors import StoreDamaged, StoreError, StoreFull, StoreLocked
 from flowmeter.failpoints import Failpoints
 from flowmeter.workflow import Workflow
 from streams.batch import Envelope, PreparedBatch
@@ -58,6 +59,32 @@ class BatchTimes:
 
 
 @dataclass(frozen=True)
+class LogReset:
+    """A partition's log is not the one its stored position belongs to (see Store.use_logs)."""
+    source: str
+    partition: int
+    kind: str  # new_log | truncated | retention_gap
+    old_log_id: str
+    new_log_id: str
+    stored_offset: int
+    log_start: int | None = None
+    log_end: int | None = None
+    lost_offsets: int = 0
+
+    def describe(self) -> str:
+        where = f"{self.source}[{self.partition}]"
+        if self.kind == "new_log":
+            return (f"{where} is a new log (topic id {self.new_log_id or '?'}, was {self.old_log_id or '?'}): "
+                    f"its offsets restart, so messages up to {self.stored_offset} are new events, landed now")
+        if self.kind == "truncated":
+            return (f"{where} ends at offset {self.log_end}, below the {self.stored_offset} already landed: "
+                    f"the log was truncated; messages from {self.log_end} on are landed as new")
+        return (f"{where} starts at offset {self.log_start}, past the {self.stored_offset} already landed: "
+                f"retention deleted {self.lost_offsets} messages before they landed; they cannot be recovered "
+                "from this topic")
+
+
+@dataclass(frozen=True)
 class LandResult:
     landed: int
     duplicates: int
@@ -77,6 +104,10 @@ class Store:
         self._cursor_lock = threading.Lock()
         self._log_ids: dict[str, str] = {}
         self._positions: dict[tuple[str, int], int] = {}
+        # Positions of logs found reset in this process: offsets up to them are new events.
+        self._stale: dict[tuple[str, int], int] = {}
+        self.log_resets = 0  # rows in log_resets (every reset ever found in this store)
+        self.after_reset = 0  # messages at or below a stale position landed in this process
         self.last_transitions_batch: BatchTimes | None = None
         # True while derive_backlog holds tickets whose derived rows are behind their events.
         self.backlog_pending = False
@@ -91,21 +122,69 @@ class Store:
         path = Path(path)
         if read_only and not path.exists():
             raise StoreError(f"no store at {path}; land some events first (flowmeter worker or flowmeter load).")
+        existed = path.exists()
+        con = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if failpoints is not None and failpoints.should_fail("store.open"):
+                raise duckdb.IOException(f'injected: Could not write file "{path}": No space left on device '
+                                         "(failpoint store.open)")
             con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+            store = cls(con, path, failpoints)
+            if not read_only:
+                if existed:
+                    store._check_integrity()
+                store._prepare_for_writing(workflow)
+            return store
+        except (duckdb.Error, OSError) as exc:
+            if con is not None:
+                _close_quietly(con)
             raise _explain_open_error(path, exc) from None
-        store = cls(con, path, failpoints)
-        if not read_only:
-            store._apply_schema()
-            if workflow is not None or store._stored_fingerprint() is None:
-                store.sync_workflow(workflow or Workflow())
-            backlog = con.execute("SELECT count(DISTINCT ticket_id) FROM derive_backlog").fetchall()[0][0]
-            if backlog:  # a backfill stopped before deriving what it landed
-                log.info("deriving %d tickets an interrupted backfill landed", backlog)
-                store.derive_backlog()
-        return store
+
+    def _prepare_for_writing(self, workflow: Workflow | None) -> None:
+        self._apply_schema()
+        if workflow is not None or self._stored_fingerprint() is None:
+            self.sync_workflow(workflow or Workflow())
+        backlog = self._con.execute("SELECT count(DISTINCT ticket_id) FROM derive_backlog").fetchall()[0][0]
+        if backlog:  # a backfill stopped before deriving what it landed
+            log.info("deriving %d tickets an interrupted backfill landed", backlog)
+            self.derive_backlog()
+
+    def _check_integrity(self) -> None:
+        """Read every block of every table, so DuckDB verifies each block's checksum.
+
+        Counting rows reads only metadata and passes on a file truncated to half; a damaged
+        block then fails the first write that reads it, and the worker would crash-loop.
+        Hashing every column reads every block: about 0.7 s per 3 million rows (40 MB) here."""
+        tables = self._con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+        ).fetchall()
+        for schema, table in tables:
+            self._con.execute(f'SELECT bit_xor(hash(COLUMNS(*))) FROM "{schema}"."{table}"').fetchall()
+
+    def restore(self, snapshot: Path) -> dict[str, int]:
+        """Fill this (new, empty) store with every table a snapshot holds, in one transaction.
+
+        A snapshot's tables lack the keys the write path's upserts need, so it is never used
+        as the store itself: its rows are copied into a store built from the schema."""
+        self._con.execute("ATTACH ? AS snapshot (READ_ONLY)", [str(snapshot)])
+        try:
+            theirs = {r[0] for r in self._con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'snapshot'").fetchall()}
+            ours = [r[0] for r in self._con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND NOT temporary").fetchall()]
+
+            def work(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+                copied = {}
+                for table in sorted(theirs.intersection(ours)):
+                    con.execute(f'DELETE FROM "{table}"')
+                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM snapshot."{table}"')
+                    copied[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+                return copied
+            return self.in_transaction(work)
+        finally:
+            self._con.execute("DETACH snapshot")
 
     def close(self) -> None:
         self._con.close()
@@ -181,21 +260,93 @@ class Store:
         return touched
 
     # ---- positions: which messages are already landed -----------------------
-    def use_logs(self, log_ids: dict[str, str]) -> None:
-        """Say which log (Kafka topic id) each topic is; load the positions landed in it."""
+    def use_logs(self, log_ids: dict[str, str]) -> list[LogReset]:
+        """Say which log (Kafka topic id) each topic is; load the positions landed in it.
+
+        Positions stored under another id belong to a log that is gone (a recreated topic, a
+        restarted embedded broker): each is recorded as a reset, then dropped (DESIGN pitfall 14)."""
         self._log_ids = dict(log_ids)
         self._positions = {}
+        self.log_resets = self._con.execute("SELECT count(*) FROM log_resets").fetchall()[0][0]
+        resets = self._adopt_new_logs(list(self._log_ids))
         rows = self._con.execute(
             "SELECT source, \"partition\", log_id, last_offset FROM ingest_positions"
         ).fetchall()
         for source, partition, log_id, last_offset in rows:
             if source in self._log_ids and self._log_ids[source] == log_id:
                 self._positions[(source, partition)] = last_offset
-        older = {r[0] for r in rows if r[0] in self._log_ids and r[2] != self._log_ids[r[0]]}
-        for topic in sorted(older):
-            if not any(key[0] == topic for key in self._positions):
-                log.warning("topic %s is a new log (id %s): offsets landed from its older log no longer apply; "
-                            "re-sent events are still caught by event_id", topic, self._log_ids[topic])
+        return resets
+
+    def check_logs(self, current: dict[str, str]) -> list[LogReset]:
+        """Compare the topics' ids now (from the broker) with those in use; adopt any new log."""
+        changed = [t for t, log_id in current.items() if t in self._log_ids and log_id != self._log_ids[t]]
+        if not changed:
+            return []
+        self._log_ids.update({t: current[t] for t in changed})
+        return self._adopt_new_logs(changed)
+
+    def _adopt_new_logs(self, topics: list[str]) -> list[LogReset]:
+        """Record and drop the positions of these topics that belong to another log id."""
+        old = self._con.execute(
+            """SELECT source, "partition", log_id, last_offset FROM ingest_positions
+               WHERE source IN (SELECT unnest($t::VARCHAR[])) ORDER BY source, "partition" """,
+            {"t": topics}).fetchall()
+        resets = [LogReset(source, partition, "new_log", log_id, self._log_ids[source], last_offset)
+                  for source, partition, log_id, last_offset in old if log_id != self._log_ids[source]]
+        if not resets:
+            return []
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            self._insert_resets(con, resets)
+            for r in resets:
+                con.execute('DELETE FROM ingest_positions WHERE source = ? AND "partition" = ? AND log_id = ?',
+                            [r.source, r.partition, r.old_log_id])
+        self.in_transaction(work)
+        for r in resets:
+            self._positions.pop((r.source, r.partition), None)
+            self._stale[(r.source, r.partition)] = max(r.stored_offset, self._stale.get((r.source, r.partition), -1))
+        return resets
+
+    def check_bounds(self, bounds: dict[tuple[str, int], tuple[int, int]]) -> list[LogReset]:
+        """Given each partition's log (first offset, offset after the last message), find logs
+        that end below the stored position (truncated: lower the position to the log's end) or
+        start past it (retention deleted events before they landed: recorded, nothing to skip)."""
+        resets = []
+        for (source, partition), (start, end) in sorted(bounds.items()):
+            landed = self._positions.get((source, partition))
+            if landed is None:
+                continue
+            log_id = self._log_ids.get(source, "")
+            if end <= landed:
+                resets.append(LogReset(source, partition, "truncated", log_id, log_id, landed, start, end))
+            elif start > landed + 1:
+                resets.append(LogReset(source, partition, "retention_gap", log_id, log_id, landed, start, end,
+                                       lost_offsets=start - landed - 1))
+        if not resets:
+            return []
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            self._insert_resets(con, resets)
+            for r in resets:
+                if r.kind == "truncated":
+                    con.execute('UPDATE ingest_positions SET last_offset = ? '
+                                'WHERE source = ? AND "partition" = ? AND log_id = ?',
+                                [r.log_end - 1, r.source, r.partition, r.new_log_id])
+        self.in_transaction(work)
+        for r in resets:
+            if r.kind == "truncated":
+                self._positions[(r.source, r.partition)] = r.log_end - 1
+                self._stale[(r.source, r.partition)] = r.stored_offset
+        return resets
+
+    def _insert_resets(self, con: duckdb.DuckDBPyConnection, resets: list[LogReset]) -> None:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        con.executemany("INSERT INTO log_resets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[now, r.source, r.partition, r.kind, r.old_log_id, r.new_log_id, r.stored_offset,
+                          r.log_start, r.log_end, r.lost_offsets] for r in resets])
+        self.log_resets += len(resets)
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The landed position of each partition of the logs in use."""
+        return dict(self._positions)
 
     def unseen(self, envelopes: Iterable[Envelope]) -> tuple[list[Envelope], int]:
         """Drop messages at or below the landed position of their partition (redeliveries)."""
@@ -207,6 +358,19 @@ class Store:
             else:
                 fresh.append(envelope)
         return fresh, skipped
+
+    def count_after_reset(self, fresh: Iterable[Envelope]) -> int:
+        """Count (in ``after_reset``) the messages of reset logs at offsets their stale position
+        would have skipped: the events a silent skip would have lost."""
+        if not self._stale:
+            return 0
+        n = 0
+        for envelope in fresh:
+            stale = self._stale.get((envelope.source, envelope.partition))
+            if stale is not None and envelope.offset <= stale:
+                n += 1
+        self.after_reset += n
+        return n
 
     def landed_position(self, source: str, partition: int) -> int | None:
         return self._positions.get((source, partition))
@@ -238,6 +402,8 @@ class Store:
             self._record_counts(counts, now)
             if self._failpoints.should_fail("store.commit"):
                 raise duckdb.IOException("injected write failure (failpoint store.commit)")
+            if self._failpoints.should_fail("store.fatal"):
+                raise duckdb.FatalException("injected FATAL Error: database has been invalidated (failpoint store.fatal)")
             con.commit()
         except BaseException:
             _rollback_quietly(con)
@@ -542,13 +708,44 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
         log.debug("rollback after a failed write reported: %s", exc)
 
 
-def _explain_open_error(path: Path, exc: duckdb.IOException) -> Exception:
+def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.close()
+    except duckdb.Error as exc:
+        log.debug("closing a store that failed to open reported: %s", exc)
+
+
+_DAMAGE = ("corrupt", "checksum", "could not read enough bytes", "not a valid duckdb database")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return "no space left on device" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """A DuckDB FATAL error: the database is invalidated and this connection can never write again."""
+    return isinstance(exc, duckdb.FatalException) or "database has been invalidated" in str(exc)
+
+
+def _explain_open_error(path: Path, exc: BaseException) -> Exception:
     text = str(exc)
-    if "lock" in text.lower():
+    lowered = text.lower()
+    if "lock" in lowered and isinstance(exc, duckdb.IOException):
         pid = re.search(r"PID (\d+)", text)
         who = f" (PID {pid.group(1)})" if pid else ""
         return StoreLocked(
             f"the store {path} is in use by another process{who}, normally a running `flowmeter worker`; "
             "send events through the broker (`flowmeter produce`) or stop the worker first."
+        )
+    if is_disk_full(exc):
+        return StoreFull(
+            f"the disk holding the store {path} is full (No space left on device); free space there and start "
+            "again: nothing is lost, events not landed yet wait on the broker."
+        )
+    if any(word in lowered for word in _DAMAGE):
+        first = text.splitlines()[0][:200]
+        return StoreDamaged(
+            f"the store {path} is damaged ({first}); move it aside and rebuild it from Kafka or restore a "
+            "snapshot, as docs/recovery.md describes."
         )
     return StoreError(f"cannot open the store {path}: {text}")

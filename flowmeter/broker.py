@@ -2,12 +2,20 @@
 
 Its log lives in memory with no retention, so it is for the demo, development
 and tests; point --broker at a real Kafka for anything you must keep.
+
+The broker dies with the process that started it (Linux: PR_SET_PDEATHSIG), even when that
+process ends by os._exit or SIGKILL: a worker that exits 75 leaves no orphaned broker holding
+a log nobody reads (what it held but had not landed goes with it; see docs/recovery.md).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import socket
+import sys
 import subprocess
 import time
 import uuid
@@ -31,6 +39,23 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int):  # type: ignore[no-untyped-def]
+    """A preexec_fn asking the kernel to SIGTERM the child when its parent (the thread that
+    started it) ends; None where prctl does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arrange() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return arrange
 
 
 class EmbeddedBroker:
@@ -58,7 +83,8 @@ class EmbeddedBroker:
             self._log_file = self.log_path.open("ab")
         out = self._log_file or subprocess.DEVNULL
         # Own session: Ctrl-C reaches the supervisor, which stops children in order.
-        self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=_die_with_parent(os.getpid()))
         self._wait_ready(timeout)
         log.info("embedded broker (Tansu) listening on %s", self.url)
         return self

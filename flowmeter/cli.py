@@ -23,13 +23,16 @@ DEMO_DB = "flowmeter-demo.duckdb"
 
 
 class _Group(click.Group):
-    """Turns a FlowmeterError into one sentence and exit code 1, without a traceback."""
+    """Turns a FlowmeterError into one sentence and its exit code (1, or 75 for a temporary
+    failure such as a full disk), without a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FlowmeterError as exc:
-            raise click.ClickException(str(exc)) from None
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -360,6 +363,11 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     for row in report["kinds"]:
         click.echo(f"{row['kind']:<11} {row['received']:>10,} {row['landed']:>10,} {row['duplicates']:>10,} "
                    f"{row['dead_lettered']:>8,}  {row['last_event_at'] or '-'}")
+    worker = report.get("worker") or {}
+    if worker.get("log_resets"):
+        click.echo(f"log resets: {worker['log_resets']:,} (the broker's log was replaced, truncated or aged out "
+                   f"under a stored position; see the log_resets table); {worker.get('landed_after_reset', 0):,} "
+                   "events landed in this run that a stale position would have skipped")
     click.echo(f"source: {report['source']}")
 
 
@@ -490,6 +498,37 @@ def snapshot(broker: str | None, db: Path | None, settings: Path | None, path: P
     names = [v.strip() for v in views.split(",") if v.strip()] if views else None
     done = snapshot_client.snapshot(conf, path, parquet_dir=parquet_dir, views=names, force=force, progress=_progress)
     click.echo(done.summary())
+
+
+@cli.command()
+@common_options
+@click.argument("snapshot_file", metavar="SNAPSHOT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(broker: str | None, db: Path | None, settings: Path | None, snapshot_file: Path) -> None:
+    """Build a new store at --db from a snapshot (`flowmeter snapshot`), e.g. after the store was damaged.
+
+    --db must not exist yet: move a damaged file aside first. Then start the worker with a fresh
+    consumer group (FLOWMETER_GROUP_ID) so it re-reads the topics: the snapshot's stored offsets skip
+    what it holds and the events after it land. docs/recovery.md walks through it.
+    """
+    from analytics.store import Store
+    from flowmeter.errors import StoreError
+
+    _setup_logging("warning")
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    if conf.db.exists():
+        raise StoreError(f"{conf.db} exists; move it aside first (e.g. to {conf.db.name}.damaged), "
+                         "then restore into the free path.")
+    try:
+        with Store.open(snapshot_file, read_only=True):
+            pass  # a damaged or foreign file is refused here, before a new store is made
+        with Store.open(conf.db) as store:
+            copied = store.restore(snapshot_file)
+    except FlowmeterError:
+        conf.db.unlink(missing_ok=True)
+        raise
+    click.echo(f"restored {conf.db} from {snapshot_file}: {copied.get('transitions', 0):,} transitions, "
+               f"{copied.get('deploys', 0):,} deploys, {copied.get('dead_letters', 0):,} dead letters. Start the "
+               "worker with a fresh FLOWMETER_GROUP_ID to land what came after the snapshot.")
 
 
 class _progress:

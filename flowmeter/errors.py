@@ -8,6 +8,11 @@ exit; anything else is a bug and keeps its traceback.
 class FlowmeterError(Exception):
     """Base of all flowmeter errors; the message is meant for a person."""
 
+    exit_code = 1  # what the CLI exits with
+
+
+EX_TEMPFAIL = 75  # a temporary failure: a supervisor should start the process again later
+
 
 class InvalidEvent(FlowmeterError):
     """An input event breaks the v1 contract; ``reason`` says how, in one sentence."""
@@ -31,3 +36,13 @@ class StoreLocked(FlowmeterError):
 
 class StoreError(FlowmeterError):
     """The DuckDB store cannot be opened or written."""
+
+
+class StoreDamaged(StoreError):
+    """The DuckDB file is corrupt: the way out is a rebuild from Kafka or a snapshot (docs/recovery.md)."""
+
+
+class StoreFull(StoreError):
+    """The disk holding the store is full: temporary, so the CLI exits 75 (EX_TEMPFAIL)."""
+
+    exit_code = EX_TEMPFAIL

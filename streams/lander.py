@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
-from analytics.store import LandResult, Store
+from analytics.store import LandResult, Store, is_fatal
 from flowmeter import deadletter
 from streams.batch import Envelope, PreparedBatch, Reject, prepare, unexpected_reason
 
@@ -31,6 +31,7 @@ DERIVE_SPACING = 4.0  # while catching up, derives at least 4x their own duratio
 SendDeadLetter = Callable[[Reject], Awaitable[Any]]
 AfterLand = Callable[[LandResult, PreparedBatch], Awaitable[None]]  # must not raise: see Lander.__init__
 Behind = Callable[[Sequence[Any]], int]  # events still on the broker behind a batch (consumer lag)
+LogIds = Callable[[list[str]], dict[str, str]]  # the topics' ids as the broker answers now
 
 
 @dataclass
@@ -44,6 +45,10 @@ class LandingStats:
     # counted again), and copies that could not be put there (each still in dead_letters).
     own_dead_letters_read_back: int = 0
     dead_letter_copies_failed: int = 0
+    # Logs found reset (every one this store has seen; see the log_resets table), and the
+    # messages of reset logs landed in this run that a stale position would have skipped.
+    log_resets: int = 0
+    landed_after_reset: int = 0
     last_batch_at: str | None = None
     # Where the time goes, summed over batches (seconds): waiting for Faust to fill a
     # batch, parsing it, writing it. Shown on /api/status; the benchmarks read them.
@@ -57,8 +62,11 @@ class Lander:
                  send_dead_letter: SendDeadLetter,
                  *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0,
                  after_land: AfterLand | None = None, batch_max: int = 0, derive_every: float = 0.0,
-                 behind: Behind | None = None) -> None:
+                 behind: Behind | None = None, log_ids: LogIds | None = None) -> None:
         self._store = store
+        # Asked before any message is skipped as already landed: a new log id means the
+        # broker lost its log and those offsets hold new events (DESIGN pitfall 14).
+        self._log_ids = log_ids
         self._kind_by_topic = kind_by_topic
         self._dead_letter_topic = dead_letter_topic
         self._send_dead_letter = send_dead_letter
@@ -83,7 +91,7 @@ class Lander:
         self._last_derive_seconds = 0.0
         # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
-        self.stats = LandingStats()
+        self.stats = LandingStats(log_resets=store.log_resets)
         self._last_done = time.perf_counter()
 
     def envelopes(self, events: Sequence[Any]) -> list[Envelope]:
@@ -151,7 +159,12 @@ class Lander:
 
     async def _land(self, envelopes: list[Envelope], catching_up: bool = False) -> None:
         fresh, skipped = self._store.unseen(envelopes)
+        if skipped and self._log_ids is not None:
+            fresh, skipped = await self.write(self._recheck_logs, envelopes)
+        self._store.count_after_reset(fresh)
         self.stats.redelivered_skipped += skipped
+        self.stats.log_resets = self._store.log_resets
+        self.stats.landed_after_reset = self._store.after_reset
         if skipped:
             log.info("skipped %d redelivered messages that had already landed", skipped)
         if not fresh:
@@ -197,6 +210,15 @@ class Lander:
             else:
                 log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
 
+    def _recheck_logs(self, envelopes: list[Envelope]) -> tuple[list[Envelope], int]:
+        """On the writer thread: before skipping, make sure the logs are still the ones the
+        positions belong to; adopt any new one (recorded, logged) and sort the batch again."""
+        assert self._log_ids is not None
+        topics = sorted({e.source for e in envelopes})
+        for reset in self._store.check_logs(self._log_ids(topics)):
+            log.error("log reset: %s (%d resets recorded in log_resets)", reset.describe(), self._store.log_resets)
+        return self._store.unseen(envelopes)
+
     async def settle(self, quiet_seconds: float) -> None:
         """Derive what catching up deferred once no batch has come for quiet_seconds (a stream
         that stopped on a full batch would otherwise leave it for the next batch)."""
@@ -216,6 +238,10 @@ class Lander:
             try:
                 return await loop.run_in_executor(self._writer, self._store.commit, batch, derive)
             except Exception as exc:  # a DuckDB error, a full disk, ...: retry, then stop
+                if is_fatal(exc):  # the connection is invalidated: a retry on it cannot succeed
+                    self._exit_unacknowledged(
+                        f"writing a batch of {len(batch)} events hit a fatal DuckDB error ({exc}); the store "
+                        "must be reopened, so the worker exits for its supervisor to start it again")
                 if attempt == self._retries:
                     self._exit_unacknowledged(
                         f"writing a batch of {len(batch)} events failed {attempt + 1} times, last with: {exc}"

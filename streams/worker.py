@@ -32,7 +32,7 @@ from flowmeter.workflow import load_workflow
 from streams.batch import PreparedBatch, Reject
 from streams.fetch_wait import set_fetch_wait
 from streams.lander import Lander
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, log_bounds, topic_ids
 from streams.web import register_views, yield_cpu
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,11 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
             last[tp] = max(message.offset, last.get(tp, -1))
         return sum(max(0, (app.consumer.highwater(tp) or 0) - offset - 1) for tp, offset in last.items())
 
+    servers = bootstrap_servers(broker)
     lander = Lander(store, kind_by_topic, settings.dead_letter_topic, send_dead_letter,
                     retries=settings.write_retries, after_land=alerts.after_land,
-                    batch_max=settings.batch_max, derive_every=settings.derive_every, behind=behind)
+                    batch_max=settings.batch_max, derive_every=settings.derive_every, behind=behind,
+                    log_ids=lambda names: topic_ids(servers, names))
     alerts.start(lander)
 
     @app.timer(1.0)
@@ -134,7 +136,7 @@ def run_worker(settings: Settings, broker: str) -> None:
     log_ids = ensure_topics(bootstrap_servers(broker), topics + alert_topics, settings.partitions)
     # A changed workflow mapping re-derives every metric here, before the first batch.
     store = Store.open(settings.db, failpoints=Failpoints(settings.failpoints), workflow=workflow)
-    store.use_logs({topic: log_ids[topic] for topic in topics})
+    _check_logs(store, bootstrap_servers(broker), {topic: log_ids[topic] for topic in topics})
     store.lock_down()  # from here on no SQL reaches files or the network, no setting changes
     port = settings.web_port or free_port(settings.web_host)
     app, lander = build_app(settings, broker, store, port, policy)
@@ -148,6 +150,19 @@ def run_worker(settings: Settings, broker: str) -> None:
         lander.close()
         store.close()
         settings.runtime_file.unlink(missing_ok=True)
+
+
+def _check_logs(store: Store, servers: list[str], log_ids: dict[str, str]) -> None:
+    """Before the first batch: find logs that are not the ones the stored positions belong to
+    (a new topic id, a log ending below the position or starting past it), record and report
+    each; the worker then lands the new log instead of skipping it (DESIGN pitfall 14)."""
+    resets = store.use_logs(log_ids)
+    resets += store.check_bounds(log_bounds(servers, store.positions()))
+    for reset in resets:
+        log.error("log reset: %s", reset.describe())
+    if resets:
+        log.error("%d log resets found at start (%d recorded in the log_resets table); events re-sent with "
+                  "the same event_id count as duplicates", len(resets), store.log_resets)
 
 
 class _Alerting:

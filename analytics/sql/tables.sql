@@ -216,3 +216,20 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 -- Stores made before these two columns get them here (at the end, where CREATE TABLE puts them too).
 ALTER TABLE alert_deliveries ADD COLUMN IF NOT EXISTS resends INTEGER DEFAULT 0;
 ALTER TABLE alert_deliveries ADD COLUMN IF NOT EXISTS in_doubt BOOLEAN DEFAULT false;
+
+-- Each time a source partition's log was found not to be the log the stored position
+-- belongs to: a new log (a recreated topic, a restarted embedded broker: its topic id
+-- changed), a log truncated below the position, or one whose retention deleted events
+-- before they landed (retention_gap: lost_offsets says how many). See docs/recovery.md.
+CREATE TABLE IF NOT EXISTS log_resets (
+    detected_at   TIMESTAMP NOT NULL,
+    source        VARCHAR   NOT NULL,
+    "partition"   INTEGER   NOT NULL,
+    kind          VARCHAR   NOT NULL,  -- new_log | truncated | retention_gap
+    old_log_id    VARCHAR   NOT NULL,
+    new_log_id    VARCHAR   NOT NULL,
+    stored_offset BIGINT    NOT NULL,  -- the last offset landed from the old log
+    log_start     BIGINT,              -- the log's first offset when it was checked
+    log_end       BIGINT,              -- the offset after its last message, when known
+    lost_offsets  BIGINT    NOT NULL   -- retention_gap: offsets deleted before they landed
+);
