@@ -44,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int):  # type: ignore[no-untyped-def]
+def die_with_parent(parent: int):  # type: ignore[no-untyped-def]
     """A preexec_fn asking the kernel to SIGTERM the child when its parent (the thread that
     started it) ends; None where prctl does not exist."""
     if not sys.platform.startswith("linux"):
@@ -84,7 +84,7 @@ class EmbeddedBroker:
         out = self._log_file or subprocess.DEVNULL
         # Own session: Ctrl-C reaches the supervisor, which stops children in order.
         self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                        preexec_fn=_die_with_parent(os.getpid()))
+                                        preexec_fn=die_with_parent(os.getpid()))
         self._wait_ready(timeout)
         log.info("embedded broker (Tansu) listening on %s", self.url)
         return self

@@ -83,10 +83,13 @@ def worker(broker: str | None, db: Path | None, settings: Path | None,
            web_host: str | None, web_port: int | None) -> None:
     """Consume flow.transitions and flow.deploys and land them in the DuckDB file (the one writer).
 
-    Without --broker it starts an embedded broker of its own. Stops cleanly on Ctrl-C or SIGTERM;
-    exits with code 75 when a batch cannot be written, so a supervisor restarts it.
+    With --broker it exits with code 75 when a batch cannot be written, so a supervisor restarts
+    it. Without --broker it starts an embedded broker of its own and runs the worker beside it,
+    starting the worker again whenever it exits 75, so the events the broker holds in memory are
+    never stranded. Stops cleanly on Ctrl-C or SIGTERM.
     """
     from flowmeter.broker import EmbeddedBroker
+    from flowmeter.supervisor import keep_worker_running
     from streams.worker import run_worker
 
     conf = load_settings(broker=broker, db=db, settings=settings, web_host=web_host, web_port=web_port)
@@ -95,7 +98,10 @@ def worker(broker: str | None, db: Path | None, settings: Path | None,
         return
     with EmbeddedBroker(log_path=conf.db.with_name(conf.db.name + ".logs") / "broker.log") as embedded:
         click.echo(f"embedded broker at {embedded.url}", err=True)
-        run_worker(conf, embedded.url)
+        argv = [sys.executable, "-m", "flowmeter", "worker", "--broker", embedded.url, "--db", str(conf.db),
+                "--web-host", conf.web_host, "--web-port", str(conf.web_port)]
+        code = keep_worker_running(argv + (["--settings", str(conf.settings)] if conf.settings else []))
+    sys.exit(code)
 
 
 # ---- up ----------------------------------------------------------------------

@@ -8,7 +8,9 @@ resumes from the offsets stored in DuckDB, so a restart loses nothing.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +20,8 @@ from pathlib import Path
 
 import requests
 
-from flowmeter.broker import EmbeddedBroker, free_port
-from flowmeter.errors import FlowmeterError, SettingsError
+from flowmeter.broker import EmbeddedBroker, die_with_parent, free_port
+from flowmeter.errors import EX_TEMPFAIL, FlowmeterError, SettingsError
 from flowmeter.settings import Settings, bootstrap_servers
 
 log = logging.getLogger(__name__)
@@ -174,6 +176,15 @@ class Supervisor:
     def _restart(self, child: Child, code: int | None) -> None:
         now = time.monotonic()
         child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW] + [now]
+        if child.name == "worker" and self.broker is not None:
+            # The embedded broker keeps its log in memory: giving up would stop it and lose every
+            # event it holds that has not landed. So the worker is restarted for as long as we run.
+            log.error("the worker exited with code %s; restarting it (attempt %d in %.0f min). The embedded "
+                      "broker holds the events that have not landed: fix the cause (docs/recovery.md) rather "
+                      "than stopping. Log tail:\n%s", code, len(child.restarts), RESTART_WINDOW / 60, child.tail(5))
+            time.sleep(min(2 ** len(child.restarts), 30))
+            child.start()
+            return
         if len(child.restarts) > MAX_RESTARTS:
             raise FlowmeterError(f"the {child.name} failed {MAX_RESTARTS} times in {RESTART_WINDOW / 60:.0f} min; "
                                  f"stopping. Its log ends with:\n{child.tail()}")
@@ -205,3 +216,42 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
 def _check_port_free(port: int, what: str, option: str) -> None:
     if not _port_free(port):
         raise SettingsError(f"port {port} for the {what} is in use on 127.0.0.1; pass {option} N to use another.")
+
+
+def keep_worker_running(argv: list[str]) -> int:
+    """`flowmeter worker` with an embedded broker: run the worker as a child and start it again
+    whenever it exits 75 (EX_TEMPFAIL) or is killed, for as long as this process lives.
+
+    This process holds the embedded broker, whose log is in memory: a worker that crashed
+    leaves its unlanded events there, and the next worker lands them (it resumes from the
+    offsets stored in DuckDB). Both the broker and the worker die with this process (Linux:
+    PR_SET_PDEATHSIG), so nothing is left running when it ends. Returns the worker's exit code
+    once it stops for another reason: 0 after SIGTERM or Ctrl-C, which are passed on to it.
+    """
+    stopping: list[int] = []
+    current: list[subprocess.Popen] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        if current and current[-1].poll() is None:
+            current[-1].send_signal(signal.SIGTERM if len(stopping) == 1 else signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    code = 0
+    for attempt in itertools.count(1):  # bounded by this process's life: a stop signal ends it
+        # Its own session: Ctrl-C reaches only us, and we stop it in order (finish the batch).
+        current.append(subprocess.Popen(argv, start_new_session=True, preexec_fn=die_with_parent(os.getpid())))
+        code = current[-1].wait()
+        # 75: it could not land a batch; negative: a signal killed it (a crash, the OOM killer).
+        # Anything else (a bad setting: 1) would fail again the same way.
+        if stopping or not (code == EX_TEMPFAIL or code < 0):
+            return code
+        delay = min(2 ** attempt, 30)
+        log.error("the worker exited with code %d; starting it again in %d s (start %d). The embedded broker "
+                  "keeps the events that have not landed until then.", code, delay, attempt + 1)
+        for _ in range(delay * 10):  # a stop signal ends the wait early
+            if stopping:
+                return code
+            time.sleep(0.1)
+    return code
