@@ -15,6 +15,8 @@ same reason whichever way it came in (docs/architecture.md, "nothing lost").
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from flowmeter.errors import InvalidEvent
@@ -77,3 +79,23 @@ def size_note(original: int | None) -> str:
     if original is None:
         return ""
     return f" (a {original:,}-byte message; its first {KEPT_BYTES:,} bytes are kept)"
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def surrogate_reason(line: bytes) -> str | None:
+    """Why a JSON line is refused when it spells a lone surrogate (\\ud800) in an escape, else None.
+
+    Python's json reads such escapes into text that cannot be encoded as UTF-8 (so it could not be
+    stored, nor quoted in a Kafka header). Checked only when the line holds such an escape at all:
+    a pair (an emoji written as \\ud83d\\ude00) is fine."""
+    if not _SURROGATE_ESCAPE.search(line):
+        return None
+    try:
+        json.dumps(json.loads(line), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "it holds text that is not valid Unicode (a lone surrogate such as \\ud800); send UTF-8 text."
+    except Exception:  # noqa: BLE001 - not JSON, too deep...: the parser gives that reason itself
+        return None
+    return None
