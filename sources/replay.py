@@ -28,7 +28,8 @@ class ReplaySummary:
     first_rejects: list[str] = field(default_factory=list)  # "line N: reason"
 
 
-def produce_file(producer: EventProducer, path: Path, advance: Callable[[int], None] = lambda _n: None) -> ReplaySummary:
+def produce_file(producer: EventProducer, path: Path,
+                 advance: Callable[[int], None] = lambda _n: None) -> ReplaySummary:
     """Send every line of `path`: events to their topics, rejects to the dead-letter topic."""
     summary = ReplaySummary()
     for number, line in read_lines(path):
