@@ -10,8 +10,9 @@ produced. The answer tells the truth about what happens next:
   512 characters, a date before 2000, a lone surrogate, a date that overflows in UTC);
 - 413: the body is over MAX_BODY, a permanent refusal (the sender must not retry it);
 - 401: the signature is missing or wrong;
-- 503: the broker did not acknowledge within ANSWER_WITHIN seconds; nothing is kept and the
-  sender retries. Every answer comes within 10 s (GitHub's delivery timeout).
+- 503: the broker did not acknowledge every message within ANSWER_WITHIN seconds; the sender
+  retries (an event that did reach the broker lands once: the worker dedups on event_id).
+  Every answer comes within 10 s (GitHub's delivery timeout).
 
 Dead letters are sent together with the events and awaited once, not one by one. A message
 over sources.rejects.MAX_MESSAGE is never sent whole: it is dead-lettered with its first bytes
@@ -86,10 +87,12 @@ class Broker:
         if self._producer is None:
             # No idempotent producer: after a broker restart its producer id is refused and the
             # client stays failed for good. Duplicates are harmless: the worker dedups on event_id.
-            # Every wait is short so that a broker outage is a 503 well within ANSWER_WITHIN.
+            # Every wait is short so that a broker outage is a 503 well within ANSWER_WITHIN: the
+            # default bootstrap wait alone is 30 s when the broker is down as the producer is made.
             self._producer = KafkaProducer(bootstrap_servers=self._servers, acks="all", linger_ms=2,
-                                           max_block_ms=3000, request_timeout_ms=3000, delivery_timeout_ms=6000,
-                                           retries=2, enable_idempotence=False, client_id="flowmeter-receiver")
+                                           bootstrap_timeout_ms=3000, max_block_ms=3000, request_timeout_ms=3000,
+                                           delivery_timeout_ms=6000, retries=2, enable_idempotence=False,
+                                           client_id="flowmeter-receiver")
         return self._producer
 
     def reset(self) -> None:
@@ -328,8 +331,8 @@ def _error(status: int, message: str) -> web.Response:
 
 def _unavailable(exc: Exception) -> web.Response:
     log.error("the broker did not acknowledge: %s", exc)
-    return _error(503, f"the broker did not acknowledge the events ({exc.__class__.__name__}); retry later, "
-                       "nothing was kept.")
+    return _error(503, f"the broker did not acknowledge every message within {ANSWER_WITHIN:.0f} s "
+                       f"({exc.__class__.__name__}); retry later (an event that did reach it lands once).")
 
 
 def run_receiver(conf: Settings, broker: str) -> None:
