@@ -142,38 +142,37 @@ def up(broker: str | None, db: Path | None, settings: Path | None, demo: bool,
 def produce(broker: str | None, db: Path | None, settings: Path | None, file: Path) -> None:
     """Send a JSON Lines file of v1 events to Kafka, each to its topic (transitions or deploys).
 
-    Lines that are not JSON, or whose kind cannot be told, go to the dead-letter topic with a reason.
+    Each line is checked as the worker would: a bad one (not JSON, kind unknown, not v1, too big
+    for a message) goes to the dead-letter topic with its line number and reason, and the rest go on.
     """
-    from sources.jsonl import peek, read_lines
     from sources.producer import EventProducer
-    from streams.events import unknown_kind_reason
-    from flowmeter.errors import InvalidEvent
+    from sources.replay import produce_file
 
     _setup_logging("warning")
     conf = load_settings(broker=broker, db=db, settings=settings)
     producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
     started = time.monotonic()
     with _progress(file.stat().st_size, f"producing {file.name}") as advance:
-        for number, line in read_lines(file):
-            kind, key = peek(line)
-            if kind == "unknown":
-                try:
-                    reason = unknown_kind_reason(line)
-                except InvalidEvent as exc:
-                    reason = exc.reason
-                producer.dead_letter(f"file:{file}:{number}", line, f"line {number}: {reason}")
-            else:
-                producer.send_raw(kind, key, line)
-            advance(len(line) + 1)
+        replay = produce_file(producer, file, advance)
         producer.flush()
     producer.close()
     s, seconds = producer.summary, time.monotonic() - started
     topics = ", ".join(f"{n:,} to {t}" for t, n in sorted(s.by_topic.items())) or "no events"
     click.echo(f"produced {s.sent:,} events from {file} in {seconds:.1f} s ({s.sent / max(seconds, 1e-9):,.0f}/s): "
-               f"{topics}; {s.dead_lettered:,} lines dead-lettered (not JSON or kind unknown); {s.failed:,} failed.")
+               f"{topics}; {s.dead_lettered:,} lines dead-lettered ({replay.rejected:,} rejected, each with its "
+               f"reason); {s.failed:,} failed.")
+    _list_rejects(replay.first_rejects, replay.rejected)
     if s.failed:
         raise click.ClickException(f"{s.failed:,} events were not acknowledged by the broker; first error: "
                                    f"{s.first_failure}. Re-run the same file: duplicates are dropped by event_id.")
+
+
+def _list_rejects(shown: list[str], total: int) -> None:
+    for reason in shown:
+        click.echo(f"  rejected {reason}")
+    if total > len(shown):
+        click.echo(f"  ... and {total - len(shown):,} more, each a dead letter with its reason "
+                   "(`flowmeter sql \"SELECT src, reason FROM dead_letters\"`).")
 
 
 @cli.command()
@@ -182,7 +181,9 @@ def produce(broker: str | None, db: Path | None, settings: Path | None, file: Pa
 def load(broker: str | None, db: Path | None, settings: Path | None, file: Path) -> None:
     """Land a JSON Lines file of v1 events straight into the DuckDB file (backfill, no worker running).
 
-    Refuses while a worker holds the file; use `flowmeter produce` then. Re-running a file changes nothing.
+    A bad line (not JSON, not UTF-8, not v1, whatever it holds) becomes a dead letter in the store
+    with its line number and reason, and the rest land. Refuses while a worker holds the file; use
+    `flowmeter produce` then. Re-running a file changes nothing.
     """
     from analytics.store import Store
     from streams.backfill import load_file
@@ -199,9 +200,12 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     click.echo(f"loaded {file} into {conf.db} in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} events/s): "
                f"{r.landed:,} landed, {r.duplicates:,} duplicates, {r.dead_lettered:,} dead-lettered "
                f"(of {summary.transitions:,} transitions, {summary.deploys:,} deploys); "
-               f"{summary.derived:,} tickets derived.")
+               f"{summary.derived:,} tickets derived; {summary.rejected:,} lines rejected.")
     for where, reason in summary.first_rejects:
         click.echo(f"  dead letter at {where}: {reason}")
+    if summary.rejected > len(summary.first_rejects):
+        click.echo(f"  ... and {summary.rejected - len(summary.first_rejects):,} more, each a dead letter with its "
+                   "reason (`flowmeter sql \"SELECT src, reason FROM dead_letters\"`).")
 
 
 @cli.command()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from flowmeter.errors import InvalidEvent
 from streams.events import load_object
 
 
@@ -24,7 +23,7 @@ def peek(line: bytes) -> tuple[str, str | None]:
     """The kind of one line and its Kafka key (ticket_id or service), without validating it."""
     try:
         doc = load_object(line)
-    except InvalidEvent:  # not a JSON object: the parser says why
+    except Exception:  # noqa: BLE001 - not a JSON object (InvalidEvent), or one that breaks json: the parser says why
         return "unknown", None
     kind = kind_of(doc)
     key = doc.get("service" if kind == "deploy" else "ticket_id") if kind != "unknown" else None

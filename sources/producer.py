@@ -53,10 +53,10 @@ class EventProducer:
         key = event.get("service" if kind == "deploy" else "ticket_id")
         self.send_raw(kind, key, json.dumps(event, separators=(",", ":")).encode())
 
-    def dead_letter(self, source: str, value: bytes, reason: str) -> None:
-        """Input that cannot even be routed (not JSON, kind unknown) still goes somewhere visible."""
+    def dead_letter(self, source: str, value: bytes, reason: str, kind: str = "unknown") -> None:
+        """Input refused before Kafka (not JSON, kind unknown, not v1) still goes somewhere visible."""
         headers = [("flowmeter-reason", reason.encode()), ("flowmeter-source", source.encode()),
-                   ("flowmeter-kind", b"unknown"), ("flowmeter-origin", b"produce")]
+                   ("flowmeter-kind", kind.encode()), ("flowmeter-origin", b"produce")]
         future = self._producer.send(self._dead_letter_topic, key=source.encode(), value=value, headers=headers)
         future.add_callback(self._dead_lettered).add_errback(self._failed)
 

@@ -1,10 +1,27 @@
 """`flowmeter receive`: webhooks in, v1 events out to Kafka.
 
 One path per source. Each request is verified (HMAC signature when a secret is set),
-mapped by its adapter, and produced; the answer is 2xx only after the broker acknowledged
-every event, and 503 while the broker cannot, so the sender retries and nothing is lost.
-Re-deliveries map to the same event_ids and land once. A payload an adapter cannot map
-is kept on the dead-letter topic with the reason (202), never dropped.
+mapped by its adapter, checked against the v1 contract with the worker's own parser, and
+produced. The answer tells the truth about what happens next:
+
+- 200: every event was acknowledged by the broker and the worker will land it;
+- 202: some or all of it was kept on the dead-letter topic with a reason (a payload an
+  adapter cannot map, a line that is not v1, an event the worker would refuse: an id over
+  512 characters, a date before 2000, a lone surrogate, a date that overflows in UTC);
+- 413: the body is over MAX_BODY, a permanent refusal (the sender must not retry it);
+- 401: the signature is missing or wrong;
+- 503: the broker did not acknowledge every message within ANSWER_WITHIN seconds; the sender
+  retries (an event that did reach the broker lands once: the worker dedups on event_id).
+  Every answer comes within 10 s (GitHub's delivery timeout).
+
+Dead letters are sent together with the events and awaited once, not one by one. A message
+over sources.rejects.MAX_MESSAGE is never sent whole: it is dead-lettered with its first bytes
+and its original size (header `flowmeter-original-size`), so it is never retried forever.
+Re-deliveries map to the same event_ids and land once; a re-sent delivery (same
+X-GitHub-Delivery or X-Atlassian-Webhook-Identifier, same body) gets the first answer again
+without producing anything, from an in-memory list of the last RECENT_DELIVERIES kept deliveries
+(lost on restart: then the event_ids still dedupe events, and only a bad payload is
+dead-lettered once more).
 
 POST /webhooks/jira       Jira issue_created / issue_updated    X-Hub-Signature: sha256=<hex>
 POST /webhooks/github     GitHub issues, projects_v2_item, deployment_status, ...
@@ -21,20 +38,39 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Callable
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping as Headers
 
 from aiohttp import web
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from flowmeter.settings import Settings, bootstrap_servers
 from sources.adapters import Mapped, Unmappable
+from sources.rejects import MAX_MESSAGE, kept_copy, lone_surrogate_field, printable, reason_for, size_note
+from streams.events import parse_deploy, parse_transition
 
 log = logging.getLogger(__name__)
 Mapping = tuple[Mapped, list[tuple[bytes, str]]]  # events, and (raw, reason) to dead-letter
 
 MAX_BODY = 5 * 1024 * 1024  # a Jira issue with a long changelog fits; anything bigger is not a webhook
-ACK_TIMEOUT = 10.0  # seconds to wait for the broker before answering 503
+ANSWER_WITHIN = 8.0  # seconds from the request to the broker's last ack, else 503: under GitHub's 10 s
+RECENT_DELIVERIES = 10_000  # kept deliveries remembered to answer a re-send without producing again
+LISTED_REASONS = 100  # reasons listed in an answer; the count says how many there were
+DELIVERY_HEADERS = {"github": "X-GitHub-Delivery", "jira": "X-Atlassian-Webhook-Identifier"}
+_PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One record for Kafka: an event (kind transition|deploy) or a dead letter (reason set)."""
+    kind: str
+    key: str | None
+    value: bytes
+    reason: str | None = None
+    original_size: int | None = None
 
 
 class Broker:
@@ -43,17 +79,20 @@ class Broker:
 
     def __init__(self, conf: Settings, broker: str) -> None:
         self._servers = bootstrap_servers(broker)
-        self._topics = {"transition": conf.transitions_topic, "deploy": conf.deploys_topic,
-                        "dead": conf.dead_letter_topic}
+        self._topics = {"transition": conf.transitions_topic, "deploy": conf.deploys_topic}
+        self._dead_letter_topic = conf.dead_letter_topic
         self._producer: KafkaProducer | None = None
 
     def _get(self) -> KafkaProducer:
         if self._producer is None:
             # No idempotent producer: after a broker restart its producer id is refused and the
             # client stays failed for good. Duplicates are harmless: the worker dedups on event_id.
+            # Every wait is short so that a broker outage is a 503 well within ANSWER_WITHIN: the
+            # default bootstrap wait alone is 30 s when the broker is down as the producer is made.
             self._producer = KafkaProducer(bootstrap_servers=self._servers, acks="all", linger_ms=2,
-                                           max_block_ms=5000, request_timeout_ms=5000, retries=2,
-                                           enable_idempotence=False, client_id="flowmeter-receiver")
+                                           bootstrap_timeout_ms=3000, max_block_ms=3000, request_timeout_ms=3000,
+                                           delivery_timeout_ms=6000, retries=2, enable_idempotence=False,
+                                           client_id="flowmeter-receiver")
         return self._producer
 
     def reset(self) -> None:
@@ -65,34 +104,96 @@ class Broker:
             except KafkaError:
                 pass  # unsent records are dropped on purpose: their sender was told 503 and retries
 
-    def send_all(self, events: Mapped) -> None:
-        """Produce and wait for the broker's ack of every event (blocking: run in a thread)."""
+    def publish(self, source: str, messages: list[Message], deadline: float) -> None:
+        """Send every message, then wait once for the broker's acks, all by `deadline`
+        (time.monotonic()); KafkaError otherwise. Blocking: run it in a thread."""
         producer = self._get()
         futures = []
-        for kind, event in events:
-            key = event.get("service" if kind == "deploy" else "ticket_id")
-            value = json.dumps(event, separators=(",", ":")).encode()
-            futures.append(producer.send(self._topics[kind], key=str(key).encode() if key else None, value=value))
+        for message in messages:
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError("the broker took too long to take the messages")
+            futures.append(self._send(producer, source, message))
         for future in futures:
-            future.get(timeout=ACK_TIMEOUT)
+            future.get(timeout=max(0.05, deadline - time.monotonic()))
 
-    def dead_letter(self, source: str, body: bytes, reason: str) -> None:
-        headers = [("flowmeter-reason", reason.encode()), ("flowmeter-source", source.encode()),
-                   ("flowmeter-kind", b"unknown"), ("flowmeter-origin", b"receiver")]
-        self._get().send(self._topics["dead"], key=source.encode(), value=body, headers=headers).get(
-            timeout=ACK_TIMEOUT)
+    def _send(self, producer: KafkaProducer, source: str, message: Message) -> Any:
+        key = message.key.encode("utf-8", "backslashreplace") if message.key else None
+        if message.reason is None:
+            return producer.send(self._topics[message.kind], key=key, value=message.value)
+        headers = [("flowmeter-reason", message.reason.encode()), ("flowmeter-source", source.encode()),
+                   ("flowmeter-kind", message.kind.encode()), ("flowmeter-origin", b"receiver")]
+        if message.original_size is not None:
+            headers.append(("flowmeter-original-size", str(message.original_size).encode()))
+        return producer.send(self._dead_letter_topic, key=source.encode(), value=message.value, headers=headers)
 
     def close(self) -> None:
         if self._producer is not None:
             self._producer.close(timeout=5)
 
 
+class RecentDeliveries:
+    """The answers given to the last `size` kept deliveries, by (path, delivery id, body digest).
+
+    A sender re-sends a delivery it is unsure of (a timeout, a manual "Redeliver"): answering it
+    from here keeps a bad payload from becoming a new dead letter each time. In memory only.
+    """
+
+    def __init__(self, size: int = RECENT_DELIVERIES) -> None:
+        self._size = size
+        self._answers: OrderedDict[tuple[str, str, str], tuple[int, dict]] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str]) -> tuple[int, dict] | None:
+        answer = self._answers.get(key)
+        if answer is not None:
+            self._answers.move_to_end(key)
+        return answer
+
+    def remember(self, key: tuple[str, str, str], answer: tuple[int, dict]) -> None:
+        self._answers[key] = answer
+        self._answers.move_to_end(key)
+        while len(self._answers) > self._size:
+            self._answers.popitem(last=False)
+
+
 def signature_ok(secret: str, body: bytes, given: str | None) -> bool:
-    """`given` is 'sha256=<hex HMAC-SHA256 of the body>' (GitHub's and Jira's form)."""
+    """`given` is 'sha256=<hex HMAC-SHA256 of the body>' (GitHub's and Jira's form).
+
+    Compared as bytes: compare_digest refuses str holding anything but ASCII (a TypeError, which
+    was a 500 for a header such as 'sha256=é')."""
     if not given or not given.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given[len("sha256="):].strip())
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, given[len("sha256="):].strip().encode("utf-8", "backslashreplace"))
+
+
+def checked(kind: str, event: dict[str, Any]) -> Message:
+    """The event as Kafka will carry it, run through the worker's own parser: a dead letter
+    (reason set) when the worker would refuse it, so the answer says so now."""
+    field = lone_surrogate_field(event)
+    if field is not None:
+        value = json.dumps(event, separators=(",", ":")).encode()  # ASCII: the surrogate escaped
+        return Message(kind, None, value, f"{field} holds a lone surrogate (such as \\ud800), which is not "
+                                          "Unicode text; send UTF-8 text.")
+    key = event.get("service" if kind == "deploy" else "ticket_id")
+    key = key if isinstance(key, str) else None
+    try:
+        value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    except Exception as exc:  # noqa: BLE001 - any failure of one event is that event's dead letter
+        return Message(kind, None, b"", reason_for(exc))
+    if len(value) > MAX_MESSAGE:
+        return Message(kind, None, value, f"the event is {len(value):,} bytes as JSON; at most {MAX_MESSAGE:,} "
+                                          "fit in one message.")
+    try:
+        _PARSERS[kind](value)
+    except Exception as exc:  # noqa: BLE001 - InvalidEvent, and whatever else the parser may raise
+        return Message(kind, None, value, reason_for(exc))
+    return Message(kind, key, value)
+
+
+def dead_letter(kind: str, raw: bytes, reason: str) -> Message:
+    """A dead letter that fits one message: an oversized one keeps its first bytes and its size."""
+    value, original = kept_copy(raw)
+    return Message(kind, None, value, printable(reason + size_note(original)), original)
 
 
 def build_app(conf: Settings, broker: Broker) -> web.Application:
@@ -101,41 +202,41 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
     def json_body(body: bytes) -> Any:
         try:
             return json.loads(body)
-        except ValueError as exc:
-            raise Unmappable(f"the body is not JSON ({exc.__class__.__name__}: {exc}).") from None
+        except (ValueError, RecursionError) as exc:
+            raise Unmappable(f"the body is not usable JSON: {reason_for(exc)}") from None
 
     # Each mapper returns (events, rejects): rejects are (bytes, reason) to dead-letter.
-    def jira_events(request: web.Request, body: bytes) -> Mapping:
+    def jira_events(headers: Headers[str, str], body: bytes) -> Mapping:
         return jira.from_webhook(json_body(body), team_field=conf.jira_team_field), []
 
-    def github_events(request: web.Request, body: bytes) -> Mapping:
-        return github.from_webhook(request.headers.get("X-GitHub-Event", ""), json_body(body),
-                                   request.headers.get("X-GitHub-Delivery"),
-                                   label_states=conf.github_label_states), []
+    def github_events(headers: Headers[str, str], body: bytes) -> Mapping:
+        return github.from_webhook(headers.get("X-GitHub-Event", ""), json_body(body),
+                                   headers.get("X-GitHub-Delivery"), label_states=conf.github_label_states), []
 
-    def cdevents_events(request: web.Request, body: bytes) -> Mapping:
-        return cdevents.from_cloudevent(dict(request.headers), body), []
+    def cdevents_events(headers: Headers[str, str], body: bytes) -> Mapping:
+        return cdevents.from_cloudevent(dict(headers), body), []
 
-    def v1_events(request: web.Request, body: bytes) -> Mapping:
+    def v1_events(headers: Headers[str, str], body: bytes) -> Mapping:
         """One object (pretty-printed or not), or JSON Lines: each line on its own, so one bad
         line keeps the rest."""
         try:
             whole = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             whole = None
         if isinstance(whole, dict):
             try:
                 return generic.from_jsonl_line(body), []
-            except Unmappable as exc:
-                return [], [(body, str(exc))]
+            except Exception as exc:  # noqa: BLE001 - Unmappable, or anything else this body raised
+                return [], [(body, str(exc) if isinstance(exc, Unmappable) else reason_for(exc))]
         events: Mapped = []
         rejects: list[tuple[bytes, str]] = []
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
                 try:
                     events += generic.from_jsonl_line(line)
-                except Unmappable as exc:
-                    rejects.append((line, f"line {number}: {exc}"))
+                except Exception as exc:  # noqa: BLE001 - one bad line is that line's dead letter
+                    reason = str(exc) if isinstance(exc, Unmappable) else reason_for(exc)
+                    rejects.append((line, f"line {number}: {reason}"))
         return events, rejects
 
     app = web.Application(client_max_size=MAX_BODY)
@@ -145,41 +246,83 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
         ("/webhooks/cdevents", "cdevents", conf.cdevents_secret, "X-Flowmeter-Signature", cdevents_events),
         ("/events", "events", conf.events_secret, "X-Flowmeter-Signature", v1_events),
     ]
+    recent = RecentDeliveries()
     for path, name, secret, header, mapper in routes:
         if secret is None:
             log.warning("no secret set for %s: anyone who can reach %s can post events", name, path)
         app.router.add_post(path, _handler(name, secret.get_secret_value() if secret else None, header, mapper,
-                                           broker))
+                                           broker, recent))
     app.router.add_get("/healthz", lambda _request: web.json_response({"ok": True}))
     return app
 
 
-def _handler(name: str, secret: str | None, header: str,
-             mapper: Callable[[web.Request, bytes], Mapping], broker: Broker) -> Callable:
+def process(name: str, mapper: Callable[[Headers[str, str], bytes], Mapping], headers: Headers[str, str],
+            body: bytes) -> tuple[list[Message], list[str]]:
+    """(messages to send, reasons of the dead letters among them): map, then check each event."""
+    try:
+        events, rejects = mapper(headers, body)
+    except Unmappable as exc:
+        events, rejects = [], [(body, str(exc))]
+    except Exception as exc:  # noqa: BLE001 - a payload that breaks an adapter is a dead letter, not a 500
+        log.debug("the %s adapter failed on a payload", name, exc_info=True)
+        events, rejects = [], [(body, reason_for(exc))]
+    messages = [dead_letter("unknown", raw, reason) for raw, reason in rejects]
+    for kind, event in events:
+        message = checked(kind, event)
+        if message.reason is not None:
+            message = dead_letter(kind, message.value, f"event {_event_name(event)}: {message.reason}")
+        messages.append(message)
+    return messages, [m.reason for m in messages if m.reason is not None]
+
+
+def _event_name(event: dict[str, Any]) -> str:
+    name = event.get("event_id")
+    return printable(name[:80] + ("…" if len(name) > 80 else "")) if isinstance(name, str) else "without an id"
+
+
+def _handler(name: str, secret: str | None, header: str, mapper: Callable[[Headers[str, str], bytes], Mapping],
+             broker: Broker, recent: RecentDeliveries) -> Callable:
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
+        deadline = time.monotonic() + ANSWER_WITHIN
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"the body is over {MAX_BODY:,} bytes, more than any webhook holds; send fewer "
+                               "events per request.")
         if secret is not None and not signature_ok(secret, body, request.headers.get(header)):
             return _error(401, f"the {header} signature is missing or does not match the configured secret.")
         if name == "github" and request.headers.get("X-GitHub-Event") == "ping":
             return web.json_response({"ok": True, "pong": True})
+        delivery = _delivery(name, request.headers)
+        replay = (name, delivery, hashlib.sha256(body).hexdigest()) if delivery else None
+        seen = recent.get(replay) if replay else None
+        if seen is not None:
+            return web.json_response({**seen[1], "replayed": True}, status=seen[0])
         loop = asyncio.get_running_loop()
+        source = printable(f"webhook:{name}:{delivery or ''}".rstrip(":"))
         try:
-            events, rejects = mapper(request, body)
-        except Unmappable as exc:
-            events, rejects = [], [(body, str(exc))]
-        source = f"webhook:{name}:{request.headers.get('X-GitHub-Delivery') or ''}".rstrip(":")
-        try:
-            await loop.run_in_executor(None, broker.send_all, events)
-            for raw, reason in rejects:
-                await loop.run_in_executor(None, broker.dead_letter, source, raw, reason)
-                log.warning("dead-lettered a %s payload: %s", name, reason)
+            messages, reasons = await loop.run_in_executor(None, process, name, mapper, request.headers, body)
+            await loop.run_in_executor(None, broker.publish, source, messages, deadline)
         except KafkaError as exc:
             await loop.run_in_executor(None, broker.reset)
             return _unavailable(exc)
-        answer = {"accepted": len(events), "dead_lettered": [reason for _, reason in rejects]}
-        return web.json_response(answer, status=202 if rejects else 200)
+        for reason in reasons[:LISTED_REASONS]:
+            log.warning("dead-lettered a %s payload: %s", name, reason)
+        status = 202 if reasons else 200
+        answer = {"accepted": len(messages) - len(reasons), "dead_lettered": reasons[:LISTED_REASONS],
+                  "dead_lettered_total": len(reasons)}
+        if replay:
+            recent.remember(replay, (status, answer))
+        return web.json_response(answer, status=status)
 
     return handle
+
+
+def _delivery(name: str, headers: Headers[str, str]) -> str | None:
+    """The sender's id of this delivery, unchanged when it re-sends it (GitHub, Jira), else None."""
+    header = DELIVERY_HEADERS.get(name)
+    value = headers.get(header, "").strip() if header else ""
+    return value[:200] or None
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -188,8 +331,8 @@ def _error(status: int, message: str) -> web.Response:
 
 def _unavailable(exc: Exception) -> web.Response:
     log.error("the broker did not acknowledge: %s", exc)
-    return _error(503, f"the broker did not acknowledge the events ({exc.__class__.__name__}); retry later, "
-                       "nothing was kept.")
+    return _error(503, f"the broker did not acknowledge every message within {ANSWER_WITHIN:.0f} s "
+                       f"({exc.__class__.__name__}); retry later (an event that did reach it lands once).")
 
 
 def run_receiver(conf: Settings, broker: str) -> None:

@@ -178,3 +178,14 @@ def test_a_file_that_is_not_utf8_stops_at_its_first_bad_line_after_the_rows_befo
     assert [next(rows)[0], next(rows)[0]] == ["transition", "transition"]  # streamed: read before line 4
     assert refusal(lambda: next(rows)) == (
         "latin1.csv line 4 is not UTF-8 text; save it as CSV UTF-8 and import it again.")
+
+
+@pytest.mark.parametrize("line, reason", [
+    (b'{"ticket_id": "T", "board": "b", "to_state": "s", "at": "9999-12-31T23:59:59-14:00"}', "out of range"),
+    (b'{"ticket_id": "T", "n": ' + b"9" * 5000 + b"}", "4,300 digits"),
+    (b'{"ticket_id": "T", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+])
+def test_whatever_one_line_raises_is_unmappable_with_a_reason(line, reason):
+    """Issue 13: OverflowError, ValueError and RecursionError escaped from_jsonl_line (a 500)."""
+    with pytest.raises(Unmappable, match=reason):
+        from_jsonl_line(line)

@@ -453,3 +453,12 @@ def test_the_repo_argument_names_issues_saved_without_repository_url(tmp_path):
     path.write_text(json.dumps({"issue": doc, "timeline": []}) + "\n")
     assert "names no repository" in str(next(iter_import(path)))
     assert next(iter_import(path, repo="acme/web"))[1]["ticket_id"] == "acme/web#12"
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_time_whose_utc_conversion_overflows_is_unmappable_not_a_crash(moment):
+    """Issue 13: an OverflowError from astimezone escaped the adapter (a 500 in the receiver)."""
+    payload = issues_event("opened", issue())
+    payload["issue"]["created_at"] = moment
+    with pytest.raises(Unmappable, match="out of range once converted to UTC"):
+        from_webhook("issues", payload, DELIVERY)

@@ -459,3 +459,12 @@ def test_iter_import_reads_up_to_a_break_in_the_json_and_then_says_so(tmp_path: 
     assert [next(events)[1]["event_id"], next(events)[1]["event_id"]] == ["jira-30001-created", "jira-30001-20001"]
     with pytest.raises(Unmappable, match="stops being valid JSON after issue 1"):
         next(events)
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59.000-1400", "0001-01-01T00:00:00.000+1400"])
+def test_created_whose_utc_conversion_overflows_is_unmappable_not_a_crash(moment: str) -> None:
+    """Issue 13: an OverflowError from astimezone escaped (a 500 in the receiver, a crash in an import)."""
+    payload = created()
+    payload["issue"]["fields"]["created"] = moment
+    with pytest.raises(Unmappable, match="out of range once converted to UTC"):
+        from_webhook(payload)

@@ -104,10 +104,12 @@ def test_produce_routes_each_line_and_the_worker_accounts_for_all(events_file, w
     result = flowmeter("produce", str(events_file), env={k: v for k, v in worker.env.items()
                                                          if k.startswith("FLOWMETER_")})
     assert result.returncode == 0, result.stderr
-    # 107 lines have a kind (106 transitions: 100 + 5 re-sent + the null to_state; 1 deploy); 2 cannot.
+    # 106 lines are valid (105 transitions: 100 + 5 re-sent; 1 deploy); 3 are rejected by produce itself:
+    # not JSON and no kind (recorded as unknown) and the null to_state (recorded as a transition).
     assert "produced 109 events" in result.stdout
-    assert f"1 to {topics['deploys']}, 106 to {topics['transitions']}" in result.stdout
-    assert "2 lines dead-lettered" in result.stdout
+    assert f"1 to {topics['deploys']}, 105 to {topics['transitions']}" in result.stdout
+    assert "3 lines dead-lettered (3 rejected, each with its reason)" in result.stdout
+    assert "rejected line 108: required field to_state is null." in result.stdout  # after 100 + 5 + 2 lines
     final = worker.wait_accounted(109)
     kinds = {k: (r["landed"], r["duplicates"], r["dead_lettered"]) for k, r in final["by_kind"].items()}
     assert kinds == {"transition": (100, 5, 1), "deploy": (1, 0, 0), "unknown": (0, 0, 2)}

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -113,8 +114,13 @@ def test_503_while_the_broker_is_down_then_recovers(tmp_path, receiver_factory):
     first.stop()
 
     retried = json.dumps(transition(2)).encode()
-    down = receiver.post("/events", retried)
-    assert down.status_code == 503 and "retry later" in down.json()["error"]
+    # The first try meets the producer made before the outage, the second a fresh one (its bootstrap
+    # waited 30 s), the third 20,000 bad lines to dead-letter: each a 503 within GitHub's 10 s.
+    for body in (retried, retried, b"{bad\n" * 20_000):
+        started = time.monotonic()
+        down = receiver.post("/events", body)
+        assert down.status_code == 503 and "retry later" in down.json()["error"]
+        assert time.monotonic() - started < 10  # GitHub gives up on a delivery after 10 s (it took 11 s)
 
     second = EmbeddedBroker(log_path=ARTIFACTS / "broker-rx2.log", port=port).start()
     try:
@@ -139,9 +145,14 @@ def test_github_signature_and_a_replayed_delivery_lands_once(worker_factory, top
                "Content-Type": "application/json"}
     assert receiver.post("/webhooks/github", body, **headers).status_code == 401  # unsigned
     signed_headers = dict(headers, **{"X-Hub-Signature-256": signed("gh-s3cret", body)})
-    for _ in range(2):  # GitHub re-delivers with the same GUID and body
-        answer = receiver.post("/webhooks/github", body, **signed_headers)
-        assert answer.status_code == 200 and answer.json()["accepted"] == 1
+    first = receiver.post("/webhooks/github", body, **signed_headers)
+    assert first.status_code == 200 and first.json()["accepted"] == 1
+    # GitHub re-delivers with the same GUID and body: the receiver answers it again without producing.
+    again = receiver.post("/webhooks/github", body, **signed_headers)
+    assert again.status_code == 200 and again.json() == {**first.json(), "replayed": True}
+    # The same change from a second hook (another GUID) is produced and lands as a duplicate.
+    other = receiver.post("/webhooks/github", body, **dict(signed_headers, **{"X-GitHub-Delivery": "second-hook"}))
+    assert other.status_code == 200 and "replayed" not in other.json()
     final = worker.wait_accounted(2)
     deploy = final["by_kind"]["deploy"]
     assert (deploy["landed"], deploy["duplicates"]) == (1, 1)

@@ -25,9 +25,9 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from flowmeter.errors import InvalidEvent
 from sources.adapters import Mapped, Unmappable
 from sources.jsonl import kind_of
+from sources.rejects import reason_for
 from streams.events import parse_deploy, parse_transition, unknown_kind_reason
 
 TRANSITION_FIELDS = ("event_id", "ticket_id", "board", "from_state", "to_state", "at", "assignee", "team",
@@ -43,8 +43,8 @@ def validated(kind: str, event: dict[str, Any]) -> dict[str, Any]:
     """`event` with its event_id (given, or derived as the worker would); Unmappable if v1 rejects it."""
     try:
         parsed = _PARSERS[kind](json.dumps(event))
-    except InvalidEvent as exc:
-        raise Unmappable(exc.reason) from None
+    except Exception as exc:  # noqa: BLE001 - InvalidEvent, or whatever else one event makes the parser raise
+        raise Unmappable(reason_for(exc)) from None
     return event if event.get("event_id") == parsed.event_id else {**event, "event_id": parsed.event_id}
 
 
@@ -52,14 +52,16 @@ def from_jsonl_line(line: bytes) -> Mapped:
     """One v1 event from one JSON object; Unmappable with the parser's reason otherwise."""
     try:
         doc = json.loads(line)
-    except (ValueError, RecursionError):
+    except RecursionError as exc:
+        raise Unmappable(reason_for(exc)) from None
+    except ValueError:
         doc = None
     kind = kind_of(doc)
     if kind == "unknown":
         try:
             reason = unknown_kind_reason(line)
-        except InvalidEvent as exc:
-            reason = exc.reason
+        except Exception as exc:  # noqa: BLE001 - the parser's reason, or one for whatever it raised
+            reason = reason_for(exc)
         raise Unmappable(reason)
     return [(kind, validated(kind, doc))]
 

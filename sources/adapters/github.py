@@ -442,6 +442,8 @@ def _time(value: Any, where: str) -> str:
         moment = _parse(value)
     except ValueError:
         raise Unmappable(f"{where} '{value}' is not an ISO-8601 timestamp with a UTC offset.") from None
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the last moment Python can hold in UTC
+        raise Unmappable(f"{where} '{value}' is out of range once converted to UTC.") from None
     return moment.isoformat().replace("+00:00", "Z")
 
 

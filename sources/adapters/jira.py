@@ -339,9 +339,11 @@ def _jira_time(value: Any, what: str) -> str:
     offset = match.group(2)
     text = match.group(1) + (offset if offset == "Z" or ":" in offset else f"{offset[:3]}:{offset[3:]}")
     try:
-        datetime.fromisoformat(text)
+        datetime.fromisoformat(text).astimezone(timezone.utc)
     except ValueError:
         raise Unmappable(f"{what} is {value!r}, which is not a real date and time.") from None
+    except OverflowError:  # 9999-12-31T23:59:59.000-1400 is past the last moment Python can hold in UTC
+        raise Unmappable(f"{what} is {value!r}, which is out of range once converted to UTC.") from None
     return text
 
 
