@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="debug | info | warning | error.")
 
+    @field_validator("dashboard_password", "query_token", "jira_secret", "github_secret", "cdevents_secret",
+                     "events_secret")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty (or blank) token, secret or password guards nothing: it counts as unset, so
+        `FLOWMETER_JIRA_SECRET=` in an env file cannot pass for a secret anyone must know."""
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from flowmeter import deadletter
 from flowmeter.errors import BrokerError
 from flowmeter.settings import Settings
 
@@ -55,9 +56,10 @@ class EventProducer:
 
     def dead_letter(self, source: str, value: bytes, reason: str, kind: str = "unknown") -> None:
         """Input refused before Kafka (not JSON, kind unknown, not v1) still goes somewhere visible."""
-        headers = [("flowmeter-reason", reason.encode()), ("flowmeter-source", source.encode()),
-                   ("flowmeter-kind", kind.encode()), ("flowmeter-origin", b"produce")]
-        future = self._producer.send(self._dead_letter_topic, key=source.encode(), value=value, headers=headers)
+        copy = deadletter.copy_of(value)  # an oversized line is kept cut, with its size in a header
+        headers = deadletter.headers(reason, source, kind, "produce", len(value))
+        key = deadletter.clean_text(source, deadletter.REASON_CHARS).encode()
+        future = self._producer.send(self._dead_letter_topic, key=key, value=copy, headers=headers)
         future.add_callback(self._dead_lettered).add_errback(self._failed)
 
     def _sent(self, topic: str, _metadata: Any) -> None:

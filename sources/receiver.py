@@ -16,7 +16,7 @@ produced. The answer tells the truth about what happens next:
 
 Dead letters are sent together with the events and awaited once, not one by one. A message
 over sources.rejects.MAX_MESSAGE is never sent whole: it is dead-lettered with its first bytes
-and its original size (header `flowmeter-original-size`), so it is never retried forever.
+and its original size (header `flowmeter-original-bytes`), so it is never retried forever.
 Re-deliveries map to the same event_ids and land once; a re-sent delivery (same
 X-GitHub-Delivery or X-Atlassian-Webhook-Identifier, same body) gets the first answer again
 without producing anything, from an in-memory list of the last RECENT_DELIVERIES kept deliveries
@@ -47,6 +47,8 @@ from aiohttp import web
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from flowmeter import deadletter
+from flowmeter.exposure import is_loopback
 from flowmeter.settings import Settings, bootstrap_servers
 from sources.adapters import Mapped, Unmappable
 from sources.rejects import MAX_MESSAGE, kept_copy, lone_surrogate_field, printable, reason_for, size_note
@@ -120,10 +122,8 @@ class Broker:
         key = message.key.encode("utf-8", "backslashreplace") if message.key else None
         if message.reason is None:
             return producer.send(self._topics[message.kind], key=key, value=message.value)
-        headers = [("flowmeter-reason", message.reason.encode()), ("flowmeter-source", source.encode()),
-                   ("flowmeter-kind", message.kind.encode()), ("flowmeter-origin", b"receiver")]
-        if message.original_size is not None:
-            headers.append(("flowmeter-original-size", str(message.original_size).encode()))
+        size = message.original_size if message.original_size is not None else len(message.value)
+        headers = deadletter.headers(message.reason, source, message.kind, "receiver", size)
         return producer.send(self._dead_letter_topic, key=source.encode(), value=message.value, headers=headers)
 
     def close(self) -> None:
@@ -247,12 +247,20 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
         ("/events", "events", conf.events_secret, "X-Flowmeter-Signature", v1_events),
     ]
     recent = RecentDeliveries()
+    exposed = not is_loopback(conf.receiver_host)
     for path, name, secret, header, mapper in routes:
+        if secret is None and exposed and not conf.allow_open_access:
+            # Beyond loopback, a path without its secret is not served at all (docs/security.md).
+            log.warning("no secret set for %s: %s is not served on %s", name, path, conf.receiver_host)
+            continue
         if secret is None:
             log.warning("no secret set for %s: anyone who can reach %s can post events", name, path)
         app.router.add_post(path, _handler(name, secret.get_secret_value() if secret else None, header, mapper,
                                            broker, recent))
-    app.router.add_get("/healthz", lambda _request: web.json_response({"ok": True}))
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/healthz", healthz)
     return app
 
 

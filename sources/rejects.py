@@ -19,13 +19,13 @@ import json
 import re
 from typing import Any
 
+from flowmeter import deadletter
 from flowmeter.errors import InvalidEvent
 
 # Largest message a source puts on Kafka, headers and key included with room to spare:
 # Faust's producer (the worker re-sends what it rejects) refuses more than 1,000,000 bytes.
 MAX_MESSAGE = 900_000
-KEPT_BYTES = 64 * 1024  # what an oversized dead letter keeps: enough to see what it was
-MAX_REASON = 400  # characters; a reason that quotes a huge field is cut
+KEPT_BYTES = deadletter.COPY_BYTES  # what an oversized dead letter keeps: enough to see what it was
 
 
 def reason_for(exc: BaseException) -> str:
@@ -46,14 +46,9 @@ def reason_for(exc: BaseException) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` cut to MAX_REASON characters and encodable as UTF-8 (lone surrogates escaped)."""
-    if len(text) > MAX_REASON:
-        text = text[: MAX_REASON - 1] + "…"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    """`text` cut to a reason's length and safe as UTF-8 in a header or a row (lone surrogates
+    and control characters escaped): the same rule the worker applies (flowmeter.deadletter)."""
+    return deadletter.clean_text(text, deadletter.REASON_CHARS)
 
 
 def lone_surrogate_field(event: dict[str, Any]) -> str | None:

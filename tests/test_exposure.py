@@ -88,3 +88,27 @@ def test_sql_table_output_escapes_control_characters():
     text = render_table(table)
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and "\r" not in text
     assert "T-1\\x1b[2J\\x1b[31mowned\\x07" in text and "T-2\\r\\nfake row" in text and "T-3 \\x9b31m" in text
+
+
+def test_an_empty_secret_counts_as_unset(clean_env, monkeypatch):
+    from flowmeter.settings import load_settings
+    monkeypatch.setenv("FLOWMETER_JIRA_SECRET", "")
+    monkeypatch.setenv("FLOWMETER_QUERY_TOKEN", "   ")
+    conf = load_settings()
+    assert conf.jira_secret is None and conf.query_token is None
+    with pytest.raises(ExposedWithoutCredential):
+        check_exposure("worker", "0.0.0.0", conf.query_token is not None, "FLOWMETER_QUERY_TOKEN", False)
+
+
+def test_an_exposed_receiver_serves_only_the_paths_that_have_a_secret(clean_env):
+    from flowmeter.settings import load_settings
+    from sources.receiver import build_app
+
+    def paths(**settings: str) -> set[str]:
+        app = build_app(load_settings(**settings), None)  # type: ignore[arg-type]  (nothing is sent)
+        return {r.resource.canonical for r in app.router.routes() if r.method == "POST"}
+
+    everything = {"/webhooks/jira", "/webhooks/github", "/webhooks/cdevents", "/events"}
+    assert paths(receiver_host="127.0.0.1") == everything
+    assert paths(receiver_host="0.0.0.0", github_secret="s") == {"/webhooks/github"}
+    assert paths(receiver_host="0.0.0.0", allow_open_access=True) == everything
