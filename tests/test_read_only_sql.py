@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from flowmeter.broker import free_port
 from flowmeter.cli import cli
-from tests.conftest import ARTIFACTS, MALFORMED, WorkerProcess, encode, transition
+from tests.conftest import ARTIFACTS, MALFORMED, WorkerProcess, encode, transition, wait_until
 
 pytestmark = [pytest.mark.broker]
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +86,10 @@ def fingerprint(worker: WorkerProcess) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def before(worker: WorkerProcess) -> dict[str, tuple[int, str]]:
+    # Quiet first: the worker reads its own 10 dead-letter copies back from the dead-letter topic
+    # (and records that topic's positions); only then is the store still while nothing is sent.
+    wait_until(lambda: worker.status()["worker"]["own_dead_letters_read_back"] >= BAD, 60,
+               "the worker to read its own dead-letter copies back")
     prints = fingerprint(worker)
     # Hand arithmetic: 300 transitions landed, 10 malformed ones dead-lettered.
     assert prints["transitions"][0] == GOOD and prints["dead_letters"][0] == BAD

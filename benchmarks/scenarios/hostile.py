@@ -118,8 +118,7 @@ def phase(ctx: Context, worker: Worker, topic: str, first: int, seconds: float, 
     worker.wait_landed(first + steady.sent, ctx.timeout, poll=0.1)  # nothing lost on the way
     time.sleep(2 * POLL)  # one more status poll after the last landing
     stop.set()
-    for thread in threads:
-        thread.join(150)
+    threads[0].join(60)  # the status poller; hostile queries still running end with the worker
     result.peak_rss_mib = rss.stop()
     # Sequence numbers: the producer's sampled ids are ev-<n>; event n is the (n+1)-th sent.
     sampled = [(int(eid.rsplit("-", 1)[1]), at) for eid, at in steady.sampled]
