@@ -239,6 +239,16 @@ def query_rows(store: "Store", sql: str) -> list[dict[str, Any]]:
     return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
 
 
+LOG_RESETS_SQL = """
+    SELECT count(*) AS count, coalesce(sum(lost_offsets), 0) AS lost_offsets FROM log_resets
+"""
+_HAS_LOG_RESETS_SQL = "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'log_resets'"
+
+
 def ingest_report(store: "Store") -> dict[str, Any]:
-    """Per kind: landed, duplicates, dead-lettered; and the latest dead letters with reasons."""
-    return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL)}
+    """Per kind: landed, duplicates, dead-lettered; the latest dead letters with reasons; and the
+    broker log resets this store has seen (docs/recovery.md), with or without a worker running."""
+    has_resets = query_rows(store, _HAS_LOG_RESETS_SQL)[0]["n"]  # a store from before the table
+    resets = query_rows(store, LOG_RESETS_SQL)[0] if has_resets else {"count": 0, "lost_offsets": 0}
+    return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL),
+            "log_resets": resets}

@@ -21,7 +21,7 @@ from flowmeter.errors import FlowmeterError
 # What a snapshot copies: the landed facts, bookkeeping, mapping and derived tables.
 TABLES = ("transitions", "deploys", "dead_letters", "ingest_positions", "ingest_counts", "workflow_states",
           "workflow_aliases", "wip_limits", "production_environments", "flowmeter_meta", "visits", "tickets",
-          "alerts", "alert_deliveries")
+          "alerts", "alert_deliveries", "log_resets")
 
 
 class SnapshotError(FlowmeterError):

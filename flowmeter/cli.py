@@ -373,11 +373,14 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     for row in report["kinds"]:
         click.echo(f"{row['kind']:<11} {row['received']:>10,} {row['landed']:>10,} {row['duplicates']:>10,} "
                    f"{row['dead_lettered']:>8,}  {row['last_event_at'] or '-'}")
-    worker = report.get("worker") or {}
-    if worker.get("log_resets"):
-        click.echo(f"log resets: {worker['log_resets']:,} (the broker's log was replaced, truncated or aged out "
-                   f"under a stored position; see the log_resets table); {worker.get('landed_after_reset', 0):,} "
-                   "events landed in this run that a stale position would have skipped")
+    resets = report.get("log_resets") or {}
+    if resets.get("count"):
+        worker = report.get("worker") or {}
+        lost = f"; {resets['lost_offsets']:,} offsets aged out before they landed" if resets["lost_offsets"] else ""
+        this_run = (f"; {worker['landed_after_reset']:,} events landed in this run that a stale position would have "
+                    "skipped") if worker.get("landed_after_reset") else ""
+        click.echo(f"log resets: {resets['count']:,} (the broker's log was replaced, truncated or aged out under a "
+                   f"stored position; see the log_resets table and docs/recovery.md){lost}{this_run}")
     click.echo(f"source: {report['source']}")
 
 

@@ -15,7 +15,10 @@ import duckdb
 import pytest
 from kafka import KafkaProducer
 
+from click.testing import CliRunner
+
 from flowmeter.broker import EmbeddedBroker, free_port
+from flowmeter.cli import cli
 from streams.topics import ensure_topics
 from tests.conftest import WorkerProcess, encode, transition, wait_until
 
@@ -89,10 +92,14 @@ def test_broker_restarted_under_a_running_worker_loses_nothing(own_broker, tmp_p
     assert report["worker"]["log_resets"] >= 2
     assert report["worker"]["landed_after_reset"] > 0
     assert "log reset:" in worker.log_tail(200)
+    assert report["log_resets"]["count"] >= 2
     assert worker.stop() == 0
     total, distinct, resets = stored(worker)
     assert (total, distinct) == (first + second, first + second)
     assert resets >= 2
+    # With no worker running, `flowmeter status` reads the file and still shows them.
+    shown = CliRunner().invoke(cli, ["status", "--db", worker.env["FLOWMETER_DB"]], env={"FLOWMETER_WORKER_URL": ""})
+    assert shown.exit_code == 0 and f"log resets: {resets:,} " in shown.output, shown.output
 
 
 def test_broker_restarted_while_the_worker_is_down_loses_nothing(own_broker, tmp_path):
