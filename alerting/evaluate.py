@@ -198,7 +198,7 @@ class AlertEvaluator:
         return [_ticket_doc(*row) for row in rows]
 
     # ---- the outbox -----------------------------------------------------------
-    def _enqueue(self, writes: "_Writes", alert: dict[str, Any], notice: str,
+    def _enqueue(self, writes: _Writes, alert: dict[str, Any], notice: str,
                  routes: tuple[str, ...], now: datetime) -> int:
         alert_id = alert["alert_id"]
         payload = json.dumps(cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard))

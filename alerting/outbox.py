@@ -11,9 +11,9 @@ receiver a second time, so it is counted in ``resends``; receivers deduplicate o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
 
 import duckdb
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-
 _VIEW_HEADER = re.compile(r"^--\s*(\w+):\s*(.+?)\s*$")
 
 

@@ -26,11 +26,12 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -233,12 +234,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def query_rows(store: "Store", sql: str) -> list[dict[str, Any]]:
+def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
     """One of our own fixed queries, as JSON-ready row objects."""
     columns, rows = store.read(sql)
     return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
 
 
-def ingest_report(store: "Store") -> dict[str, Any]:
+def ingest_report(store: Store) -> dict[str, Any]:
     """Per kind: landed, duplicates, dead-lettered; and the latest dead letters with reasons."""
     return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL)}

@@ -16,11 +16,12 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -91,7 +92,7 @@ class LandResult:
     dead_lettered: int
     own_copies: int = 0  # the worker's own dead letters read back from the topic (not counted again)
 
-    def __add__(self, other: "LandResult") -> "LandResult":
+    def __add__(self, other: LandResult) -> LandResult:
         return LandResult(self.landed + other.landed, self.duplicates + other.duplicates,
                           self.dead_lettered + other.dead_lettered, self.own_copies + other.own_copies)
 
@@ -115,7 +116,7 @@ class Store:
     # ---- opening -------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None,
-             workflow: Workflow | None = None) -> "Store":
+             workflow: Workflow | None = None) -> Store:
         """Open (creating when needed) the store. A writer given a workflow syncs the mapping,
         re-deriving every metric when it changed; without one it keeps the stored mapping
         (a new store gets the built-in defaults)."""
@@ -189,7 +190,7 @@ class Store:
     def close(self) -> None:
         self._con.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -338,7 +339,7 @@ class Store:
         return resets
 
     def _insert_resets(self, con: duckdb.DuckDBPyConnection, resets: list[LogReset]) -> None:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         con.executemany("INSERT INTO log_resets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [[now, r.source, r.partition, r.kind, r.old_log_id, r.new_log_id, r.stored_offset,
                           r.log_start, r.log_end, r.lost_offsets] for r in resets])
@@ -382,7 +383,7 @@ class Store:
         derive=False (a backfill): the touched tickets are queued in derive_backlog, in the same
         transaction, instead of re-derived; ``derive_backlog()`` derives each of them once. A
         backlog left by a crash is derived when the store is next opened for writing."""
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         con = self._con
         con.begin()
         try:

@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
@@ -30,7 +30,7 @@ from streams.topics import ensure_topics
 
 TARGET_P95 = 2.0
 # Event times just before now: alerts judge fresh events (older batches are history being replayed).
-START = datetime.now(timezone.utc) - timedelta(minutes=5)
+START = datetime.now(UTC) - timedelta(minutes=5)
 SETTINGS = """
 [boards.bench]
 states = [

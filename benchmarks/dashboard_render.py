@@ -22,7 +22,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -48,7 +48,7 @@ def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
         started = time.perf_counter()
         generate(store, tickets, deploys)
         # Move everything so the latest transition happened an hour ago, keeping all gaps.
-        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         latest = con.execute("SELECT max(occurred_at) FROM transitions").fetchall()[0][0]
         shift = f"to_seconds({int((now - latest).total_seconds()) - 3600})"
         con.execute(f"UPDATE transitions SET occurred_at = occurred_at + {shift}, "

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -41,7 +41,7 @@ PARTITIONS = 4
 BOARDS = 10
 # Each ticket's path; the live phase wraps round (a reopened ticket goes back to Backlog).
 PATH = ["Backlog", "In Progress", "Review", "In Progress", "Review", "QA", "In Progress", "Review", "QA", "Done"]
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def event_id(n: int) -> str:
@@ -119,7 +119,7 @@ class SteadyProducer:
                 if now >= deadline or self.stop.is_set():
                     break
                 due = min(self.rate * (now - started + slice_s), self.rate * self.seconds)
-                at = datetime.now(timezone.utc) if self.live_times else None
+                at = datetime.now(UTC) if self.live_times else None
                 while self.sent < due:
                     n = self.first + self.sent
                     partition, key, value = event(n, self.tickets, at)

@@ -15,8 +15,8 @@ import logging
 import os
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -72,7 +72,7 @@ class EmbeddedBroker:
     def url(self) -> str:
         return f"kafka://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         self.port = self.port or free_port(self.host)
         listener = f"tcp://{self.host}:{self.port}"
         # A fresh cluster id per start: each start is a new, empty log.
@@ -115,7 +115,7 @@ class EmbeddedBroker:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

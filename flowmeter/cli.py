@@ -7,9 +7,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -479,6 +480,7 @@ def schema(broker: str | None, db: Path | None, settings: Path | None, fmt: str)
     running worker or the file. docs/metrics.md defines each one.
     """
     import json
+
     from flowmeter import render, sqlclient
 
     _setup_logging("warning")

@@ -7,9 +7,10 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
+from typing import ContextManager
 
 import requests
 
@@ -18,7 +19,6 @@ from analytics.snapshot import SnapshotError, export_parquet, write_snapshot
 from dashboard.client import WorkerUnreachable, worker_url
 from flowmeter.settings import Settings
 from flowmeter.sqlclient import WorkerError, open_read_only, request
-
 
 Progress = Callable[[int, str], ContextManager[Callable[[int], None]]]
 

@@ -4,8 +4,9 @@ list tables and views; reads statements from stdin when it is not a terminal."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 import pyarrow as pa
 
@@ -14,7 +15,6 @@ from flowmeter.errors import FlowmeterError
 from flowmeter.render import truncation_note, write_result
 from flowmeter.settings import Settings
 from flowmeter.sqlclient import query, source
-
 
 HISTORY_FILE = Path("~/.flowmeter_history")
 HISTORY_LENGTH = 1000

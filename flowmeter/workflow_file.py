@@ -17,7 +17,12 @@ from typing import Any
 
 from flowmeter.errors import SettingsError
 from flowmeter.workflow import (
-    CATEGORIES, DEFAULT_BOARD, DEFAULT_PRODUCTION_ENVIRONMENTS, StateDef, WipLimit, Workflow,
+    CATEGORIES,
+    DEFAULT_BOARD,
+    DEFAULT_PRODUCTION_ENVIRONMENTS,
+    StateDef,
+    WipLimit,
+    Workflow,
 )
 
 STATE_KEYS = ("name", "category", "aliases")

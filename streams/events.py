@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -26,7 +27,7 @@ MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ti
 MAX_LIST = 10_000  # most commits or tickets on one deploy
 EARLIEST = datetime(2000, 1, 1)
 FUTURE_SLACK = timedelta(days=1)  # clocks drift; a day ahead is a broken clock
-_UTC = timezone.utc
+_UTC = UTC
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
@@ -136,7 +137,7 @@ def event_to_json(event: Transition | Deploy) -> dict[str, Any]:
     return out
 
 
-def _commit(reader: "_Reader", index: int) -> Commit:
+def _commit(reader: _Reader, index: int) -> Commit:
     item = reader.doc["commits"][index]
     where = f"commits[{index}]"
     if not isinstance(item, dict):
@@ -267,7 +268,7 @@ class _Reader:
             return None
         return _check_timestamp(value, f"{self.prefix}{name}", self.now)
 
-    def items(self, name: str, convert: Callable[["_Reader", int], Any]) -> list[Any]:
+    def items(self, name: str, convert: Callable[[_Reader, int], Any]) -> list[Any]:
         value = self._get(name, False)
         if value is None:
             return []

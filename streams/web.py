@@ -26,18 +26,18 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import faust
 import pyarrow as pa
 from aiohttp import web as aiohttp_web
 from faust.web import View
 
-from analytics.query import (QueryFailed, QueryRefused, QueryResult, QueryTimeout, ingest_report, jsonable,
-                             run_query)
+from analytics.query import QueryFailed, QueryRefused, QueryResult, QueryTimeout, ingest_report, jsonable, run_query
 from analytics.snapshot import write_snapshot
 from analytics.store import Store
 from flowmeter.settings import Settings
@@ -81,7 +81,7 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
                 return refused
             loop = asyncio.get_running_loop()
             report = await loop.run_in_executor(readers, ingest_report, store)
-            return self.json({"as_of": jsonable(datetime.now(timezone.utc).replace(tzinfo=None)), **report,
+            return self.json({"as_of": jsonable(datetime.now(UTC).replace(tzinfo=None)), **report,
                               "worker": vars(lander.stats)})
 
     @app.page("/api/sql")
@@ -188,7 +188,7 @@ class _Slots:
     async def acquire(self, wait: float) -> bool:
         try:
             await asyncio.wait_for(self._semaphore.acquire(), wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

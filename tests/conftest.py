@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -67,7 +68,7 @@ class WorkerProcess:
     process: subprocess.Popen | None = None
     history: list[int] = field(default_factory=list)  # exit codes of earlier runs
 
-    def start(self, **extra_env: str) -> "WorkerProcess":
+    def start(self, **extra_env: str) -> WorkerProcess:
         env = dict(self.env, **extra_env)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "worker"], env=env,

@@ -10,7 +10,6 @@ real worker and a real local receiver (benchmarks.hook.AlertHook) on 127.0.0.1."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 from collections import Counter
@@ -124,7 +123,7 @@ def test_failures_are_classified_by_whether_the_notice_may_have_arrived():
     refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))  # type: ignore[arg-type]
     assert [_may_have_arrived(e) for e in (DeliveryFailed("HTTP 500"), refused)] == [False, False]
     dropped = aiohttp.ServerDisconnectedError()
-    assert [_may_have_arrived(e) for e in (asyncio.TimeoutError(), dropped)] == [True, True]
+    assert [_may_have_arrived(e) for e in (TimeoutError(), dropped)] == [True, True]
 
 
 def test_a_store_made_before_resends_gets_the_columns_and_the_cli_shows_them(tmp_path, monkeypatch):

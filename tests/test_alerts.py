@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ secret = "{SECRET}"
 
 def fresh(seconds_ago: float) -> str:
     """A timestamp just before now: alerts judge fresh events (older ones are history, replayed)."""
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
 
 
 def to_review(n: int, ticket: str) -> bytes:

@@ -9,7 +9,7 @@ ingest counts, and the derived visits and tickets.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from streams.backfill import load_file
 from streams.batch import Envelope, prepare
 from streams.columnar import split
 
-NOW = datetime.now(timezone.utc).replace(tzinfo=None)
+NOW = datetime.now(UTC).replace(tzinfo=None)
 
 
 def tr(eid: str | None, ticket: str, to: str, at: str, **extra) -> bytes:

@@ -5,7 +5,6 @@ once (issue 13 item 8)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

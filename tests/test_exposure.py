@@ -4,8 +4,8 @@ stored text cannot drive the user's terminal (issue: exposure by default)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pytest

@@ -15,8 +15,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from flowmeter.broker import free_port
 from analytics.catalog import documented
+from flowmeter.broker import free_port
 from tests.conftest import encode
 
 ROOT = Path(__file__).resolve().parent.parent

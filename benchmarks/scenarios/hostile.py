@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 
@@ -138,7 +138,7 @@ def run(ctx: Context) -> Section:
             worker.start()
             producer = producer_for(ctx.server)
             try:
-                partition, key, value = event(0, TICKETS, datetime.now(timezone.utc))
+                partition, key, value = event(0, TICKETS, datetime.now(UTC))
                 producer.send(topic, key=key, value=value, partition=partition)
                 producer.flush(timeout=30)
             finally:

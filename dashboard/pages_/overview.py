@@ -7,8 +7,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import (ALERT_COLUMNS, EMPTY_HINT, OPEN_ORDER, alert_scope, alert_table, days, filters, load,
-                            percent, refresh_every)
+from dashboard.data import (
+    ALERT_COLUMNS,
+    EMPTY_HINT,
+    OPEN_ORDER,
+    alert_scope,
+    alert_table,
+    days,
+    filters,
+    load,
+    percent,
+    refresh_every,
+)
 
 st.title("Overview")
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sources.adapters import Mapped, Unmappable
 from sources.jsonl import kind_of

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sources.adapters import Mapped, Unmappable
 
@@ -451,7 +452,7 @@ def _parse(value: str) -> datetime:
     moment = datetime.fromisoformat(value.strip())
     if moment.tzinfo is None:
         raise ValueError(value)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _login(user: Any) -> str | None:

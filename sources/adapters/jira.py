@@ -32,15 +32,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sources.adapters import Mapped, Unmappable
 
 SOURCE = "jira"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _JIRA_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})$")
 _SEARCH_KEYS = {"issues", "startAt", "maxResults", "total", "nextPageToken", "isLast"}
 _ISSUE_KEYS = {"id", "key", "self", "fields", "changelog"}
@@ -253,7 +254,7 @@ def _history(history: Any, key: str, team_field: str | None, index: int) -> _Ste
         raise Unmappable(f"issue {key}'s changelog entry {index} is not an object.")
     history_id = _text_id(history.get("id"), f"issue {key}'s changelog entry {index} id")
     at = _jira_time(history.get("created"), f"issue {key}'s change {history_id} created")
-    return _Step(id=history_id, at=at, moment=datetime.fromisoformat(at).astimezone(timezone.utc),
+    return _Step(id=history_id, at=at, moment=datetime.fromisoformat(at).astimezone(UTC),
                  author=_name(history.get("author")), change=_change(history.get("items"), team_field, key))
 
 
@@ -339,7 +340,7 @@ def _jira_time(value: Any, what: str) -> str:
     offset = match.group(2)
     text = match.group(1) + (offset if offset == "Z" or ":" in offset else f"{offset[:3]}:{offset[3:]}")
     try:
-        datetime.fromisoformat(text).astimezone(timezone.utc)
+        datetime.fromisoformat(text).astimezone(UTC)
     except ValueError:
         raise Unmappable(f"{what} is {value!r}, which is not a real date and time.") from None
     except OverflowError:  # 9999-12-31T23:59:59.000-1400 is past the last moment Python can hold in UTC
