@@ -174,7 +174,8 @@ class AlertEvaluator:
                 if new >= MAX_NEW_AGING:
                     continue
                 new += 1
-            rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state, states=(state,),
+            rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state,
+                              states=(state,),
                               team=team, person=assignee, ticket_id=ticket_id, threshold=float(threshold),
                               wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False,
                               ticket=_ticket_doc(ticket_id, state, assignee, team, entered, age_hours)))

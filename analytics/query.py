@@ -179,7 +179,8 @@ def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, tim
         raise QueryRefused("SQL on this store cannot read or write files or reach the network "
                            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.") from None
     except duckdb.InterruptException:
-        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; narrow it or add a LIMIT.") from None
+        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; "
+                           "narrow it or add a LIMIT.") from None
     except duckdb.Error as exc:
         if timed_out.is_set():
             raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped.") from None

@@ -158,7 +158,8 @@ class Store:
         block then fails the first write that reads it, and the worker would crash-loop.
         Hashing every column reads every block: about 0.7 s per 3 million rows (40 MB) here."""
         tables = self._con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+            "SELECT schema_name, table_name FROM duckdb_tables()"
+            " WHERE NOT temporary AND database_name = current_database()"
         ).fetchall()
         for schema, table in tables:
             self._con.execute(f'SELECT bit_xor(hash(COLUMNS(*))) FROM "{schema}"."{table}"').fetchall()
@@ -404,7 +405,8 @@ class Store:
             if self._failpoints.should_fail("store.commit"):
                 raise duckdb.IOException("injected write failure (failpoint store.commit)")
             if self._failpoints.should_fail("store.fatal"):
-                raise duckdb.FatalException("injected FATAL Error: database has been invalidated (failpoint store.fatal)")
+                raise duckdb.FatalException(
+                    "injected FATAL Error: database has been invalidated (failpoint store.fatal)")
             con.commit()
         except BaseException:
             _rollback_quietly(con)

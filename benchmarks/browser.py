@@ -217,7 +217,7 @@ RENDERED_JS = """(title) => {
   const alerts = Array.from(main.querySelectorAll(
     '[data-testid=stAlertContentWarning], [data-testid=stAlertContentError]')).filter(live);
   return {ms: performance.now(), exception: null, alerts: alerts.map(e => e.innerText.trim().slice(0, 300))};
-}""" % json.dumps(CONTENT)
+}""" % json.dumps(CONTENT)  # noqa: UP031 - str.format or an f-string would need every JS brace doubled
 
 # A signature of what the page shows, or null while something is still on its way: a chart or
 # table not drawn yet, a loading skeleton, a stale element, the app's "running" indicator.

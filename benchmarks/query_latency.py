@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{stats['parsing_seconds']:.1f} s, writing {stats['writing_seconds']:.1f} s over "
                   f"{stats['batches']} batches")
 
-            for name, sql in QUERIES.items():  # warm-up: connection, first plan, caches
+            for sql in QUERIES.values():  # warm-up: connection, first plan, caches
                 worker.query(sql)
             idle = query_loop(worker, max(args.interval * len(QUERIES), args.seconds / 3), args.interval)
 

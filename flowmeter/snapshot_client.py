@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager
 
 import requests
 
@@ -20,7 +19,7 @@ from dashboard.client import WorkerUnreachable, worker_url
 from flowmeter.settings import Settings
 from flowmeter.sqlclient import WorkerError, open_read_only, request
 
-Progress = Callable[[int, str], ContextManager[Callable[[int], None]]]
+Progress = Callable[[int, str], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def interactive(conf: Settings, fmt: str, stdin: TextIO, stdout: TextIO, stderr:
         elif not pending.pending and line.strip().startswith("\\"):
             if line.strip() == "\\q":
                 break
-            failures += not _run(lambda: _meta(conf, line.strip(), fmt, stdout), stderr)
+            failures += not _run(lambda line=line: _meta(conf, line.strip(), fmt, stdout), stderr)
         else:
             for statement in pending.feed(line if line.endswith("\n") else line + "\n"):
                 failures += not _run(lambda s=statement: _show(conf, s, fmt, stdout, stderr), stderr)

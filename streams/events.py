@@ -98,7 +98,8 @@ def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
     at = reader.timestamp("at")
     started_at = reader.timestamp("started_at", required=False)
     if started_at is not None and started_at > at:
-        raise InvalidEvent(f"started_at {_iso(started_at)} is after at {_iso(at)}; a deploy cannot end before it starts.")
+        raise InvalidEvent(f"started_at {_iso(started_at)} is after at {_iso(at)}; "
+                           "a deploy cannot end before it starts.")
     event = Deploy(
         service=reader.text("service"),
         environment=reader.text("environment"),

@@ -181,7 +181,8 @@ def test_a_file_that_is_not_utf8_stops_at_its_first_bad_line_after_the_rows_befo
 
 
 @pytest.mark.parametrize("line, reason", [
-    (b'{"ticket_id": "T", "board": "b", "to_state": "s", "at": "9999-12-31T23:59:59-14:00"}', "outside the years 1-9999"),
+    (b'{"ticket_id": "T", "board": "b", "to_state": "s", "at": "9999-12-31T23:59:59-14:00"}',
+     "outside the years 1-9999"),
     (b'{"ticket_id": "T", "n": ' + b"9" * 5000 + b"}", "4,300 digits"),
     (b'{"ticket_id": "T", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
 ])

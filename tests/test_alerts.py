@@ -147,7 +147,8 @@ def test_flapping_within_the_cooldown_fires_nothing_more(worker_factory, names, 
             send(producer, names["transitions"], step)
             w.wait_accounted(landed)
             expected_wip = 2.0 if landed % 2 == 0 else 3.0
-            wait_until(lambda: alert_state(w)[0][2] == expected_wip, 15, f"the episode to see WIP {expected_wip}")
+            wait_until(lambda want=expected_wip: alert_state(w)[0][2] == want, 15,
+                       f"the episode to see WIP {expected_wip}")
         [(level, status, _)] = alert_state(w)
         assert level == "breach" and status in ("open", "recovering")
         assert query(w, "SELECT count(*) FROM alert_deliveries")[0][0] == 1
