@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 import orjson
 
@@ -126,7 +126,7 @@ def unknown_kind_reason(raw: bytes | str | None) -> str:
 def event_to_json(event: Transition | Deploy) -> dict[str, Any]:
     """The v1 wire form of an event (timestamps as UTC ISO-8601 with 'Z')."""
     out: dict[str, Any] = {}
-    for name in event.__slots__:  # type: ignore[attr-defined]
+    for name in event.__slots__:
         value = getattr(event, name)
         if isinstance(value, datetime):
             value = _iso(value)
@@ -247,6 +247,12 @@ class _Reader:
             raise InvalidEvent(f"required field {self.prefix}{name} {state}.")
         return value
 
+    # Overloads: a required field's value is never None; an optional one's may be.
+    @overload
+    def text(self, name: str, required: Literal[True] = ...) -> str: ...
+    @overload
+    def text(self, name: str, required: bool) -> str | None: ...
+
     def text(self, name: str, required: bool = True) -> str | None:
         value = self.doc.get(name)
         if type(value) is str:  # the common cases, checked inline
@@ -262,6 +268,11 @@ class _Reader:
 
     def item_text(self, name: str, index: int) -> str:
         return _check_text(self.doc[name][index], f"{self.prefix}{name}[{index}]", True)
+
+    @overload
+    def timestamp(self, name: str, required: Literal[True] = ...) -> datetime: ...
+    @overload
+    def timestamp(self, name: str, required: bool) -> datetime | None: ...
 
     def timestamp(self, name: str, required: bool = True) -> datetime | None:
         value = self._get(name, required)
@@ -280,14 +291,20 @@ class _Reader:
         return [convert(self, index) for index in range(len(value))]
 
 
-def _check_text(value: Any, where: str, required: bool) -> str:
+@overload
+def _check_text(value: Any, where: str, required: Literal[True]) -> str: ...
+@overload
+def _check_text(value: Any, where: str, required: bool) -> str | None: ...
+
+
+def _check_text(value: Any, where: str, required: bool) -> str | None:
     if not isinstance(value, str):
         raise InvalidEvent(f"{where} must be a string, got {_json_type(value)}.")
     stripped = value.strip()
     if not stripped:
         if required:
             raise InvalidEvent(f"required field {where} is empty.")
-        return None  # type: ignore[return-value]  # an empty optional is the same as absent
+        return None  # an empty optional is the same as absent
     if len(stripped) > MAX_TEXT:
         raise InvalidEvent(f"{where} is {len(stripped)} characters long; at most {MAX_TEXT} are accepted.")
     return stripped

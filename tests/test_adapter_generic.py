@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -10,10 +11,10 @@ import pytest
 
 from sources.adapters import Unmappable
 from sources.adapters.generic import from_jsonl_line, iter_csv
-from streams.events import parse_deploy, parse_transition
+from streams.events import Deploy, Transition, parse_deploy, parse_transition
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
-PARSE = {"deploy": parse_deploy, "transition": parse_transition}
+PARSE: dict[str, Callable[..., Transition | Deploy]] = {"deploy": parse_deploy, "transition": parse_transition}
 
 
 def derived_id(kind: str, doc: dict) -> str:

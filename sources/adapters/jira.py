@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from sources.adapters import Mapped, Unmappable
 
@@ -115,7 +115,8 @@ def with_changelog(issue: dict[str, Any], pages: Iterable[dict[str, Any]]) -> di
     """A copy of ``issue`` whose changelog holds every history of its ``/issue/{key}/changelog`` pages."""
     merged: dict[str, Any] = {}
     total = 0
-    embedded = issue.get("changelog") if isinstance(issue.get("changelog"), dict) else {}
+    changelog = issue.get("changelog")
+    embedded = changelog if isinstance(changelog, dict) else {}
     for page in [{"values": embedded.get("histories") or [], "total": embedded.get("total")}, *pages]:
         if isinstance(page.get("total"), int):
             total = max(total, page["total"])
@@ -218,7 +219,7 @@ def _issue(issue: Any, team_field: str | None, where: str) -> _Issue:
 
 
 def _change(items: Any, team_field: str | None, key: str) -> _Change:
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str | None, list[dict[str, Any]]] = {}  # None: the items no field of ours follows
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
             found.setdefault(_field_key(item, team_field), []).append(item)
@@ -272,7 +273,10 @@ def _embedded_histories(issue: dict[str, Any], key: str) -> list[Any]:
     return histories
 
 
-def _first(steps: list[_Step], name: str, current: str | None) -> str | None:
+_Value = TypeVar("_Value", str, str | None)  # a status is always named; an assignee or team may be None
+
+
+def _first(steps: list[_Step], name: str, current: _Value) -> _Value:
     """The value a field had at creation: what its earliest change moved it from, else what it is now."""
     for step in steps:
         pair = getattr(step.change, name)
@@ -377,5 +381,5 @@ def _clean(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _nonempty(value: Any) -> bool:
+def _nonempty(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())
