@@ -110,8 +110,11 @@ class AlertEvaluator:
             if outcome.opened:
                 alert_id = f"A{uuid.uuid4().hex[:15]}"
                 writes.insert_alert(alert_id, rule, outcome.episode, tickets)
-            elif outcome.episode != episode:
-                writes.update_alert(alert_id, outcome.episode)
+            else:
+                # Not opened, yet an episode: it goes on from the stored one, whose id `current` holds.
+                assert alert_id is not None
+                if outcome.episode != episode:
+                    writes.update_alert(alert_id, outcome.episode)
             if outcome.notice:
                 result.fired += outcome.notice == "fired"
                 result.recovered += outcome.notice == "recovered"

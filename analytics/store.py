@@ -329,12 +329,14 @@ class Store:
             self._insert_resets(con, resets)
             for r in resets:
                 if r.kind == "truncated":
+                    assert r.log_end is not None  # a truncated reset is made with the log's end
                     con.execute('UPDATE ingest_positions SET last_offset = ? '
                                 'WHERE source = ? AND "partition" = ? AND log_id = ?',
                                 [r.log_end - 1, r.source, r.partition, r.new_log_id])
         self.in_transaction(work)
         for r in resets:
             if r.kind == "truncated":
+                assert r.log_end is not None  # as above
                 self._positions[(r.source, r.partition)] = r.log_end - 1
                 self._stale[(r.source, r.partition)] = r.stored_offset
         return resets

@@ -4,6 +4,7 @@ list tables and views; reads statements from stdin when it is not a terminal."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -89,10 +90,10 @@ def interactive(conf: Settings, fmt: str, stdin: TextIO, stdout: TextIO, stderr:
         elif not pending.pending and line.strip().startswith("\\"):
             if line.strip() == "\\q":
                 break
-            failures += not _run(lambda line=line: _meta(conf, line.strip(), fmt, stdout), stderr)
+            failures += not _run(functools.partial(_meta, conf, line.strip(), fmt, stdout), stderr)
         else:
             for statement in pending.feed(line if line.endswith("\n") else line + "\n"):
-                failures += not _run(lambda s=statement: _show(conf, s, fmt, stdout, stderr), stderr)
+                failures += not _run(functools.partial(_show, conf, statement, fmt, stdout, stderr), stderr)
     if last := pending.end():
         failures += not _run(lambda: _show(conf, last, fmt, stdout, stderr), stderr)
     return failures

@@ -67,7 +67,7 @@ class Deploy:
     source: str | None = None
 
 
-def parse_transition(raw: bytes | str, now: datetime | None = None) -> Transition:
+def parse_transition(raw: bytes | str | None, now: datetime | None = None) -> Transition:
     doc = load_object(raw)
     reader = _Reader(doc, now)
     text = reader.text
@@ -89,7 +89,7 @@ def parse_transition(raw: bytes | str, now: datetime | None = None) -> Transitio
     return event
 
 
-def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
+def parse_deploy(raw: bytes | str | None, now: datetime | None = None) -> Deploy:
     doc = load_object(raw)
     reader = _Reader(doc, now)
     status = reader.text("status")

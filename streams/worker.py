@@ -114,6 +114,7 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
 
     @app.agent(source, concurrency=1)
     async def land(stream: faust.StreamT) -> None:
+        assert isinstance(stream, faust.Stream)  # take_events is on faust's Stream class, not on StreamT
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
             await lander.land(events)
 

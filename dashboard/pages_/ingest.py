@@ -4,6 +4,7 @@ read-only when no worker runs); no metric maths here."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -39,6 +40,7 @@ def _age(iso: str | None) -> str:
 
 @st.fragment(run_every=refresh_every())
 def ingest_panel() -> None:
+    report: dict[str, Any] | None
     try:
         report = fetch_status(load_settings())
         st.session_state["last_report"] = report
