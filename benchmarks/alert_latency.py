@@ -51,7 +51,7 @@ url = "{url}/alerts"
 """
 
 
-def transition(n: int, ticket: str, frm: str, to: str) -> bytes:
+def transition(n: int, ticket: str, frm: str | None, to: str) -> bytes:
     at = START + timedelta(seconds=n)
     return json.dumps({"event_id": f"al-{n}", "ticket_id": ticket, "board": "bench", "from_state": frm,
                        "to_state": to, "at": at.isoformat()}).encode()

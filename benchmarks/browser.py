@@ -26,7 +26,7 @@ from dashboard.navigation import url_path
 from flowmeter.broker import free_port
 
 if TYPE_CHECKING:  # Playwright is a test extra: imported only when a browser is launched
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = (
@@ -36,7 +36,7 @@ LAUNCH_ARGS = (
     # fails at once instead of waiting on DNS.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 )
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 MAX_SHOT_HEIGHT = 12_000  # px: a full-page screenshot of a runaway page stops here
 
 
@@ -96,6 +96,7 @@ class Up:
         return self
 
     def _started(self) -> dict[str, Any] | None:
+        assert self.process is not None, "start() launched it"
         if self.process.poll() is not None:
             raise RuntimeError(f"flowmeter up exited with {self.process.returncode} while starting; "
                                f"its log ends with:\n{self.log_tail()}")

@@ -163,6 +163,7 @@ class Worker:
 
     def landed(self) -> tuple[int, dict]:
         """(transitions landed, the worker's batch stats); SystemExit on dead letters or exit."""
+        assert self.process is not None, "start() first"
         if self.process.poll() is not None:
             raise SystemExit(f"the worker exited with {self.process.returncode}; see {self.dir / 'worker.log'}")
         report = self.http.get(f"{self.url}/api/status", timeout=10).json()
@@ -283,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
             worker.start()
             stats, first = worker.wait_landed(n, args.timeout)
             done = time.perf_counter()
+            assert first is not None  # n >= 1 events landed, so a first landed batch was seen
             print(f"landed {n:,} in {done - started:.1f} s from worker start ({n / (done - started):,.0f} "
                   f"events/s), {done - first:.1f} s from the first landed batch ({n / (done - first):,.0f} "
                   f"events/s); worker: filling {stats['filling_seconds']:.1f} s, parsing "
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             steady.stop.set()
             worker.stop()
-    if worker.process.returncode not in (0, None):
+    if worker.process is not None and worker.process.returncode not in (0, None):
         print(f"  (worker exited with {worker.process.returncode} on SIGTERM; see {worker.dir / 'worker.log'})")
 
     repeats = {name: args.repeats or len(ingest[name]) for name in QUERIES}

@@ -112,7 +112,7 @@ def time_views(store: Store, repeats: int) -> dict[str, tuple[list[float], int]]
     """Each view's query in QUERIES run `repeats` times: {view: (seconds per run, rows)}."""
     out = {}
     for view, sql in QUERIES.items():
-        rows = []
+        rows: list[int] = []
         times = timed(lambda rows=rows, sql=sql: rows.append(len(store._con.execute(sql).fetchall())), repeats)
         out[view] = (times, rows[-1])
     return out

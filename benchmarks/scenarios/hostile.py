@@ -106,6 +106,7 @@ def phase(ctx: Context, worker: Worker, topic: str, first: int, seconds: float, 
         threads += [threading.Thread(target=hostile_client, daemon=True,
                                      args=(worker, i, stop, result.answers))
                     for i in range(HOSTILE_CLIENTS)]
+    assert worker.process is not None, "phase() is given a started worker"
     rss = RssSampler(worker.process.pid).start()
     producing = threading.Thread(target=steady.run, name="steady-producer", daemon=True)
     for thread in threads:

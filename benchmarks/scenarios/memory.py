@@ -88,6 +88,7 @@ def with_store(ctx: Context, store: Path | None, tickets: int, count: int) -> fl
         if store is not None:
             shutil.copyfile(store, worker.db)
         worker.start()
+        assert worker.process is not None  # start() launched it
         sampler = RssSampler(worker.process.pid).start()
         try:
             producer = producer_for(ctx.server)
