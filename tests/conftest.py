@@ -77,6 +77,7 @@ class WorkerProcess:
         return self
 
     def _ready(self) -> bool:
+        assert self.process is not None, "start() launched it"
         if self.process.poll() is not None:
             pytest.fail(f"worker exited with {self.process.returncode} while starting; log:\n{self.log_tail()}")
         try:  # any answer means it listens (a worker with a token answers 401 without one)
@@ -98,6 +99,7 @@ class WorkerProcess:
     def wait_accounted(self, total: int, timeout: float = 90) -> dict[str, Any]:
         """Wait until every one of `total` input events is landed, duplicate or dead-lettered."""
         def done() -> dict[str, Any] | None:
+            assert self.process is not None, "start() first"
             if self.process.poll() is not None:
                 pytest.fail(f"worker exited with {self.process.returncode}; log:\n{self.log_tail()}")
             report = self.status()
@@ -108,6 +110,7 @@ class WorkerProcess:
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout)
+        assert self.process is not None, "start() first"
         code = self.process.returncode
         self.history.append(code)
         return code

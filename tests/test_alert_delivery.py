@@ -120,7 +120,7 @@ def test_the_log_route_takes_every_due_notice_at_once(tmp_path):
 
 
 def test_failures_are_classified_by_whether_the_notice_may_have_arrived():
-    refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))  # type: ignore[arg-type]
+    refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))
     assert [_may_have_arrived(e) for e in (DeliveryFailed("HTTP 500"), refused)] == [False, False]
     dropped = aiohttp.ServerDisconnectedError()
     assert [_may_have_arrived(e) for e in (TimeoutError(), dropped)] == [True, True]
@@ -154,9 +154,9 @@ def delivery(worker) -> list:
     return query(worker, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
 
 
-def notice_ids(hook: AlertHook) -> Counter:
+def notice_ids(hook: AlertHook) -> Counter[str]:
     """What a receiver deduplicating on the id sees: arrivals per notice id."""
-    ids = Counter()
+    ids: Counter[str] = Counter()
     for request in hook.received:
         assert request.headers["Idempotency-Key"] == request.headers["X-Flowmeter-Notice-Id"] == request.json["id"]
         ids[request.json["id"]] += 1
