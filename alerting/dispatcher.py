@@ -21,8 +21,9 @@ import hmac
 import json
 import logging
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
@@ -76,7 +77,7 @@ class Dispatcher:
             while True:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self._wake.clear()
                 try:
@@ -199,4 +200,4 @@ def _host(route: Route) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

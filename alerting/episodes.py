@@ -57,6 +57,7 @@ def step(current: Episode | None, value: float, broken: bool, kept: bool, now: d
         # Broken again, or in the hysteresis band: the episode is (back to) open.
         return Step(replace(episode, status="open", recovering_since=None), None)
     since = episode.recovering_since if episode.status == "recovering" else now
+    assert since is not None, "a recovering episode records when its recovery began"
     if (now - since).total_seconds() >= cooldown_seconds:
         resolved = replace(episode, status="resolved", recovering_since=since, resolved_at=now)
         return Step(resolved, "recovered" if episode.notified else None)

@@ -110,8 +110,11 @@ class AlertEvaluator:
             if outcome.opened:
                 alert_id = f"A{uuid.uuid4().hex[:15]}"
                 writes.insert_alert(alert_id, rule, outcome.episode, tickets)
-            elif outcome.episode != episode:
-                writes.update_alert(alert_id, outcome.episode)
+            else:
+                # Not opened, yet an episode: it goes on from the stored one, whose id `current` holds.
+                assert alert_id is not None
+                if outcome.episode != episode:
+                    writes.update_alert(alert_id, outcome.episode)
             if outcome.notice:
                 result.fired += outcome.notice == "fired"
                 result.recovered += outcome.notice == "recovered"
@@ -174,7 +177,8 @@ class AlertEvaluator:
                 if new >= MAX_NEW_AGING:
                     continue
                 new += 1
-            rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state, states=(state,),
+            rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state,
+                              states=(state,),
                               team=team, person=assignee, ticket_id=ticket_id, threshold=float(threshold),
                               wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False,
                               ticket=_ticket_doc(ticket_id, state, assignee, team, entered, age_hours)))
@@ -198,7 +202,7 @@ class AlertEvaluator:
         return [_ticket_doc(*row) for row in rows]
 
     # ---- the outbox -----------------------------------------------------------
-    def _enqueue(self, writes: "_Writes", alert: dict[str, Any], notice: str,
+    def _enqueue(self, writes: _Writes, alert: dict[str, Any], notice: str,
                  routes: tuple[str, ...], now: datetime) -> int:
         alert_id = alert["alert_id"]
         payload = json.dumps(cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard))

@@ -11,9 +11,9 @@ receiver a second time, so it is counted in ``resends``; receivers deduplicate o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
 
 import duckdb
 
@@ -54,7 +54,9 @@ def due(con: duckdb.DuckDBPyConnection, now: datetime, busy: frozenset[str],
         route = row[3]
         if row[4] == "log" or taken.get(route, 0) < PER_ROUTE_IN_FLIGHT:
             taken[route] = taken.get(route, 0) + 1
-            claimed.append(Delivery(*row[:6], attempts=row[6] + 1, resend=row[7]))
+            delivery_id, alert_id, notice, route, route_kind, payload, attempts, in_doubt = row
+            claimed.append(Delivery(delivery_id, alert_id, notice, route, route_kind, payload,
+                                    attempts=attempts + 1, resend=in_doubt))
     if claimed:
         con.execute("""UPDATE alert_deliveries SET attempts = attempts + 1,
                            resends = coalesce(resends, 0) + CASE WHEN coalesce(in_doubt, false) THEN 1 ELSE 0 END,
@@ -77,8 +79,9 @@ def failed(con: duckdb.DuckDBPyConnection, delivery_id: str, now: datetime, erro
     """Record a failed attempt: pending again after a doubling backoff, or undelivered once
     `retries` retries are spent. in_doubt: the attempt may have reached the receiver (no answer
     came), so the next one counts as a resend. Returns the new status."""
-    attempts = con.execute("SELECT attempts FROM alert_deliveries WHERE delivery_id = ?",
-                           [delivery_id]).fetchone()[0]
+    row = con.execute("SELECT attempts FROM alert_deliveries WHERE delivery_id = ?", [delivery_id]).fetchone()
+    assert row is not None, f"delivery {delivery_id} was claimed from this table, so its row exists"
+    attempts = row[0]
     if attempts > retries:
         status, next_at = "undelivered", None
     else:

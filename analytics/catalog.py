@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-
 _VIEW_HEADER = re.compile(r"^--\s*(\w+):\s*(.+?)\s*$")
 
 
@@ -20,7 +19,7 @@ def documented() -> list[dict[str, str]]:
     lines = (sql_dir / "tables.sql").read_text().splitlines()
     for number, line in enumerate(lines):
         if match := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", line):
-            above = []
+            above: list[str] = []
             for previous in reversed(lines[:number]):
                 if not previous.startswith("--") or previous.startswith("-- ----"):
                     break

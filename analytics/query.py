@@ -26,11 +26,12 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -178,7 +179,8 @@ def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, tim
         raise QueryRefused("SQL on this store cannot read or write files or reach the network "
                            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.") from None
     except duckdb.InterruptException:
-        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; narrow it or add a LIMIT.") from None
+        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; "
+                           "narrow it or add a LIMIT.") from None
     except duckdb.Error as exc:
         if timed_out.is_set():
             raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped.") from None
@@ -233,7 +235,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def query_rows(store: "Store", sql: str) -> list[dict[str, Any]]:
+def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
     """One of our own fixed queries, as JSON-ready row objects."""
     columns, rows = store.read(sql)
     return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
@@ -245,7 +247,7 @@ LOG_RESETS_SQL = """
 _HAS_LOG_RESETS_SQL = "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'log_resets'"
 
 
-def ingest_report(store: "Store") -> dict[str, Any]:
+def ingest_report(store: Store) -> dict[str, Any]:
     """Per kind: landed, duplicates, dead-lettered; the latest dead letters with reasons; and the
     broker log resets this store has seen (docs/recovery.md), with or without a worker running."""
     has_resets = query_rows(store, _HAS_LOG_RESETS_SQL)[0]["n"]  # a store from before the table

@@ -16,11 +16,12 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -91,7 +92,7 @@ class LandResult:
     dead_lettered: int
     own_copies: int = 0  # the worker's own dead letters read back from the topic (not counted again)
 
-    def __add__(self, other: "LandResult") -> "LandResult":
+    def __add__(self, other: LandResult) -> LandResult:
         return LandResult(self.landed + other.landed, self.duplicates + other.duplicates,
                           self.dead_lettered + other.dead_lettered, self.own_copies + other.own_copies)
 
@@ -115,7 +116,7 @@ class Store:
     # ---- opening -------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None,
-             workflow: Workflow | None = None) -> "Store":
+             workflow: Workflow | None = None) -> Store:
         """Open (creating when needed) the store. A writer given a workflow syncs the mapping,
         re-deriving every metric when it changed; without one it keeps the stored mapping
         (a new store gets the built-in defaults)."""
@@ -157,7 +158,8 @@ class Store:
         block then fails the first write that reads it, and the worker would crash-loop.
         Hashing every column reads every block: about 0.7 s per 3 million rows (40 MB) here."""
         tables = self._con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database()"
+            "SELECT schema_name, table_name FROM duckdb_tables()"
+            " WHERE NOT temporary AND database_name = current_database()"
         ).fetchall()
         for schema, table in tables:
             self._con.execute(f'SELECT bit_xor(hash(COLUMNS(*))) FROM "{schema}"."{table}"').fetchall()
@@ -189,7 +191,7 @@ class Store:
     def close(self) -> None:
         self._con.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -327,18 +329,20 @@ class Store:
             self._insert_resets(con, resets)
             for r in resets:
                 if r.kind == "truncated":
+                    assert r.log_end is not None  # a truncated reset is made with the log's end
                     con.execute('UPDATE ingest_positions SET last_offset = ? '
                                 'WHERE source = ? AND "partition" = ? AND log_id = ?',
                                 [r.log_end - 1, r.source, r.partition, r.new_log_id])
         self.in_transaction(work)
         for r in resets:
             if r.kind == "truncated":
+                assert r.log_end is not None  # as above
                 self._positions[(r.source, r.partition)] = r.log_end - 1
                 self._stale[(r.source, r.partition)] = r.stored_offset
         return resets
 
     def _insert_resets(self, con: duckdb.DuckDBPyConnection, resets: list[LogReset]) -> None:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         con.executemany("INSERT INTO log_resets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [[now, r.source, r.partition, r.kind, r.old_log_id, r.new_log_id, r.stored_offset,
                           r.log_start, r.log_end, r.lost_offsets] for r in resets])
@@ -382,7 +386,7 @@ class Store:
         derive=False (a backfill): the touched tickets are queued in derive_backlog, in the same
         transaction, instead of re-derived; ``derive_backlog()`` derives each of them once. A
         backlog left by a crash is derived when the store is next opened for writing."""
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         con = self._con
         con.begin()
         try:
@@ -403,7 +407,8 @@ class Store:
             if self._failpoints.should_fail("store.commit"):
                 raise duckdb.IOException("injected write failure (failpoint store.commit)")
             if self._failpoints.should_fail("store.fatal"):
-                raise duckdb.FatalException("injected FATAL Error: database has been invalidated (failpoint store.fatal)")
+                raise duckdb.FatalException(
+                    "injected FATAL Error: database has been invalidated (failpoint store.fatal)")
             con.commit()
         except BaseException:
             _rollback_quietly(con)

@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
@@ -30,7 +30,7 @@ from streams.topics import ensure_topics
 
 TARGET_P95 = 2.0
 # Event times just before now: alerts judge fresh events (older batches are history being replayed).
-START = datetime.now(timezone.utc) - timedelta(minutes=5)
+START = datetime.now(UTC) - timedelta(minutes=5)
 SETTINGS = """
 [boards.bench]
 states = [
@@ -51,7 +51,7 @@ url = "{url}/alerts"
 """
 
 
-def transition(n: int, ticket: str, frm: str, to: str) -> bytes:
+def transition(n: int, ticket: str, frm: str | None, to: str) -> bytes:
     at = START + timedelta(seconds=n)
     return json.dumps({"event_id": f"al-{n}", "ticket_id": ticket, "board": "bench", "from_state": frm,
                        "to_state": to, "at": at.isoformat()}).encode()
@@ -102,16 +102,16 @@ def main(argv: list[str] | None = None) -> None:
                 sent = time.time()
                 producer.send(topic, key=ticket.encode(), value=transition(n + 1, ticket, "In Progress", "Review"))
                 producer.flush()
-                wait_for(lambda: _visible(worker, f"al-{n + 1}"), args.timeout, "the event to be queryable")
+                wait_for(lambda n=n: _visible(worker, f"al-{n + 1}"), args.timeout, "the event to be queryable")
                 visible_latency.append(time.time() - sent)
-                fired = wait_for(lambda: len(hook.answered()) > before and hook.answered()[before],
+                fired = wait_for(lambda before=before: len(hook.answered()) > before and hook.answered()[before],
                                  args.timeout, f"alert {i + 1}")
                 if json.loads(fired.body)["type"] != "dev.flowmeter.alert.fired":
                     raise SystemExit(f"expected a fired notice, got {fired.body[:200]!r}")
                 alert_latency.append(fired.at - sent)
                 producer.send(topic, key=ticket.encode(), value=transition(n + 2, ticket, "Review", "Done"))
                 producer.flush()
-                wait_for(lambda: len(hook.answered()) > before + 1, args.timeout, f"recovery {i + 1}")
+                wait_for(lambda before=before: len(hook.answered()) > before + 1, args.timeout, f"recovery {i + 1}")
         finally:
             producer.close(timeout=10)
             if worker.process is not None and worker.process.poll() is None:

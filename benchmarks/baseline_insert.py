@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kafka import KafkaConsumer
@@ -40,11 +40,11 @@ def per_event_insert(server: str, topic: str, count: int, db: Path, timeout: flo
                     if done >= count:
                         break
                     e = json.loads(record.value)
-                    at = datetime.fromisoformat(e["at"]).astimezone(timezone.utc).replace(tzinfo=None)
+                    at = datetime.fromisoformat(e["at"]).astimezone(UTC).replace(tzinfo=None)
                     con.execute(INSERT, [e["event_id"], e["ticket_id"], e["board"], e.get("from_state"),
                                          e["to_state"], at, e.get("assignee"), e.get("team"), e.get("ticket_type"),
                                          e.get("actor"), e.get("source"),
-                                         datetime.now(timezone.utc).replace(tzinfo=None),
+                                         datetime.now(UTC).replace(tzinfo=None),
                                          f"{record.topic}[{record.partition}]@{record.offset}"])
                     done += 1
         seconds = time.perf_counter() - started

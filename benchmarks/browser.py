@@ -14,10 +14,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -25,7 +26,7 @@ from dashboard.navigation import url_path
 from flowmeter.broker import free_port
 
 if TYPE_CHECKING:  # Playwright is a test extra: imported only when a browser is launched
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = (
@@ -35,7 +36,7 @@ LAUNCH_ARGS = (
     # fails at once instead of waiting on DNS.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 )
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 MAX_SHOT_HEIGHT = 12_000  # px: a full-page screenshot of a runaway page stops here
 
 
@@ -81,7 +82,7 @@ class Up:
     def page_url(self, file: str) -> str:
         return f"{self.url}/{url_path(file)}"
 
-    def start(self, timeout: float = 60) -> "Up":
+    def start(self, timeout: float = 60) -> Up:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
         env.update(FLOWMETER_WEB_PORT=str(free_port()), FLOWMETER_RECEIVER_PORT=str(free_port()))
         argv = [sys.executable, "-m", "flowmeter", "up", "--db", str(self.db),
@@ -95,6 +96,7 @@ class Up:
         return self
 
     def _started(self) -> dict[str, Any] | None:
+        assert self.process is not None, "start() launched it"
         if self.process.poll() is not None:
             raise RuntimeError(f"flowmeter up exited with {self.process.returncode} while starting; "
                                f"its log ends with:\n{self.log_tail()}")
@@ -172,7 +174,7 @@ def require_chromium() -> str:
 
 
 @contextmanager
-def chromium() -> Iterator["Browser"]:
+def chromium() -> Iterator[Browser]:
     """Headless Debian Chromium driven by Playwright; closed on the way out."""
     path = require_chromium()
     from playwright.sync_api import sync_playwright
@@ -216,7 +218,7 @@ RENDERED_JS = """(title) => {
   const alerts = Array.from(main.querySelectorAll(
     '[data-testid=stAlertContentWarning], [data-testid=stAlertContentError]')).filter(live);
   return {ms: performance.now(), exception: null, alerts: alerts.map(e => e.innerText.trim().slice(0, 300))};
-}""" % json.dumps(CONTENT)
+}""" % json.dumps(CONTENT)  # noqa: UP031 - str.format or an f-string would need every JS brace doubled
 
 # A signature of what the page shows, or null while something is still on its way: a chart or
 # table not drawn yet, a loading skeleton, a stale element, the app's "running" indicator.
@@ -243,7 +245,7 @@ class Rendered:
     alerts: tuple[str, ...] = ()  # the texts of st.warning / st.error boxes shown at that moment
 
 
-def wait_rendered(page: "Page", title: str, timeout: float = 30) -> Rendered:
+def wait_rendered(page: Page, title: str, timeout: float = 30) -> Rendered:
     """Wait (checking every animation frame) until the page shows `title` and real content, or an
     exception. TimeoutError, with what the page does show, when `timeout` s pass first."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -256,7 +258,7 @@ def wait_rendered(page: "Page", title: str, timeout: float = 30) -> Rendered:
     return Rendered(value["ms"], value["exception"], tuple(value["alerts"]))
 
 
-def wait_settled(page: "Page", timeout: float = 10, calm: int = 2, interval: float = 0.2) -> bool:
+def wait_settled(page: Page, timeout: float = 10, calm: int = 2, interval: float = 0.2) -> bool:
     """Wait until everything on the page is drawn and nothing changed for `calm` checks in a row;
     False if `timeout` s pass first (live refresh may keep a page busy; the caller decides)."""
     deadline = time.monotonic() + timeout
@@ -273,7 +275,7 @@ def wait_settled(page: "Page", timeout: float = 10, calm: int = 2, interval: flo
     return False
 
 
-def screenshot(page: "Page", path: Path, *, full_page: bool) -> Path:
+def screenshot(page: Page, path: Path, *, full_page: bool) -> Path:
     """A PNG of the page. Streamlit scrolls inside its main pane, not the document, so for the
     whole page the viewport is made as tall as the pane's content for the shot."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -48,7 +48,7 @@ def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
         started = time.perf_counter()
         generate(store, tickets, deploys)
         # Move everything so the latest transition happened an hour ago, keeping all gaps.
-        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         latest = con.execute("SELECT max(occurred_at) FROM transitions").fetchall()[0][0]
         shift = f"to_seconds({int((now - latest).total_seconds()) - 3600})"
         con.execute(f"UPDATE transitions SET occurred_at = occurred_at + {shift}, "
@@ -84,7 +84,7 @@ def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str
             try:
                 page = context.new_page()
                 errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
                 page.goto(up.page_url(file), wait_until="commit", timeout=args.timeout * 1000)
                 rendered = wait_rendered(page, title, timeout=args.timeout)
                 if rendered.exception or errors:
@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline; "
           f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
           f"(other work on the machine moves these figures)")
-    pacing = (f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired" if args.pace > QUERY_CACHE_TTL
-              else f"visits {args.pace:g} s apart (cached query results may be reused)")
+    pacing = (f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired"
+              if args.pace > QUERY_CACHE_TTL else f"visits {args.pace:g} s apart (cached query results may be reused)")
     print(f"time to first render: ms from navigation start until the page shows its title and real content, "
           f"each visit a new browser context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
           f"{pacing}; "

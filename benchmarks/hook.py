@@ -66,7 +66,7 @@ class AlertHook:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="alert-hook", daemon=True)
 
-    def __enter__(self) -> "AlertHook":
+    def __enter__(self) -> AlertHook:
         self._thread.start()
         return self
 

@@ -28,7 +28,7 @@ def generate(path: Path, transitions: int) -> int:
     per_issue = len(STATES) - 1
     issues = max(1, transitions // per_issue)
     with path.open("w") as out:
-        out.write('{"startAt": 0, "maxResults": %d, "total": %d, "issues": [' % (issues, issues))
+        out.write(f'{{"startAt": 0, "maxResults": {issues}, "total": {issues}, "issues": [')
         for n in range(issues):
             day = 1 + n % 28
             histories = [{

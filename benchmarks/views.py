@@ -81,7 +81,8 @@ def generate(store: Store, tickets: int, deploys: int) -> None:
         SELECT 'd' || id, 'svc' || (id % 20), CASE WHEN id % 3 = 0 THEN 'staging' ELSE 'production' END,
                CASE WHEN hash(id) % 10 = 0 THEN 'failure' WHEN hash(id) % 25 = 0 THEN 'rolled_back' ELSE 'success' END,
                TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys}) MINUTE, NULL, NULL,
-               [{{'sha': 'c' || id, 'committed_at': TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys} - 300) MINUTE}}],
+               [{{'sha': 'c' || id,
+                  'committed_at': TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys} - 300) MINUTE}}],
                ['T' || (id * 17 % {tickets})], 'bench', TIMESTAMP '2025-04-01', 'bench'
         FROM range({deploys}) r(id)
     """)
@@ -111,8 +112,8 @@ def time_views(store: Store, repeats: int) -> dict[str, tuple[list[float], int]]
     """Each view's query in QUERIES run `repeats` times: {view: (seconds per run, rows)}."""
     out = {}
     for view, sql in QUERIES.items():
-        rows = []
-        times = timed(lambda: rows.append(len(store._con.execute(sql).fetchall())), repeats)
+        rows: list[int] = []
+        times = timed(lambda rows=rows, sql=sql: rows.append(len(store._con.execute(sql).fetchall())), repeats)
         out[view] = (times, rows[-1])
     return out
 
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
                 "board": f"board{(b * 5000 + i) * 97 % args.tickets % 10}", "from_state": "Review",
                 "to_state": "QA", "at": "2025-03-20T10:00:00Z", "team": "team1"}).encode()) for i in range(5000)]
             batch = prepare(envs)
-            batch_times += timed(lambda: store.commit(batch))
+            batch_times += timed(lambda batch=batch: store.commit(batch))
         print(f"landing a 5,000-event batch that re-derives 5,000 tickets: median "
               f"{statistics.median(batch_times):.3f} s (min {min(batch_times):.3f}, max {max(batch_times):.3f})")
     print(f"store: {path} ({path.stat().st_size / 2**20:,.0f} MiB)")

@@ -51,8 +51,8 @@ def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
 
 
 def _status_from_file(conf: Settings) -> dict[str, Any]:
-    from analytics.store import Store
     from analytics.query import ingest_report
+    from analytics.store import Store
 
     with Store.open(conf.db, read_only=True) as store:
         return {**ingest_report(store), "as_of": None, "source": f"file {conf.db} (no worker running)"}

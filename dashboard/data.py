@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -73,7 +73,7 @@ class Filters:
 
 
 def default_range() -> tuple[date, date]:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     return today - timedelta(days=29), today
 
 
@@ -81,8 +81,9 @@ def filters() -> Filters:
     state = st.session_state
     picked = state.get("date_range") or default_range()
     start, end = (picked[0], picked[-1]) if len(picked) else default_range()
-    return Filters(*(None if state.get(key, ALL) == ALL else state[key] for key in ("board", "team", "ticket_type")),
-                   start=start, end=end)
+    board, team, ticket_type = (None if state.get(key, ALL) == ALL else state[key]
+                                for key in ("board", "team", "ticket_type"))
+    return Filters(board, team, ticket_type, start=start, end=end)
 
 
 def refresh_every() -> int | None:
@@ -113,6 +114,7 @@ def load(page: str, queries: dict[str, str]) -> dict[str, pd.DataFrame] | None:
     page's last data (None if there is none yet)."""
     key = f"last:{page}"
     conf = load_settings()
+    result: dict[str, pd.DataFrame] | None
     try:
         frames = _run_all(tuple(queries.values()), str(conf.db), conf.worker_url)
         result = dict(zip(queries, frames))

@@ -15,11 +15,13 @@ import logging
 import os
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from flowmeter.errors import BrokerError
 
@@ -44,7 +46,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent: int):  # type: ignore[no-untyped-def]
+def die_with_parent(parent: int) -> Callable[[], None] | None:
     """A preexec_fn asking the kernel to SIGTERM the child when its parent (the thread that
     started it) ends; None where prctl does not exist."""
     if not sys.platform.startswith("linux"):
@@ -66,13 +68,13 @@ class EmbeddedBroker:
         self.port = port  # 0: a free one at start
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
 
     @property
     def url(self) -> str:
         return f"kafka://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         self.port = self.port or free_port(self.host)
         listener = f"tcp://{self.host}:{self.port}"
         # A fresh cluster id per start: each start is a new, empty log.
@@ -90,6 +92,7 @@ class EmbeddedBroker:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None, "start() launches the process before waiting for it"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -115,7 +118,7 @@ class EmbeddedBroker:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

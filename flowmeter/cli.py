@@ -7,9 +7,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +18,9 @@ from flowmeter import __version__
 from flowmeter.errors import BrokerError, FlowmeterError
 from flowmeter.exposure import check_exposure
 from flowmeter.settings import Settings, bootstrap_servers, load_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 log = logging.getLogger("flowmeter")
 DEMO_DB = "flowmeter-demo.duckdb"
@@ -482,6 +486,7 @@ def schema(broker: str | None, db: Path | None, settings: Path | None, fmt: str)
     running worker or the file. docs/metrics.md defines each one.
     """
     import json
+
     from flowmeter import render, sqlclient
 
     _setup_logging("warning")
@@ -548,17 +553,18 @@ class _progress:
     """A rich progress bar over bytes when stderr is a terminal; silent otherwise."""
 
     def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self._bar = total, label, None
+        self.total, self.label = total, label
+        self._bar: Progress | None = None
 
     def __enter__(self) -> Callable[[int], None]:
         if not sys.stderr.isatty():
             return lambda _n: None
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                             TimeRemainingColumn(), transient=True)
-        self._bar.start()
-        task = self._bar.add_task(self.label, total=self.total)
-        return lambda n: self._bar.advance(task, n)
+        bar = self._bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                                   TimeRemainingColumn(), transient=True)
+        bar.start()
+        task = bar.add_task(self.label, total=self.total)
+        return lambda n: bar.advance(task, n)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar:

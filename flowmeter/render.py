@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 from analytics.query import jsonable
 from flowmeter.errors import FlowmeterError
 
-
 CELL_WIDTH = 80  # longest value the text table shows whole
 
 

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     )
     derive_every: float = Field(
         default=5.0, ge=0, le=600,
-        description="While catching up (a backlog on the broker), refresh derived metrics at most this often, s (0 = every batch).",
+        description="While catching up (a backlog on the broker), refresh derived metrics at most this often, s "
+                    "(0 = every batch).",
     )
     session_timeout: float = Field(default=6.0, gt=0, description="Consumer-group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer heartbeat, seconds.")
@@ -75,7 +76,8 @@ class Settings(BaseSettings):
     )
     query_allowed_origins: list[str] = Field(
         default_factory=list,
-        description='Browser origins allowed to call the worker\'s /api, e.g. ["https://flow.example.com"]; others get 403.',
+        description='Browser origins allowed to call the worker\'s /api, e.g. ["https://flow.example.com"]; '
+                    'others get 403.',
     )
     allow_open_access: bool = Field(
         default=False,
@@ -112,7 +114,8 @@ class Settings(BaseSettings):
     aging_alerts: bool = Field(
         default=True, description="Alert when a ticket's time in its state passes that state's percentile."
     )
-    aging_percentile: float = Field(default=85.0, ge=50, le=99.9, description="Percentile an aging alert compares with.")
+    aging_percentile: float = Field(default=85.0, ge=50, le=99.9,
+                                    description="Percentile an aging alert compares with.")
     aging_history_days: int = Field(
         default=90, ge=1, le=3650, description="Days of finished visits the aging percentile is taken over."
     )

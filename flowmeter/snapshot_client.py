@@ -7,9 +7,9 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
 
 import requests
 
@@ -19,8 +19,7 @@ from dashboard.client import WorkerUnreachable, worker_url
 from flowmeter.settings import Settings
 from flowmeter.sqlclient import WorkerError, open_read_only, request
 
-
-Progress = Callable[[int, str], ContextManager[Callable[[int], None]]]
+Progress = Callable[[int, str], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -18,7 +19,6 @@ from analytics.query import QueryFailed, QueryRefused, QueryTimeout, run_query
 from dashboard.client import WorkerUnreachable, worker_url
 from flowmeter.errors import FlowmeterError, StoreError, StoreLocked
 from flowmeter.settings import Settings
-
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"  # as streams.web (not imported: it pulls in Faust)
 

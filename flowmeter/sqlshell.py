@@ -4,8 +4,10 @@ list tables and views; reads statements from stdin when it is not a terminal."""
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 import pyarrow as pa
 
@@ -14,7 +16,6 @@ from flowmeter.errors import FlowmeterError
 from flowmeter.render import truncation_note, write_result
 from flowmeter.settings import Settings
 from flowmeter.sqlclient import query, source
-
 
 HISTORY_FILE = Path("~/.flowmeter_history")
 HISTORY_LENGTH = 1000
@@ -89,10 +90,10 @@ def interactive(conf: Settings, fmt: str, stdin: TextIO, stdout: TextIO, stderr:
         elif not pending.pending and line.strip().startswith("\\"):
             if line.strip() == "\\q":
                 break
-            failures += not _run(lambda: _meta(conf, line.strip(), fmt, stdout), stderr)
+            failures += not _run(functools.partial(_meta, conf, line.strip(), fmt, stdout), stderr)
         else:
             for statement in pending.feed(line if line.endswith("\n") else line + "\n"):
-                failures += not _run(lambda s=statement: _show(conf, s, fmt, stdout, stderr), stderr)
+                failures += not _run(functools.partial(_show, conf, statement, fmt, stdout, stderr), stderr)
     if last := pending.end():
         failures += not _run(lambda: _show(conf, last, fmt, stdout, stderr), stderr)
     return failures

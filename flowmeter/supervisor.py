@@ -50,15 +50,16 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, grace: float) -> None:
-        if not self.running():
+        process = self.process
+        if process is None or process.poll() is not None:  # not running()
             return
-        self.process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(grace)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop within %.0f s; killing it", self.name, grace)
-            self.process.kill()
-            self.process.wait(5)
+            process.kill()
+            process.wait(5)
 
     def tail(self, lines: int = 15) -> str:
         try:
@@ -162,6 +163,7 @@ class Supervisor:
             for child in self.children:
                 if child.running():
                     continue
+                assert child.process is not None, "every child is started before it is watched"
                 code = child.process.returncode
                 if not child.restart:
                     if code != 0:
@@ -169,7 +171,7 @@ class Supervisor:
                     self.children.remove(child)
                     break
                 self._restart(child, code)
-            if self.broker and self.broker.process.poll() is not None:
+            if self.broker and self.broker.process and self.broker.process.poll() is not None:
                 raise FlowmeterError("the embedded broker stopped unexpectedly; see " + str(self.broker.log_path))
             time.sleep(0.5)
 

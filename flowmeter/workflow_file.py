@@ -17,7 +17,12 @@ from typing import Any
 
 from flowmeter.errors import SettingsError
 from flowmeter.workflow import (
-    CATEGORIES, DEFAULT_BOARD, DEFAULT_PRODUCTION_ENVIRONMENTS, StateDef, WipLimit, Workflow,
+    CATEGORIES,
+    DEFAULT_BOARD,
+    DEFAULT_PRODUCTION_ENVIRONMENTS,
+    StateDef,
+    WipLimit,
+    Workflow,
 )
 
 STATE_KEYS = ("name", "category", "aliases")
@@ -237,6 +242,7 @@ def _show(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    kinds = [(bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (dict, "a table"),
-             (list, "a list"), ((dt.date, dt.time), "a date or time")]
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (dict, "a table"),
+        (list, "a list"), ((dt.date, dt.time), "a date or time")]
     return next((name for types, name in kinds if isinstance(value, types)), type(value).__name__)

@@ -15,14 +15,13 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a file: the repository's packages (benchmarks) come from here
 
-from benchmarks.browser import (ChromiumMissing, Up, chromium, page_name, poll, screenshot,  # noqa: E402
-                                wait_rendered, wait_settled)
+from benchmarks.browser import ChromiumMissing, Up, chromium, page_name, poll, screenshot, wait_rendered, wait_settled  # noqa: E402
 from dashboard.navigation import PAGES  # noqa: E402
 
 
@@ -35,7 +34,7 @@ def history_landed(up: Up, live_rate: float = 50.0) -> bool:
     latest = row.get("last_event_at")
     if not latest or row.get("landed", 0) < 1000:
         return False
-    age = (datetime.now(timezone.utc) - datetime.fromisoformat(latest.replace("Z", "+00:00"))).total_seconds()
+    age = (datetime.now(UTC) - datetime.fromisoformat(latest.replace("Z", "+00:00"))).total_seconds()
     return age < 120 and row["landed"] - before < 2 * live_rate
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the test suite needs on a fresh machine, then run the whole suite.
+# Install what the test suite needs on a fresh machine, then run the whole suite: lint and type
+# checks (scripts/check) first, then the tests.
 # Used as-is by CI (.ci/run). Extra arguments go to pytest, e.g. `bash scripts/test.sh -k store`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,10 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
+
+# Lint (ruff) and types (mypy), with the pinned tools just installed: a finding fails the run,
+# before the slower steps below.
+bash scripts/check
 
 # jira-agile-metrics 0.24, the reference some metric tests compare against, needs pandas<2
 # and numpy<2: it gets an environment of its own (.venv-jam).

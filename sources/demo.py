@@ -26,10 +26,11 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from random import Random
-from typing import Any, Callable, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class TimeMap:
 
 def iso(t: float) -> str:
     """Epoch seconds as ISO-8601 UTC with 'Z' and milliseconds (truncation keeps order)."""
-    stamp = datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+    stamp = datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
 
 

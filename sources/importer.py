@@ -7,9 +7,10 @@ source's own ids, so a re-run sends the same events and the worker lands none tw
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from flowmeter.settings import Settings, bootstrap_servers
 from sources.adapters import Unmappable

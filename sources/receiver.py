@@ -40,8 +40,10 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from collections.abc import Mapping as Headers
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping as Headers
+from typing import Any
 
 from aiohttp import web
 from kafka import KafkaProducer

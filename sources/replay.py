@@ -9,9 +9,9 @@ too big for one Kafka message is dead-lettered with its first bytes and its size
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from sources.jsonl import peek, read_lines
 from sources.producer import EventProducer

@@ -12,11 +12,12 @@ letters by line and content.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from analytics.store import LandResult, Store
 from sources.jsonl import peek, read_lines
@@ -73,7 +74,7 @@ def _prepared(path: Path, chunk_lines: int, reader: Any) -> Iterator[tuple[Prepa
     """(batch, bytes read, lines checked per event) for each chunk of the file."""
     source = f"file:{path.resolve()}"
     for numbers, lines in _chunks(path, chunk_lines):
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         checked = _split(reader, lines, numbers, now)
         others = [_envelope(source, numbers[i], lines[i]) for i in checked.others]
         batch = _prepare(others, now)

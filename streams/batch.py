@@ -8,7 +8,7 @@ happens here, so the worker and ``flowmeter load`` share it and tests need no br
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flowmeter.deadletter import REASON_CHARS, clean_text
@@ -75,7 +75,7 @@ class PreparedBatch:
 
 def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedBatch:
     if now is None:  # one clock reading per batch for the "not in the future" check
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
     batch = PreparedBatch()
     for envelope in envelopes:
         key = (envelope.source, envelope.partition)

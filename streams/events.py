@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, overload
 
 import orjson
 
@@ -26,7 +27,7 @@ MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ti
 MAX_LIST = 10_000  # most commits or tickets on one deploy
 EARLIEST = datetime(2000, 1, 1)
 FUTURE_SLACK = timedelta(days=1)  # clocks drift; a day ahead is a broken clock
-_UTC = timezone.utc
+_UTC = UTC
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
@@ -66,7 +67,7 @@ class Deploy:
     source: str | None = None
 
 
-def parse_transition(raw: bytes | str, now: datetime | None = None) -> Transition:
+def parse_transition(raw: bytes | str | None, now: datetime | None = None) -> Transition:
     doc = load_object(raw)
     reader = _Reader(doc, now)
     text = reader.text
@@ -88,7 +89,7 @@ def parse_transition(raw: bytes | str, now: datetime | None = None) -> Transitio
     return event
 
 
-def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
+def parse_deploy(raw: bytes | str | None, now: datetime | None = None) -> Deploy:
     doc = load_object(raw)
     reader = _Reader(doc, now)
     status = reader.text("status")
@@ -97,7 +98,8 @@ def parse_deploy(raw: bytes | str, now: datetime | None = None) -> Deploy:
     at = reader.timestamp("at")
     started_at = reader.timestamp("started_at", required=False)
     if started_at is not None and started_at > at:
-        raise InvalidEvent(f"started_at {_iso(started_at)} is after at {_iso(at)}; a deploy cannot end before it starts.")
+        raise InvalidEvent(f"started_at {_iso(started_at)} is after at {_iso(at)}; "
+                           "a deploy cannot end before it starts.")
     event = Deploy(
         service=reader.text("service"),
         environment=reader.text("environment"),
@@ -124,7 +126,7 @@ def unknown_kind_reason(raw: bytes | str | None) -> str:
 def event_to_json(event: Transition | Deploy) -> dict[str, Any]:
     """The v1 wire form of an event (timestamps as UTC ISO-8601 with 'Z')."""
     out: dict[str, Any] = {}
-    for name in event.__slots__:  # type: ignore[attr-defined]
+    for name in event.__slots__:
         value = getattr(event, name)
         if isinstance(value, datetime):
             value = _iso(value)
@@ -136,7 +138,7 @@ def event_to_json(event: Transition | Deploy) -> dict[str, Any]:
     return out
 
 
-def _commit(reader: "_Reader", index: int) -> Commit:
+def _commit(reader: _Reader, index: int) -> Commit:
     item = reader.doc["commits"][index]
     where = f"commits[{index}]"
     if not isinstance(item, dict):
@@ -245,6 +247,12 @@ class _Reader:
             raise InvalidEvent(f"required field {self.prefix}{name} {state}.")
         return value
 
+    # Overloads: a required field's value is never None; an optional one's may be.
+    @overload
+    def text(self, name: str, required: Literal[True] = ...) -> str: ...
+    @overload
+    def text(self, name: str, required: bool) -> str | None: ...
+
     def text(self, name: str, required: bool = True) -> str | None:
         value = self.doc.get(name)
         if type(value) is str:  # the common cases, checked inline
@@ -261,13 +269,18 @@ class _Reader:
     def item_text(self, name: str, index: int) -> str:
         return _check_text(self.doc[name][index], f"{self.prefix}{name}[{index}]", True)
 
+    @overload
+    def timestamp(self, name: str, required: Literal[True] = ...) -> datetime: ...
+    @overload
+    def timestamp(self, name: str, required: bool) -> datetime | None: ...
+
     def timestamp(self, name: str, required: bool = True) -> datetime | None:
         value = self._get(name, required)
         if value is None:
             return None
         return _check_timestamp(value, f"{self.prefix}{name}", self.now)
 
-    def items(self, name: str, convert: Callable[["_Reader", int], Any]) -> list[Any]:
+    def items(self, name: str, convert: Callable[[_Reader, int], Any]) -> list[Any]:
         value = self._get(name, False)
         if value is None:
             return []
@@ -278,14 +291,20 @@ class _Reader:
         return [convert(self, index) for index in range(len(value))]
 
 
-def _check_text(value: Any, where: str, required: bool) -> str:
+@overload
+def _check_text(value: Any, where: str, required: Literal[True]) -> str: ...
+@overload
+def _check_text(value: Any, where: str, required: bool) -> str | None: ...
+
+
+def _check_text(value: Any, where: str, required: bool) -> str | None:
     if not isinstance(value, str):
         raise InvalidEvent(f"{where} must be a string, got {_json_type(value)}.")
     stripped = value.strip()
     if not stripped:
         if required:
             raise InvalidEvent(f"required field {where} is empty.")
-        return None  # type: ignore[return-value]  # an empty optional is the same as absent
+        return None  # an empty optional is the same as absent
     if len(stripped) > MAX_TEXT:
         raise InvalidEvent(f"{where} is {len(stripped)} characters long; at most {MAX_TEXT} are accepted.")
     return stripped

@@ -37,4 +37,5 @@ def set_fetch_wait(seconds: float) -> None:
     """Make every Faust worker consumer created from now on let the broker wait `seconds`."""
     global _wait_ms
     _wait_ms = max(1, round(seconds * 1000))
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+    # Deliberately patching the class (see the module doc): mypy refuses assignments to methods.
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]

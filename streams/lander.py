@@ -15,10 +15,11 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from analytics.store import LandResult, Store, is_fatal
 from flowmeter import deadletter
@@ -258,7 +259,7 @@ class Lander:
         self.stats.duplicates += result.duplicates
         self.stats.dead_lettered += result.dead_lettered
         self.stats.own_dead_letters_read_back += result.own_copies
-        self.stats.last_batch_at = datetime.now(timezone.utc).isoformat()
+        self.stats.last_batch_at = datetime.now(UTC).isoformat()
 
     def _exit_unacknowledged(self, why: str) -> None:
         # Not "nothing is lost" outright: that holds only while the broker keeps these messages

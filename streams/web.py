@@ -26,18 +26,19 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import faust
 import pyarrow as pa
 from aiohttp import web as aiohttp_web
 from faust.web import View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
-from analytics.query import (QueryFailed, QueryRefused, QueryResult, QueryTimeout, ingest_report, jsonable,
-                             run_query)
+from analytics.query import QueryFailed, QueryRefused, QueryResult, QueryTimeout, ingest_report, jsonable, run_query
 from analytics.snapshot import write_snapshot
 from analytics.store import Store
 from flowmeter.settings import Settings
@@ -71,8 +72,9 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
                 return self.error(403, "the bearer token is not the one this worker was configured with.")
             return None
 
-        def error(self, status: int, message: str) -> Any:
-            return self.json({"error": message}, status=status)
+        # Faust's own signature: its on_request_error passes a WebError's extra context as keywords.
+        def error(self, status: int, reason: str, headers: MutableMapping | None = None, **kwargs: Any) -> Any:
+            return self.json({"error": reason, **kwargs}, status=status, headers=headers)
 
     @app.page("/api/status")
     class StatusView(_Api):
@@ -81,7 +83,7 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
                 return refused
             loop = asyncio.get_running_loop()
             report = await loop.run_in_executor(readers, ingest_report, store)
-            return self.json({"as_of": jsonable(datetime.now(timezone.utc).replace(tzinfo=None)), **report,
+            return self.json({"as_of": jsonable(datetime.now(UTC).replace(tzinfo=None)), **report,
                               "worker": vars(lander.stats)})
 
     @app.page("/api/sql")
@@ -188,7 +190,7 @@ class _Slots:
     async def acquire(self, wait: float) -> bool:
         try:
             await asyncio.wait_for(self._semaphore.acquire(), wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -214,6 +216,7 @@ def _guard_web_server(app: faust.App, allowed_origins: set[str]) -> None:
                           "query_allowed_origins to allow it."}, status=403)
         return await handler(request)
 
+    assert isinstance(app.web, AiohttpWeb), "the worker serves through faust's aiohttp driver (its default)"
     app.web.web_app.middlewares.append(guard)
 
 

@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import faust
 from faust.types import TP
@@ -113,6 +114,7 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
 
     @app.agent(source, concurrency=1)
     async def land(stream: faust.StreamT) -> None:
+        assert isinstance(stream, faust.Stream)  # take_events is on faust's Stream class, not on StreamT
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
             await lander.land(events)
 
@@ -227,7 +229,7 @@ class _Alerting:
         limit = self._settings.alert_max_event_age
         if last is None or not limit or time.monotonic() - last.landed_monotonic >= self.QUIET_SECONDS:
             return None
-        age = (datetime.now(timezone.utc).replace(tzinfo=None) - last.oldest_event_at).total_seconds()
+        age = (datetime.now(UTC).replace(tzinfo=None) - last.oldest_event_at).total_seconds()
         return age if age > limit else None
 
     def _judge_on_writer(self, now: datetime, aging: bool) -> Evaluation | str:
@@ -240,7 +242,7 @@ class _Alerting:
 
     async def judge(self, aging: bool) -> None:
         assert self._lander is not None
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         try:
             result = await self._lander.write(self._judge_on_writer, now, aging)
         except Exception as exc:  # the next judgement catches up: rules are judged by state
@@ -273,7 +275,7 @@ class _Alerting:
 def _announce(settings: Settings, url: str, broker: str) -> None:
     """Tell other processes (dashboard, produce, sql) where this worker and its broker are."""
     info = {"pid": os.getpid(), "url": url, "broker": broker,
-            "started_at": datetime.now(timezone.utc).isoformat(), "db": str(settings.db.resolve())}
+            "started_at": datetime.now(UTC).isoformat(), "db": str(settings.db.resolve())}
     tmp = settings.runtime_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=2))
     tmp.replace(settings.runtime_file)

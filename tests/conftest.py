@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -67,7 +68,7 @@ class WorkerProcess:
     process: subprocess.Popen | None = None
     history: list[int] = field(default_factory=list)  # exit codes of earlier runs
 
-    def start(self, **extra_env: str) -> "WorkerProcess":
+    def start(self, **extra_env: str) -> WorkerProcess:
         env = dict(self.env, **extra_env)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "worker"], env=env,
@@ -76,6 +77,7 @@ class WorkerProcess:
         return self
 
     def _ready(self) -> bool:
+        assert self.process is not None, "start() launched it"
         if self.process.poll() is not None:
             pytest.fail(f"worker exited with {self.process.returncode} while starting; log:\n{self.log_tail()}")
         try:  # any answer means it listens (a worker with a token answers 401 without one)
@@ -97,6 +99,7 @@ class WorkerProcess:
     def wait_accounted(self, total: int, timeout: float = 90) -> dict[str, Any]:
         """Wait until every one of `total` input events is landed, duplicate or dead-lettered."""
         def done() -> dict[str, Any] | None:
+            assert self.process is not None, "start() first"
             if self.process.poll() is not None:
                 pytest.fail(f"worker exited with {self.process.returncode}; log:\n{self.log_tail()}")
             report = self.status()
@@ -107,6 +110,7 @@ class WorkerProcess:
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout)
+        assert self.process is not None, "start() first"
         code = self.process.returncode
         self.history.append(code)
         return code

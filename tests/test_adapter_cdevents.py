@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +20,10 @@ import pytest
 
 from sources.adapters import Unmappable
 from sources.adapters.cdevents import from_cloudevent, purl_version
-from streams.events import parse_deploy, parse_transition
+from streams.events import Deploy, Transition, parse_deploy, parse_transition
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
-PARSE = {"deploy": parse_deploy, "transition": parse_transition}
+PARSE: dict[str, Callable[..., Transition | Deploy]] = {"deploy": parse_deploy, "transition": parse_transition}
 
 LINKS = [  # 0.4/0.5 context links, as in the conformance examples
     {"linkType": "RELATION", "linkKind": "TRIGGER", "target": {"contextId": "5328c37f-bb7e-4bb7-84ea-9f5f85e4a7ce"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -10,10 +11,10 @@ import pytest
 
 from sources.adapters import Unmappable
 from sources.adapters.generic import from_jsonl_line, iter_csv
-from streams.events import parse_deploy, parse_transition
+from streams.events import Deploy, Transition, parse_deploy, parse_transition
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
-PARSE = {"deploy": parse_deploy, "transition": parse_transition}
+PARSE: dict[str, Callable[..., Transition | Deploy]] = {"deploy": parse_deploy, "transition": parse_transition}
 
 
 def derived_id(kind: str, doc: dict) -> str:
@@ -181,7 +182,8 @@ def test_a_file_that_is_not_utf8_stops_at_its_first_bad_line_after_the_rows_befo
 
 
 @pytest.mark.parametrize("line, reason", [
-    (b'{"ticket_id": "T", "board": "b", "to_state": "s", "at": "9999-12-31T23:59:59-14:00"}', "outside the years 1-9999"),
+    (b'{"ticket_id": "T", "board": "b", "to_state": "s", "at": "9999-12-31T23:59:59-14:00"}',
+     "outside the years 1-9999"),
     (b'{"ticket_id": "T", "n": ' + b"9" * 5000 + b"}", "4,300 digits"),
     (b'{"ticket_id": "T", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
 ])

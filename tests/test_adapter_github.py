@@ -180,7 +180,7 @@ def test_what_the_issues_event_needs_is_checked():
     with pytest.raises(Unmappable, match="no label.name"):
         from_webhook("issues", issues_event("labeled", issue()), label_states=LABELS)
     with pytest.raises(Unmappable, match="not a JSON object"):
-        from_webhook("issues", [])  # type: ignore[arg-type]
+        from_webhook("issues", [])
 
 
 def test_other_events_and_actions_say_nothing():

@@ -10,7 +10,6 @@ real worker and a real local receiver (benchmarks.hook.AlertHook) on 127.0.0.1."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 from collections import Counter
@@ -121,10 +120,10 @@ def test_the_log_route_takes_every_due_notice_at_once(tmp_path):
 
 
 def test_failures_are_classified_by_whether_the_notice_may_have_arrived():
-    refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))  # type: ignore[arg-type]
+    refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))
     assert [_may_have_arrived(e) for e in (DeliveryFailed("HTTP 500"), refused)] == [False, False]
     dropped = aiohttp.ServerDisconnectedError()
-    assert [_may_have_arrived(e) for e in (asyncio.TimeoutError(), dropped)] == [True, True]
+    assert [_may_have_arrived(e) for e in (TimeoutError(), dropped)] == [True, True]
 
 
 def test_a_store_made_before_resends_gets_the_columns_and_the_cli_shows_them(tmp_path, monkeypatch):
@@ -155,9 +154,9 @@ def delivery(worker) -> list:
     return query(worker, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
 
 
-def notice_ids(hook: AlertHook) -> Counter:
+def notice_ids(hook: AlertHook) -> Counter[str]:
     """What a receiver deduplicating on the id sees: arrivals per notice id."""
-    ids = Counter()
+    ids: Counter[str] = Counter()
     for request in hook.received:
         assert request.headers["Idempotency-Key"] == request.headers["X-Flowmeter-Notice-Id"] == request.json["id"]
         ids[request.json["id"]] += 1

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ secret = "{SECRET}"
 
 def fresh(seconds_ago: float) -> str:
     """A timestamp just before now: alerts judge fresh events (older ones are history, replayed)."""
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
 
 
 def to_review(n: int, ticket: str) -> bytes:
@@ -147,7 +147,8 @@ def test_flapping_within_the_cooldown_fires_nothing_more(worker_factory, names, 
             send(producer, names["transitions"], step)
             w.wait_accounted(landed)
             expected_wip = 2.0 if landed % 2 == 0 else 3.0
-            wait_until(lambda: alert_state(w)[0][2] == expected_wip, 15, f"the episode to see WIP {expected_wip}")
+            wait_until(lambda want=expected_wip: alert_state(w)[0][2] == want, 15,
+                       f"the episode to see WIP {expected_wip}")
         [(level, status, _)] = alert_state(w)
         assert level == "breach" and status in ("open", "recovering")
         assert query(w, "SELECT count(*) FROM alert_deliveries")[0][0] == 1

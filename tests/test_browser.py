@@ -11,8 +11,17 @@ import socket
 
 import pytest
 
-from benchmarks.browser import (VIEWPORT, ChromiumMissing, Up, chromium, page_name, require_chromium, screenshot,
-                                wait_rendered, wait_settled)
+from benchmarks.browser import (
+    VIEWPORT,
+    ChromiumMissing,
+    Up,
+    chromium,
+    page_name,
+    require_chromium,
+    screenshot,
+    wait_rendered,
+    wait_settled,
+)
 from dashboard.navigation import PAGES
 from tests.conftest import ARTIFACTS, wait_until
 from tests.test_up import processes_mentioning

@@ -9,8 +9,9 @@ ingest counts, and the derived visits and tickets.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,10 +21,10 @@ from streams.backfill import load_file
 from streams.batch import Envelope, prepare
 from streams.columnar import split
 
-NOW = datetime.now(timezone.utc).replace(tzinfo=None)
+NOW = datetime.now(UTC).replace(tzinfo=None)
 
 
-def tr(eid: str | None, ticket: str, to: str, at: str, **extra) -> bytes:
+def tr(eid: str | None, ticket: Any, to: str, at: str, **extra) -> bytes:  # ticket: any JSON value, to attack
     doc = {"event_id": eid, "ticket_id": ticket, "board": "pay", "from_state": None, "to_state": to, "at": at}
     doc.update(extra)
     return json.dumps({k: v for k, v in doc.items() if v is not ...}, ensure_ascii=False).encode()

@@ -5,12 +5,12 @@ once (issue 13 item 8)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -77,7 +77,7 @@ def run_worker(db: Path, broker: str, **env: str) -> subprocess.CompletedProcess
 
 
 @pytest.fixture
-def full_disk(tmp_path) -> tuple[Path, dict[str, str]]:
+def full_disk(tmp_path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A directory on a full disk: a real 2 MB tmpfs filled up when we may mount one (root),
     else a plain directory with the store.open failpoint raising DuckDB's own ENOSPC error."""
     where = tmp_path / "disk"
@@ -127,7 +127,8 @@ def test_a_fatal_error_ends_the_worker_at_once_and_a_restart_lands_everything(wo
 
 def counts(db: Path) -> tuple[int, int]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute("SELECT count(*), count(DISTINCT event_id) FROM transitions").fetchone()
+        [(rows, ids)] = con.execute("SELECT count(*), count(DISTINCT event_id) FROM transitions").fetchall()
+    return rows, ids
 
 
 @pytest_broker

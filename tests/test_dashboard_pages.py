@@ -10,7 +10,7 @@ written straight into the alerts tables, as the alert evaluator would."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,7 +27,7 @@ STATES = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), Sta
           StateDef("QA", "queue"), StateDef("Done", "done"))
 WORKFLOW = Workflow(boards={"pay": STATES, "ops": STATES},
                     wip_limits=(WipLimit("pay", ("Review",), 0, name="Review"),))
-BASE = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(days=10)
+BASE = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(days=10)
 
 
 def at(day: int, hour: float = 0) -> str:

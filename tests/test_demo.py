@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from sources.demo import BOTTLENECK, DAY, HOUR, RECOVERY_AFTER, STATES, DemoFeed, iso, run_demo
 from streams.events import Deploy, Transition, parse_deploy, parse_transition
 
-END = datetime(2025, 1, 15, 10, 0, tzinfo=timezone.utc).timestamp()
+END = datetime(2025, 1, 15, 10, 0, tzinfo=UTC).timestamp()
 START = END - 14 * DAY
 NOW = datetime(2025, 1, 15, 10, 0)  # END as the parser's naive UTC "now"
 
@@ -69,7 +69,7 @@ def by_ticket(transitions) -> dict[str, list[Transition]]:
 
 
 def naive(t: float) -> datetime:
-    return datetime.fromtimestamp(t, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(t, tz=UTC).replace(tzinfo=None)
 
 
 # -- the contract ----------------------------------------------------------------------------

@@ -54,6 +54,14 @@ def test_readme_first_two_commands_are_the_demo_and_the_tests():
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "exec bash scripts/test.sh"
 
 
+def test_the_test_command_runs_lint_and_type_checks_before_the_tests():
+    lines = (ROOT / "scripts" / "test.sh").read_text().strip().splitlines()
+    assert lines[-1].startswith("exec .venv/bin/python -m pytest")
+    assert "bash scripts/check" in lines[:-1]
+    check = (ROOT / "scripts" / "check").read_text()
+    assert "ruff check ." in check and ".venv/bin/mypy" in check
+
+
 def test_cli_help_renders():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "up" in result.output and "worker" in result.output

@@ -21,7 +21,8 @@ def build_stream() -> tuple[list[tuple[bytes, bytes]], Counter]:
     good = [(f"T-{n % 500}".encode(), encode(transition(n))) for n in range(DISTINCT)]
     resent = [good[i] for i in range(0, DISTINCT, 99)]  # 0, 99, ..., 19,701: 200 re-sends
     assert len(resent) == RESENT
-    bad, reasons = [], Counter()
+    bad: list[tuple[bytes, bytes]] = []
+    reasons: Counter[str] = Counter()
     for n in range(BAD):
         make, fragment = MALFORMED[n % len(MALFORMED)]
         bad.append((b"bad", make(n)))

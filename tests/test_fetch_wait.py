@@ -18,7 +18,8 @@ def test_the_consumer_faust_builds_gets_the_configured_fetch_wait(monkeypatch):
 
     async def waits() -> list[int]:
         app = faust.App("fetch-wait-test", broker="kafka://127.0.0.1:1", autodiscover=False, store="memory://")
-        thread = app.consumer._thread  # Faust's AIOKafkaConsumerThread: it builds the aiokafka consumer
+        # Faust's AIOKafkaConsumerThread, which builds the aiokafka consumer: private, so not on ConsumerT.
+        thread = app.consumer._thread  # type: ignore[attr-defined]
         found = [thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]  # never started
         for seconds in (0.25, 0.1):  # 0.1 is the default, as the worker sets it
             set_fetch_wait(seconds)

@@ -212,7 +212,8 @@ def test_arrival_order_and_batching_do_not_change_any_view(store, tmp_path):
     with open_store(tmp_path, "other.duckdb") as other:
         land(other, shuffled, batches=7)
         for view in views:
-            assert q(other, f"SELECT * FROM {view} ORDER BY ALL") == q(store, f"SELECT * FROM {view} ORDER BY ALL"), view
+            sql = f"SELECT * FROM {view} ORDER BY ALL"
+            assert q(other, sql) == q(store, sql), view
 
 
 def test_changing_the_mapping_rederives_without_reingesting(tmp_path):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pytest
@@ -68,9 +68,10 @@ def landed(worker: WorkerProcess) -> int:
 
 def stored(worker: WorkerProcess) -> tuple[int, int, int]:
     with duckdb.connect(worker.env["FLOWMETER_DB"], read_only=True) as con:
-        return (con.execute("SELECT count(*) FROM transitions").fetchone()[0],
-                con.execute("SELECT count(DISTINCT event_id) FROM transitions").fetchone()[0],
-                con.execute("SELECT count(*) FROM log_resets WHERE kind = 'new_log'").fetchone()[0])
+        [(rows,)] = con.execute("SELECT count(*) FROM transitions").fetchall()
+        [(ids,)] = con.execute("SELECT count(DISTINCT event_id) FROM transitions").fetchall()
+        [(new_logs,)] = con.execute("SELECT count(*) FROM log_resets WHERE kind = 'new_log'").fetchall()
+    return rows, ids, new_logs
 
 
 def test_broker_restarted_under_a_running_worker_loses_nothing(own_broker, tmp_path):

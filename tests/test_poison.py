@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def test_the_attack_list_covers_the_issue():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
+def store(tmp_path_factory) -> Iterator[Store]:
     with Store.open(tmp_path_factory.mktemp("poison") / "flow.duckdb") as opened:
         opened.use_logs({"flow.transitions": "log-1", "flow.deploys": "log-1", "flow.dead-letter": "log-1"})
         yield opened
@@ -128,7 +129,7 @@ def _counts(store: Store) -> dict[tuple[str, str], int]:
 
 
 @pytest.fixture
-def fresh_store(tmp_path) -> Store:
+def fresh_store(tmp_path) -> Iterator[Store]:
     with Store.open(tmp_path / "flow.duckdb") as opened:
         opened.use_logs({"flow.transitions": "log-1", "flow.dead-letter": "log-1"})
         yield opened

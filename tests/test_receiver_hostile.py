@@ -26,8 +26,9 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -37,7 +38,7 @@ from sources.rejects import KEPT_BYTES, MAX_MESSAGE
 from streams.events import parse_deploy, parse_transition
 from streams.topics import ensure_topics
 from tests.conftest import transition, wait_until
-from tests.test_receiver import Receiver, cli_env, receiver_factory  # noqa: F401 - a fixture
+from tests.test_receiver import Receiver, cli_env, receiver_factory  # noqa: F401 - a fixture (F811 below: pytest passes it by name)
 
 pytestmark = [pytest.mark.broker]
 
@@ -187,7 +188,7 @@ def test_a_replayed_delivery_is_answered_again_not_dead_lettered_again(hostile):
         assert topics.rest() == []
 
 
-def test_the_http_poison_pills_of_issue_13_leave_the_worker_running(worker_factory, topics, receiver_factory):
+def test_the_http_poison_pills_of_issue_13_leave_the_worker_running(worker_factory, topics, receiver_factory):  # noqa: F811
     """The three from item 2, with good events around them: all accounted, the worker never exits."""
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker))

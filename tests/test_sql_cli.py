@@ -15,8 +15,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from flowmeter.broker import free_port
 from analytics.catalog import documented
+from flowmeter.broker import free_port
 from tests.conftest import encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def test_schema_lists_every_view_with_its_columns(store):
 
 def _counts(db: Path, tables: list[str]) -> dict[str, int]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
 
 
 def test_snapshot_without_a_worker(store, tmp_path):

@@ -9,7 +9,12 @@ import pytest
 
 from flowmeter.errors import SettingsError
 from flowmeter.workflow import (
-    BUILTIN_DEFAULT_STATES, DEFAULT_PRODUCTION_ENVIRONMENTS, StateDef, WipLimit, Workflow, load_workflow,
+    BUILTIN_DEFAULT_STATES,
+    DEFAULT_PRODUCTION_ENVIRONMENTS,
+    StateDef,
+    WipLimit,
+    Workflow,
+    load_workflow,
 )
 from flowmeter.workflow_file import parse_workflow
 

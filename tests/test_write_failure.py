@@ -27,9 +27,10 @@ def send_stream(producer, topic: str, good: int, bad: int) -> None:
 
 def stored(db: str) -> tuple[int, int, int]:
     with duckdb.connect(db, read_only=True) as con:
-        return (con.execute("SELECT count(*) FROM transitions").fetchone()[0],
-                con.execute("SELECT count(DISTINCT event_id) FROM transitions").fetchone()[0],
-                con.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+        [(rows,)] = con.execute("SELECT count(*) FROM transitions").fetchall()
+        [(ids,)] = con.execute("SELECT count(DISTINCT event_id) FROM transitions").fetchall()
+        [(dead,)] = con.execute("SELECT count(*) FROM dead_letters").fetchall()
+    return rows, ids, dead
 
 
 def test_transient_write_failure_is_retried_and_nothing_is_lost_or_doubled(worker_factory, producer, topics):

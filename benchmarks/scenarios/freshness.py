@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from benchmarks.query_latency import PARTITIONS, SteadyProducer, Worker, event, pct, producer_for
 from benchmarks.report import Figure, Section
@@ -75,7 +75,7 @@ def once(ctx: Context, seconds: float) -> tuple[list[float], list[float], float]
         worker.start()
         producer = producer_for(ctx.server)  # warm-up: started, group joined, a first batch landed
         try:
-            partition, key, value = event(0, TICKETS, datetime.now(timezone.utc))
+            partition, key, value = event(0, TICKETS, datetime.now(UTC))
             producer.send(topic, key=key, value=value, partition=partition)
             producer.flush(timeout=30)
         finally:

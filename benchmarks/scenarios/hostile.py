@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 
@@ -106,6 +106,7 @@ def phase(ctx: Context, worker: Worker, topic: str, first: int, seconds: float, 
         threads += [threading.Thread(target=hostile_client, daemon=True,
                                      args=(worker, i, stop, result.answers))
                     for i in range(HOSTILE_CLIENTS)]
+    assert worker.process is not None, "phase() is given a started worker"
     rss = RssSampler(worker.process.pid).start()
     producing = threading.Thread(target=steady.run, name="steady-producer", daemon=True)
     for thread in threads:
@@ -138,7 +139,7 @@ def run(ctx: Context) -> Section:
             worker.start()
             producer = producer_for(ctx.server)
             try:
-                partition, key, value = event(0, TICKETS, datetime.now(timezone.utc))
+                partition, key, value = event(0, TICKETS, datetime.now(UTC))
                 producer.send(topic, key=key, value=value, partition=partition)
                 producer.flush(timeout=30)
             finally:

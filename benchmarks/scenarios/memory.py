@@ -15,7 +15,7 @@ import json
 import shutil
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from analytics.store import Store
@@ -41,7 +41,7 @@ def steps(ticket: int) -> int:
 def build_open_store(path: Path, tickets: int) -> int:
     """A store of `tickets` open tickets, derived with the default workflow (the worker's own,
     so it does not re-derive on start); returns the transitions stored."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     states = "[" + ", ".join(f"'{s}'" for s in PATH) + "]"
     with Store.open(path) as store:
         con = store._con
@@ -64,7 +64,7 @@ def build_open_store(path: Path, tickets: int) -> int:
 
 def moves(tickets: int, count: int, tag: str) -> list[tuple[int, bytes, bytes]]:
     """(partition, key, value) of `count` fresh transitions, each moving a distinct stored ticket on."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stride = max(1, tickets // count) if tickets else 1
     out = []
     for i in range(count):
@@ -88,6 +88,7 @@ def with_store(ctx: Context, store: Path | None, tickets: int, count: int) -> fl
         if store is not None:
             shutil.copyfile(store, worker.db)
         worker.start()
+        assert worker.process is not None  # start() launched it
         sampler = RssSampler(worker.process.pid).start()
         try:
             producer = producer_for(ctx.server)

@@ -13,8 +13,18 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import (ALERT_COLUMNS, OPEN_ORDER, alert_delivery, alert_scope, alert_table, filters, literal,
-                            load, refresh_every, when)
+from dashboard.data import (
+    ALERT_COLUMNS,
+    OPEN_ORDER,
+    alert_delivery,
+    alert_scope,
+    alert_table,
+    filters,
+    literal,
+    load,
+    refresh_every,
+    when,
+)
 
 st.title("Alerts")
 st.caption("Board and team filters apply (team: the limit is that team's, or a ticket in the alert is); the date "

@@ -4,7 +4,7 @@ active). Selects from the documented views only."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import altair as alt
 import pandas as pd
@@ -43,7 +43,7 @@ def flow() -> None:
     f = filters()
     # Windows of whole days ending on the range's last complete UTC day (today is still filling up and
     # would make any queue look like it shrinks): the last 7 days, and the 7 before them.
-    trend_end = min(f.end, datetime.now(timezone.utc).date() - timedelta(days=1))
+    trend_end = min(f.end, datetime.now(UTC).date() - timedelta(days=1))
     last_from, prev_from = trend_end - timedelta(days=TREND_DAYS - 1), trend_end - timedelta(days=2 * TREND_DAYS - 1)
     in_range = f"day BETWEEN {literal(f.start)} AND {literal(f.end)}"
     data = load("flow", {

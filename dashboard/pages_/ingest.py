@@ -3,7 +3,8 @@ read-only when no worker runs); no metric maths here."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -33,12 +34,13 @@ def _age(iso: str | None) -> str:
     if not iso:
         return "never"
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
+    seconds = (datetime.now(UTC) - moment).total_seconds()
     return f"{seconds:,.0f} s ago" if seconds < 120 else f"{seconds / 60:,.0f} min ago"
 
 
 @st.fragment(run_every=refresh_every())
 def ingest_panel() -> None:
+    report: dict[str, Any] | None
     try:
         report = fetch_status(load_settings())
         st.session_state["last_report"] = report

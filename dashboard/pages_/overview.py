@@ -7,8 +7,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import (ALERT_COLUMNS, EMPTY_HINT, OPEN_ORDER, alert_scope, alert_table, days, filters, load,
-                            percent, refresh_every)
+from dashboard.data import (
+    ALERT_COLUMNS,
+    EMPTY_HINT,
+    OPEN_ORDER,
+    alert_scope,
+    alert_table,
+    days,
+    filters,
+    load,
+    percent,
+    refresh_every,
+)
 
 st.title("Overview")
 
@@ -131,8 +141,8 @@ def overview() -> None:
 
     st.subheader("DORA keys (production, trailing 30 days)")
     dora = data["dora"].set_index("metric")
-    cols = st.columns(4)
-    for col, (metric, label) in zip(cols, DORA_LABELS.items()):
+    dora_cols = st.columns(4)
+    for col, (metric, label) in zip(dora_cols, DORA_LABELS.items()):
         row = dora.loc[metric].copy()
         row["metric"] = metric
         col.metric(label, _dora_value(row), delta=row["band"] or "no band", delta_color="off",

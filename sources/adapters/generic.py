@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sources.adapters import Mapped, Unmappable
 from sources.jsonl import kind_of
 from sources.rejects import reason_for
-from streams.events import parse_deploy, parse_transition, unknown_kind_reason
+from streams.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
 
 TRANSITION_FIELDS = ("event_id", "ticket_id", "board", "from_state", "to_state", "at", "assignee", "team",
                      "ticket_type", "actor", "source")
@@ -36,7 +37,8 @@ DEPLOY_FIELDS = ("event_id", "service", "environment", "status", "at", "started_
                  "tickets", "source")
 V1_FIELDS = tuple(dict.fromkeys(TRANSITION_FIELDS + DEPLOY_FIELDS))
 LIST_FIELDS = ("commits", "tickets")
-_PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
+# Annotated: the two parsers' return types would otherwise join to `object`.
+_PARSERS: dict[str, Callable[[str], Transition | Deploy]] = {"transition": parse_transition, "deploy": parse_deploy}
 
 
 def validated(kind: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +93,7 @@ def _utf8_lines(handle: Any, name: str) -> Iterator[str]:
                              "again.") from None
 
 
-def _columns(header: list[str], mapping: dict[str, str], name: str) -> dict[str, str]:
+def _columns(header: Sequence[str], mapping: dict[str, str], name: str) -> dict[str, str]:
     """{v1 field: column} for every field the file can fill; raises when the mapping cannot work."""
     for field, column in mapping.items():
         if field not in V1_FIELDS:

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sources.adapters import Mapped, Unmappable
 
@@ -361,7 +362,8 @@ def _timeline_entries(timeline: list, ticket: str) -> list[tuple[str, dict]]:
 def _issue_records(values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any, Any]]:
     """(line, issue, timeline) from the file's values: an issue then its timeline page(s), or one
     {"issue", "timeline"} object. timeline is None when missing, a dict when GitHub sent an error."""
-    line, issue, pages = 0, None, None
+    line, issue = 0, None
+    pages: list[Any] | dict[str, Any] | None = None  # the timeline's events, or the error its request got
     for where, value in values:
         if isinstance(value, Unmappable):
             if issue is not None:
@@ -397,7 +399,9 @@ def _json_values(path: Path) -> Iterator[tuple[int, Any]]:
         buffer, pos, eof = "", 0, False
         line, counted = 1, 0  # line number at buffer[counted]
         while True:
-            pos = _WHITESPACE.match(buffer, pos).end()
+            blank = _WHITESPACE.match(buffer, pos)
+            assert blank is not None  # \s* matches anywhere, if only the empty string
+            pos = blank.end()
             if pos < len(buffer):
                 try:
                     value, end = decoder.raw_decode(buffer, pos)
@@ -451,7 +455,7 @@ def _parse(value: str) -> datetime:
     moment = datetime.fromisoformat(value.strip())
     if moment.tzinfo is None:
         raise ValueError(value)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _login(user: Any) -> str | None:

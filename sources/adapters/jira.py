@@ -32,15 +32,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, TypeGuard, TypeVar
 
 from sources.adapters import Mapped, Unmappable
 
 SOURCE = "jira"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _JIRA_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})$")
 _SEARCH_KEYS = {"issues", "startAt", "maxResults", "total", "nextPageToken", "isLast"}
 _ISSUE_KEYS = {"id", "key", "self", "fields", "changelog"}
@@ -114,7 +115,8 @@ def with_changelog(issue: dict[str, Any], pages: Iterable[dict[str, Any]]) -> di
     """A copy of ``issue`` whose changelog holds every history of its ``/issue/{key}/changelog`` pages."""
     merged: dict[str, Any] = {}
     total = 0
-    embedded = issue.get("changelog") if isinstance(issue.get("changelog"), dict) else {}
+    changelog = issue.get("changelog")
+    embedded = changelog if isinstance(changelog, dict) else {}
     for page in [{"values": embedded.get("histories") or [], "total": embedded.get("total")}, *pages]:
         if isinstance(page.get("total"), int):
             total = max(total, page["total"])
@@ -217,7 +219,7 @@ def _issue(issue: Any, team_field: str | None, where: str) -> _Issue:
 
 
 def _change(items: Any, team_field: str | None, key: str) -> _Change:
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str | None, list[dict[str, Any]]] = {}  # None: the items no field of ours follows
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
             found.setdefault(_field_key(item, team_field), []).append(item)
@@ -253,7 +255,7 @@ def _history(history: Any, key: str, team_field: str | None, index: int) -> _Ste
         raise Unmappable(f"issue {key}'s changelog entry {index} is not an object.")
     history_id = _text_id(history.get("id"), f"issue {key}'s changelog entry {index} id")
     at = _jira_time(history.get("created"), f"issue {key}'s change {history_id} created")
-    return _Step(id=history_id, at=at, moment=datetime.fromisoformat(at).astimezone(timezone.utc),
+    return _Step(id=history_id, at=at, moment=datetime.fromisoformat(at).astimezone(UTC),
                  author=_name(history.get("author")), change=_change(history.get("items"), team_field, key))
 
 
@@ -271,7 +273,10 @@ def _embedded_histories(issue: dict[str, Any], key: str) -> list[Any]:
     return histories
 
 
-def _first(steps: list[_Step], name: str, current: str | None) -> str | None:
+_Value = TypeVar("_Value", str, str | None)  # a status is always named; an assignee or team may be None
+
+
+def _first(steps: list[_Step], name: str, current: _Value) -> _Value:
     """The value a field had at creation: what its earliest change moved it from, else what it is now."""
     for step in steps:
         pair = getattr(step.change, name)
@@ -339,7 +344,7 @@ def _jira_time(value: Any, what: str) -> str:
     offset = match.group(2)
     text = match.group(1) + (offset if offset == "Z" or ":" in offset else f"{offset[:3]}:{offset[3:]}")
     try:
-        datetime.fromisoformat(text).astimezone(timezone.utc)
+        datetime.fromisoformat(text).astimezone(UTC)
     except ValueError:
         raise Unmappable(f"{what} is {value!r}, which is not a real date and time.") from None
     except OverflowError:  # 9999-12-31T23:59:59.000-1400 is past the last moment Python can hold in UTC
@@ -376,5 +381,5 @@ def _clean(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _nonempty(value: Any) -> bool:
+def _nonempty(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip())

@@ -151,7 +151,7 @@ def parse_naive(value, what):
     except ValueError:
         raise InputError(f"{what}: not ISO-8601: {value!r}") from None
     if dt.tzinfo is not None:  # normalise to naive UTC; JAM drops offsets (ignoretz=True)
-        dt = dt.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(datetime.UTC).replace(tzinfo=None)
     return dt
 
 
