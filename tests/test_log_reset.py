@@ -13,9 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from kafka import KafkaProducer
-
 from click.testing import CliRunner
+from kafka import KafkaProducer
 
 from flowmeter.broker import EmbeddedBroker, free_port
 from flowmeter.cli import cli
