@@ -73,6 +73,10 @@ class QueryTimeout(FlowmeterError):
     """The statement ran past the time limit and was interrupted (HTTP 408)."""
 
 
+class QueryInterrupted(FlowmeterError):
+    """The worker stopped while the statement ran (HTTP 503: try again)."""
+
+
 # Arrow batches are read this many rows at a time so the byte cap is checked often. DuckDB still
 # materialises a whole vector (2,048 rows) before the first batch: that is the floor of what one
 # query holds, which is why the caller also bounds how many run at once.
@@ -179,6 +183,9 @@ def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, tim
         raise QueryRefused("SQL on this store cannot read or write files or reach the network "
                            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.") from None
     except duckdb.InterruptException:
+        if not timed_out.is_set():  # not our timer: the worker is stopping (Store.interrupt_readers)
+            raise QueryInterrupted("the query was stopped because the worker is shutting down; "
+                                   "run it again once it is back.") from None
         raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; "
                            "narrow it or add a LIMIT.") from None
     except duckdb.Error as exc:

@@ -9,12 +9,14 @@ with its offsets or neither.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import operator
 import re
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -103,6 +105,7 @@ class Store:
         self.path = path
         self._failpoints = failpoints or Failpoints()
         self._cursor_lock = threading.Lock()
+        self._readers: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # open reader cursors
         self._log_ids: dict[str, str] = {}
         self._positions: dict[tuple[str, int], int] = {}
         # Positions of logs found reset in this process: offsets up to them are new events.
@@ -189,6 +192,7 @@ class Store:
             self._con.execute("DETACH snapshot")
 
     def close(self) -> None:
+        self.interrupt_readers()
         self._con.close()
 
     def __enter__(self) -> Store:
@@ -266,7 +270,7 @@ class Store:
         """Say which log (Kafka topic id) each topic is; load the positions landed in it.
 
         Positions stored under another id belong to a log that is gone (a recreated topic, a
-        restarted embedded broker): each is recorded as a reset, then dropped (DESIGN pitfall 14)."""
+        restarted embedded broker): each is recorded as a reset, then dropped (docs/recovery.md)."""
         self._log_ids = dict(log_ids)
         self._positions = {}
         self.log_resets = self._con.execute("SELECT count(*) FROM log_resets").fetchall()[0][0]
@@ -652,7 +656,19 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own for one reader (safe to use from any thread)."""
         with self._cursor_lock:
-            return self._con.cursor()
+            cursor = self._con.cursor()
+            self._readers.add(cursor)
+            return cursor
+
+    def interrupt_readers(self) -> int:
+        """Interrupt whatever the readers' cursors are running (the worker is stopping: an ad hoc
+        query must not hold the stop up for the rest of its query_timeout). Returns how many."""
+        with self._cursor_lock:
+            readers = list(self._readers)
+        for cursor in readers:
+            with contextlib.suppress(duckdb.Error):  # already closed: nothing to interrupt
+                cursor.interrupt()
+        return len(readers)
 
     # ---- the read path -------------------------------------------------------
     def read(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> tuple[list[str], list[tuple]]:

@@ -212,6 +212,19 @@ class Worker:
             self.process.wait(10)
 
 
+def warm_up(server: str, worker: Worker, topic: str, tickets: int, timeout: float) -> None:
+    """Start the worker and land one fresh event: started, group joined, a first batch landed."""
+    worker.start()
+    producer = producer_for(server)
+    try:
+        partition, key, value = event(0, tickets, datetime.now(UTC))
+        producer.send(topic, key=key, value=value, partition=partition)
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=10)
+    worker.wait_landed(1, timeout, poll=0.1)
+
+
 def query_loop(worker: Worker, seconds: float, interval: float) -> dict[str, list[tuple[float, float]]]:
     """Round-robin over QUERIES, one at a time, starting one every `interval` s for `seconds`."""
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in QUERIES}

@@ -66,7 +66,7 @@ class Lander:
                  behind: Behind | None = None, log_ids: LogIds | None = None) -> None:
         self._store = store
         # Asked before any message is skipped as already landed: a new log id means the
-        # broker lost its log and those offsets hold new events (DESIGN pitfall 14).
+        # broker lost its log and those offsets hold new events (docs/recovery.md).
         self._log_ids = log_ids
         self._kind_by_topic = kind_by_topic
         self._dead_letter_topic = dead_letter_topic

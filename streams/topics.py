@@ -1,7 +1,7 @@
 """Create flowmeter's topics when missing and learn their ids and bounds, with kafka-python's clients.
 
 A topic's id names its log: a recreated topic, or a restarted embedded broker, answers a new
-one, and the offsets of the old log mean nothing in it (DESIGN pitfall 14).
+one, and the offsets of the old log mean nothing in it (docs/recovery.md).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def log_bounds(servers: list[str], positions: dict[tuple[str, int], int],
     """For each partition with a landed position: (first offset, offset after the last message).
 
     The embedded broker answers "latest" with the first offset of the last record batch plus
-    one (DESIGN pitfall 9), below the true end. So an end at or below the position is checked
+    one (docs/recovery.md), below the true end. So an end at or below the position is checked
     by fetching the message at the position itself: when it is there, the log reaches it."""
     if not positions:
         return {}

@@ -38,14 +38,23 @@ from aiohttp import web as aiohttp_web
 from faust.web import View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
-from analytics.query import QueryFailed, QueryRefused, QueryResult, QueryTimeout, ingest_report, jsonable, run_query
+from analytics.query import (
+    QueryFailed,
+    QueryInterrupted,
+    QueryRefused,
+    QueryResult,
+    QueryTimeout,
+    ingest_report,
+    jsonable,
+    run_query,
+)
 from analytics.snapshot import write_snapshot
 from analytics.store import Store
 from flowmeter.settings import Settings
 from streams.lander import Lander
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-_STATUS_OF = {QueryRefused: 400, QueryFailed: 422, QueryTimeout: 408}
+_STATUS_OF = {QueryRefused: 400, QueryFailed: 422, QueryTimeout: 408, QueryInterrupted: 503}
 API_PREFIX = "/api/"
 BUSY_WAIT = 5.0  # seconds a query waits for a free slot before it is told the service is busy
 
@@ -84,7 +93,9 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
             loop = asyncio.get_running_loop()
             report = await loop.run_in_executor(readers, ingest_report, store)
             return self.json({"as_of": jsonable(datetime.now(UTC).replace(tzinfo=None)), **report,
-                              "worker": vars(lander.stats)})
+                              "worker": vars(lander.stats),
+                              "queries": {"running": slots.running, "limit": slots.size,
+                                          "turned_away": slots.turned_away}})
 
     @app.page("/api/sql")
     class SqlView(_Api):
@@ -120,7 +131,7 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
                                        "try again in a few seconds.")
             try:
                 result = await loop.run_in_executor(queries, _run, store, sql, params, settings)
-            except (QueryRefused, QueryFailed, QueryTimeout) as exc:
+            except (QueryRefused, QueryFailed, QueryTimeout, QueryInterrupted) as exc:
                 return self.error(_STATUS_OF[type(exc)], str(exc))
             finally:
                 slots.release()
@@ -185,16 +196,22 @@ class _Slots:
     the service is busy, so a flood of queries queues neither memory nor threads."""
 
     def __init__(self, size: int) -> None:
+        self.size = size
+        self.running = 0  # shown on /api/status
+        self.turned_away = 0  # answered 503 busy since the worker started
         self._semaphore = asyncio.Semaphore(size)
 
     async def acquire(self, wait: float) -> bool:
         try:
             await asyncio.wait_for(self._semaphore.acquire(), wait)
         except TimeoutError:
+            self.turned_away += 1
             return False
+        self.running += 1
         return True
 
     def release(self) -> None:
+        self.running -= 1
         self._semaphore.release()
 
 

@@ -124,6 +124,12 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     queries = ThreadPoolExecutor(max_workers=settings.query_concurrency, thread_name_prefix="flowmeter-query",
                                  initializer=yield_cpu)
     register_views(app, store, lander, readers, settings, queries)
+
+    @app.on_before_shutdown.connect
+    async def stop_queries(_sender: Any, /, *_args: Any, signal: Any, **_kwargs: Any) -> None:
+        # Stopping waits for open HTTP requests: end ad hoc queries now, not at their timeout.
+        store.interrupt_readers()
+
     return app, lander
 
 
@@ -149,6 +155,8 @@ def run_worker(settings: Settings, broker: str) -> None:
     try:
         worker.execute_from_commandline()
     finally:
+        stopped = store.interrupt_readers()  # ad hoc queries still running end now, not at their timeout
+        log.debug("interrupted %d reader cursors on the way out", stopped)
         lander.close()
         store.close()
         settings.runtime_file.unlink(missing_ok=True)
@@ -157,7 +165,7 @@ def run_worker(settings: Settings, broker: str) -> None:
 def _check_logs(store: Store, servers: list[str], log_ids: dict[str, str]) -> None:
     """Before the first batch: find logs that are not the ones the stored positions belong to
     (a new topic id, a log ending below the position or starting past it), record and report
-    each; the worker then lands the new log instead of skipping it (DESIGN pitfall 14)."""
+    each; the worker then lands the new log instead of skipping it (docs/recovery.md)."""
     resets = store.use_logs(log_ids)
     resets += store.check_bounds(log_bounds(servers, store.positions()))
     for reset in resets:

@@ -1,6 +1,6 @@
 """A broker that lost its log (the embedded one restarted on the same port) hands out offsets
 below the stored position: the worker must land those new events, count the reset, and never
-skip them as "already landed" (issue 13 item 3; DESIGN pitfall 14).
+skip them as "already landed" (issue 13 item 3; docs/recovery.md).
 
 Each test runs its own EmbeddedBroker, so it can be stopped and started again on its port."""
 

@@ -171,6 +171,27 @@ def test_only_the_api_is_served_and_foreign_origins_are_refused(worker):
     assert requests.get(f"{worker.url}/api/status", headers={"Origin": "null"}, timeout=10).status_code == 403
 
 
+def test_stopping_ends_a_running_query_at_once(worker_factory):
+    """A worker stopping waits for open requests: a query with most of its query_timeout left must
+    be interrupted, answered 503 (run it again), and not hold the stop up."""
+    w = worker_factory(query_timeout=120).start()
+    answer: dict = {}
+
+    def long_query() -> None:
+        answer["response"] = sql(w, "SELECT count(*) FROM range(1000000000) a, range(100000) b")
+
+    thread = threading.Thread(target=long_query)
+    thread.start()
+    wait_until(lambda: w.status()["queries"]["running"] == 1, 30, "the query to be running")
+    started = time.monotonic()
+    assert w.stop() == 0
+    stopped_in = time.monotonic() - started
+    thread.join(30)
+    assert stopped_in < 20, f"the stop took {stopped_in:.0f} s"  # not the 120 s query_timeout
+    response = answer["response"]
+    assert response.status_code == 503 and "shutting down" in response.json()["error"]
+
+
 def test_token_is_required_when_configured(worker_factory):
     w = worker_factory(query_token="s3cret").start()
     assert requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10).status_code == 401

@@ -182,7 +182,7 @@ def test_file_mode_refuses_with_no_worker(worker, store_dir):
 
 
 def test_the_engine_not_the_statement_check_keeps_it_read_only(tmp_path, monkeypatch):
-    """DuckDB reports a DELETE inside a CTE as a SELECT (pitfall 11), so the statement check lets
+    """DuckDB reports a DELETE inside a CTE as a SELECT (docs/security.md), so the statement check lets
     it through and the read-only transaction refuses it; with the check switched off altogether,
     a plain DELETE is refused all the same. The guarantee is the engine's."""
     from analytics import query

@@ -13,9 +13,8 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from datetime import UTC, datetime
 
-from benchmarks.query_latency import PARTITIONS, SteadyProducer, Worker, event, pct, producer_for
+from benchmarks.query_latency import PARTITIONS, SteadyProducer, Worker, pct, warm_up
 from benchmarks.report import Figure, Section
 from benchmarks.scenarios import Context
 from streams.topics import ensure_topics
@@ -72,15 +71,7 @@ def once(ctx: Context, seconds: float) -> tuple[list[float], list[float], float]
     topic = f"{prefix}transitions"
     ensure_topics([ctx.server], [topic, f"{prefix}deploys", f"{prefix}dead-letter"], partitions=PARTITIONS)
     with ctx.running(ctx.worker(prefix)) as worker:
-        worker.start()
-        producer = producer_for(ctx.server)  # warm-up: started, group joined, a first batch landed
-        try:
-            partition, key, value = event(0, TICKETS, datetime.now(UTC))
-            producer.send(topic, key=key, value=value, partition=partition)
-            producer.flush(timeout=30)
-        finally:
-            producer.close(timeout=10)
-        worker.wait_landed(1, ctx.timeout, poll=0.1)
+        warm_up(ctx.server, worker, topic, TICKETS, ctx.timeout)
         steady = SteadyProducer(ctx.server, topic, TICKETS, first=1, rate=RATE, seconds=seconds, live_times=True,
                                 sample_every=SAMPLE_EVERY)
         thread = threading.Thread(target=steady.run, name="steady-producer", daemon=True)

@@ -19,12 +19,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import requests
 
 from benchmarks.procstat import RssSampler
-from benchmarks.query_latency import PARTITIONS, SteadyProducer, Worker, event, pct, producer_for
+from benchmarks.query_latency import PARTITIONS, SteadyProducer, Worker, pct, warm_up
 from benchmarks.report import Figure, Section
 from benchmarks.scenarios import Context
 from streams.topics import ensure_topics
@@ -136,15 +135,7 @@ def run(ctx: Context) -> Section:
         topic = f"{prefix}transitions"
         ensure_topics([ctx.server], [topic, f"{prefix}deploys", f"{prefix}dead-letter"], partitions=PARTITIONS)
         with ctx.running(ctx.worker(prefix)) as worker:
-            worker.start()
-            producer = producer_for(ctx.server)
-            try:
-                partition, key, value = event(0, TICKETS, datetime.now(UTC))
-                producer.send(topic, key=key, value=value, partition=partition)
-                producer.flush(timeout=30)
-            finally:
-                producer.close(timeout=10)
-            worker.wait_landed(1, ctx.timeout, poll=0.1)
+            warm_up(ctx.server, worker, topic, TICKETS, ctx.timeout)
             quiet, sent = phase(ctx, worker, topic, 1, seconds, hostile=False)
             loud, _ = phase(ctx, worker, topic, 1 + sent, seconds, hostile=True)
         quiet_p95.append(pct(quiet.landing, 95))
