@@ -114,6 +114,9 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Raise QueryRefused unless `sql` is exactly one read-only statement."""
     if not sql or not sql.strip():
         raise QueryRefused("the query is empty; send one SELECT statement.")
+    if not _encodable(sql):
+        raise QueryRefused("the query holds text that is not valid Unicode (a lone surrogate such as \\ud800, "
+                           "or bytes that are not UTF-8); send UTF-8 text.")
     statements = _parse(con, sql)
     if len(statements) != 1:
         raise QueryRefused(f"send exactly one statement; this has {len(statements)}.")
@@ -128,6 +131,14 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         name = statement.type.name
         raise QueryRefused(f"only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are "
                            f"accepted; this is {name} which {_WHAT.get(name, 'is not read-only')}.")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:

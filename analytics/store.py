@@ -565,7 +565,7 @@ class Store:
         for reject, raw, size in kept:
             env = reject.envelope
             claim = env.claims_source
-            if claim is not None and _holds(own.get(claim), stored.get(claim, ()), raw, size):
+            if claim is not None and _copies(own.get(claim), stored.get(claim, ()), raw, size):
                 own_copies += 1  # this worker's own dead letter, read back: recorded already
                 continue
             if _holds(None, stored.get(env.src, ()), raw, size):  # the same dead letter again (a re-run load)
@@ -708,6 +708,15 @@ def _holds(in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int
     if in_batch is not None and deadletter.same_message(in_batch[0], in_batch[1], raw, size):
         return True
     return any(deadletter.same_message(s_raw, s_size, raw, size) for s_raw, s_size, _, _ in stored)
+
+
+def _copies(in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int | None, Any, Any]],
+            raw: bytes, size: int) -> bool:
+    """Whether `raw` (of original `size`) is exactly the worker's copy of the dead letter this batch
+    brings or the store holds at the source it claims."""
+    if in_batch is not None and deadletter.is_copy(raw, size, in_batch[0], in_batch[1]):
+        return True
+    return any(deadletter.is_copy(raw, size, s_raw, s_size) for s_raw, s_size, _, _ in stored)
 
 
 def _source_of(src: str) -> str:

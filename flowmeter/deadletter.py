@@ -64,6 +64,16 @@ def same_message(a: bytes | None, a_size: int | None, b: bytes | None, b_size: i
     return longer.startswith(shorter)
 
 
+def is_copy(copy: bytes | None, copy_size: int | None, original: bytes | None, original_size: int | None) -> bool:
+    """Whether ``copy`` is exactly what a worker puts on the topic for ``original``: its first
+    min(size, COPY_BYTES) bytes, claiming the same size. Anyone can write the headers, so an empty
+    value or a shorter prefix that claims a stored dead letter's size is not taken for its copy."""
+    copy, original = copy or b"", original or b""
+    size = len(original) if original_size is None else original_size
+    claimed = len(copy) if copy_size is None else copy_size
+    return claimed == size and len(copy) == min(size, COPY_BYTES) and original.startswith(copy)
+
+
 def headers(reason: str, source: str, kind: str, origin: str, original_bytes: int) -> list[tuple[str, bytes]]:
     """The dead-letter headers, every value valid UTF-8 whatever the texts hold."""
     return [

@@ -77,7 +77,9 @@ def _text(value: Any) -> str:
 # Control characters (C0, DEL, C1) and lone surrogates as visible escapes: a stored id holding
 # an ANSI sequence must not move the cursor, recolour or retitle the user's terminal.
 _ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): " ",
-            **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10, 13)}}
+            **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10, 13)},
+            # Bidirectional overrides and isolates reorder what the terminal shows ("Trojan Source").
+            **{c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}}
 
 
 def _printable(text: str) -> str:

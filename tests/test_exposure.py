@@ -84,9 +84,12 @@ def test_dashboard_shows_nothing_before_its_password(dashboard_env):
 
 def test_sql_table_output_escapes_control_characters():
     # A ticket id holding ANSI escapes (clear screen, red) and a BEL, as an attacker could store.
-    table = pa.table({"ticket_id": ["T-1\x1b[2J\x1b[31mowned\x07", "T-2\r\nfake row", "T-3 \x9b31m"]})
+    # A right-to-left override reorders what follows it on screen ("Trojan Source").
+    table = pa.table({"ticket_id": ["T-1\x1b[2J\x1b[31mowned\x07", "T-2\r\nfake row", "T-3 \x9b31m",
+                                    "T-4 ansi\u202eevil"]})
     text = render_table(table)
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and "\r" not in text
+    assert "\u202e" not in text and "T-4 ansi\\u202eevil" in text
     assert "T-1\\x1b[2J\\x1b[31mowned\\x07" in text and "T-2\\r\\nfake row" in text and "T-3 \\x9b31m" in text
 
 

@@ -151,10 +151,14 @@ def test_a_forged_worker_origin_is_kept_and_counted(fresh_store):
         _dl(0, b"other bytes", "forged, different bytes", claims="flow.transitions[0]@5"),
         _dl(1, b"{}", "forged, names a message that landed", claims="flow.transitions[0]@4"),
         _dl(2, b"not json", "forged, names a topic nobody reads", claims="elsewhere[0]@5"),
+        # The real dead letter's size, with an empty value or a prefix: not what a worker sends
+        # (its copy is the first min(size, 64 KiB) bytes), so kept and counted (found by attack).
+        _dl(3, b"", "forged, empty, claims the real size", claims="flow.transitions[0]@5", size=8),
+        _dl(4, b"not j", "forged, a prefix, claims the real size", claims="flow.transitions[0]@5", size=8),
     ]
     result = fresh_store.commit(prepare(forged))
-    assert (result.dead_lettered, result.own_copies) == (3, 0)
-    assert _counts(fresh_store) == {("flow.transitions", "transition"): 1, ("flow.dead-letter", "unknown"): 3}
+    assert (result.dead_lettered, result.own_copies) == (5, 0)
+    assert _counts(fresh_store) == {("flow.transitions", "transition"): 1, ("flow.dead-letter", "unknown"): 5}
 
 
 def test_a_copy_read_before_its_redelivered_original_gives_way_to_it(fresh_store):

@@ -134,6 +134,10 @@ def test_only_json_posts_and_request_size_cap(worker):
     bad = requests.post(f"{worker.url}/api/sql", data=b"SELECT 1", timeout=10,
                         headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and "JSON object" in bad.json()["error"]
+    # A lone surrogate in the SQL text (JSON allows the escape): one sentence, not a 500.
+    odd = requests.post(f"{worker.url}/api/sql", data=b'{"sql": "SELECT \'\\ud800\'"}', timeout=10,
+                        headers={"Content-Type": "application/json"})
+    assert odd.status_code == 400 and "not valid Unicode" in odd.json()["error"]
     deep = requests.post(f"{worker.url}/api/sql", data=b"[" * 5000 + b"]" * 5000, timeout=10,
                          headers={"Content-Type": "application/json"})
     assert deep.status_code in (400, 413)
