@@ -11,7 +11,8 @@ from flowmeter.settings import load_settings
 
 st.title("SQL")
 conf = load_settings()
-st.caption(f"Read-only, on {sqlclient.source(conf)}. Results are capped at {conf.query_max_rows:,} rows.")
+st.caption(f"Read-only, on {sqlclient.source(conf)}. Results are capped at {conf.query_max_rows:,} rows and "
+           f"{conf.query_max_result_bytes / 2**20:,.0f} MiB.")
 
 sql = st.text_area("Query", value="SELECT * FROM wip_now ORDER BY board, position", key="sql_text", height=140)
 if st.button("Run", type="primary"):
@@ -25,7 +26,8 @@ if st.button("Run", type="primary"):
 if result := st.session_state.get("sql_result"):
     frame, truncated = result
     if truncated:
-        st.warning(f"Only the first {len(frame):,} rows are shown; narrow the query for the rest.")
+        st.warning(f"Only the first {len(frame):,} rows are shown (the row or size cap); narrow the query "
+                   "for the rest.")
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name="flowmeter-query.csv",
                        mime="text/csv")
