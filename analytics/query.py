@@ -203,6 +203,20 @@ def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, tim
         if timed_out.is_set():
             raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped.") from None
         raise QueryFailed(_first_line(exc)) from None
+    except (OSError, pa.ArrowException) as exc:
+        # An error while the Arrow reader streams comes through pyarrow, not as DuckDB's own type
+        # (an interrupt arrives as OSError "INTERRUPT Error: Interrupted!"): the same answers.
+        text = _first_line(exc)
+        if timed_out.is_set():
+            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; "
+                               "narrow it or add a LIMIT.") from None
+        if text.startswith("INTERRUPT"):
+            raise QueryInterrupted("the query was stopped because the worker is shutting down; "
+                                   "run it again once it is back.") from None
+        if _READ_ONLY_REFUSAL in text:
+            raise QueryRefused("this statement would change the store, and ad hoc SQL is read-only: "
+                               "DuckDB refused the write and nothing was changed.") from None
+        raise QueryFailed(text) from None
     finally:
         timer.cancel()
     elapsed = time.perf_counter() - started
