@@ -211,3 +211,28 @@ def test_the_http_poison_pills_of_issue_13_leave_the_worker_running(worker_facto
     assert final["by_kind"]["transition"]["landed"] == 3
     dead = sum(row["dead_lettered"] for row in final["kinds"])
     assert dead == 3  # 3 pills; each once, whichever kind it was recorded under
+
+
+def test_a_worker_accounts_for_everything_the_hostile_requests_left(hostile, worker_factory):
+    """Last in this file (pytest runs a file's tests in order): a real worker reads what every
+    case above left on the topics, and the counts add up exactly: every event the receiver
+    produced lands or is a known duplicate (cases resend the same event ids), every dead letter
+    it produced is kept once, and the worker never exits."""
+    _, _, names = hostile
+    prefix = names["transition"].removesuffix("transitions")
+    consumer = KafkaConsumer(bootstrap_servers=hostile[1].consumer.config["bootstrap_servers"])
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, 0) for topic in names.values()])
+    finally:
+        consumer.close()
+    on = {tp.topic: offset for tp, offset in ends.items()}  # one partition each: end offset = count
+    events, dead = on[names["transition"]] + on[names["deploy"]], on[names["dead"]]
+    assert events > 0 and dead >= 100, (events, dead)  # the list leaves well over 100 dead letters
+    worker = worker_factory(topic_prefix=prefix, partitions=1).start()
+    report = worker.wait_accounted(events + dead, timeout=120)
+    assert worker.process.poll() is None
+    rows = report["by_kind"]
+    landed = sum(r["landed"] for r in rows.values())
+    duplicates = sum(r["duplicates"] for r in rows.values())
+    dead_lettered = sum(r["dead_lettered"] for r in rows.values())
+    assert (landed + duplicates, dead_lettered) == (events, dead)
