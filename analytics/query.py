@@ -37,6 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from flowmeter.errors import FlowmeterError
+from flowmeter.text import is_utf8
 
 if TYPE_CHECKING:
     from analytics.store import Store
@@ -114,7 +115,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Raise QueryRefused unless `sql` is exactly one read-only statement."""
     if not sql or not sql.strip():
         raise QueryRefused("the query is empty; send one SELECT statement.")
-    if not _encodable(sql):
+    if not is_utf8(sql):
         raise QueryRefused("the query holds text that is not valid Unicode (a lone surrogate such as \\ud800, "
                            "or bytes that are not UTF-8); send UTF-8 text.")
     statements = _parse(con, sql)
@@ -131,14 +132,6 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         name = statement.type.name
         raise QueryRefused(f"only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are "
                            f"accepted; this is {name} which {_WHAT.get(name, 'is not read-only')}.")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:

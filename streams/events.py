@@ -21,6 +21,7 @@ import orjson
 
 from flowmeter.deadletter import QUOTE_CHARS, clean_text, quote
 from flowmeter.errors import InvalidEvent
+from flowmeter.text import is_utf8
 
 DEPLOY_STATUSES = ("success", "failure", "rolled_back")
 MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ticket
@@ -211,25 +212,17 @@ def _lone_surrogate(doc: Any) -> str | None:
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
-            if not _is_unicode(value):
+            if not is_utf8(value):
                 return f"field {clean_text(path, QUOTE_CHARS)}" if path else "the message"
         elif isinstance(value, dict):
             for key, item in value.items():
                 name = f"{path}.{key}" if path else str(key)
-                if not _is_unicode(key):
+                if not is_utf8(key):
                     return f"a field name ({quote(name)})"
                 stack.append((name, item))
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return None
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class _Reader:
