@@ -438,7 +438,7 @@ class Store:
         if not pairs:
             return []
         ids = list({event.event_id for _, event in pairs})
-        # Checking only this batch's ids stays flat as the table grows (DESIGN pitfall 7).
+        # Checking only this batch's ids stays flat as the table grows (a key or an anti-join grew with it).
         seen = {row[0] for row in self._con.execute(
             f"SELECT event_id FROM {table} WHERE event_id IN (SELECT unnest($ids::VARCHAR[]))", {"ids": ids}
         ).fetchall()}

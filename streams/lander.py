@@ -1,7 +1,8 @@
 """Lands each micro-batch exactly once, and never lets Faust acknowledge a batch that did not land.
 
 Faust's ``take_events`` acknowledges a batch in its own ``finally``: when the
-loop body returns, raises, or is cancelled (DESIGN pitfall 3). So this class
+loop body returns, raises, or is cancelled (measured: an injected write failure lost ~3,000
+rows that way; README, "Why nothing is lost or doubled"). So this class
 never lets an exception escape, and when a batch cannot be written it either
 retries or ends the process with ``os._exit`` (which runs no ``finally``) so the
 batch stays unacknowledged and is redelivered on restart, where the offsets
