@@ -147,8 +147,11 @@ def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, tim
     back; interrupt it past `timeout` seconds; keep at most `max_rows` rows and (when set)
     `max_bytes` bytes of Arrow data. `params` are bound to the statement's ``?`` or ``$name``."""
     check_read_only(cursor, sql)
-    with read_only_transaction(cursor):
-        return _run_checked(cursor, sql, max_rows, timeout, max_bytes, params)
+    try:
+        with read_only_transaction(cursor):
+            return _run_checked(cursor, sql, max_rows, timeout, max_bytes, params)
+    except duckdb.Error as exc:  # BEGIN itself failed: interrupted as the worker stops, say
+        raise _answer_for(exc, False, timeout) from None
 
 
 def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, timeout: float, max_bytes: int,
@@ -178,38 +181,8 @@ def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, tim
                 cut_by = "bytes"
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
-    except duckdb.TransactionException as exc:
-        if _READ_ONLY_REFUSAL in str(exc):
-            raise QueryRefused("this statement would change the store, and ad hoc SQL is read-only: "
-                               "DuckDB refused the write and nothing was changed.") from None
-        raise QueryFailed(_first_line(exc)) from None
-    except duckdb.PermissionException:
-        raise QueryRefused("SQL on this store cannot read or write files or reach the network "
-                           "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.") from None
-    except duckdb.InterruptException:
-        if not timed_out.is_set():  # not our timer: the worker is stopping (Store.interrupt_readers)
-            raise QueryInterrupted("the query was stopped because the worker is shutting down; "
-                                   "run it again once it is back.") from None
-        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; "
-                           "narrow it or add a LIMIT.") from None
-    except duckdb.Error as exc:
-        if timed_out.is_set():
-            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped.") from None
-        raise QueryFailed(_first_line(exc)) from None
-    except (OSError, pa.ArrowException) as exc:
-        # An error while the Arrow reader streams comes through pyarrow, not as DuckDB's own type
-        # (an interrupt arrives as OSError "INTERRUPT Error: Interrupted!"): the same answers.
-        text = _first_line(exc)
-        if timed_out.is_set():
-            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; "
-                               "narrow it or add a LIMIT.") from None
-        if text.startswith("INTERRUPT"):
-            raise QueryInterrupted("the query was stopped because the worker is shutting down; "
-                                   "run it again once it is back.") from None
-        if _READ_ONLY_REFUSAL in text:
-            raise QueryRefused("this statement would change the store, and ad hoc SQL is read-only: "
-                               "DuckDB refused the write and nothing was changed.") from None
-        raise QueryFailed(text) from None
+    except (duckdb.Error, OSError, pa.ArrowException) as exc:
+        raise _answer_for(exc, timed_out.is_set(), timeout) from None
     finally:
         timer.cancel()
     elapsed = time.perf_counter() - started
@@ -218,6 +191,26 @@ def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, tim
     if cut_by == "bytes":
         return QueryResult(_within_bytes(table, max_bytes), True, elapsed, cut_by)
     return QueryResult(table, False, elapsed)
+
+
+def _answer_for(exc: Exception, timed_out: bool, timeout: float) -> FlowmeterError:
+    """The query service's sentence for what stopped a query. DuckDB raises its own types while
+    the statement starts; once the Arrow reader streams, the same errors come through pyarrow
+    (an interrupt as OSError "INTERRUPT Error: Interrupted!"), so the text decides as well."""
+    text = _first_line(exc)
+    if isinstance(exc, duckdb.PermissionException):
+        return QueryRefused("SQL on this store cannot read or write files or reach the network "
+                            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.")
+    if _READ_ONLY_REFUSAL in text:
+        return QueryRefused("this statement would change the store, and ad hoc SQL is read-only: "
+                            "DuckDB refused the write and nothing was changed.")
+    if timed_out:
+        return QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; narrow it or add a LIMIT.")
+    if isinstance(exc, duckdb.InterruptException) or text.startswith("INTERRUPT"):
+        # Not our timer: the worker is stopping (Store.interrupt_readers).
+        return QueryInterrupted("the query was stopped because the worker is shutting down; "
+                                "run it again once it is back.")
+    return QueryFailed(text)
 
 
 def _within_bytes(table: pa.Table, max_bytes: int) -> pa.Table:

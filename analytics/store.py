@@ -106,6 +106,7 @@ class Store:
         self._failpoints = failpoints or Failpoints()
         self._cursor_lock = threading.Lock()
         self._readers: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # open reader cursors
+        self.readers_stopped = False  # set by interrupt_readers: ad hoc queries no longer start
         self._log_ids: dict[str, str] = {}
         self._positions: dict[tuple[str, int], int] = {}
         # Positions of logs found reset in this process: offsets up to them are new events.
@@ -662,8 +663,10 @@ class Store:
 
     def interrupt_readers(self) -> int:
         """Interrupt whatever the readers' cursors are running (the worker is stopping: an ad hoc
-        query must not hold the stop up for the rest of its query_timeout). Returns how many."""
+        query must not hold the stop up for the rest of its query_timeout); from now on
+        `readers_stopped` is true. Returns how many cursors were open."""
         with self._cursor_lock:
+            self.readers_stopped = True
             readers = list(self._readers)
         for cursor in readers:
             with contextlib.suppress(duckdb.Error):  # already closed: nothing to interrupt

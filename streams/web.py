@@ -60,11 +60,9 @@ BUSY_WAIT = 5.0  # seconds a query waits for a free slot before it is told the s
 
 
 def register_views(app: faust.App, store: Store, lander: Lander, readers: ThreadPoolExecutor,
-                   settings: Settings, queries: ThreadPoolExecutor | None = None) -> None:
+                   settings: Settings, queries: ThreadPoolExecutor) -> None:
     """`readers` serve our own small reads (status, snapshot); `queries` the ad hoc SQL."""
     token = settings.query_token.get_secret_value().encode() if settings.query_token else None
-    queries = queries or ThreadPoolExecutor(max_workers=settings.query_concurrency,
-                                            thread_name_prefix="flowmeter-query")
     slots = _Slots(settings.query_concurrency)
     _guard_web_server(app, set(settings.query_allowed_origins))
 
@@ -248,6 +246,8 @@ def _snapshot(store: Store, target: Path) -> Any:
 def _run(store: Store, sql: str, params: Any, settings: Settings) -> QueryResult:
     cursor = store.cursor()
     try:
+        if store.readers_stopped:  # checked after the cursor is registered: a later stop interrupts it
+            raise QueryInterrupted("the worker is shutting down; run the query again once it is back.")
         return run_query(cursor, sql, max_rows=settings.query_max_rows, timeout=settings.query_timeout,
                          max_bytes=settings.query_max_result_bytes, params=params)
     finally:

@@ -37,6 +37,7 @@ from streams.topics import ensure_topics, log_bounds, topic_ids
 from streams.web import register_views, yield_cpu
 
 log = logging.getLogger(__name__)
+STOP_QUERY_PASSES = 5  # 0.1 s apart
 DEAD_LETTER_ACK_SECONDS = 30.0  # then the copy counts as failed; the dead_letters row still lands
 
 
@@ -127,8 +128,12 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
 
     @app.on_before_shutdown.connect
     async def stop_queries(_sender: Any, /, *_args: Any, signal: Any, **_kwargs: Any) -> None:
-        # Stopping waits for open HTTP requests: end ad hoc queries now, not at their timeout.
-        store.interrupt_readers()
+        # Stopping waits for open HTTP requests: end ad hoc queries now, not at their timeout. DuckDB
+        # forgets an interrupt that finds a cursor idle (a query about to start), so a few passes.
+        for _ in range(STOP_QUERY_PASSES):
+            open_cursors = store.interrupt_readers()
+            await asyncio.sleep(0.1)
+        log.info("stopping: interrupted the queries of %d open reader cursors", open_cursors)
 
     return app, lander
 
@@ -155,8 +160,6 @@ def run_worker(settings: Settings, broker: str) -> None:
     try:
         worker.execute_from_commandline()
     finally:
-        stopped = store.interrupt_readers()  # ad hoc queries still running end now, not at their timeout
-        log.debug("interrupted %d reader cursors on the way out", stopped)
         lander.close()
         store.close()
         settings.runtime_file.unlink(missing_ok=True)

@@ -182,7 +182,10 @@ def test_stopping_ends_a_running_query_at_once(worker_factory):
     answer: dict = {}
 
     def long_query() -> None:
-        answer["response"] = sql(w, "SELECT count(*) FROM range(1000000000) a, range(100000) b")
+        try:
+            answer["response"] = sql(w, "SELECT count(*) FROM range(1000000000) a, range(100000) b")
+        except requests.RequestException as exc:  # kept, so a failure below says what happened
+            answer["error"] = exc
 
     thread = threading.Thread(target=long_query)
     thread.start()
@@ -192,6 +195,7 @@ def test_stopping_ends_a_running_query_at_once(worker_factory):
     stopped_in = time.monotonic() - started
     thread.join(30)
     assert stopped_in < 20, f"the stop took {stopped_in:.0f} s"  # not the 120 s query_timeout
+    assert "response" in answer, f"{answer}; log:\n{w.log_tail(30)}"
     response = answer["response"]
     assert response.status_code == 503 and "shutting down" in response.json()["error"]
 
