@@ -24,6 +24,7 @@ WORKDIR /src
 # Only what the package build reads; .dockerignore keeps everything else out of
 # the build context. tests/test_compose.py checks this list against pyproject.toml.
 COPY pyproject.toml README.md requirements.lock ./
+COPY flowcore/ flowcore/
 COPY flowmeter/ flowmeter/
 COPY sources/ sources/
 COPY streams/ streams/

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from alerting.evaluate import AlertPolicy
 from alerting.routes import check_limit_routes, parse_routes
-from flowmeter.settings import Settings, read_settings_file
-from flowmeter.workflow import Workflow
+from flowcore.settings import Settings, read_settings_file
+from flowcore.workflow import Workflow
 
 
 def load_policy(settings: Settings, workflow: Workflow) -> AlertPolicy:
@@ -19,9 +19,14 @@ def load_policy(settings: Settings, workflow: Workflow) -> AlertPolicy:
     routes = parse_routes(doc, source, settings.alerts_topic)
     check_limit_routes(workflow, routes, source, tuple(settings.aging_routes))
     return AlertPolicy(
-        routes=routes, cooldown=settings.alert_cooldown, hysteresis=settings.alert_hysteresis,
-        aging=settings.aging_alerts, aging_percentile=settings.aging_percentile,
-        aging_history_days=settings.aging_history_days, aging_min_samples=settings.aging_min_samples,
-        aging_routes=tuple(settings.aging_routes), dashboard=settings.dashboard_link,
+        routes=routes,
+        cooldown=settings.alert_cooldown,
+        hysteresis=settings.alert_hysteresis,
+        aging=settings.aging_alerts,
+        aging_percentile=settings.aging_percentile,
+        aging_history_days=settings.aging_history_days,
+        aging_min_samples=settings.aging_min_samples,
+        aging_routes=tuple(settings.aging_routes),
+        dashboard=settings.dashboard_link,
         source=f"flowmeter/{settings.group_id}",
     )

@@ -51,8 +51,16 @@ class DeliveryFailed(Exception):
 
 
 class Dispatcher:
-    def __init__(self, write: Write, routes: dict[str, Route], send_kafka: SendKafka, *,
-                 retries: int, backoff_max: float, timeout: float) -> None:
+    def __init__(
+        self,
+        write: Write,
+        routes: dict[str, Route],
+        send_kafka: SendKafka,
+        *,
+        retries: int,
+        backoff_max: float,
+        timeout: float,
+    ) -> None:
         self._write = write
         self._routes = routes
         self._send_kafka = send_kafka
@@ -81,8 +89,7 @@ class Dispatcher:
                     pass
                 self._wake.clear()
                 try:
-                    rows = await self._write(outbox.due, _now(), frozenset(self._busy),
-                                             Counter(self._busy.values()))
+                    rows = await self._write(outbox.due, _now(), frozenset(self._busy), Counter(self._busy.values()))
                 except Exception as exc:  # the store is busy failing: the batch loop reports it
                     log.warning("could not read the alert outbox: %s", exc)
                     continue
@@ -110,27 +117,47 @@ class Dispatcher:
     async def _deliver(self, delivery: Delivery) -> None:
         route = self._routes.get(delivery.route) or self._routes["log"]
         if delivery.resend:
-            log.info("alert notice %s to route %s is sent again (attempt %d): an earlier attempt may have "
-                     "reached it; receivers deduplicate on its id", delivery.delivery_id, route.name,
-                     delivery.attempts)
+            log.info(
+                "alert notice %s to route %s is sent again (attempt %d): an earlier attempt may have "
+                "reached it; receivers deduplicate on its id",
+                delivery.delivery_id,
+                route.name,
+                delivery.attempts,
+            )
         try:
             await asyncio.wait_for(self._send(route, delivery), timeout=route.timeout or self._timeout)
         except asyncio.CancelledError:
             raise  # stopped past the drain: the row stays pending, in doubt, and is sent after the restart
         except Exception as exc:
             reason = _explain(exc, route, route.timeout or self._timeout)
-            status = await self._write(outbox.failed, delivery.delivery_id, _now(), reason,
-                                       self._retries, self._backoff_max, _may_have_arrived(exc))
+            status = await self._write(
+                outbox.failed,
+                delivery.delivery_id,
+                _now(),
+                reason,
+                self._retries,
+                self._backoff_max,
+                _may_have_arrived(exc),
+            )
             level = logging.ERROR if status == "undelivered" else logging.WARNING
-            log.log(level, "alert notice %s to route %s failed (attempt %d): %s%s", delivery.delivery_id,
-                    route.name, delivery.attempts, reason,
-                    "; retry budget spent, it stays visible as undelivered" if status == "undelivered" else "")
+            log.log(
+                level,
+                "alert notice %s to route %s failed (attempt %d): %s%s",
+                delivery.delivery_id,
+                route.name,
+                delivery.attempts,
+                reason,
+                "; retry budget spent, it stays visible as undelivered" if status == "undelivered" else "",
+            )
         else:
             try:
                 await self._record_delivered(delivery.delivery_id)
             except Exception as exc:  # the row stays pending and in doubt: sent again, counted as a resend
-                log.warning("alert notice %s was delivered but could not be recorded (%s); it will be sent again",
-                            delivery.delivery_id, exc)
+                log.warning(
+                    "alert notice %s was delivered but could not be recorded (%s); it will be sent again",
+                    delivery.delivery_id,
+                    exc,
+                )
         finally:
             # Only once its outcome is stored: `due` must not hand out a row just delivered.
             full = sum(route == delivery.route for route in self._busy.values()) >= outbox.PER_ROUTE_IN_FLIGHT
@@ -160,11 +187,14 @@ class Dispatcher:
             await self._send_kafka(route.topic or "", event["subject"].encode(), delivery.payload.encode())
         else:
             body = delivery.payload.encode() if route.kind == "webhook" else json.dumps(slack_message(event)).encode()
-            headers = {"Content-Type": "application/cloudevents+json" if route.kind == "webhook"
-                       else "application/json",
-                       # The same on every attempt: a receiver deduplicates re-sends on it.
-                       "Idempotency-Key": event["id"], "X-Flowmeter-Notice-Id": event["id"],
-                       "X-Flowmeter-Attempt": str(delivery.attempts), "User-Agent": "flowmeter-alerts"}
+            headers = {
+                "Content-Type": "application/cloudevents+json" if route.kind == "webhook" else "application/json",
+                # The same on every attempt: a receiver deduplicates re-sends on it.
+                "Idempotency-Key": event["id"],
+                "X-Flowmeter-Notice-Id": event["id"],
+                "X-Flowmeter-Attempt": str(delivery.attempts),
+                "User-Agent": "flowmeter-alerts",
+            }
             if route.secret:
                 digest = hmac.new(route.secret.encode(), body, hashlib.sha256).hexdigest()
                 headers["X-Flowmeter-Signature"] = f"sha256={digest}"

@@ -36,8 +36,15 @@ class Step:
     opened: bool = False  # this observation opened a new episode
 
 
-def step(current: Episode | None, value: float, broken: bool, kept: bool, now: datetime,
-         cooldown_seconds: float, notify: bool = True) -> Step:
+def step(
+    current: Episode | None,
+    value: float,
+    broken: bool,
+    kept: bool,
+    now: datetime,
+    cooldown_seconds: float,
+    notify: bool = True,
+) -> Step:
     """The next state of one rule after observing `value` at `now`.
 
     broken: the value breaks the rule (opens an episode); kept: the value counts as kept
@@ -66,5 +73,4 @@ def step(current: Episode | None, value: float, broken: bool, kept: bool, now: d
 
 def resolve_gone(current: Episode, now: datetime) -> Episode:
     """An episode whose rule no longer exists (a limit removed, a ticket moved on): resolved quietly."""
-    return replace(current, status="resolved", resolved_at=now,
-                   recovering_since=current.recovering_since or now)
+    return replace(current, status="resolved", resolved_at=now, recovering_since=current.recovering_since or now)

@@ -91,8 +91,9 @@ class AlertEvaluator:
         if aging and self.policy.aging:
             rules += self._aging_rules(con, now, open_episodes)
             kinds.add("aging")
-        breach_open = {r.scope for r in rules if r.level == "breach"
-                       and (r.broken or (r.key in open_episodes and not r.kept))}
+        breach_open = {
+            r.scope for r in rules if r.level == "breach" and (r.broken or (r.key in open_episodes and not r.kept))
+        }
         seen = set()
         for rule in rules:
             seen.add(rule.key)
@@ -142,19 +143,49 @@ class AlertEvaluator:
         rules = []
         for board, name, states, limit, warn_at, team, person, routes, wip in rows:
             base = "|".join(["wip", board, name, team or "", person or ""])
-            common = dict(kind="wip", board=board, limit_name=name, states=tuple(states), team=team, person=person,
-                          ticket_id=None, wip_limit=limit, routes=tuple(routes or ()), value=float(wip))
-            rules.append(Rule(key=f"{base}|breach", scope=base, level="breach", threshold=float(limit),
-                              broken=wip > limit, kept=wip <= limit - h, **common))
+            common = dict(
+                kind="wip",
+                board=board,
+                limit_name=name,
+                states=tuple(states),
+                team=team,
+                person=person,
+                ticket_id=None,
+                wip_limit=limit,
+                routes=tuple(routes or ()),
+                value=float(wip),
+            )
+            rules.append(
+                Rule(
+                    key=f"{base}|breach",
+                    scope=base,
+                    level="breach",
+                    threshold=float(limit),
+                    broken=wip > limit,
+                    kept=wip <= limit - h,
+                    **common,
+                )
+            )
             if warn_at is not None:
-                rules.append(Rule(key=f"{base}|warning", scope=base, level="warning", threshold=float(warn_at),
-                                  broken=wip >= warn_at, kept=wip < warn_at - h, **common))
+                rules.append(
+                    Rule(
+                        key=f"{base}|warning",
+                        scope=base,
+                        level="warning",
+                        threshold=float(warn_at),
+                        broken=wip >= warn_at,
+                        kept=wip < warn_at - h,
+                        **common,
+                    )
+                )
         return rules
 
-    def _aging_rules(self, con: duckdb.DuckDBPyConnection, now: datetime,
-                     open_episodes: dict[str, tuple[str, Episode]]) -> list[Rule]:
+    def _aging_rules(
+        self, con: duckdb.DuckDBPyConnection, now: datetime, open_episodes: dict[str, tuple[str, Episode]]
+    ) -> list[Rule]:
         p = self.policy
-        rows = con.execute("""
+        rows = con.execute(
+            """
             WITH history AS (
                 SELECT board, state, quantile_cont(epoch(left_at - entered_at), $q) AS threshold
                 FROM visits
@@ -168,8 +199,9 @@ class AlertEvaluator:
             FROM tickets t JOIN history h USING (board, state)
             WHERE t.category IN ('queue', 'active') AND epoch($now - t.entered_state_at) > h.threshold
             ORDER BY seconds DESC
-        """, {"q": p.aging_percentile / 100, "now": now, "days": p.aging_history_days,
-              "min": p.aging_min_samples}).fetchall()
+        """,
+            {"q": p.aging_percentile / 100, "now": now, "days": p.aging_history_days, "min": p.aging_min_samples},
+        ).fetchall()
         rules, new = [], 0
         for ticket_id, board, state, team, assignee, entered, seconds, threshold, age_hours in rows:
             key = f"aging|{board}|{ticket_id}|{state}|{entered.isoformat()}"
@@ -177,33 +209,61 @@ class AlertEvaluator:
                 if new >= MAX_NEW_AGING:
                     continue
                 new += 1
-            rules.append(Rule(key=key, scope=key, kind="aging", level="aging", board=board, limit_name=state,
-                              states=(state,),
-                              team=team, person=assignee, ticket_id=ticket_id, threshold=float(threshold),
-                              wip_limit=None, routes=p.aging_routes, value=float(seconds), broken=True, kept=False,
-                              ticket=_ticket_doc(ticket_id, state, assignee, team, entered, age_hours)))
+            rules.append(
+                Rule(
+                    key=key,
+                    scope=key,
+                    kind="aging",
+                    level="aging",
+                    board=board,
+                    limit_name=state,
+                    states=(state,),
+                    team=team,
+                    person=assignee,
+                    ticket_id=ticket_id,
+                    threshold=float(threshold),
+                    wip_limit=None,
+                    routes=p.aging_routes,
+                    value=float(seconds),
+                    broken=True,
+                    kept=False,
+                    ticket=_ticket_doc(ticket_id, state, assignee, team, entered, age_hours),
+                )
+            )
         return rules
 
     def _tickets(self, con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> list[dict[str, Any]]:
         """The tickets a notice lists: those in the rule's column, oldest in their state first."""
         if rule.ticket is not None:  # aging: read with the rule, no query per ticket
             return [rule.ticket]
-        where = "ticket_id = $ticket" if rule.ticket_id else (
-            "board = $board AND list_contains($states, state) AND ($team IS NULL OR team = $team) "
-            "AND ($person IS NULL OR assignee = $person)")
+        where = (
+            "ticket_id = $ticket"
+            if rule.ticket_id
+            else (
+                "board = $board AND list_contains($states, state) AND ($team IS NULL OR team = $team) "
+                "AND ($person IS NULL OR assignee = $person)"
+            )
+        )
         params: dict[str, Any] = {"now": now, "limit": MAX_TICKETS}
-        params.update({"ticket": rule.ticket_id} if rule.ticket_id else
-                      {"board": rule.board, "states": list(rule.states), "team": rule.team, "person": rule.person})
-        rows = con.execute(f"""
+        params.update(
+            {"ticket": rule.ticket_id}
+            if rule.ticket_id
+            else {"board": rule.board, "states": list(rule.states), "team": rule.team, "person": rule.person}
+        )
+        rows = con.execute(
+            f"""
             SELECT ticket_id, state, assignee, team, entered_state_at,
                    round(epoch($now - entered_state_at) / 3600.0, 1) AS age_hours
             FROM tickets WHERE {where} ORDER BY entered_state_at, ticket_id LIMIT $limit
-        """, params).fetchall()
+        """,
+            params,
+        ).fetchall()
         return [_ticket_doc(*row) for row in rows]
 
     # ---- the outbox -----------------------------------------------------------
-    def _enqueue(self, writes: _Writes, alert: dict[str, Any], notice: str,
-                 routes: tuple[str, ...], now: datetime) -> int:
+    def _enqueue(
+        self, writes: _Writes, alert: dict[str, Any], notice: str, routes: tuple[str, ...], now: datetime
+    ) -> int:
         alert_id = alert["alert_id"]
         payload = json.dumps(cloud_event(alert, notice, now, self.policy.source, self.policy.dashboard))
         names = routes or (LOG_ROUTE,)
@@ -212,31 +272,53 @@ class AlertEvaluator:
             if route is None:  # checked when the worker starts; a stale limit row falls back to the log
                 log.warning("alert route %r is not defined; logging the notice instead", name)
                 route = self.policy.routes[LOG_ROUTE]
-            writes.deliveries.append((f"{event_id(alert_id, notice)}:{name}", alert_id, notice, name, route.kind,
-                                      payload, now))
+            writes.deliveries.append(
+                (f"{event_id(alert_id, notice)}:{name}", alert_id, notice, name, route.kind, payload, now)
+            )
         return len(names)
 
 
 def _alert_doc(alert_id: str, rule: Rule, episode: Episode, tickets: list[dict[str, Any]]) -> dict[str, Any]:
     """What a notice says about its alert (the fields of an `alerts` row that it carries)."""
-    return {"alert_id": alert_id, "kind": rule.kind, "level": rule.level, "board": rule.board,
-            "limit_name": rule.limit_name, "states": rule.states, "team": rule.team, "person": rule.person,
-            "ticket_id": rule.ticket_id, "value": episode.value, "threshold": rule.threshold,
-            "wip_limit": rule.wip_limit, "tickets": tickets, "started_at": episode.started_at,
-            "resolved_at": episode.resolved_at}
+    return {
+        "alert_id": alert_id,
+        "kind": rule.kind,
+        "level": rule.level,
+        "board": rule.board,
+        "limit_name": rule.limit_name,
+        "states": rule.states,
+        "team": rule.team,
+        "person": rule.person,
+        "ticket_id": rule.ticket_id,
+        "value": episode.value,
+        "threshold": rule.threshold,
+        "wip_limit": rule.wip_limit,
+        "tickets": tickets,
+        "started_at": episode.started_at,
+        "resolved_at": episode.resolved_at,
+    }
 
 
 def _open_episodes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, Episode]]:
     rows = con.execute("""SELECT rule, alert_id, status, started_at, value, peak_value, notified, recovering_since
                           FROM alerts WHERE status <> 'resolved'""").fetchall()
-    return {rule: (alert_id, Episode(status, started, value, peak, notified, recovering))
-            for rule, alert_id, status, started, value, peak, notified, recovering in rows}
+    return {
+        rule: (alert_id, Episode(status, started, value, peak, notified, recovering))
+        for rule, alert_id, status, started, value, peak, notified, recovering in rows
+    }
 
 
-def _ticket_doc(ticket_id: str, state: str, assignee: str | None, team: str | None, entered: datetime,
-                age_hours: float) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "state": state, "assignee": assignee, "team": team,
-            "entered_state_at": entered.isoformat(timespec="seconds") + "Z", "age_hours": age_hours}
+def _ticket_doc(
+    ticket_id: str, state: str, assignee: str | None, team: str | None, entered: datetime, age_hours: float
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "state": state,
+        "assignee": assignee,
+        "team": team,
+        "entered_state_at": entered.isoformat(timespec="seconds") + "Z",
+        "age_hours": age_hours,
+    }
 
 
 class _Writes:
@@ -250,48 +332,108 @@ class _Writes:
         self.deliveries: list[tuple] = []
 
     def insert_alert(self, alert_id: str, rule: Rule, episode: Episode, tickets: list[dict[str, Any]]) -> None:
-        self.alerts.append((alert_id, rule.key, rule.kind, rule.level, rule.board, rule.limit_name, list(rule.states),
-                            rule.team, rule.person, rule.ticket_id, rule.threshold, rule.wip_limit, episode.value,
-                            episode.peak_value, json.dumps(tickets), episode.status, episode.started_at,
-                            episode.recovering_since, episode.resolved_at, episode.notified))
+        self.alerts.append(
+            (
+                alert_id,
+                rule.key,
+                rule.kind,
+                rule.level,
+                rule.board,
+                rule.limit_name,
+                list(rule.states),
+                rule.team,
+                rule.person,
+                rule.ticket_id,
+                rule.threshold,
+                rule.wip_limit,
+                episode.value,
+                episode.peak_value,
+                json.dumps(tickets),
+                episode.status,
+                episode.started_at,
+                episode.recovering_since,
+                episode.resolved_at,
+                episode.notified,
+            )
+        )
 
     def update_alert(self, alert_id: str, episode: Episode) -> None:
-        self.updates.append((alert_id, episode.status, episode.value, episode.peak_value, episode.recovering_since,
-                             episode.resolved_at))
+        self.updates.append(
+            (alert_id, episode.status, episode.value, episode.peak_value, episode.recovering_since, episode.resolved_at)
+        )
 
     def flush(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.alerts:
             _run_over_rows(con, "INSERT INTO alerts SELECT * FROM new_alerts", "new_alerts", self.alerts, _ALERT_TYPES)
         if self.updates:
-            _run_over_rows(con, """UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
+            _run_over_rows(
+                con,
+                """UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
                                      recovering_since = u.recovering_since, resolved_at = u.resolved_at
                                  FROM changed_alerts u WHERE alerts.alert_id = u.alert_id""",
-                           "changed_alerts", self.updates, _UPDATE_TYPES)
+                "changed_alerts",
+                self.updates,
+                _UPDATE_TYPES,
+            )
         if self.deliveries:
             # Columns named: the table has grown columns at its end since (tables.sql).
-            _run_over_rows(con, """INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind,
+            _run_over_rows(
+                con,
+                """INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind,
                                         payload, status, attempts, created_at, next_attempt_at, resends, in_doubt)
                                  SELECT delivery_id, alert_id, notice, route, route_kind, payload, 'pending', 0,
                                         created_at, created_at, 0, false
                                  FROM new_deliveries ON CONFLICT DO NOTHING""",
-                           "new_deliveries", self.deliveries, _DELIVERY_TYPES)
+                "new_deliveries",
+                self.deliveries,
+                _DELIVERY_TYPES,
+            )
 
 
 _ALERT_TYPES = {
-    "alert_id": pa.string(), "rule": pa.string(), "kind": pa.string(), "level": pa.string(), "board": pa.string(),
-    "limit_name": pa.string(), "states": pa.list_(pa.string()), "team": pa.string(), "person": pa.string(),
-    "ticket_id": pa.string(), "threshold": pa.float64(), "wip_limit": pa.int32(), "value": pa.float64(),
-    "peak_value": pa.float64(), "tickets": pa.string(), "status": pa.string(), "started_at": pa.timestamp("us"),
-    "recovering_since": pa.timestamp("us"), "resolved_at": pa.timestamp("us"), "notified": pa.bool_(),
+    "alert_id": pa.string(),
+    "rule": pa.string(),
+    "kind": pa.string(),
+    "level": pa.string(),
+    "board": pa.string(),
+    "limit_name": pa.string(),
+    "states": pa.list_(pa.string()),
+    "team": pa.string(),
+    "person": pa.string(),
+    "ticket_id": pa.string(),
+    "threshold": pa.float64(),
+    "wip_limit": pa.int32(),
+    "value": pa.float64(),
+    "peak_value": pa.float64(),
+    "tickets": pa.string(),
+    "status": pa.string(),
+    "started_at": pa.timestamp("us"),
+    "recovering_since": pa.timestamp("us"),
+    "resolved_at": pa.timestamp("us"),
+    "notified": pa.bool_(),
 }
-_UPDATE_TYPES = {"alert_id": pa.string(), "status": pa.string(), "value": pa.float64(), "peak_value": pa.float64(),
-                 "recovering_since": pa.timestamp("us"), "resolved_at": pa.timestamp("us")}
-_DELIVERY_TYPES = {"delivery_id": pa.string(), "alert_id": pa.string(), "notice": pa.string(), "route": pa.string(),
-                   "route_kind": pa.string(), "payload": pa.string(), "created_at": pa.timestamp("us")}
+_UPDATE_TYPES = {
+    "alert_id": pa.string(),
+    "status": pa.string(),
+    "value": pa.float64(),
+    "peak_value": pa.float64(),
+    "recovering_since": pa.timestamp("us"),
+    "resolved_at": pa.timestamp("us"),
+}
+_DELIVERY_TYPES = {
+    "delivery_id": pa.string(),
+    "alert_id": pa.string(),
+    "notice": pa.string(),
+    "route": pa.string(),
+    "route_kind": pa.string(),
+    "payload": pa.string(),
+    "created_at": pa.timestamp("us"),
+}
 
 
-def _run_over_rows(con: duckdb.DuckDBPyConnection, sql: str, name: str, rows: list[tuple],
-                 types: dict[str, pa.DataType]) -> None:
+def _run_over_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, name: str, rows: list[tuple], types: dict[str, pa.DataType]
+) -> None:
     """Run `sql` over `rows` registered as the relation `name` (columns and types from `types`)."""
     columns = list(zip(*rows))
     table = pa.table({col: pa.array(list(values), type) for (col, type), values in zip(types.items(), columns)})

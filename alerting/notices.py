@@ -59,14 +59,20 @@ def summary(data: dict[str, Any]) -> str:
         days, limit_days = data["value"] / 86400, data["threshold"] / 86400
         if data["notice"] == "recovered":
             return f"{data['ticket_id']} is no longer aging in {data['limit_name']} on board {data['board']}."
-        return (f"{data['ticket_id']} has been in {data['limit_name']} on board {data['board']} for {days:.1f} days, "
-                f"past that state's aging percentile ({limit_days:.1f} days).")
+        return (
+            f"{data['ticket_id']} has been in {data['limit_name']} on board {data['board']} for {days:.1f} days, "
+            f"past that state's aging percentile ({limit_days:.1f} days)."
+        )
     if data["notice"] == "recovered":
-        return (f"Back within the WIP limit: {where} holds {wip} tickets, limit {data['wip_limit']} "
-                f"(since {data['started_at']}).")
+        return (
+            f"Back within the WIP limit: {where} holds {wip} tickets, limit {data['wip_limit']} "
+            f"(since {data['started_at']})."
+        )
     if data["level"] == "warning":
-        return (f"WIP warning: {where} holds {wip} tickets, warning level {int(data['threshold'])}, "
-                f"limit {data['wip_limit']}.")
+        return (
+            f"WIP warning: {where} holds {wip} tickets, warning level {int(data['threshold'])}, "
+            f"limit {data['wip_limit']}."
+        )
     return f"WIP limit breached: {where} holds {wip} tickets, limit {data['wip_limit']}."
 
 
@@ -75,8 +81,10 @@ def slack_message(event: dict[str, Any]) -> dict[str, Any]:
     data = event["data"]
     lines = [f"*{data['summary']}*"]
     for ticket in data["tickets"][:10]:
-        lines.append(f"• {ticket['ticket_id']} in {ticket['state']} for {ticket['age_hours']:.1f} h"
-                     + (f" ({ticket['assignee']})" if ticket.get("assignee") else ""))
+        lines.append(
+            f"• {ticket['ticket_id']} in {ticket['state']} for {ticket['age_hours']:.1f} h"
+            + (f" ({ticket['assignee']})" if ticket.get("assignee") else "")
+        )
     if len(data["tickets"]) > 10:
         lines.append(f"… and {len(data['tickets']) - 10} more")
     lines.append(f"<{data['link']}|Open in flowmeter>")

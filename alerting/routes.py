@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from flowmeter.errors import SettingsError
-from flowmeter.workflow import Workflow
+from flowcore.errors import SettingsError
+from flowcore.workflow import Workflow
 
 KINDS = ("slack", "webhook", "kafka", "log")
 ROUTE_KEYS = ("kind", "url", "secret", "topic", "timeout")
@@ -57,8 +57,9 @@ def parse_routes(doc: dict[str, Any], source: str, alerts_topic: str) -> dict[st
     for name, body in tables.items():
         where = f"alerts.{name}"
         if not isinstance(body, dict):
-            raise SettingsError(f"{source}: {where} must be a table with a kind, like "
-                                f"[alerts.{name}] kind = \"webhook\".")
+            raise SettingsError(
+                f'{source}: {where} must be a table with a kind, like [alerts.{name}] kind = "webhook".'
+            )
         unknown = [key for key in body if key not in ROUTE_KEYS]
         if unknown:
             raise SettingsError(f"{source}: {where} has unknown key '{unknown[0]}'; allowed: {', '.join(ROUTE_KEYS)}.")
@@ -83,28 +84,43 @@ def parse_routes(doc: dict[str, Any], source: str, alerts_topic: str) -> dict[st
         if topic is not None and kind != "kafka":
             raise SettingsError(f"{source}: {where}.topic is only used by kafka routes.")
         timeout = body.get("timeout")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not 0 < timeout <= 300):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 300
+        ):
             raise SettingsError(f"{source}: {where}.timeout must be a number of seconds between 0 and 300.")
-        routes[name] = Route(name, kind, url=url, secret=secret,
-                             topic=(topic or alerts_topic) if kind == "kafka" else None,
-                             timeout=float(timeout) if timeout is not None else None)
+        routes[name] = Route(
+            name,
+            kind,
+            url=url,
+            secret=secret,
+            topic=(topic or alerts_topic) if kind == "kafka" else None,
+            timeout=float(timeout) if timeout is not None else None,
+        )
     return routes
 
 
-def check_limit_routes(workflow: Workflow, routes: dict[str, Route], source: str,
-                       extra: tuple[str, ...] = (), extra_where: str = "aging_routes") -> None:
+def check_limit_routes(
+    workflow: Workflow,
+    routes: dict[str, Route],
+    source: str,
+    extra: tuple[str, ...] = (),
+    extra_where: str = "aging_routes",
+) -> None:
     """Every route a WIP limit (or the aging alert) names must be defined."""
     for limit in workflow.wip_limits:
         for route in limit.routes:
             if route not in routes:
-                raise SettingsError(f"{source}: the WIP limit {limit.name!r} of board {limit.board} names route "
-                                    f"{route!r}, which is not defined; add [alerts.{route}] with a kind "
-                                    f"(known routes: {', '.join(sorted(routes))}).")
+                raise SettingsError(
+                    f"{source}: the WIP limit {limit.name!r} of board {limit.board} names route "
+                    f"{route!r}, which is not defined; add [alerts.{route}] with a kind "
+                    f"(known routes: {', '.join(sorted(routes))})."
+                )
     for route in extra:
         if route not in routes:
-            raise SettingsError(f"{source}: {extra_where} names route {route!r}, which is not defined; "
-                                f"add [alerts.{route}] (known routes: {', '.join(sorted(routes))}).")
+            raise SettingsError(
+                f"{source}: {extra_where} names route {route!r}, which is not defined; "
+                f"add [alerts.{route}] (known routes: {', '.join(sorted(routes))})."
+            )
 
 
 def _text(body: dict[str, Any], key: str, where: str, source: str) -> str | None:

@@ -31,34 +31,37 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from flowmeter.errors import FlowmeterError
-from flowmeter.text import is_utf8
-
-if TYPE_CHECKING:
-    from analytics.store import Store
-
-# What became of every input event, and the latest rejects: /api/status and `flowmeter status`.
-STATUS_SQL = "SELECT * FROM ingest_status"
-RECENT_DEAD_LETTERS_SQL = """
-    SELECT src, kind, reason, received_at FROM dead_letters
-    ORDER BY received_at DESC, src DESC LIMIT 20
-"""
+from flowcore.errors import FlowmeterError
+from flowcore.text import is_utf8
 
 ALLOWED = {duckdb.StatementType.SELECT}
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
 # What a refused statement type is, in words a person knows.
 _WHAT = {
-    "INSERT": "changes data", "UPDATE": "changes data", "DELETE": "changes data", "CREATE": "changes the schema",
-    "DROP": "changes the schema", "ALTER": "changes the schema", "SET": "changes a setting",
-    "VARIABLE_SET": "changes a setting", "PRAGMA": "runs a pragma", "COPY": "reads or writes files",
-    "EXPORT": "writes files", "ATTACH": "opens another database", "DETACH": "closes a database",
-    "LOAD": "installs or loads an extension", "CALL": "calls a procedure", "TRANSACTION": "controls transactions",
-    "PREPARE": "prepares a statement", "EXECUTE": "executes a prepared statement", "MULTI": "runs several statements",
+    "INSERT": "changes data",
+    "UPDATE": "changes data",
+    "DELETE": "changes data",
+    "CREATE": "changes the schema",
+    "DROP": "changes the schema",
+    "ALTER": "changes the schema",
+    "SET": "changes a setting",
+    "VARIABLE_SET": "changes a setting",
+    "PRAGMA": "runs a pragma",
+    "COPY": "reads or writes files",
+    "EXPORT": "writes files",
+    "ATTACH": "opens another database",
+    "DETACH": "closes a database",
+    "LOAD": "installs or loads an extension",
+    "CALL": "calls a procedure",
+    "TRANSACTION": "controls transactions",
+    "PREPARE": "prepares a statement",
+    "EXECUTE": "executes a prepared statement",
+    "MULTI": "runs several statements",
 }
 
 
@@ -116,8 +119,10 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     if not sql or not sql.strip():
         raise QueryRefused("the query is empty; send one SELECT statement.")
     if not is_utf8(sql):
-        raise QueryRefused("the query holds text that is not valid Unicode (a lone surrogate such as \\ud800, "
-                           "or bytes that are not UTF-8); send UTF-8 text.")
+        raise QueryRefused(
+            "the query holds text that is not valid Unicode (a lone surrogate such as \\ud800, "
+            "or bytes that are not UTF-8); send UTF-8 text."
+        )
     statements = _parse(con, sql)
     if len(statements) != 1:
         raise QueryRefused(f"send exactly one statement; this has {len(statements)}.")
@@ -130,8 +135,10 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise QueryRefused("EXPLAIN is accepted only for a SELECT statement.")
     if statement.type not in ALLOWED:
         name = statement.type.name
-        raise QueryRefused(f"only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are "
-                           f"accepted; this is {name} which {_WHAT.get(name, 'is not read-only')}.")
+        raise QueryRefused(
+            f"only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are "
+            f"accepted; this is {name} which {_WHAT.get(name, 'is not read-only')}."
+        )
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:
@@ -141,8 +148,15 @@ def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list:
         raise QueryFailed(_first_line(exc)) from None
 
 
-def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, timeout: float,
-              max_bytes: int = 0, params: list[Any] | dict[str, Any] | None = None) -> QueryResult:
+def run_query(
+    cursor: duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    max_rows: int,
+    timeout: float,
+    max_bytes: int = 0,
+    params: list[Any] | dict[str, Any] | None = None,
+) -> QueryResult:
     """Run a checked statement on its own cursor, in a read-only transaction that is rolled
     back; interrupt it past `timeout` seconds; keep at most `max_rows` rows and (when set)
     `max_bytes` bytes of Arrow data. `params` are bound to the statement's ``?`` or ``$name``."""
@@ -154,8 +168,14 @@ def run_query(cursor: duckdb.DuckDBPyConnection, sql: str, *, max_rows: int, tim
         raise _answer_for(exc, False, timeout) from None
 
 
-def _run_checked(cursor: duckdb.DuckDBPyConnection, sql: str, max_rows: int, timeout: float, max_bytes: int,
-                 params: list[Any] | dict[str, Any] | None) -> QueryResult:
+def _run_checked(
+    cursor: duckdb.DuckDBPyConnection,
+    sql: str,
+    max_rows: int,
+    timeout: float,
+    max_bytes: int,
+    params: list[Any] | dict[str, Any] | None,
+) -> QueryResult:
     timed_out = threading.Event()
 
     def interrupt() -> None:
@@ -199,17 +219,22 @@ def _answer_for(exc: Exception, timed_out: bool, timeout: float) -> FlowmeterErr
     (an interrupt as OSError "INTERRUPT Error: Interrupted!"), so the text decides as well."""
     text = _first_line(exc)
     if isinstance(exc, duckdb.PermissionException):
-        return QueryRefused("SQL on this store cannot read or write files or reach the network "
-                            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views.")
+        return QueryRefused(
+            "SQL on this store cannot read or write files or reach the network "
+            "(read_csv, read_parquet, glob, httpfs, ...); query the tables and views."
+        )
     if _READ_ONLY_REFUSAL in text:
-        return QueryRefused("this statement would change the store, and ad hoc SQL is read-only: "
-                            "DuckDB refused the write and nothing was changed.")
+        return QueryRefused(
+            "this statement would change the store, and ad hoc SQL is read-only: "
+            "DuckDB refused the write and nothing was changed."
+        )
     if timed_out:
         return QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped; narrow it or add a LIMIT.")
     if isinstance(exc, duckdb.InterruptException) or text.startswith("INTERRUPT"):
         # Not our timer: the worker is stopping (Store.interrupt_readers).
-        return QueryInterrupted("the query was stopped because the worker is shutting down; "
-                                "run it again once it is back.")
+        return QueryInterrupted(
+            "the query was stopped because the worker is shutting down; run it again once it is back."
+        )
     return QueryFailed(text)
 
 
@@ -251,24 +276,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
-
-
-def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
-    """One of our own fixed queries, as JSON-ready row objects."""
-    columns, rows = store.read(sql)
-    return [{c: jsonable(v) for c, v in zip(columns, row)} for row in rows]
-
-
-LOG_RESETS_SQL = """
-    SELECT count(*) AS count, coalesce(sum(lost_offsets), 0) AS lost_offsets FROM log_resets
-"""
-_HAS_LOG_RESETS_SQL = "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'log_resets'"
-
-
-def ingest_report(store: Store) -> dict[str, Any]:
-    """Per kind: landed, duplicates, dead-lettered; the latest dead letters with reasons; and the
-    broker log resets this store has seen (docs/recovery.md), with or without a worker running."""
-    has_resets = query_rows(store, _HAS_LOG_RESETS_SQL)[0]["n"]  # a store from before the table
-    resets = query_rows(store, LOG_RESETS_SQL)[0] if has_resets else {"count": 0, "lost_offsets": 0}
-    return {"kinds": query_rows(store, STATUS_SQL), "recent_dead_letters": query_rows(store, RECENT_DEAD_LETTERS_SQL),
-            "log_resets": resets}

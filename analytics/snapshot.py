@@ -16,12 +16,26 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from flowmeter.errors import FlowmeterError
+from flowcore.errors import FlowmeterError
 
 # What a snapshot copies: the landed facts, bookkeeping, mapping and derived tables.
-TABLES = ("transitions", "deploys", "dead_letters", "ingest_positions", "ingest_counts", "workflow_states",
-          "workflow_aliases", "wip_limits", "production_environments", "flowmeter_meta", "visits", "tickets",
-          "alerts", "alert_deliveries", "log_resets")
+TABLES = (
+    "transitions",
+    "deploys",
+    "dead_letters",
+    "ingest_positions",
+    "ingest_counts",
+    "workflow_states",
+    "workflow_aliases",
+    "wip_limits",
+    "production_environments",
+    "flowmeter_meta",
+    "visits",
+    "tickets",
+    "alerts",
+    "alert_deliveries",
+    "log_resets",
+)
 
 
 class SnapshotError(FlowmeterError):

@@ -30,25 +30,39 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from analytics.query import read_only_transaction
-from flowmeter import deadletter
-from flowmeter.errors import StoreDamaged, StoreError, StoreFull, StoreLocked
-from flowmeter.failpoints import Failpoints
-from flowmeter.workflow import Workflow
-from streams.batch import Envelope, PreparedBatch
+from flowcore import deadletter
+from flowcore.batch import Envelope, PreparedBatch
+from flowcore.errors import StoreDamaged, StoreError, StoreFull, StoreLocked
+from flowcore.failpoints import Failpoints
+from flowcore.workflow import Workflow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Event attribute -> column; the wire's `at` is an SQL keyword, so it is stored by meaning.
 _TRANSITION_COLUMNS = {
-    "event_id": "event_id", "ticket_id": "ticket_id", "board": "board", "from_state": "from_state",
-    "to_state": "to_state", "at": "occurred_at", "assignee": "assignee", "team": "team",
-    "ticket_type": "ticket_type", "actor": "actor", "source": "source",
+    "event_id": "event_id",
+    "ticket_id": "ticket_id",
+    "board": "board",
+    "from_state": "from_state",
+    "to_state": "to_state",
+    "at": "occurred_at",
+    "assignee": "assignee",
+    "team": "team",
+    "ticket_type": "ticket_type",
+    "actor": "actor",
+    "source": "source",
 }
 _TRANSITION_FIELDS = operator.attrgetter(*_TRANSITION_COLUMNS)
 _DEPLOY_COLUMNS = {
-    "event_id": "event_id", "service": "service", "environment": "environment", "status": "status",
-    "at": "finished_at", "started_at": "started_at", "version": "version", "source": "source",
+    "event_id": "event_id",
+    "service": "service",
+    "environment": "environment",
+    "status": "status",
+    "at": "finished_at",
+    "started_at": "started_at",
+    "version": "version",
+    "source": "source",
 }
 _COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.timestamp("us"))]))
 
@@ -57,6 +71,7 @@ _COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.ti
 class BatchTimes:
     """When the last batch with transitions committed, and its oldest event's time: lets the
     alert evaluator tell history being replayed from fresh events (see streams.worker)."""
+
     landed_monotonic: float
     oldest_event_at: datetime  # naive UTC
 
@@ -64,6 +79,7 @@ class BatchTimes:
 @dataclass(frozen=True)
 class LogReset:
     """A partition's log is not the one its stored position belongs to (see Store.use_logs)."""
+
     source: str
     partition: int
     kind: str  # new_log | truncated | retention_gap
@@ -77,14 +93,20 @@ class LogReset:
     def describe(self) -> str:
         where = f"{self.source}[{self.partition}]"
         if self.kind == "new_log":
-            return (f"{where} is a new log (topic id {self.new_log_id or '?'}, was {self.old_log_id or '?'}): "
-                    f"its offsets restart, so messages up to {self.stored_offset} are new events, landed now")
+            return (
+                f"{where} is a new log (topic id {self.new_log_id or '?'}, was {self.old_log_id or '?'}): "
+                f"its offsets restart, so messages up to {self.stored_offset} are new events, landed now"
+            )
         if self.kind == "truncated":
-            return (f"{where} ends at offset {self.log_end}, below the {self.stored_offset} already landed: "
-                    f"the log was truncated; messages from {self.log_end} on are landed as new")
-        return (f"{where} starts at offset {self.log_start}, past the {self.stored_offset} already landed: "
-                f"retention deleted {self.lost_offsets} messages before they landed; they cannot be recovered "
-                "from this topic")
+            return (
+                f"{where} ends at offset {self.log_end}, below the {self.stored_offset} already landed: "
+                f"the log was truncated; messages from {self.log_end} on are landed as new"
+            )
+        return (
+            f"{where} starts at offset {self.log_start}, past the {self.stored_offset} already landed: "
+            f"retention deleted {self.lost_offsets} messages before they landed; they cannot be recovered "
+            "from this topic"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,8 +117,12 @@ class LandResult:
     own_copies: int = 0  # the worker's own dead letters read back from the topic (not counted again)
 
     def __add__(self, other: LandResult) -> LandResult:
-        return LandResult(self.landed + other.landed, self.duplicates + other.duplicates,
-                          self.dead_lettered + other.dead_lettered, self.own_copies + other.own_copies)
+        return LandResult(
+            self.landed + other.landed,
+            self.duplicates + other.duplicates,
+            self.dead_lettered + other.dead_lettered,
+            self.own_copies + other.own_copies,
+        )
 
 
 class Store:
@@ -119,8 +145,14 @@ class Store:
 
     # ---- opening -------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False, failpoints: Failpoints | None = None,
-             workflow: Workflow | None = None) -> Store:
+    def open(
+        cls,
+        path: Path,
+        *,
+        read_only: bool = False,
+        failpoints: Failpoints | None = None,
+        workflow: Workflow | None = None,
+    ) -> Store:
         """Open (creating when needed) the store. A writer given a workflow syncs the mapping,
         re-deriving every metric when it changed; without one it keeps the stored mapping
         (a new store gets the built-in defaults)."""
@@ -132,8 +164,9 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if failpoints is not None and failpoints.should_fail("store.open"):
-                raise duckdb.IOException(f'injected: Could not write file "{path}": No space left on device '
-                                         "(failpoint store.open)")
+                raise duckdb.IOException(
+                    f'injected: Could not write file "{path}": No space left on device (failpoint store.open)'
+                )
             con = duckdb.connect(str(path), read_only=read_only)
             store = cls(con, path, failpoints)
             if not read_only:
@@ -175,11 +208,18 @@ class Store:
         as the store itself: its rows are copied into a store built from the schema."""
         self._con.execute("ATTACH ? AS snapshot (READ_ONLY)", [str(snapshot)])
         try:
-            theirs = {r[0] for r in self._con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'snapshot'").fetchall()}
-            ours = [r[0] for r in self._con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND NOT temporary").fetchall()]
+            theirs = {
+                r[0]
+                for r in self._con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'snapshot'"
+                ).fetchall()
+            }
+            ours = [
+                r[0]
+                for r in self._con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
+                ).fetchall()
+            ]
 
             def work(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                 copied = {}
@@ -188,6 +228,7 @@ class Store:
                     con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM snapshot."{table}"')
                     copied[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
                 return copied
+
             return self.in_transaction(work)
         finally:
             self._con.execute("DETACH snapshot")
@@ -210,8 +251,10 @@ class Store:
         for view in views:
             self._con.execute(view.read_text())
         derive_dir = sql_dir / "derive"
-        self._derive_sql = [p.read_text() for p in sorted(
-            (p for p in derive_dir.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)]
+        self._derive_sql = [
+            p.read_text()
+            for p in sorted((p for p in derive_dir.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+        ]
         self._con.execute("CREATE TEMP TABLE IF NOT EXISTS touched_tickets (ticket_id VARCHAR)")
 
     # ---- workflow mapping and derived tables ---------------------------------
@@ -226,9 +269,19 @@ class Store:
             # Limits and routes do not change derived rows: always refreshed, never a re-derive.
             con.execute("DELETE FROM wip_limits")
             for limit in workflow.wip_limits:
-                con.execute("INSERT INTO wip_limits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [limit.board, limit.name or " + ".join(limit.states), list(limit.states), limit.limit,
-                             limit.warn_at, limit.team, limit.person, list(limit.routes)])
+                con.execute(
+                    "INSERT INTO wip_limits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        limit.board,
+                        limit.name or " + ".join(limit.states),
+                        list(limit.states),
+                        limit.limit,
+                        limit.warn_at,
+                        limit.team,
+                        limit.person,
+                        list(limit.routes),
+                    ],
+                )
             rederived = None
             if changed:
                 con.execute("DELETE FROM workflow_states")
@@ -236,10 +289,13 @@ class Store:
                 con.execute("DELETE FROM workflow_aliases")
                 con.executemany("INSERT INTO workflow_aliases VALUES (?, ?, ?)", workflow.alias_rows())
                 con.execute("DELETE FROM production_environments")
-                con.executemany("INSERT INTO production_environments VALUES (?)",
-                                [[e.lower()] for e in workflow.production_environments])
-                con.execute("INSERT OR REPLACE INTO flowmeter_meta VALUES ('workflow_fingerprint', ?)",
-                            [workflow.fingerprint()])
+                con.executemany(
+                    "INSERT INTO production_environments VALUES (?)",
+                    [[e.lower()] for e in workflow.production_environments],
+                )
+                con.execute(
+                    "INSERT OR REPLACE INTO flowmeter_meta VALUES ('workflow_fingerprint', ?)", [workflow.fingerprint()]
+                )
                 con.execute("DELETE FROM touched_tickets")
                 con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM transitions")
                 rederived = self._rederive_touched()
@@ -276,9 +332,7 @@ class Store:
         self._positions = {}
         self.log_resets = self._con.execute("SELECT count(*) FROM log_resets").fetchall()[0][0]
         resets = self._adopt_new_logs(list(self._log_ids))
-        rows = self._con.execute(
-            "SELECT source, \"partition\", log_id, last_offset FROM ingest_positions"
-        ).fetchall()
+        rows = self._con.execute('SELECT source, "partition", log_id, last_offset FROM ingest_positions').fetchall()
         for source, partition, log_id, last_offset in rows:
             if source in self._log_ids and self._log_ids[source] == log_id:
                 self._positions[(source, partition)] = last_offset
@@ -297,16 +351,24 @@ class Store:
         old = self._con.execute(
             """SELECT source, "partition", log_id, last_offset FROM ingest_positions
                WHERE source IN (SELECT unnest($t::VARCHAR[])) ORDER BY source, "partition" """,
-            {"t": topics}).fetchall()
-        resets = [LogReset(source, partition, "new_log", log_id, self._log_ids[source], last_offset)
-                  for source, partition, log_id, last_offset in old if log_id != self._log_ids[source]]
+            {"t": topics},
+        ).fetchall()
+        resets = [
+            LogReset(source, partition, "new_log", log_id, self._log_ids[source], last_offset)
+            for source, partition, log_id, last_offset in old
+            if log_id != self._log_ids[source]
+        ]
         if not resets:
             return []
+
         def work(con: duckdb.DuckDBPyConnection) -> None:
             self._insert_resets(con, resets)
             for r in resets:
-                con.execute('DELETE FROM ingest_positions WHERE source = ? AND "partition" = ? AND log_id = ?',
-                            [r.source, r.partition, r.old_log_id])
+                con.execute(
+                    'DELETE FROM ingest_positions WHERE source = ? AND "partition" = ? AND log_id = ?',
+                    [r.source, r.partition, r.old_log_id],
+                )
+
         self.in_transaction(work)
         for r in resets:
             self._positions.pop((r.source, r.partition), None)
@@ -326,18 +388,33 @@ class Store:
             if end <= landed:
                 resets.append(LogReset(source, partition, "truncated", log_id, log_id, landed, start, end))
             elif start > landed + 1:
-                resets.append(LogReset(source, partition, "retention_gap", log_id, log_id, landed, start, end,
-                                       lost_offsets=start - landed - 1))
+                resets.append(
+                    LogReset(
+                        source,
+                        partition,
+                        "retention_gap",
+                        log_id,
+                        log_id,
+                        landed,
+                        start,
+                        end,
+                        lost_offsets=start - landed - 1,
+                    )
+                )
         if not resets:
             return []
+
         def work(con: duckdb.DuckDBPyConnection) -> None:
             self._insert_resets(con, resets)
             for r in resets:
                 if r.kind == "truncated":
                     assert r.log_end is not None  # a truncated reset is made with the log's end
-                    con.execute('UPDATE ingest_positions SET last_offset = ? '
-                                'WHERE source = ? AND "partition" = ? AND log_id = ?',
-                                [r.log_end - 1, r.source, r.partition, r.new_log_id])
+                    con.execute(
+                        "UPDATE ingest_positions SET last_offset = ? "
+                        'WHERE source = ? AND "partition" = ? AND log_id = ?',
+                        [r.log_end - 1, r.source, r.partition, r.new_log_id],
+                    )
+
         self.in_transaction(work)
         for r in resets:
             if r.kind == "truncated":
@@ -348,9 +425,24 @@ class Store:
 
     def _insert_resets(self, con: duckdb.DuckDBPyConnection, resets: list[LogReset]) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        con.executemany("INSERT INTO log_resets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [[now, r.source, r.partition, r.kind, r.old_log_id, r.new_log_id, r.stored_offset,
-                          r.log_start, r.log_end, r.lost_offsets] for r in resets])
+        con.executemany(
+            "INSERT INTO log_resets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    now,
+                    r.source,
+                    r.partition,
+                    r.kind,
+                    r.old_log_id,
+                    r.new_log_id,
+                    r.stored_offset,
+                    r.log_start,
+                    r.log_end,
+                    r.lost_offsets,
+                ]
+                for r in resets
+            ],
+        )
         self.log_resets += len(resets)
 
     def positions(self) -> dict[tuple[str, int], int]:
@@ -413,7 +505,8 @@ class Store:
                 raise duckdb.IOException("injected write failure (failpoint store.commit)")
             if self._failpoints.should_fail("store.fatal"):
                 raise duckdb.FatalException(
-                    "injected FATAL Error: database has been invalidated (failpoint store.fatal)")
+                    "injected FATAL Error: database has been invalidated (failpoint store.fatal)"
+                )
             con.commit()
         except BaseException:
             _rollback_quietly(con)
@@ -433,16 +526,20 @@ class Store:
             own_copies=own_copies,
         )
 
-    def _new_events(self, table: str, pairs: list[tuple[Envelope, Any]], kind: str,
-                    counts: Counter) -> list[tuple[Envelope, Any]]:
+    def _new_events(
+        self, table: str, pairs: list[tuple[Envelope, Any]], kind: str, counts: Counter
+    ) -> list[tuple[Envelope, Any]]:
         """Keep the first of each event_id not yet stored; count the rest as duplicates."""
         if not pairs:
             return []
         ids = list({event.event_id for _, event in pairs})
         # Checking only this batch's ids stays flat as the table grows (a key or an anti-join grew with it).
-        seen = {row[0] for row in self._con.execute(
-            f"SELECT event_id FROM {table} WHERE event_id IN (SELECT unnest($ids::VARCHAR[]))", {"ids": ids}
-        ).fetchall()}
+        seen = {
+            row[0]
+            for row in self._con.execute(
+                f"SELECT event_id FROM {table} WHERE event_id IN (SELECT unnest($ids::VARCHAR[]))", {"ids": ids}
+            ).fetchall()
+        }
         fresh, repeated = [], []
         for pair in pairs:
             event_id = pair[1].event_id
@@ -488,13 +585,15 @@ class Store:
             # A duplicate: already stored, or an earlier line of this batch has the same event_id.
             # The inner IN builds its hash table on this batch, not on every stored event.
             cols = ", ".join(_TRANSITION_COLUMNS.values())
-            landed = con.execute(f"""
+            landed = con.execute(
+                f"""
                 INSERT INTO transitions ({cols}, landed_at, src)
                 SELECT {cols}, $now, $source || ':' || ord FROM _incoming_rows
                 WHERE event_id NOT IN (SELECT event_id FROM transitions
                                        WHERE event_id IN (SELECT event_id FROM _incoming_rows))
                 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ord) = 1""",
-                {"now": now, "source": source}).fetchall()[0][0]
+                {"now": now, "source": source},
+            ).fetchall()[0][0]
         finally:
             con.unregister("_incoming_rows")
         counts[(source, "transition", "landed")] += landed
@@ -511,8 +610,10 @@ class Store:
         if touched is not None:
             self._append("touched_tickets", touched)
         if backlog:
-            self._con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog "
-                              "EXCEPT SELECT ticket_id FROM touched_tickets")
+            self._con.execute(
+                "INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM derive_backlog "
+                "EXCEPT SELECT ticket_id FROM touched_tickets"
+            )
             self._con.execute("DELETE FROM derive_backlog")
         return self._rederive_touched()
 
@@ -583,14 +684,20 @@ class Store:
             self._con.execute("DELETE FROM dead_letters WHERE src IN (SELECT unnest($s::VARCHAR[]))", {"s": replaced})
         if rows:
             text = deadletter.clean_text
-            self._append("dead_letters", pa.table({
-                "src": [text(r[0], deadletter.REASON_CHARS) for r in rows],
-                "kind": [text(r[1], deadletter.KIND_CHARS) for r in rows],
-                "reason": [text(r[2], deadletter.REASON_CHARS) for r in rows],
-                "raw": pa.array([r[3] for r in rows], pa.binary()), "received_at": [now] * len(rows),
-                "original_bytes": pa.array([r[4] for r in rows], pa.int64()),
-                "copy_of": [None if r[5] is None else text(r[5], deadletter.REASON_CHARS) for r in rows],
-            }))
+            self._append(
+                "dead_letters",
+                pa.table(
+                    {
+                        "src": [text(r[0], deadletter.REASON_CHARS) for r in rows],
+                        "kind": [text(r[1], deadletter.KIND_CHARS) for r in rows],
+                        "reason": [text(r[2], deadletter.REASON_CHARS) for r in rows],
+                        "raw": pa.array([r[3] for r in rows], pa.binary()),
+                        "received_at": [now] * len(rows),
+                        "original_bytes": pa.array([r[4] for r in rows], pa.int64()),
+                        "copy_of": [None if r[5] is None else text(r[5], deadletter.REASON_CHARS) for r in rows],
+                    }
+                ),
+            )
         return own_copies
 
     def _record_positions(self, batch: PreparedBatch, now: datetime) -> dict[tuple[str, int], int]:
@@ -604,8 +711,13 @@ class Store:
                           unnest($o::BIGINT[]), $now
                    ON CONFLICT DO UPDATE SET last_offset = greatest(last_offset, excluded.last_offset),
                                              updated_at = excluded.updated_at""",
-                {"s": [k[0] for k in keys], "p": [k[1] for k in keys], "l": [self._log_ids[k[0]] for k in keys],
-                 "o": [positions[k] for k in keys], "now": now},
+                {
+                    "s": [k[0] for k in keys],
+                    "p": [k[1] for k in keys],
+                    "l": [self._log_ids[k[0]] for k in keys],
+                    "o": [positions[k] for k in keys],
+                    "now": now,
+                },
             )
         return positions
 
@@ -613,8 +725,10 @@ class Store:
         per_source: dict[tuple[str, str], dict[str, int]] = {}
         for (source, kind, what), n in counts.items():
             # Valid UTF-8 whatever a header or a file name held (clean_text leaves plain text alone).
-            key = (deadletter.clean_text(source, deadletter.REASON_CHARS),
-                   deadletter.clean_text(kind, deadletter.KIND_CHARS))
+            key = (
+                deadletter.clean_text(source, deadletter.REASON_CHARS),
+                deadletter.clean_text(kind, deadletter.KIND_CHARS),
+            )
             per_source.setdefault(key, {"landed": 0, "duplicates": 0, "dead_lettered": 0})[what] += n
         for (source, kind), c in per_source.items():
             self._con.execute(
@@ -705,16 +819,18 @@ def _original_bytes(envelope: Envelope) -> int:
     return len(envelope.value) if envelope.value is not None else 0
 
 
-def _holds(in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int | None, Any, Any]],
-           raw: bytes, size: int) -> bool:
+def _holds(
+    in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int | None, Any, Any]], raw: bytes, size: int
+) -> bool:
     """Whether this batch's dead letter or one stored at the same src is the same message."""
     if in_batch is not None and deadletter.same_message(in_batch[0], in_batch[1], raw, size):
         return True
     return any(deadletter.same_message(s_raw, s_size, raw, size) for s_raw, s_size, _, _ in stored)
 
 
-def _copies(in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int | None, Any, Any]],
-            raw: bytes, size: int) -> bool:
+def _copies(
+    in_batch: tuple[bytes, int] | None, stored: Iterable[tuple[bytes, int | None, Any, Any]], raw: bytes, size: int
+) -> bool:
     """Whether `raw` (of original `size`) is exactly the worker's copy of the dead letter this batch
     brings or the store holds at the source it claims."""
     if in_batch is not None and deadletter.is_copy(raw, size, in_batch[0], in_batch[1]):

@@ -22,14 +22,15 @@ from pathlib import Path
 
 from benchmarks.report import Progress, Section, machine, now_utc, render
 from benchmarks.scenarios import ORDER, Context
-from flowmeter.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size (default 1.0)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats per figure (views: always 5 runs)")
     parser.add_argument("--only", default=",".join(ORDER), help=f"comma-separated subset of {','.join(ORDER)}")
@@ -82,8 +83,15 @@ def main(argv: list[str] | None = None) -> int:
             ctx.close()
         broker.stop()
         shutil.rmtree(root, ignore_errors=True)
-    text = render(sections, started=started, seconds=say.elapsed, scale=args.scale, repeats=args.repeats,
-                  machine_lines=machine_lines, command=command.strip())
+    text = render(
+        sections,
+        started=started,
+        seconds=say.elapsed,
+        scale=args.scale,
+        repeats=args.repeats,
+        machine_lines=machine_lines,
+        command=command.strip(),
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     say(f"wrote {args.output}")

@@ -25,7 +25,7 @@ from kafka import KafkaProducer
 from benchmarks.browser import poll
 from benchmarks.hook import AlertHook
 from benchmarks.query_latency import Worker
-from flowmeter.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker
 from streams.topics import ensure_topics
 
 TARGET_P95 = 2.0
@@ -53,8 +53,16 @@ url = "{url}/alerts"
 
 def transition(n: int, ticket: str, frm: str | None, to: str) -> bytes:
     at = START + timedelta(seconds=n)
-    return json.dumps({"event_id": f"al-{n}", "ticket_id": ticket, "board": "bench", "from_state": frm,
-                       "to_state": to, "at": at.isoformat()}).encode()
+    return json.dumps(
+        {
+            "event_id": f"al-{n}",
+            "ticket_id": ticket,
+            "board": "bench",
+            "from_state": frm,
+            "to_state": to,
+            "at": at.isoformat(),
+        }
+    ).encode()
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.005):
@@ -86,8 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         worker = Worker(server, prefix)
         settings = worker.dir / "flowmeter.toml"
         settings.write_text(SETTINGS.format(url=hook.url))
-        worker.env.update(FLOWMETER_SETTINGS=str(settings), FLOWMETER_ALERT_COOLDOWN="0",
-                          FLOWMETER_AGING_ALERTS="false")
+        worker.env.update(
+            FLOWMETER_SETTINGS=str(settings), FLOWMETER_ALERT_COOLDOWN="0", FLOWMETER_AGING_ALERTS="false"
+        )
         producer = KafkaProducer(bootstrap_servers=server, acks="all", linger_ms=0)
         topic = f"{prefix}transitions"
         try:
@@ -104,8 +113,11 @@ def main(argv: list[str] | None = None) -> None:
                 producer.flush()
                 wait_for(lambda n=n: _visible(worker, f"al-{n + 1}"), args.timeout, "the event to be queryable")
                 visible_latency.append(time.time() - sent)
-                fired = wait_for(lambda before=before: len(hook.answered()) > before and hook.answered()[before],
-                                 args.timeout, f"alert {i + 1}")
+                fired = wait_for(
+                    lambda before=before: len(hook.answered()) > before and hook.answered()[before],
+                    args.timeout,
+                    f"alert {i + 1}",
+                )
                 if json.loads(fired.body)["type"] != "dev.flowmeter.alert.fired":
                     raise SystemExit(f"expected a fired notice, got {fired.body[:200]!r}")
                 alert_latency.append(fired.at - sent)
@@ -121,10 +133,11 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{args.breaches} breaches, default batch settings, webhook on 127.0.0.1")
     print(f"{'seconds':<44} {'p50':>7} {'p95':>7} {'max':>7}")
-    rows = [("produce -> webhook receives the alert", alert_latency),
-            ("baseline: produce -> queryable via /api/sql", visible_latency),
-            ("alerting's share (alert - queryable)",
-             [a - v for a, v in zip(alert_latency, visible_latency)])]
+    rows = [
+        ("produce -> webhook receives the alert", alert_latency),
+        ("baseline: produce -> queryable via /api/sql", visible_latency),
+        ("alerting's share (alert - queryable)", [a - v for a, v in zip(alert_latency, visible_latency)]),
+    ]
     for label, values in rows:
         print(f"{label:<44} {statistics.median(values):>7.3f} {percentile(values, 0.95):>7.3f} {max(values):>7.3f}")
     p95 = percentile(alert_latency, 0.95)
@@ -140,8 +153,11 @@ def _listening(worker: Worker) -> bool:
 
 
 def _visible(worker: Worker, event_id: str) -> bool:
-    response = worker.http.post(f"{worker.url}/api/sql", timeout=10,
-                                json={"sql": f"SELECT count(*) AS n FROM transitions WHERE event_id = '{event_id}'"})
+    response = worker.http.post(
+        f"{worker.url}/api/sql",
+        timeout=10,
+        json={"sql": f"SELECT count(*) AS n FROM transitions WHERE event_id = '{event_id}'"},
+    )
     return response.ok and response.json()["rows"][0]["n"] == 1
 
 

@@ -25,27 +25,47 @@ INSERT = "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 def per_event_insert(server: str, topic: str, count: int, db: Path, timeout: float) -> float:
     """Seconds to consume and insert the first `count` events of `topic`, one INSERT each."""
     store = Store.open(db)  # the real tables, views and defaults
-    consumer = KafkaConsumer(topic, bootstrap_servers=server, group_id=None, auto_offset_reset="earliest",
-                             enable_auto_commit=False, max_poll_records=5_000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=server,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5_000,
+    )
     con = store._con
     done, deadline = 0, time.monotonic() + timeout
     try:
         started = time.perf_counter()
         while done < count:
             if time.monotonic() > deadline:
-                raise SystemExit(f"the per-event INSERT baseline inserted only {done:,} of {count:,} events "
-                                 f"within {timeout:.0f} s")
+                raise SystemExit(
+                    f"the per-event INSERT baseline inserted only {done:,} of {count:,} events within {timeout:.0f} s"
+                )
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
                     if done >= count:
                         break
                     e = json.loads(record.value)
                     at = datetime.fromisoformat(e["at"]).astimezone(UTC).replace(tzinfo=None)
-                    con.execute(INSERT, [e["event_id"], e["ticket_id"], e["board"], e.get("from_state"),
-                                         e["to_state"], at, e.get("assignee"), e.get("team"), e.get("ticket_type"),
-                                         e.get("actor"), e.get("source"),
-                                         datetime.now(UTC).replace(tzinfo=None),
-                                         f"{record.topic}[{record.partition}]@{record.offset}"])
+                    con.execute(
+                        INSERT,
+                        [
+                            e["event_id"],
+                            e["ticket_id"],
+                            e["board"],
+                            e.get("from_state"),
+                            e["to_state"],
+                            at,
+                            e.get("assignee"),
+                            e.get("team"),
+                            e.get("ticket_type"),
+                            e.get("actor"),
+                            e.get("source"),
+                            datetime.now(UTC).replace(tzinfo=None),
+                            f"{record.topic}[{record.partition}]@{record.offset}",
+                        ],
+                    )
                     done += 1
         seconds = time.perf_counter() - started
         stored = con.execute("SELECT count(*) FROM transitions").fetchall()[0][0]

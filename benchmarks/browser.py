@@ -23,15 +23,20 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from dashboard.navigation import url_path
-from flowmeter.broker import free_port
+from streams.broker import free_port
 
 if TYPE_CHECKING:  # Playwright is a test extra: imported only when a browser is launched
     from playwright.sync_api import Browser, Page, ViewportSize
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = (
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     # Nothing leaves the machine: the page icon Streamlit would fetch from fonts.gstatic.com
     # fails at once instead of waiting on DNS.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
@@ -85,12 +90,22 @@ class Up:
     def start(self, timeout: float = 60) -> Up:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
         env.update(FLOWMETER_WEB_PORT=str(free_port()), FLOWMETER_RECEIVER_PORT=str(free_port()))
-        argv = [sys.executable, "-m", "flowmeter", "up", "--db", str(self.db),
-                "--dashboard-port", str(self.dashboard_port), *(["--demo"] if self.demo else [])]
+        argv = [
+            sys.executable,
+            "-m",
+            "flowmeter",
+            "up",
+            "--db",
+            str(self.db),
+            "--dashboard-port",
+            str(self.dashboard_port),
+            *(["--demo"] if self.demo else []),
+        ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(argv, cwd=self.db.parent, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                argv, cwd=self.db.parent, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         info = poll(self._started, timeout, f"flowmeter up to start (log: {self.log_path})")
         self.worker_url = info["url"]
         return self
@@ -98,8 +113,10 @@ class Up:
     def _started(self) -> dict[str, Any] | None:
         assert self.process is not None, "start() launched it"
         if self.process.poll() is not None:
-            raise RuntimeError(f"flowmeter up exited with {self.process.returncode} while starting; "
-                               f"its log ends with:\n{self.log_tail()}")
+            raise RuntimeError(
+                f"flowmeter up exited with {self.process.returncode} while starting; "
+                f"its log ends with:\n{self.log_tail()}"
+            )
         if f"Dashboard: {self.url}" not in self.log_tail(40):  # printed once every part answers
             return None
         try:
@@ -168,8 +185,10 @@ def descendants(pid: int) -> list[int]:
 def require_chromium() -> str:
     """The browser's path; ChromiumMissing, in one sentence, when it is not installed."""
     if not os.access(CHROMIUM, os.X_OK):
-        raise ChromiumMissing(f"Chromium is not installed at {CHROMIUM}: install the Debian package `chromium` "
-                              "(bash scripts/test.sh does so when it runs as root).")
+        raise ChromiumMissing(
+            f"Chromium is not installed at {CHROMIUM}: install the Debian package `chromium` "
+            "(bash scripts/test.sh does so when it runs as root)."
+        )
     return CHROMIUM
 
 
@@ -177,10 +196,13 @@ def require_chromium() -> str:
 def chromium() -> Iterator[Browser]:
     """Headless Debian Chromium driven by Playwright; closed on the way out."""
     path = require_chromium()
+    # start-up: Playwright loads only for the browser scenarios
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=list(LAUNCH_ARGS), headless=True,
-                                             timeout=60_000)
+        browser = playwright.chromium.launch(
+            executable_path=path, args=list(LAUNCH_ARGS), headless=True, timeout=60_000
+        )
         try:
             yield browser
         finally:
@@ -191,13 +213,18 @@ def chromium() -> Iterator[Browser]:
 # Real content: what a page draws once its data came back (a metric, a drawn chart, a table, a
 # message such as "No events yet", the SQL page's schema list), as opposed to the title and
 # widgets drawn before any query ran.
-CONTENT = ", ".join([
-    "[data-testid=stMetricValue]",
-    "[data-testid=stVegaLiteChart] svg", "[data-testid=stVegaLiteChart] canvas",
-    "[data-testid=stPlotlyChart] svg",
-    "[data-testid=stDataFrame] canvas", "[data-testid=stTable]",
-    "[data-testid=stAlert]", "[data-testid=stExpander]",
-])
+CONTENT = ", ".join(
+    [
+        "[data-testid=stMetricValue]",
+        "[data-testid=stVegaLiteChart] svg",
+        "[data-testid=stVegaLiteChart] canvas",
+        "[data-testid=stPlotlyChart] svg",
+        "[data-testid=stDataFrame] canvas",
+        "[data-testid=stTable]",
+        "[data-testid=stAlert]",
+        "[data-testid=stExpander]",
+    ]
+)
 
 # null until the page shows its title and real content (or an exception); then the moment, in
 # ms since navigation start (performance.now()), any exception's text and the warnings and errors
@@ -248,13 +275,16 @@ class Rendered:
 def wait_rendered(page: Page, title: str, timeout: float = 30) -> Rendered:
     """Wait (checking every animation frame) until the page shows `title` and real content, or an
     exception. TimeoutError, with what the page does show, when `timeout` s pass first."""
+    # start-up: Playwright loads only for the browser scenarios
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
         value = page.wait_for_function(RENDERED_JS, arg=title, polling="raf", timeout=timeout * 1000).json_value()
     except PlaywrightTimeout:
         shown = page.evaluate("() => (document.querySelector('[data-testid=stMain]') || document.body).innerText")
-        raise TimeoutError(f"{page.url} did not render {title!r} with content within {timeout:.0f} s; "
-                           f"it shows: {shown[:500]!r}") from None
+        raise TimeoutError(
+            f"{page.url} did not render {title!r} with content within {timeout:.0f} s; it shows: {shown[:500]!r}"
+        ) from None
     return Rendered(value["ms"], value["exception"], tuple(value["alerts"]))
 
 
@@ -283,9 +313,11 @@ def screenshot(page: Page, path: Path, *, full_page: bool) -> Path:
         page.screenshot(path=str(path))
         return path
     size = page.viewport_size or VIEWPORT
-    height = page.evaluate("() => Math.max(document.documentElement.scrollHeight, "
-                           "...Array.from(document.querySelectorAll('[data-testid=stMain], "
-                           "[data-testid=stSidebarContent]'), e => e.scrollHeight))")
+    height = page.evaluate(
+        "() => Math.max(document.documentElement.scrollHeight, "
+        "...Array.from(document.querySelectorAll('[data-testid=stMain], "
+        "[data-testid=stSidebarContent]'), e => e.scrollHeight))"
+    )
     page.set_viewport_size({"width": size["width"], "height": min(max(int(height), size["height"]), MAX_SHOT_HEIGHT)})
     try:
         wait_settled(page, timeout=5)
@@ -298,4 +330,3 @@ def screenshot(page: Page, path: Path, *, full_page: bool) -> Path:
 def page_name(file: str) -> str:
     """A page's short name for files: 'cycle_time.py' -> 'cycle_time'."""
     return Path(file).stem
-

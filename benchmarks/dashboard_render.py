@@ -31,7 +31,7 @@ from analytics.store import Store
 from benchmarks.browser import VIEWPORT, ChromiumMissing, Up, chromium, require_chromium, wait_rendered
 from benchmarks.views import generate
 from dashboard.navigation import PAGES
-from flowmeter.workflow import Workflow
+from flowcore.workflow import Workflow
 
 TARGET_MS = 2000
 TRANSITIONS_PER_TICKET = 9  # generate(): 4 in 5 tickets take all 10 steps, the others 5 on average
@@ -51,23 +51,35 @@ def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         latest = con.execute("SELECT max(occurred_at) FROM transitions").fetchall()[0][0]
         shift = f"to_seconds({int((now - latest).total_seconds()) - 3600})"
-        con.execute(f"UPDATE transitions SET occurred_at = occurred_at + {shift}, "
-                    f"landed_at = occurred_at + {shift} + INTERVAL 1 MINUTE")
-        con.execute(f"UPDATE deploys SET finished_at = finished_at + {shift}, "
-                    f"landed_at = finished_at + {shift} + INTERVAL 1 MINUTE, "
-                    f"started_at = started_at + {shift}, "
-                    f"commits = list_transform(commits, lambda c: struct_pack(sha := c.sha, "
-                    f"committed_at := c.committed_at + {shift}))")
-        counts = {kind: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-                  for kind, table in (("transition", "transitions"), ("deploy", "deploys"))}
+        con.execute(
+            f"UPDATE transitions SET occurred_at = occurred_at + {shift}, "
+            f"landed_at = occurred_at + {shift} + INTERVAL 1 MINUTE"
+        )
+        con.execute(
+            f"UPDATE deploys SET finished_at = finished_at + {shift}, "
+            f"landed_at = finished_at + {shift} + INTERVAL 1 MINUTE, "
+            f"started_at = started_at + {shift}, "
+            f"commits = list_transform(commits, lambda c: struct_pack(sha := c.sha, "
+            f"committed_at := c.committed_at + {shift}))"
+        )
+        counts = {
+            kind: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            for kind, table in (("transition", "transitions"), ("deploy", "deploys"))
+        }
         for kind, landed in counts.items():
             con.execute("INSERT INTO ingest_counts VALUES ('benchmark', ?, ?, 0, 0, ?)", [kind, landed, now])
         generated = time.perf_counter() - started
         started = time.perf_counter()
         store.sync_workflow(workflow, force=True)
         derived = time.perf_counter() - started
-    return {"transitions": counts["transition"], "deploys": counts["deploy"], "tickets": tickets,
-            "generated": generated, "derived": derived, "mib": path.stat().st_size / 2**20}
+    return {
+        "transitions": counts["transition"],
+        "deploys": counts["deploy"],
+        "tickets": tickets,
+        "generated": generated,
+        "derived": derived,
+        "mib": path.stat().st_size / 2**20,
+    }
 
 
 def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str]]) -> dict[str, list[float]]:
@@ -88,8 +100,9 @@ def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str
                 page.goto(up.page_url(file), wait_until="commit", timeout=args.timeout * 1000)
                 rendered = wait_rendered(page, title, timeout=args.timeout)
                 if rendered.exception or errors:
-                    raise SystemExit(f"{title} ({up.page_url(file)}) failed on this store: "
-                                     f"{rendered.exception or errors}")
+                    raise SystemExit(
+                        f"{title} ({up.page_url(file)}) failed on this store: {rendered.exception or errors}"
+                    )
             finally:
                 context.close()
             finished = time.monotonic()
@@ -99,8 +112,9 @@ def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str
     return samples
 
 
-def run_stack(db: Path, browser, args: argparse.Namespace,
-              alerts: dict[str, set[str]]) -> tuple[dict[str, list[float]], float]:
+def run_stack(
+    db: Path, browser, args: argparse.Namespace, alerts: dict[str, set[str]]
+) -> tuple[dict[str, list[float]], float]:
     """`flowmeter up` on `db` (no demo), every page measured; (samples, seconds until up answered)."""
     up = Up(db, demo=False, log_path=db.with_name("up.log"))
     started = time.perf_counter()
@@ -121,9 +135,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="counted rounds over every page")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first")
     parser.add_argument("--timeout", type=float, default=60, help="longest wait for one page, seconds")
-    parser.add_argument("--pace", type=float, default=QUERY_CACHE_TTL + 0.2,
-                        help="seconds from one visit's end to the next one's start (default: the dashboard's "
-                             "query cache has expired; 0 = back to back, cached results may be reused)")
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=QUERY_CACHE_TTL + 0.2,
+        help="seconds from one visit's end to the next one's start (default: the dashboard's "
+        "query cache has expired; 0 = back to back, cached results may be reused)",
+    )
     args = parser.parse_args(argv)
     if args.transitions < 1 or args.repeats < 1 or args.warmup < 0 or args.timeout <= 0 or args.pace < 0:
         parser.error("--transitions, --repeats and --timeout must be positive, --warmup and --pace at least 0.")
@@ -142,38 +160,55 @@ def main(argv: list[str] | None = None) -> None:
 
     load_before = os.getloadavg()[0]
     with chromium() as browser:
-        print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-              f"duckdb {duckdb.__version__}, Chromium {browser.version}, {platform.system()} {platform.release()}")
-        print(f"store: {built['transitions']:,} transitions ({built['tickets']:,} tickets, 10 boards), "
-              f"{built['deploys']:,} deploys, {built['mib']:,.0f} MiB; generated {built['generated']:.1f} s, "
-              f"derived {built['derived']:.1f} s")
+        print(
+            f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+            f"duckdb {duckdb.__version__}, Chromium {browser.version}, {platform.system()} {platform.release()}"
+        )
+        print(
+            f"store: {built['transitions']:,} transitions ({built['tickets']:,} tickets, 10 boards), "
+            f"{built['deploys']:,} deploys, {built['mib']:,.0f} MiB; generated {built['generated']:.1f} s, "
+            f"derived {built['derived']:.1f} s"
+        )
         alerts: dict[str, dict[str, set[str]]] = {"empty store": {}, "store": {}}
         baseline, baseline_ready = run_stack(empty_db, browser, args, alerts["empty store"])
         data, data_ready = run_stack(data_db, browser, args, alerts["store"])
 
-    print(f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline; "
-          f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
-          f"(other work on the machine moves these figures)")
-    pacing = (f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired"
-              if args.pace > QUERY_CACHE_TTL else f"visits {args.pace:g} s apart (cached query results may be reused)")
-    print(f"time to first render: ms from navigation start until the page shows its title and real content, "
-          f"each visit a new browser context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
-          f"{pacing}; "
-          f"baseline: the same pages on an empty store, same run")
+    print(
+        f"flowmeter up answered after {data_ready:.1f} s on the store, {baseline_ready:.1f} s on the empty baseline; "
+        f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        f"(other work on the machine moves these figures)"
+    )
+    pacing = (
+        f"each visit after the dashboard's {QUERY_CACHE_TTL:g} s query cache expired"
+        if args.pace > QUERY_CACHE_TTL
+        else f"visits {args.pace:g} s apart (cached query results may be reused)"
+    )
+    print(
+        f"time to first render: ms from navigation start until the page shows its title and real content, "
+        f"each visit a new browser context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
+        f"{pacing}; "
+        f"baseline: the same pages on an empty store, same run"
+    )
     size = f"{built['transitions']:,} transitions"
-    head = (f"{'page':<14} | {size + ': median':>30} {'min':>6} {'max':>6} | {'empty store: median':>19} "
-            f"{'min':>6} {'max':>6} | {'ratio':>6} | target {TARGET_MS:,} ms")
+    head = (
+        f"{'page':<14} | {size + ': median':>30} {'min':>6} {'max':>6} | {'empty store: median':>19} "
+        f"{'min':>6} {'max':>6} | {'ratio':>6} | target {TARGET_MS:,} ms"
+    )
     print(head + "\n" + "-" * len(head))
     for file, title, _ in PAGES:
         got, base = data[file], baseline[file]
         med, base_med = statistics.median(got), statistics.median(base)
         verdict = "met" if med <= TARGET_MS else f"MISSED by {med - TARGET_MS:,.0f} ms"
-        print(f"{title:<14} | {med:>30,.0f} {min(got):>6,.0f} {max(got):>6,.0f} | {base_med:>19,.0f} "
-              f"{min(base):>6,.0f} {max(base):>6,.0f} | {med / base_med:>5.2f}x | {verdict}")
+        print(
+            f"{title:<14} | {med:>30,.0f} {min(got):>6,.0f} {max(got):>6,.0f} | {base_med:>19,.0f} "
+            f"{min(base):>6,.0f} {max(base):>6,.0f} | {med / base_med:>5.2f}x | {verdict}"
+        )
     worst = max(PAGES, key=lambda p: statistics.median(data[p[0]]))
-    print(f"slowest page: {worst[1]} ({statistics.median(data[worst[0]]):,.0f} ms median); "
-          f"pages within {TARGET_MS:,} ms: {sum(statistics.median(data[f]) <= TARGET_MS for f, _, _ in PAGES)} "
-          f"of {len(PAGES)}")
+    print(
+        f"slowest page: {worst[1]} ({statistics.median(data[worst[0]]):,.0f} ms median); "
+        f"pages within {TARGET_MS:,} ms: {sum(statistics.median(data[f]) <= TARGET_MS for f, _, _ in PAGES)} "
+        f"of {len(PAGES)}"
+    )
     for store, pages in alerts.items():
         for file, title, _ in PAGES:
             for text in sorted(pages.get(file, ())):

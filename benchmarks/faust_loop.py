@@ -36,12 +36,22 @@ def main(argv: list[str] | None = None) -> None:
 
     import faust  # here, so --help needs no Faust
 
-    from flowmeter.settings import faust_broker
+    from flowcore.settings import faust_broker
 
-    app = faust.App(f"bench-loop-{uuid.uuid4().hex[:8]}", broker=faust_broker(args.server), autodiscover=False,
-                    store="memory://", datadir=str(args.datadir), value_serializer="raw", key_serializer="raw",
-                    consumer_auto_offset_reset="earliest", broker_session_timeout=2.0,
-                    broker_heartbeat_interval=0.5, topic_partitions=args.partitions, web_enabled=False)
+    app = faust.App(
+        f"bench-loop-{uuid.uuid4().hex[:8]}",
+        broker=faust_broker(args.server),
+        autodiscover=False,
+        store="memory://",
+        datadir=str(args.datadir),
+        value_serializer="raw",
+        key_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=2.0,
+        broker_heartbeat_interval=0.5,
+        topic_partitions=args.partitions,
+        web_enabled=False,
+    )
     topic = app.topic(args.topic, key_serializer="raw", value_serializer="raw")
     state = {"seen": 0, "first": 0.0}
 
@@ -68,8 +78,21 @@ def run(server: str, topic: str, count: int, parent: Path, timeout: float) -> tu
     workdir = Path(os.path.realpath(parent)) / f"faust-loop-{uuid.uuid4().hex[:8]}"
     workdir.mkdir(parents=True)
     result = workdir / "result.json"
-    argv = [sys.executable, "-m", "benchmarks.faust_loop", "--server", server, "--topic", topic,
-            "--count", str(count), "--datadir", str(workdir / "data"), "--result", str(result)]
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.faust_loop",
+        "--server",
+        server,
+        "--topic",
+        topic,
+        "--count",
+        str(count),
+        "--datadir",
+        str(workdir / "data"),
+        "--result",
+        str(result),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     with (workdir / "faust-loop.log").open("wb") as log:
@@ -79,8 +102,10 @@ def run(server: str, topic: str, count: int, parent: Path, timeout: float) -> tu
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise SystemExit(f"the plain Faust loop did not see {count:,} events within {timeout:.0f} s; "
-                             f"see {workdir / 'faust-loop.log'}") from None
+            raise SystemExit(
+                f"the plain Faust loop did not see {count:,} events within {timeout:.0f} s; "
+                f"see {workdir / 'faust-loop.log'}"
+            ) from None
         if process.returncode != 0 or not result.exists():
             tail = (workdir / "faust-loop.log").read_text(errors="replace")[-2000:]
             raise SystemExit(f"the plain Faust loop exited with {process.returncode}:\n{tail}")

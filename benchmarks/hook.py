@@ -31,8 +31,13 @@ class Received:
 
 
 class AlertHook:
-    def __init__(self, port: int = 0, statuses: list[int] | None = None, hang: bool = False,
-                 answer_after: list[float] | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        statuses: list[int] | None = None,
+        hang: bool = False,
+        answer_after: list[float] | None = None,
+    ) -> None:
         self.received: list[Received] = []
         self._statuses = list(statuses or [])
         self._delays = list(answer_after or [])

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flowmeter.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker
 from streams.topics import ensure_topics
 
 STATES = ["Backlog", "In Progress", "Review", "In Progress", "Review", "QA", "Done", "In Progress", "QA", "Done"]
@@ -31,18 +31,36 @@ def generate(path: Path, transitions: int) -> int:
         out.write(f'{{"startAt": 0, "maxResults": {issues}, "total": {issues}, "issues": [')
         for n in range(issues):
             day = 1 + n % 28
-            histories = [{
-                "id": str(n * 100 + k),
-                "author": {"displayName": "Ana"},
-                "created": f"2025-02-{day:02d}T{9 + k:02d}:00:00.000+0100",
-                "items": [{"field": "status", "fieldtype": "jira", "from": str(k), "fromString": STATES[k],
-                           "to": str(k + 1), "toString": STATES[k + 1]}],
-            } for k in range(per_issue)]
-            issue = {"id": str(10_000 + n), "key": f"PAY-{n}", "fields": {
-                "project": {"key": "PAY", "name": "Payments"}, "issuetype": {"name": "Story"},
-                "status": {"name": STATES[-1]}, "assignee": {"displayName": "Ana", "accountId": "a1"},
-                "created": f"2025-02-{day:02d}T08:00:00.000+0100"},
-                "changelog": {"startAt": 0, "maxResults": per_issue, "total": per_issue, "histories": histories}}
+            histories = [
+                {
+                    "id": str(n * 100 + k),
+                    "author": {"displayName": "Ana"},
+                    "created": f"2025-02-{day:02d}T{9 + k:02d}:00:00.000+0100",
+                    "items": [
+                        {
+                            "field": "status",
+                            "fieldtype": "jira",
+                            "from": str(k),
+                            "fromString": STATES[k],
+                            "to": str(k + 1),
+                            "toString": STATES[k + 1],
+                        }
+                    ],
+                }
+                for k in range(per_issue)
+            ]
+            issue = {
+                "id": str(10_000 + n),
+                "key": f"PAY-{n}",
+                "fields": {
+                    "project": {"key": "PAY", "name": "Payments"},
+                    "issuetype": {"name": "Story"},
+                    "status": {"name": STATES[-1]},
+                    "assignee": {"displayName": "Ana", "accountId": "a1"},
+                    "created": f"2025-02-{day:02d}T08:00:00.000+0100",
+                },
+                "changelog": {"startAt": 0, "maxResults": per_issue, "total": per_issue, "histories": histories},
+            }
             out.write(("," if n else "") + json.dumps(issue))
         out.write("]}")
     return issues
@@ -68,13 +86,17 @@ def main(argv: list[str] | None = None) -> None:
     del doc
 
     with EmbeddedBroker() as broker:
-        ensure_topics([broker.url.removeprefix("kafka://")],
-                      ["flow.transitions", "flow.deploys", "flow.dead-letter"], partitions=4)
+        ensure_topics(
+            [broker.url.removeprefix("kafka://")],
+            ["flow.transitions", "flow.deploys", "flow.dead-letter"],
+            partitions=4,
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
         env.update(FLOWMETER_BROKER=broker.url, FLOWMETER_DB=str(workdir / "unused.duckdb"))
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "flowmeter", "import", "jira", str(export)], env=env,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "flowmeter", "import", "jira", str(export)], env=env, capture_output=True, text=True
+        )
         seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr}")
@@ -82,8 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     print(done.stdout.strip())
     print(f"{'step':<40} {'seconds':>8} {'events/s':>12}")
     print(f"{'decode floor: json.load of the file':<40} {floor:>8.1f} {events / floor:>12,.0f}")
-    print(f"{'flowmeter import jira (to Kafka)':<40} {seconds:>8.1f} {events / seconds:>12,.0f}"
-          f"   {floor / seconds:.0%} of the floor's speed")
+    print(
+        f"{'flowmeter import jira (to Kafka)':<40} {seconds:>8.1f} {events / seconds:>12,.0f}"
+        f"   {floor / seconds:.0%} of the floor's speed"
+    )
     export.unlink()
 
 

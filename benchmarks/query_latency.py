@@ -29,7 +29,7 @@ import duckdb
 import requests
 from kafka import KafkaProducer
 
-from flowmeter.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
 
 QUERIES = {
@@ -59,15 +59,23 @@ def event(n: int, tickets: int, at: datetime | None = None) -> tuple[int, bytes,
     if at is None:
         at = START + timedelta(hours=ticket * 7 % (90 * 24) + step * 12)
     source = f'"{PATH[(step - 1) % len(PATH)]}"' if step else "null"
-    value = (f'{{"event_id":"{event_id(n)}","ticket_id":"T-{ticket}","board":"board{ticket % BOARDS}",'
-             f'"from_state":{source},"to_state":"{PATH[step % len(PATH)]}",'
-             f'"at":"{at:%Y-%m-%dT%H:%M:%S}Z","team":"team{ticket % 20}","assignee":"a{ticket % 50}"}}')
+    value = (
+        f'{{"event_id":"{event_id(n)}","ticket_id":"T-{ticket}","board":"board{ticket % BOARDS}",'
+        f'"from_state":{source},"to_state":"{PATH[step % len(PATH)]}",'
+        f'"at":"{at:%Y-%m-%dT%H:%M:%S}Z","team":"team{ticket % 20}","assignee":"a{ticket % 50}"}}'
+    )
     return ticket % PARTITIONS, f"T-{ticket}".encode(), value.encode()
 
 
 def producer_for(server: str) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=server, acks="all", linger_ms=20, batch_size=1024 * 1024,
-                         max_request_size=8 * 1024 * 1024, metrics_enabled=False)
+    return KafkaProducer(
+        bootstrap_servers=server,
+        acks="all",
+        linger_ms=20,
+        batch_size=1024 * 1024,
+        max_request_size=8 * 1024 * 1024,
+        metrics_enabled=False,
+    )
 
 
 def produce(server: str, topic: str, count: int, tickets: int) -> tuple[float, float]:
@@ -146,11 +154,17 @@ class Worker:
         self.dir = Path(tempfile.mkdtemp(prefix="flowmeter-querybench-", dir=parent))
         self.db = self.dir / "bench.duckdb"
         self.url = f"http://127.0.0.1:{free_port()}"
-        self.env = dict({k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")},
-                        FLOWMETER_BROKER=f"kafka://{server}", FLOWMETER_DB=str(self.db),
-                        FLOWMETER_TOPIC_PREFIX=prefix, FLOWMETER_GROUP_ID=f"bench-{uuid.uuid4().hex[:8]}",
-                        FLOWMETER_WEB_PORT=self.url.rsplit(":", 1)[1], FLOWMETER_SESSION_TIMEOUT="2",
-                        FLOWMETER_HEARTBEAT_INTERVAL="0.5", FLOWMETER_LOG_LEVEL="warning")
+        self.env = dict(
+            {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")},
+            FLOWMETER_BROKER=f"kafka://{server}",
+            FLOWMETER_DB=str(self.db),
+            FLOWMETER_TOPIC_PREFIX=prefix,
+            FLOWMETER_GROUP_ID=f"bench-{uuid.uuid4().hex[:8]}",
+            FLOWMETER_WEB_PORT=self.url.rsplit(":", 1)[1],
+            FLOWMETER_SESSION_TIMEOUT="2",
+            FLOWMETER_HEARTBEAT_INTERVAL="0.5",
+            FLOWMETER_LOG_LEVEL="warning",
+        )
         self.process: subprocess.Popen | None = None
         self.http = requests.Session()
         self.first_landed: tuple[float, int] | None = None  # (perf_counter, landed): the last wait_landed's first sight
@@ -158,8 +172,13 @@ class Worker:
     def start(self) -> None:
         with (self.dir / "worker.log").open("wb") as log:
             # cwd: its own directory, so no flowmeter.toml lying where the benchmark was started applies.
-            self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "worker"], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flowmeter", "worker"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+            )
 
     def landed(self) -> tuple[int, dict]:
         """(transitions landed, the worker's batch stats); SystemExit on dead letters or exit."""
@@ -187,8 +206,9 @@ class Worker:
             if landed >= count:
                 return stats, first
             time.sleep(poll)
-        raise SystemExit(f"the worker did not land {count:,} transitions within {timeout:.0f} s; "
-                         f"see {self.dir / 'worker.log'}")
+        raise SystemExit(
+            f"the worker did not land {count:,} transitions within {timeout:.0f} s; see {self.dir / 'worker.log'}"
+        )
 
     def query(self, sql: str) -> tuple[float, float]:
         """(client wall ms incl. HTTP and JSON, server ms from X-Flowmeter-Elapsed-Ms)."""
@@ -269,8 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="events/s produced while measuring")
     parser.add_argument("--seconds", type=float, default=30, help="length of the measurement under ingest")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between query starts")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="floor repetitions per query (default: as many as each query ran under ingest)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="floor repetitions per query (default: as many as each query ran under ingest)",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="longest wait for landing, seconds")
     args = parser.parse_args(argv)
     if args.transitions < 1 or args.rate < 1 or args.seconds <= 0 or args.interval <= 0:
@@ -280,14 +304,18 @@ def main(argv: list[str] | None = None) -> None:
     topics = [f"{prefix}transitions", f"{prefix}deploys", f"{prefix}dead-letter"]
     n = args.transitions
 
-    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-          f"duckdb {duckdb.__version__}, {platform.system()} {platform.release()}")
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}, {platform.system()} {platform.release()}"
+    )
     with EmbeddedBroker() as broker:
         server = broker.url.removeprefix("kafka://")
         ensure_topics([server], topics, partitions=PARTITIONS)
         encoding, sending = produce(server, topics[0], n, tickets)
-        print(f"pre-produced {n:,} transitions ({tickets:,} tickets, {BOARDS} boards): encode {encoding:.1f} s, "
-              f"send {sending:.1f} s ({n / sending:,.0f} events/s)")
+        print(
+            f"pre-produced {n:,} transitions ({tickets:,} tickets, {BOARDS} boards): encode {encoding:.1f} s, "
+            f"send {sending:.1f} s ({n / sending:,.0f} events/s)"
+        )
 
         worker = Worker(server, prefix)
         steady = SteadyProducer(server, topics[0], tickets, n, args.rate, args.seconds)
@@ -298,11 +326,13 @@ def main(argv: list[str] | None = None) -> None:
             stats, first = worker.wait_landed(n, args.timeout)
             done = time.perf_counter()
             assert first is not None  # n >= 1 events landed, so a first landed batch was seen
-            print(f"landed {n:,} in {done - started:.1f} s from worker start ({n / (done - started):,.0f} "
-                  f"events/s), {done - first:.1f} s from the first landed batch ({n / (done - first):,.0f} "
-                  f"events/s); worker: filling {stats['filling_seconds']:.1f} s, parsing "
-                  f"{stats['parsing_seconds']:.1f} s, writing {stats['writing_seconds']:.1f} s over "
-                  f"{stats['batches']} batches")
+            print(
+                f"landed {n:,} in {done - started:.1f} s from worker start ({n / (done - started):,.0f} "
+                f"events/s), {done - first:.1f} s from the first landed batch ({n / (done - first):,.0f} "
+                f"events/s); worker: filling {stats['filling_seconds']:.1f} s, parsing "
+                f"{stats['parsing_seconds']:.1f} s, writing {stats['writing_seconds']:.1f} s over "
+                f"{stats['batches']} batches"
+            )
 
             for sql in QUERIES.values():  # warm-up: connection, first plan, caches
                 worker.query(sql)
@@ -328,26 +358,36 @@ def main(argv: list[str] | None = None) -> None:
     repeats = {name: args.repeats or len(ingest[name]) for name in QUERIES}
     idle_floor = floor(worker.db, repeats)
     landed_rate = (after - before) / (t1 - t0)
-    print(f"ingest while measuring: target {args.rate:,} events/s, produced {steady.sent / steady.elapsed:,.0f} "
-          f"events/s, landed {landed_rate:,.0f} events/s ({after - before:,} in {t1 - t0:.1f} s, from "
-          f"/api/status); {n + sent - after:,} produced but not landed at the window's end, all landed "
-          f"{caught_up:.1f} s after it; store {total:,} transitions at the end")
-    print(f"queries: {args.seconds:g} s under ingest, one every {args.interval:g} s, round-robin, sequential; "
-          f"floor: in-process on the stopped worker's file ({worker.db.stat().st_size / 2**20:,.0f} MiB), "
-          f"one warm-up then {', '.join(map(str, repeats.values()))} runs")
-    head = (f"{'query':<10} {'n':>4} | {'client p50':>10} {'p95':>7} | {'server p50':>10} {'p95':>7} | "
-            f"{'floor p50':>9} {'p95':>7} | {'client/floor':>12} | {'HTTP idle p50':>13}")
+    print(
+        f"ingest while measuring: target {args.rate:,} events/s, produced {steady.sent / steady.elapsed:,.0f} "
+        f"events/s, landed {landed_rate:,.0f} events/s ({after - before:,} in {t1 - t0:.1f} s, from "
+        f"/api/status); {n + sent - after:,} produced but not landed at the window's end, all landed "
+        f"{caught_up:.1f} s after it; store {total:,} transitions at the end"
+    )
+    print(
+        f"queries: {args.seconds:g} s under ingest, one every {args.interval:g} s, round-robin, sequential; "
+        f"floor: in-process on the stopped worker's file ({worker.db.stat().st_size / 2**20:,.0f} MiB), "
+        f"one warm-up then {', '.join(map(str, repeats.values()))} runs"
+    )
+    head = (
+        f"{'query':<10} {'n':>4} | {'client p50':>10} {'p95':>7} | {'server p50':>10} {'p95':>7} | "
+        f"{'floor p50':>9} {'p95':>7} | {'client/floor':>12} | {'HTTP idle p50':>13}"
+    )
     print(head + "\n" + "-" * len(head))
     for name in QUERIES:
         client = [c for c, _ in ingest[name]]
         server_ms = [s for _, s in ingest[name]]
         base = idle_floor[name]
-        print(f"{name:<10} {len(client):>4} | {pct(client, 50):>10.1f} {pct(client, 95):>7.1f} | "
-              f"{pct(server_ms, 50):>10.1f} {pct(server_ms, 95):>7.1f} | {pct(base, 50):>9.1f} {pct(base, 95):>7.1f} | "
-              f"{pct(client, 50) / pct(base, 50):>11.1f}x | {pct([c for c, _ in idle[name]], 50):>13.1f}")
-    print("ms. client: wall time of POST /api/sql under ingest (HTTP + JSON); server: its X-Flowmeter-Elapsed-Ms; "
-          "floor: idle in-process con.execute().fetchall();\nHTTP idle: client wall time after landing, before the "
-          f"steady producer started ({len(idle['count'])} runs each)")
+        print(
+            f"{name:<10} {len(client):>4} | {pct(client, 50):>10.1f} {pct(client, 95):>7.1f} | "
+            f"{pct(server_ms, 50):>10.1f} {pct(server_ms, 95):>7.1f} | {pct(base, 50):>9.1f} {pct(base, 95):>7.1f} | "
+            f"{pct(client, 50) / pct(base, 50):>11.1f}x | {pct([c for c, _ in idle[name]], 50):>13.1f}"
+        )
+    print(
+        "ms. client: wall time of POST /api/sql under ingest (HTTP + JSON); server: its X-Flowmeter-Elapsed-Ms; "
+        "floor: idle in-process con.execute().fetchall();\nHTTP idle: client wall time after landing, before the "
+        f"steady producer started ({len(idle['count'])} runs each)"
+    )
     for name, sql in QUERIES.items():
         print(f"  {name}: {sql}")
     shutil.rmtree(worker.dir, ignore_errors=True)  # kept on failure, for worker.log

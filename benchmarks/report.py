@@ -48,13 +48,17 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
     def table(self) -> list[str]:
-        lines = ["| figure | unit | min | median | max | ceiling / baseline | ratio | target | met? |",
-                 "| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |"]
+        lines = [
+            "| figure | unit | min | median | max | ceiling / baseline | ratio | target | met? |",
+            "| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |",
+        ]
         for f in self.figures:
             met = "—" if f.met is None else ("yes" if f.met else "**no**")
-            lines.append(f"| {f.label} | {f.unit} | {f.cell(min(f.values))} | {f.cell(f.median)} | "
-                         f"{f.cell(max(f.values))} | {f.reference or '—'} | {f.ratio or '—'} | "
-                         f"{f.target or '—'} | {met} |")
+            lines.append(
+                f"| {f.label} | {f.unit} | {f.cell(min(f.values))} | {f.cell(f.median)} | "
+                f"{f.cell(max(f.values))} | {f.reference or '—'} | {f.ratio or '—'} | "
+                f"{f.target or '—'} | {met} |"
+            )
         return lines
 
     def markdown(self) -> str:
@@ -100,11 +104,13 @@ def machine() -> list[str]:
         except metadata.PackageNotFoundError:
             versions.append(f"{name} (not installed)")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return [f"CPU: {os.cpu_count()} cores, {cpu_model()}",
-            f"RAM: {ram_gib():.1f} GiB",
-            f"OS: {platform.platform()}",
-            f"Python {platform.python_version()} ({sys.executable}); {', '.join(versions)}",
-            f"load average (1, 5, 15 min) at the start: {load}"]
+    return [
+        f"CPU: {os.cpu_count()} cores, {cpu_model()}",
+        f"RAM: {ram_gib():.1f} GiB",
+        f"OS: {platform.platform()}",
+        f"Python {platform.python_version()} ({sys.executable}); {', '.join(versions)}",
+        f"load average (1, 5, 15 min) at the start: {load}",
+    ]
 
 
 class Progress:
@@ -122,21 +128,41 @@ class Progress:
         print(f"[{self.elapsed:7.1f} s] {message}", flush=True)
 
 
-def render(sections: list[Section], *, started: datetime, seconds: float, scale: float, repeats: int,
-           machine_lines: list[str], command: str) -> str:
-    out = ["# flowmeter benchmarks", "",
-           f"Run {started:%Y-%m-%d %H:%M} UTC, {seconds / 60:.1f} minutes, with `{command}` "
-           f"(scale {scale:g}: 1 = the sizes in the benchmarks issue; {repeats} repeat(s) per figure unless "
-           "a section says otherwise).", "",
-           "Each figure's ceiling or baseline was measured in the same run, on the same machine and data; "
-           "the ratio compares medians and `met?` judges the median against the target.", "",
-           "## Machine", "", *[f"- {line}" for line in machine_lines], ""]
+def render(
+    sections: list[Section],
+    *,
+    started: datetime,
+    seconds: float,
+    scale: float,
+    repeats: int,
+    machine_lines: list[str],
+    command: str,
+) -> str:
+    out = [
+        "# flowmeter benchmarks",
+        "",
+        f"Run {started:%Y-%m-%d %H:%M} UTC, {seconds / 60:.1f} minutes, with `{command}` "
+        f"(scale {scale:g}: 1 = the sizes in the benchmarks issue; {repeats} repeat(s) per figure unless "
+        "a section says otherwise).",
+        "",
+        "Each figure's ceiling or baseline was measured in the same run, on the same machine and data; "
+        "the ratio compares medians and `met?` judges the median against the target.",
+        "",
+        "## Machine",
+        "",
+        *[f"- {line}" for line in machine_lines],
+        "",
+    ]
     if scale != 1:
         out += [f"**Scale {scale:g}: sizes are not the issue's, so these figures do not judge the targets.**", ""]
     for section in sections:
         out.append(section.markdown())
-    out += ["## What each change bought", "", CHANGES.read_text().strip() if CHANGES.exists() else
-            "No optimisation has been recorded yet.", ""]
+    out += [
+        "## What each change bought",
+        "",
+        CHANGES.read_text().strip() if CHANGES.exists() else "No optimisation has been recorded yet.",
+        "",
+    ]
     if PROFILES.exists():
         out += ["## Where the time goes", "", PROFILES.read_text().strip(), ""]
     return "\n".join(out)

@@ -16,11 +16,16 @@ import time
 from pathlib import Path
 
 from analytics.store import Store
-from flowmeter.workflow import StateDef, Workflow
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.workflow import StateDef, Workflow
 
-STATES = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), StateDef("Review", "queue"),
-          StateDef("QA", "queue"), StateDef("Done", "done"))
+STATES = (
+    StateDef("Backlog", "backlog"),
+    StateDef("In Progress", "active"),
+    StateDef("Review", "queue"),
+    StateDef("QA", "queue"),
+    StateDef("Done", "done"),
+)
 # Each ticket's path; open tickets stop part-way. Back-and-forth moves make ~10 events a ticket.
 # generate(): 4 in 5 tickets take all 10 steps, the rest 1-9 (5 on average): 9 transitions a ticket.
 TRANSITIONS_PER_TICKET = 9
@@ -31,26 +36,25 @@ QUERIES = {
     "ingest_status": "SELECT * FROM ingest_status",
     "state_visits": "SELECT * FROM state_visits WHERE ticket_id = 'T4242'",
     "ticket_current": "SELECT * FROM ticket_current WHERE board = 'board1' AND category = 'queue' "
-                      "ORDER BY time_in_state_days DESC LIMIT 100",
+    "ORDER BY time_in_state_days DESC LIMIT 100",
     "ticket_flow": "SELECT count(*), avg(cycle_time_days), avg(flow_efficiency) FROM ticket_flow "
-                   "WHERE board = 'board1' AND done_at >= fm_now() - INTERVAL 30 DAY",
+    "WHERE board = 'board1' AND done_at >= fm_now() - INTERVAL 30 DAY",
     "board_states": "SELECT * FROM board_states WHERE board = 'board1'",
     "wip_now": "SELECT * FROM wip_now WHERE board = 'board1'",
     "wip_daily": "SELECT * FROM wip_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
     "cfd_daily": "SELECT * FROM cfd_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
     "throughput_daily": "SELECT day, sum(done) FROM throughput_daily WHERE board = 'board1' "
-                        "AND day >= fm_now()::DATE - 30 GROUP BY day",
+    "AND day >= fm_now()::DATE - 30 GROUP BY day",
     "throughput_weekly": "SELECT week, sum(done) FROM throughput_weekly WHERE board = 'board1' GROUP BY week",
     "cycle_time_percentiles": "SELECT * FROM cycle_time_percentiles WHERE board = 'board1' AND team = '*' "
-                              "AND ticket_type = '*'",
+    "AND ticket_type = '*'",
     "aging_wip": "SELECT * FROM aging_wip WHERE board = 'board1' ORDER BY age_days DESC LIMIT 50",
     "queue_wait_daily": "SELECT state, sum(wait_days) FROM queue_wait_daily WHERE board = 'board1' "
-                        "AND day >= fm_now()::DATE - 30 GROUP BY state",
+    "AND day >= fm_now()::DATE - 30 GROUP BY state",
     "handoff_matrix": "SELECT * FROM handoff_matrix WHERE board = 'board1'",
     "deploy_frequency": "SELECT * FROM deploy_frequency WHERE service = 'svc1' AND day >= fm_now()::DATE - 30",
     "change_lead_time": "SELECT median(lead_time_hours) FROM change_lead_time WHERE service = 'svc1'",
-    "change_failure_rate": "SELECT sum(failed_deploys) / sum(deploys) FROM change_failure_rate "
-                           "WHERE service = 'svc1'",
+    "change_failure_rate": "SELECT sum(failed_deploys) / sum(deploys) FROM change_failure_rate WHERE service = 'svc1'",
     "recovery_time": "SELECT median(recovery_hours) FROM recovery_time WHERE service = 'svc1'",
     "ticket_to_production": "SELECT count(*) FROM ticket_to_production WHERE board = 'board1'",
     "dora_summary": "SELECT * FROM dora_summary",
@@ -137,8 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     path = Path(tempfile.mkdtemp(prefix="flowmeter-views-")) / "bench.duckdb"
     store, transitions, gen, derive = build(path, args.tickets, args.deploys)
     with store:
-        print(f"{transitions:,} transitions, {args.tickets:,} tickets, {args.deploys:,} deploys "
-              f"(generated in {gen:.1f} s); full re-derive (flowmeter remap): {derive:.1f} s")
+        print(
+            f"{transitions:,} transitions, {args.tickets:,} tickets, {args.deploys:,} deploys "
+            f"(generated in {gen:.1f} s); full re-derive (flowmeter remap): {derive:.1f} s"
+        )
         print(f"{'view':<24} {'median s':>9} {'min s':>7} {'max s':>7}  rows")
         for view, (times, rows) in time_views(store, args.repeats).items():
             print(f"{view:<24} {statistics.median(times):>9.3f} {min(times):>7.3f} {max(times):>7.3f}  {rows:,}")
@@ -146,14 +152,32 @@ def main(argv: list[str] | None = None) -> None:
         # Incremental landing at this size: 5,000 late events for 5,000 existing tickets.
         batch_times = []
         for b in range(args.repeats):
-            envs = [Envelope("bench", 0, b * 5000 + i, "transition", json.dumps({
-                "event_id": f"late-{b}-{i}", "ticket_id": f"T{(b * 5000 + i) * 97 % args.tickets}",
-                "board": f"board{(b * 5000 + i) * 97 % args.tickets % 10}", "from_state": "Review",
-                "to_state": "QA", "at": "2025-03-20T10:00:00Z", "team": "team1"}).encode()) for i in range(5000)]
+            envs = [
+                Envelope(
+                    "bench",
+                    0,
+                    b * 5000 + i,
+                    "transition",
+                    json.dumps(
+                        {
+                            "event_id": f"late-{b}-{i}",
+                            "ticket_id": f"T{(b * 5000 + i) * 97 % args.tickets}",
+                            "board": f"board{(b * 5000 + i) * 97 % args.tickets % 10}",
+                            "from_state": "Review",
+                            "to_state": "QA",
+                            "at": "2025-03-20T10:00:00Z",
+                            "team": "team1",
+                        }
+                    ).encode(),
+                )
+                for i in range(5000)
+            ]
             batch = prepare(envs)
             batch_times += timed(lambda batch=batch: store.commit(batch))
-        print(f"landing a 5,000-event batch that re-derives 5,000 tickets: median "
-              f"{statistics.median(batch_times):.3f} s (min {min(batch_times):.3f}, max {max(batch_times):.3f})")
+        print(
+            f"landing a 5,000-event batch that re-derives 5,000 tickets: median "
+            f"{statistics.median(batch_times):.3f} s (min {min(batch_times):.3f}, max {max(batch_times):.3f})"
+        )
     print(f"store: {path} ({path.stat().st_size / 2**20:,.0f} MiB)")
 
 

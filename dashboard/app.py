@@ -9,15 +9,14 @@ import streamlit as st
 from dashboard.data import ALL, default_range, options
 from dashboard.navigation import PAGES, PAGES_DIR
 from dashboard.signin import require_sign_in
-from flowmeter.settings import load_settings
+from flowcore.settings import load_settings
 
 st.set_page_config(page_title="flowmeter", page_icon=":material/monitoring:", layout="wide")
 require_sign_in(load_settings())  # before any query: the sidebar's filter lists read the store
 
-page = st.navigation([
-    st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0))
-    for i, (file, title, icon) in enumerate(PAGES)
-])
+page = st.navigation(
+    [st.Page(PAGES_DIR / file, title=title, icon=icon, default=(i == 0)) for i, (file, title, icon) in enumerate(PAGES)]
+)
 
 with st.sidebar:
     live = st.toggle("Live", value=True, key="live", help="Refresh on its own; switch off to pause.")

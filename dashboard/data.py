@@ -1,4 +1,4 @@
-"""How pages read: SQL on the documented views through `flowmeter.sqlclient.query` (the worker,
+"""How pages read: SQL on the documented views through `analytics.sqlclient.query` (the worker,
 or the file read-only when none runs), cached for a moment, with the sidebar filters as WHERE
 clauses. Pages do formatting and charting only; the metric maths is in the views."""
 
@@ -12,13 +12,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from flowmeter import sqlclient
-from flowmeter.errors import FlowmeterError
-from flowmeter.settings import load_settings
+from analytics import sqlclient
+from flowcore.errors import FlowmeterError
+from flowcore.settings import load_settings
 
 ALL = "All"
-EMPTY_HINT = ("Send v1 events to the flow.transitions and flow.deploys topics (e.g. `flowmeter produce "
-              "events.jsonl`), or start `flowmeter up --demo` for demo traffic.")
+EMPTY_HINT = (
+    "Send v1 events to the flow.transitions and flow.deploys topics (e.g. `flowmeter produce "
+    "events.jsonl`), or start `flowmeter up --demo` for demo traffic."
+)
 
 
 def literal(value: Any) -> str:
@@ -53,8 +55,15 @@ class Filters:
     start: date
     end: date
 
-    def where(self, *, board: str | None = "board", team: str | None = None, ticket_type: str | None = None,
-              day: str | None = None, time: str | None = None) -> str:
+    def where(
+        self,
+        *,
+        board: str | None = "board",
+        team: str | None = None,
+        ticket_type: str | None = None,
+        day: str | None = None,
+        time: str | None = None,
+    ) -> str:
         """A WHERE condition for the columns a view has (pass the names; None skips a filter)."""
         parts = ["TRUE"]
         for column, value in ((board, self.board), (team, self.team), (ticket_type, self.ticket_type)):
@@ -81,8 +90,9 @@ def filters() -> Filters:
     state = st.session_state
     picked = state.get("date_range") or default_range()
     start, end = (picked[0], picked[-1]) if len(picked) else default_range()
-    board, team, ticket_type = (None if state.get(key, ALL) == ALL else state[key]
-                                for key in ("board", "team", "ticket_type"))
+    board, team, ticket_type = (
+        None if state.get(key, ALL) == ALL else state[key] for key in ("board", "team", "ticket_type")
+    )
     return Filters(board, team, ticket_type, start=start, end=end)
 
 
@@ -150,10 +160,12 @@ def percent(value: float | None) -> str:
 
 # ---- Alerts (the alert_log / open_alerts views): shared by the Alerts page and the Overview ----
 
-ALERT_COLUMNS = ("alert_id, kind, level, board, limit_name, array_to_string(states, ' + ') AS states, team, person, "
-                 "ticket_id, threshold, wip_limit, value, peak_value, status, started_at, recovering_since, "
-                 "resolved_at, minutes_open, notified, delivered, pending, undelivered, last_error, "
-                 "CAST(tickets AS VARCHAR) AS tickets")
+ALERT_COLUMNS = (
+    "alert_id, kind, level, board, limit_name, array_to_string(states, ' + ') AS states, team, person, "
+    "ticket_id, threshold, wip_limit, value, peak_value, status, started_at, recovering_since, "
+    "resolved_at, minutes_open, notified, delivered, pending, undelivered, last_error, "
+    "CAST(tickets AS VARCHAR) AS tickets"
+)
 # open_alerts' own order (breaches first, then oldest first), said again after a WHERE.
 OPEN_ORDER = "CASE level WHEN 'breach' THEN 0 WHEN 'aging' THEN 1 ELSE 2 END, started_at, alert_id"
 
@@ -232,15 +244,41 @@ def alert_peak(row: pd.Series) -> str:
     return _hours_or_days(row["peak_value"]) if row["kind"] == "aging" else f"{row['peak_value']:g}"
 
 
-ALERT_TABLE = ("level", "board", "limit", "states", "scope", "against", "peak", "since", "open for", "status",
-               "delivery", "alert_id")
+ALERT_TABLE = (
+    "level",
+    "board",
+    "limit",
+    "states",
+    "scope",
+    "against",
+    "peak",
+    "since",
+    "open for",
+    "status",
+    "delivery",
+    "alert_id",
+)
 
 
 def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
     """alert_log rows as shown: one readable line per alert, in the rows' order."""
-    return pd.DataFrame([{
-        "level": row["level"], "board": row["board"], "limit": row["limit_name"], "states": row["states"],
-        "scope": alert_scope_label(row), "against": alert_against(row), "peak": alert_peak(row),
-        "since": when(row["started_at"]), "open for": minutes(row["minutes_open"]), "status": alert_status(row),
-        "delivery": alert_delivery(row), "alert_id": row["alert_id"],
-    } for _, row in alerts.iterrows()], columns=list(ALERT_TABLE))
+    return pd.DataFrame(
+        [
+            {
+                "level": row["level"],
+                "board": row["board"],
+                "limit": row["limit_name"],
+                "states": row["states"],
+                "scope": alert_scope_label(row),
+                "against": alert_against(row),
+                "peak": alert_peak(row),
+                "since": when(row["started_at"]),
+                "open for": minutes(row["minutes_open"]),
+                "status": alert_status(row),
+                "delivery": alert_delivery(row),
+                "alert_id": row["alert_id"],
+            }
+            for _, row in alerts.iterrows()
+        ],
+        columns=list(ALERT_TABLE),
+    )

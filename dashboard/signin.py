@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from flowmeter.settings import Settings
+from flowcore.settings import Settings
 
 SIGNED_IN = "flowmeter_signed_in"
 WRONG_PASSWORD_DELAY = 1.0  # seconds: slows guessing from one browser session

@@ -1,8 +1,10 @@
-"""flowmeter: live Lean-flow and DORA analytics from ticket and deploy events.
+"""flowmeter: the command people run, and the top floor of the project.
 
-This package is the thin layer that ties the others together: the CLI, the
-settings and the embedded broker. The data path lives in ``sources`` ->
-``streams`` -> ``analytics`` -> ``dashboard``.
+The CLI (``flowmeter.cli``, one module per group of commands), the supervisor behind
+``flowmeter up`` and the Streamlit launch helpers. Nothing imports this package; it imports
+the floors below it (docs/architecture.md).
 """
 
-__version__ = "0.1.0"
+from flowcore import __version__
+
+__all__ = ["__version__"]

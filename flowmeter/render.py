@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.query import jsonable
-from flowmeter.errors import FlowmeterError
+from flowcore.errors import FlowmeterError
 
 CELL_WIDTH = 80  # longest value the text table shows whole
 
@@ -41,8 +41,9 @@ def _rows(table: pa.Table) -> list[tuple]:
 def render_table(table: pa.Table) -> str:
     """Aligned plain text: numbers right, text left, NULL spelled out, long values cut."""
     names = table.column_names
-    right = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
-             for f in table.schema]
+    right = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in table.schema
+    ]
     cells = [[_text(v) for v in row] for row in _rows(table)]
     widths = [max([len(n)] + [len(row[i]) for row in cells]) for i, n in enumerate(names)]
 
@@ -71,15 +72,19 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "backslashreplace")
     text = _printable(str(value))
-    return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
 
 
 # Control characters (C0, DEL, C1) and lone surrogates as visible escapes: a stored id holding
 # an ANSI sequence must not move the cursor, recolour or retitle the user's terminal.
-_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): " ",
-            **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10, 13)},
-            # Bidirectional overrides and isolates reorder what the terminal shows ("Trojan Source").
-            **{c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}}
+_ESCAPES = {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): " ",
+    **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c not in (9, 10, 13)},
+    # Bidirectional overrides and isolates reorder what the terminal shows ("Trojan Source").
+    **{c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]},
+}
 
 
 def _printable(text: str) -> str:
@@ -114,9 +119,11 @@ def render_json(table: pa.Table) -> str:
 
 
 def truncation_note(table: pa.Table) -> str:
-    return (f"note: only the first {table.num_rows:,} rows are shown; the result has more (the query_max_rows "
-            "or query_max_result_bytes cap). Add a LIMIT or an aggregate, or raise FLOWMETER_QUERY_MAX_ROWS "
-            "or FLOWMETER_QUERY_MAX_RESULT_BYTES.")
+    return (
+        f"note: only the first {table.num_rows:,} rows are shown; the result has more (the query_max_rows "
+        "or query_max_result_bytes cap). Add a LIMIT or an aggregate, or raise FLOWMETER_QUERY_MAX_ROWS "
+        "or FLOWMETER_QUERY_MAX_RESULT_BYTES."
+    )
 
 
 def render_schema(objects: list[dict[str, Any]]) -> str:

@@ -12,10 +12,10 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from analytics.catalog import documented
-from flowmeter.errors import FlowmeterError
+from analytics.sqlclient import query, source
+from flowcore.errors import FlowmeterError
+from flowcore.settings import Settings
 from flowmeter.render import truncation_note, write_result
-from flowmeter.settings import Settings
-from flowmeter.sqlclient import query, source
 
 HISTORY_FILE = Path("~/.flowmeter_history")
 HISTORY_LENGTH = 1000
@@ -45,7 +45,7 @@ class Statements:
     def feed(self, text: str) -> list[str]:
         done, i = [], 0
         while i < len(text):
-            c, pair = text[i], text[i:i + 2]
+            c, pair = text[i], text[i : i + 2]
             if self._quote:
                 self._quote = "" if c == self._quote else self._quote  # '' re-opens at once: escapes work
             elif self._comment == "--":
@@ -141,6 +141,8 @@ def _meta(conf: Settings, command: str, fmt: str, stdout: TextIO) -> None:
 def _prompt_lines(pending: Statements, stdout: TextIO) -> Iterator[str | None]:
     """Lines typed at a terminal, edited with readline; a statement typed over several lines
     becomes one history entry. Yields None for Ctrl-C; ends at Ctrl-D."""
+    # Here, not at the top: importing readline changes how input() reads a terminal, which only
+    # this prompt wants.
     import readline
 
     history = HISTORY_FILE.expanduser()

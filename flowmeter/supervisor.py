@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,9 +21,11 @@ from pathlib import Path
 
 import requests
 
-from flowmeter.broker import EmbeddedBroker, die_with_parent, free_port
-from flowmeter.errors import EX_TEMPFAIL, FlowmeterError, SettingsError
-from flowmeter.settings import Settings, bootstrap_servers
+from flowcore.errors import EX_TEMPFAIL, FlowmeterError, SettingsError
+from flowcore.settings import Settings, bootstrap_servers
+from flowmeter.launch import dashboard_env, streamlit_argv
+from streams.broker import EmbeddedBroker, die_with_parent, free_port
+from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,9 @@ class Child:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -105,39 +109,61 @@ class Supervisor:
             self.broker = EmbeddedBroker(log_path=self.logs / "broker.log").start()
             broker = self.broker.url
             print(f"broker     {broker} (embedded Tansu; its log is in memory)", file=sys.stderr)
-        from streams.topics import ensure_topics
         ensure_topics(bootstrap_servers(broker), [*conf.input_topics, conf.dead_letter_topic], conf.partitions)
 
         web_port = conf.web_port if conf.web_port and _port_free(conf.web_port) else free_port()
         worker_url = f"http://127.0.0.1:{web_port}"
         base = [sys.executable, "-m", "flowmeter"]
         where = ["--db", str(conf.db)] + (["--settings", str(conf.settings)] if conf.settings else [])
-        worker = Child("worker", base + ["worker", "--broker", broker, "--web-port", str(web_port)] + where,
-                       self.logs / "worker.log", restart=True)
+        worker = Child(
+            "worker",
+            base + ["worker", "--broker", broker, "--web-port", str(web_port)] + where,
+            self.logs / "worker.log",
+            restart=True,
+        )
         self._launch(worker)
         self._wait_http(worker, f"{worker_url}/api/status", timeout=60)
         print(f"worker     {worker_url}/api/status  (store {conf.db})", file=sys.stderr)
 
         receiver_port = conf.receiver_port if conf.receiver_port and _port_free(conf.receiver_port) else free_port()
-        receiver = Child("receiver", base + ["receive", "--broker", broker, "--port", str(receiver_port)] + where,
-                         self.logs / "receiver.log", restart=True)
+        receiver = Child(
+            "receiver",
+            base + ["receive", "--broker", broker, "--port", str(receiver_port)] + where,
+            self.logs / "receiver.log",
+            restart=True,
+        )
         self._launch(receiver)
         self._wait_http(receiver, f"http://127.0.0.1:{receiver_port}/healthz", timeout=30)
-        print(f"receiver   http://127.0.0.1:{receiver_port}/webhooks/{{jira,github,cdevents}} and /events",
-              file=sys.stderr)
+        print(
+            f"receiver   http://127.0.0.1:{receiver_port}/webhooks/{{jira,github,cdevents}} and /events",
+            file=sys.stderr,
+        )
 
-        from flowmeter.cli import dashboard_env, streamlit_argv
         dash_conf = conf.model_copy(update={"worker_url": worker_url})
-        dashboard = Child("dashboard", streamlit_argv("127.0.0.1", conf.dashboard_port),
-                          self.logs / "dashboard.log", env=dashboard_env(dash_conf), restart=True)
+        dashboard = Child(
+            "dashboard",
+            streamlit_argv("127.0.0.1", conf.dashboard_port),
+            self.logs / "dashboard.log",
+            env=dashboard_env(dash_conf),
+            restart=True,
+        )
         self._launch(dashboard)
         self._wait_http(dashboard, f"http://127.0.0.1:{conf.dashboard_port}/_stcore/health", timeout=60)
 
         if self.demo:
-            self._launch(Child("demo", base + ["demo", "--broker", broker, "--rate", str(self.demo_rate)] + where,
-                               self.logs / "demo.log"))
-        print(f"\nflowmeter is up. Dashboard: http://127.0.0.1:{conf.dashboard_port}\n"
-              f"logs in {self.logs}/ · Ctrl-C stops everything", file=sys.stderr, flush=True)
+            self._launch(
+                Child(
+                    "demo",
+                    base + ["demo", "--broker", broker, "--rate", str(self.demo_rate)] + where,
+                    self.logs / "demo.log",
+                )
+            )
+        print(
+            f"\nflowmeter is up. Dashboard: http://127.0.0.1:{conf.dashboard_port}\n"
+            f"logs in {self.logs}/ · Ctrl-C stops everything",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _launch(self, child: Child) -> None:
         child.start()
@@ -154,8 +180,7 @@ class Supervisor:
             except requests.RequestException:
                 pass
             time.sleep(0.25)
-        raise FlowmeterError(f"the {child.name} did not answer at {url} within {timeout:.0f} s; "
-                             f"see {child.log_path}.")
+        raise FlowmeterError(f"the {child.name} did not answer at {url} within {timeout:.0f} s; see {child.log_path}.")
 
     # ---- keep running ------------------------------------------------------------
     def _watch(self) -> None:
@@ -181,17 +206,31 @@ class Supervisor:
         if child.name == "worker" and self.broker is not None:
             # The embedded broker keeps its log in memory: giving up would stop it and lose every
             # event it holds that has not landed. So the worker is restarted for as long as we run.
-            log.error("the worker exited with code %s; restarting it (attempt %d in %.0f min). The embedded "
-                      "broker holds the events that have not landed: fix the cause (docs/recovery.md) rather "
-                      "than stopping. Log tail:\n%s", code, len(child.restarts), RESTART_WINDOW / 60, child.tail(5))
+            log.error(
+                "the worker exited with code %s; restarting it (attempt %d in %.0f min). The embedded "
+                "broker holds the events that have not landed: fix the cause (docs/recovery.md) rather "
+                "than stopping. Log tail:\n%s",
+                code,
+                len(child.restarts),
+                RESTART_WINDOW / 60,
+                child.tail(5),
+            )
             time.sleep(min(2 ** len(child.restarts), 30))
             child.start()
             return
         if len(child.restarts) > MAX_RESTARTS:
-            raise FlowmeterError(f"the {child.name} failed {MAX_RESTARTS} times in {RESTART_WINDOW / 60:.0f} min; "
-                                 f"stopping. Its log ends with:\n{child.tail()}")
-        log.warning("%s exited with code %s; restarting it (%d of %d). Log tail:\n%s",
-                    child.name, code, len(child.restarts), MAX_RESTARTS, child.tail(5))
+            raise FlowmeterError(
+                f"the {child.name} failed {MAX_RESTARTS} times in {RESTART_WINDOW / 60:.0f} min; "
+                f"stopping. Its log ends with:\n{child.tail()}"
+            )
+        log.warning(
+            "%s exited with code %s; restarting it (%d of %d). Log tail:\n%s",
+            child.name,
+            code,
+            len(child.restarts),
+            MAX_RESTARTS,
+            child.tail(5),
+        )
         time.sleep(min(2 ** len(child.restarts), 30))
         child.start()
 
@@ -206,7 +245,6 @@ class Supervisor:
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
-    import socket
     with socket.socket() as sock:
         try:
             sock.bind((host, port))
@@ -249,9 +287,14 @@ def keep_worker_running(argv: list[str]) -> int:
         # Anything else (a bad setting: 1) would fail again the same way.
         if stopping or not (code == EX_TEMPFAIL or code < 0):
             return code
-        delay = min(2 ** attempt, 30)
-        log.error("the worker exited with code %d; starting it again in %d s (start %d). The embedded broker "
-                  "keeps the events that have not landed until then.", code, delay, attempt + 1)
+        delay = min(2**attempt, 30)
+        log.error(
+            "the worker exited with code %d; starting it again in %d s (start %d). The embedded broker "
+            "keeps the events that have not landed until then.",
+            code,
+            delay,
+            attempt + 1,
+        )
         for _ in range(delay * 10):  # a stop signal ends the wait early
             if stopping:
                 return code

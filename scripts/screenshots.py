@@ -43,6 +43,7 @@ def shrink(path: Path, budget: int) -> None:
     if path.stat().st_size <= budget:
         return
     from PIL import Image
+
     with Image.open(path) as image:
         image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
@@ -64,8 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         poll(lambda: history_landed(up), args.timeout, "the demo's history to land", interval=0)
         print(f"{up.landed():,} transitions and {up.landed('deploy'):,} deploys landed", flush=True)
         with chromium() as browser:
-            context = browser.new_context(viewport={"width": args.width, "height": args.height},
-                                          device_scale_factor=1)
+            context = browser.new_context(viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
             page = context.new_page()
             for file, title, _ in PAGES:
                 page.goto(up.page_url(file), wait_until="commit")
@@ -76,8 +76,11 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"  note: {title} kept changing for 20 s; shot as it was", flush=True)
                 path = screenshot(page, args.out / f"{page_name(file)}.png", full_page=False)
                 shrink(path, args.max_kib * 1024)
-                print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  "
-                      f"{path.stat().st_size / 1024:,.0f} KiB", flush=True)
+                print(
+                    f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  "
+                    f"{path.stat().st_size / 1024:,.0f} KiB",
+                    flush=True,
+                )
     except ChromiumMissing as exc:
         raise SystemExit(str(exc)) from None
     finally:

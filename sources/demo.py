@@ -240,8 +240,9 @@ class DemoTraffic:
                 ("QA", TESTERS_PER_BOARD, QA_HOURS),
             )
         }
-        self.services = {name: _Service(name, last_commit_at=start - COMMIT_LOOKBACK)
-                         for board in BOARDS for name in board.services}
+        self.services = {
+            name: _Service(name, last_commit_at=start - COMMIT_LOOKBACK) for board in BOARDS for name in board.services
+        }
         for board in BOARDS:
             self._at(start + self._exp(DAY / board.arrivals_per_day), self._arrive, board)
         for service in self.services.values():
@@ -277,20 +278,31 @@ class DemoTraffic:
 
     # -- tickets ------------------------------------------------------------------------------
 
-    def _move(self, ticket: _Ticket, to_state: str, team: str | None, assignee: str | None,
-              actor: str) -> None:
+    def _move(self, ticket: _Ticket, to_state: str, team: str | None, assignee: str | None, actor: str) -> None:
         """Emit one transition; team/assignee name who is responsible in the new state."""
-        self._out.append(Draft(self.now, "transition", {
-            "ticket_id": ticket.id, "board": ticket.board.name, "from_state": ticket.state,
-            "to_state": to_state, "assignee": assignee, "team": team,
-            "ticket_type": ticket.type, "actor": actor,
-        }))
+        self._out.append(
+            Draft(
+                self.now,
+                "transition",
+                {
+                    "ticket_id": ticket.id,
+                    "board": ticket.board.name,
+                    "from_state": ticket.state,
+                    "to_state": to_state,
+                    "assignee": assignee,
+                    "team": team,
+                    "ticket_type": ticket.type,
+                    "actor": actor,
+                },
+            )
+        )
         ticket.state, ticket.team, ticket.assignee = to_state, team, assignee
 
     def _arrive(self, board: Board) -> None:
         kind = self.rng.choices(TICKET_TYPES, TYPE_WEIGHTS)[0]
-        ticket = _Ticket(f"{board.prefix}-{next(self._numbers[board.name])}", board, kind,
-                         self.rng.choice(board.services))
+        ticket = _Ticket(
+            f"{board.prefix}-{next(self._numbers[board.name])}", board, kind, self.rng.choice(board.services)
+        )
         self._move(ticket, "Backlog", board.team, None, self._person(board.team))
         self._at(self.now + self._exp(BACKLOG_HOURS * HOUR), self._start, ticket)
         self._at(self.now + self._exp(DAY / board.arrivals_per_day), self._arrive, board)
@@ -314,8 +326,9 @@ class DemoTraffic:
         # The reviewer (a teammate) or tester is named on entry, like a PR's requested reviewer;
         # the ticket still waits for that person's queue to reach it.
         if state == "Review":
-            self._move(ticket, state, ticket.dev_team, self._person(ticket.dev_team, ticket.developer),
-                       ticket.developer)
+            self._move(
+                ticket, state, ticket.dev_team, self._person(ticket.dev_team, ticket.developer), ticket.developer
+            )
         else:
             self._move(ticket, state, QA_TEAM, self._person(QA_TEAM), ticket.assignee or ticket.developer)
         self.pool(ticket.board.name, state).waiting.append(ticket)
@@ -361,8 +374,7 @@ class DemoTraffic:
         lo = min(max(service.last_commit_at, self.now - COMMIT_LOOKBACK), hi - 1.0)
         times = sorted(self.rng.uniform(lo, hi) for _ in range(count))
         service.last_commit_at = times[-1]
-        shas = [hashlib.sha1(f"{self.seed}/{service.name}/{next(self._commits)}".encode()).hexdigest()
-                for _ in times]
+        shas = [hashlib.sha1(f"{self.seed}/{service.name}/{next(self._commits)}".encode()).hexdigest() for _ in times]
         return list(zip(shas, times))
 
     def _stage(self, service: _Service) -> None:
@@ -391,11 +403,21 @@ class DemoTraffic:
         return self.rng.choices(list(weights), list(weights.values()))[0]
 
     def _deploy(self, service: _Service, env: _Env, status: str) -> None:
-        self._out.append(Draft(self.now, "deploy", {
-            "service": service.name, "environment": env.name, "status": status,
-            "started_at": self.now - self.rng.uniform(*DEPLOY_MINUTES) * MINUTE,
-            "version": f"1.{service.build}.0", "commits": list(env.commits), "tickets": list(env.tickets),
-        }))
+        self._out.append(
+            Draft(
+                self.now,
+                "deploy",
+                {
+                    "service": service.name,
+                    "environment": env.name,
+                    "status": status,
+                    "started_at": self.now - self.rng.uniform(*DEPLOY_MINUTES) * MINUTE,
+                    "version": f"1.{service.build}.0",
+                    "commits": list(env.commits),
+                    "tickets": list(env.tickets),
+                },
+            )
+        )
         if status != "success":
             env.broken = True  # what it carried stays waiting, and goes out with the fix
             self._at(self.now + self.rng.uniform(*RECOVERY_AFTER), self._recover, service, env)
@@ -466,10 +488,17 @@ def live_speedup(rate: float, seed: int) -> float:
 MAX_NAP = 0.5  # longest single sleep, so should_stop is seen within half a second
 
 
-def run_demo(send: Callable[[str, dict], None], *, rate: float = 10.0, history_days: int = 14,
-             seed: int = 7, should_stop: Callable[[], bool] = lambda: False,
-             clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-             max_events: int | None = None) -> int:
+def run_demo(
+    send: Callable[[str, dict], None],
+    *,
+    rate: float = 10.0,
+    history_days: int = 14,
+    seed: int = 7,
+    should_stop: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    max_events: int | None = None,
+) -> int:
     """Send ``history_days`` of history ending now, then live events until ``should_stop()``
     or ``max_events``; returns how many events were sent."""
     if rate <= 0:
@@ -486,8 +515,7 @@ def run_demo(send: Callable[[str, dict], None], *, rate: float = 10.0, history_d
         return sent
     speedup = live_speedup(rate, seed)
     feed.go_live(clock(), speedup)
-    log.info("demo: live at about %.0f events/s; one wall second is %.0f simulated minutes",
-             rate, speedup / MINUTE)
+    log.info("demo: live at about %.0f events/s; one wall second is %.0f simulated minutes", rate, speedup / MINUTE)
     sent = _send_live(feed, send, stopped, clock, sleep, sent)
     log.info("demo: stopped after %d events", sent)
     return sent
@@ -501,8 +529,14 @@ def _send_history(feed: DemoFeed, send: Callable[[str, dict], None], stopped: Ca
     return sent
 
 
-def _send_live(feed: DemoFeed, send: Callable[[str, dict], None], stopped: Callable[[int], bool],
-               clock: Callable[[], float], sleep: Callable[[float], None], sent: int) -> int:
+def _send_live(
+    feed: DemoFeed,
+    send: Callable[[str, dict], None],
+    stopped: Callable[[int], bool],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    sent: int,
+) -> int:
     while not stopped(sent):
         wait = feed.due() - clock()
         if wait > 0:

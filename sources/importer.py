@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowmeter.settings import Settings, bootstrap_servers
-from sources.adapters import Unmappable
+from flowcore.settings import Settings, bootstrap_servers
+from sources.adapters import Unmappable, generic, github, jira
+from sources.jsonl import read_lines
 from sources.producer import EventProducer
 
 
@@ -35,20 +36,15 @@ class ImportSummary:
 def records(conf: Settings, source: str, path: Path, columns: dict[str, str]) -> Iterator[Any]:
     """What the adapter of `source` yields for one file."""
     if source == "jira":
-        from sources.adapters import jira
         return jira.iter_import(path, team_field=conf.jira_team_field)
     if source == "github":
-        from sources.adapters import github
         return github.iter_import(path, label_states=conf.github_label_states)
     if source == "csv":
-        from sources.adapters import generic
         return generic.iter_csv(path, columns or None)
     return _jsonl(path)
 
 
 def _jsonl(path: Path) -> Iterator[Any]:
-    from sources.adapters import generic
-    from sources.jsonl import read_lines
     for number, line in read_lines(path):
         try:
             yield from generic.from_jsonl_line(line)
@@ -56,8 +52,14 @@ def _jsonl(path: Path) -> Iterator[Any]:
             yield Unmappable(f"line {number}: {exc}")
 
 
-def import_files(conf: Settings, broker: str, source: str, paths: list[Path], columns: dict[str, str],
-                 progress: Callable[[int], None] = lambda _n: None) -> ImportSummary:
+def import_files(
+    conf: Settings,
+    broker: str,
+    source: str,
+    paths: list[Path],
+    columns: dict[str, str],
+    progress: Callable[[int], None] = lambda _n: None,
+) -> ImportSummary:
     producer = EventProducer(conf, bootstrap_servers(broker))
     summary = ImportSummary()
     seen: set[str] = set()
@@ -82,8 +84,9 @@ def _skip(summary: ImportSummary, path: Path, reason: str) -> None:
         summary.first_skips.append((path.name, reason))
 
 
-def _send_file(producer: EventProducer, items: Iterator[Any], path: Path, summary: ImportSummary,
-               seen: set[str]) -> None:
+def _send_file(
+    producer: EventProducer, items: Iterator[Any], path: Path, summary: ImportSummary, seen: set[str]
+) -> None:
     for record in items:
         if isinstance(record, Unmappable):
             _skip(summary, path, str(record))

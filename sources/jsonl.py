@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.events import load_object
+from flowcore.events import load_object
 
 
 def kind_of(doc: object) -> str:

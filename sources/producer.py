@@ -10,9 +10,9 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from flowmeter import deadletter
-from flowmeter.errors import BrokerError
-from flowmeter.settings import Settings
+from flowcore import deadletter
+from flowcore.errors import BrokerError
+from flowcore.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,18 @@ class EventProducer:
         self.summary = ProduceSummary()
         try:
             self._producer = KafkaProducer(
-                bootstrap_servers=servers, acks="all", linger_ms=10, batch_size=256 * 1024,
-                retries=5, client_id="flowmeter-producer", request_timeout_ms=15000,
+                bootstrap_servers=servers,
+                acks="all",
+                linger_ms=10,
+                batch_size=256 * 1024,
+                retries=5,
+                client_id="flowmeter-producer",
+                request_timeout_ms=15000,
             )
         except KafkaError as exc:
-            raise BrokerError(f"cannot reach the Kafka broker at {','.join(servers)} ({exc}); "
-                              "is it running? Check --broker.") from None
+            raise BrokerError(
+                f"cannot reach the Kafka broker at {','.join(servers)} ({exc}); is it running? Check --broker."
+            ) from None
 
     def send_raw(self, kind: str, key: str | None, value: bytes) -> None:
         topic = self._topics[kind]

@@ -49,12 +49,12 @@ from aiohttp import web
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from flowmeter import deadletter
-from flowmeter.exposure import is_loopback
-from flowmeter.settings import Settings, bootstrap_servers
-from sources.adapters import Mapped, Unmappable
+from flowcore import deadletter
+from flowcore.events import parse_deploy, parse_transition
+from flowcore.exposure import is_loopback
+from flowcore.settings import Settings, bootstrap_servers
+from sources.adapters import Mapped, Unmappable, cdevents, generic, github, jira
 from sources.rejects import MAX_MESSAGE, kept_copy, lone_surrogate_field, printable, reason_for, size_note
-from streams.events import parse_deploy, parse_transition
 
 log = logging.getLogger(__name__)
 Mapping = tuple[Mapped, list[tuple[bytes, str]]]  # events, and (raw, reason) to dead-letter
@@ -70,6 +70,7 @@ _PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
 @dataclass(frozen=True, slots=True)
 class Message:
     """One record for Kafka: an event (kind transition|deploy) or a dead letter (reason set)."""
+
     kind: str
     key: str | None
     value: bytes
@@ -93,10 +94,18 @@ class Broker:
             # client stays failed for good. Duplicates are harmless: the worker dedups on event_id.
             # Every wait is short so that a broker outage is a 503 well within ANSWER_WITHIN: the
             # default bootstrap wait alone is 30 s when the broker is down as the producer is made.
-            self._producer = KafkaProducer(bootstrap_servers=self._servers, acks="all", linger_ms=2,
-                                           bootstrap_timeout_ms=3000, max_block_ms=3000, request_timeout_ms=3000,
-                                           delivery_timeout_ms=6000, retries=2, enable_idempotence=False,
-                                           client_id="flowmeter-receiver")
+            self._producer = KafkaProducer(
+                bootstrap_servers=self._servers,
+                acks="all",
+                linger_ms=2,
+                bootstrap_timeout_ms=3000,
+                max_block_ms=3000,
+                request_timeout_ms=3000,
+                delivery_timeout_ms=6000,
+                retries=2,
+                enable_idempotence=False,
+                client_id="flowmeter-receiver",
+            )
         return self._producer
 
     def reset(self) -> None:
@@ -165,7 +174,7 @@ def signature_ok(secret: str, body: bytes, given: str | None) -> bool:
     if not given or not given.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
-    return hmac.compare_digest(expected, given[len("sha256="):].strip().encode("utf-8", "backslashreplace"))
+    return hmac.compare_digest(expected, given[len("sha256=") :].strip().encode("utf-8", "backslashreplace"))
 
 
 def checked(kind: str, event: dict[str, Any]) -> Message:
@@ -174,8 +183,12 @@ def checked(kind: str, event: dict[str, Any]) -> Message:
     field = lone_surrogate_field(event)
     if field is not None:
         value = json.dumps(event, separators=(",", ":")).encode()  # ASCII: the surrogate escaped
-        return Message(kind, None, value, f"{field} holds a lone surrogate (such as \\ud800), which is not "
-                                          "Unicode text; send UTF-8 text.")
+        return Message(
+            kind,
+            None,
+            value,
+            f"{field} holds a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8 text.",
+        )
     key = event.get("service" if kind == "deploy" else "ticket_id")
     key = key if isinstance(key, str) else None
     try:
@@ -183,8 +196,9 @@ def checked(kind: str, event: dict[str, Any]) -> Message:
     except Exception as exc:  # noqa: BLE001 - any failure of one event is that event's dead letter
         return Message(kind, None, b"", reason_for(exc))
     if len(value) > MAX_MESSAGE:
-        return Message(kind, None, value, f"the event is {len(value):,} bytes as JSON; at most {MAX_MESSAGE:,} "
-                                          "fit in one message.")
+        return Message(
+            kind, None, value, f"the event is {len(value):,} bytes as JSON; at most {MAX_MESSAGE:,} fit in one message."
+        )
     try:
         _PARSERS[kind](value)
     except Exception as exc:  # noqa: BLE001 - InvalidEvent, and whatever else the parser may raise
@@ -199,8 +213,6 @@ def dead_letter(kind: str, raw: bytes, reason: str) -> Message:
 
 
 def build_app(conf: Settings, broker: Broker) -> web.Application:
-    from sources.adapters import cdevents, generic, github, jira
-
     def json_body(body: bytes) -> Any:
         try:
             return json.loads(body)
@@ -212,8 +224,12 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
         return jira.from_webhook(json_body(body), team_field=conf.jira_team_field), []
 
     def github_events(headers: Headers[str, str], body: bytes) -> Mapping:
-        return github.from_webhook(headers.get("X-GitHub-Event", ""), json_body(body),
-                                   headers.get("X-GitHub-Delivery"), label_states=conf.github_label_states), []
+        return github.from_webhook(
+            headers.get("X-GitHub-Event", ""),
+            json_body(body),
+            headers.get("X-GitHub-Delivery"),
+            label_states=conf.github_label_states,
+        ), []
 
     def cdevents_events(headers: Headers[str, str], body: bytes) -> Mapping:
         return cdevents.from_cloudevent(dict(headers), body), []
@@ -257,8 +273,10 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
             continue
         if secret is None:
             log.warning("no secret set for %s: anyone who can reach %s can post events", name, path)
-        app.router.add_post(path, _handler(name, secret.get_secret_value() if secret else None, header, mapper,
-                                           broker, recent))
+        app.router.add_post(
+            path, _handler(name, secret.get_secret_value() if secret else None, header, mapper, broker, recent)
+        )
+
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
@@ -266,8 +284,9 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
     return app
 
 
-def process(name: str, mapper: Callable[[Headers[str, str], bytes], Mapping], headers: Headers[str, str],
-            body: bytes) -> tuple[list[Message], list[str]]:
+def process(
+    name: str, mapper: Callable[[Headers[str, str], bytes], Mapping], headers: Headers[str, str], body: bytes
+) -> tuple[list[Message], list[str]]:
     """(messages to send, reasons of the dead letters among them): map, then check each event."""
     try:
         events, rejects = mapper(headers, body)
@@ -290,15 +309,22 @@ def _event_name(event: dict[str, Any]) -> str:
     return printable(name[:80] + ("…" if len(name) > 80 else "")) if isinstance(name, str) else "without an id"
 
 
-def _handler(name: str, secret: str | None, header: str, mapper: Callable[[Headers[str, str], bytes], Mapping],
-             broker: Broker, recent: RecentDeliveries) -> Callable:
+def _handler(
+    name: str,
+    secret: str | None,
+    header: str,
+    mapper: Callable[[Headers[str, str], bytes], Mapping],
+    broker: Broker,
+    recent: RecentDeliveries,
+) -> Callable:
     async def handle(request: web.Request) -> web.Response:
         deadline = time.monotonic() + ANSWER_WITHIN
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"the body is over {MAX_BODY:,} bytes, more than any webhook holds; send fewer "
-                               "events per request.")
+            return _error(
+                413, f"the body is over {MAX_BODY:,} bytes, more than any webhook holds; send fewer events per request."
+            )
         if secret is not None and not signature_ok(secret, body, request.headers.get(header)):
             return _error(401, f"the {header} signature is missing or does not match the configured secret.")
         if name == "github" and request.headers.get("X-GitHub-Event") == "ping":
@@ -319,8 +345,11 @@ def _handler(name: str, secret: str | None, header: str, mapper: Callable[[Heade
         for reason in reasons[:LISTED_REASONS]:
             log.warning("dead-lettered a %s payload: %s", name, reason)
         status = 202 if reasons else 200
-        answer = {"accepted": len(messages) - len(reasons), "dead_lettered": reasons[:LISTED_REASONS],
-                  "dead_lettered_total": len(reasons)}
+        answer = {
+            "accepted": len(messages) - len(reasons),
+            "dead_lettered": reasons[:LISTED_REASONS],
+            "dead_lettered_total": len(reasons),
+        }
         if replay:
             recent.remember(replay, (status, answer))
         return web.json_response(answer, status=status)
@@ -341,15 +370,24 @@ def _error(status: int, message: str) -> web.Response:
 
 def _unavailable(exc: Exception) -> web.Response:
     log.error("the broker did not acknowledge: %s", exc)
-    return _error(503, f"the broker did not acknowledge every message within {ANSWER_WITHIN:.0f} s "
-                       f"({exc.__class__.__name__}); retry later (an event that did reach it lands once).")
+    return _error(
+        503,
+        f"the broker did not acknowledge every message within {ANSWER_WITHIN:.0f} s "
+        f"({exc.__class__.__name__}); retry later (an event that did reach it lands once).",
+    )
 
 
 def run_receiver(conf: Settings, broker: str) -> None:
     """Serve until SIGINT/SIGTERM."""
     producer = Broker(conf, broker)
     try:
-        web.run_app(build_app(conf, producer), host=conf.receiver_host, port=conf.receiver_port, print=None,
-                    access_log=None, shutdown_timeout=10)
+        web.run_app(
+            build_app(conf, producer),
+            host=conf.receiver_host,
+            port=conf.receiver_port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=10,
+        )
     finally:
         producer.close()

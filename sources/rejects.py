@@ -19,8 +19,8 @@ import json
 import re
 from typing import Any
 
-from flowmeter import deadletter
-from flowmeter.errors import InvalidEvent
+from flowcore import deadletter
+from flowcore.errors import InvalidEvent
 
 # Largest message a source puts on Kafka, headers and key included with room to spare:
 # Faust's producer (the worker re-sends what it rejects) refuses more than 1,000,000 bytes.
@@ -47,7 +47,7 @@ def reason_for(exc: BaseException) -> str:
 
 def printable(text: str) -> str:
     """`text` cut to a reason's length and safe as UTF-8 in a header or a row (lone surrogates
-    and control characters escaped): the same rule the worker applies (flowmeter.deadletter)."""
+    and control characters escaped): the same rule the worker applies (flowcore.deadletter)."""
     return deadletter.clean_text(text, deadletter.REASON_CHARS)
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowcore.events import parse_deploy, parse_transition, unknown_kind_reason
 from sources.jsonl import peek, read_lines
 from sources.producer import EventProducer
 from sources.rejects import MAX_MESSAGE, kept_copy, printable, reason_for, size_note, surrogate_reason
-from streams.events import parse_deploy, parse_transition, unknown_kind_reason
 
 SHOWN_REJECTS = 20  # rejects listed by line; the count covers them all
 _PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
@@ -28,8 +28,9 @@ class ReplaySummary:
     first_rejects: list[str] = field(default_factory=list)  # "line N: reason"
 
 
-def produce_file(producer: EventProducer, path: Path,
-                 advance: Callable[[int], None] = lambda _n: None) -> ReplaySummary:
+def produce_file(
+    producer: EventProducer, path: Path, advance: Callable[[int], None] = lambda _n: None
+) -> ReplaySummary:
     """Send every line of `path`: events to their topics, rejects to the dead-letter topic."""
     summary = ReplaySummary()
     for number, line in read_lines(path):

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from analytics.store import LandResult, Store
+from flowcore.batch import Envelope, PreparedBatch, Reject, TransitionRows, prepare
 from sources.jsonl import peek, read_lines
 from sources.rejects import printable, reason_for, surrogate_reason
-from streams.batch import Envelope, PreparedBatch, Reject, TransitionRows, prepare
 from streams.columnar import ROW_SCHEMA, Split, split
 
 # Lines per transaction. Larger than the worker's batch_max: each chunk pays a fixed cost
@@ -44,9 +44,13 @@ class LoadSummary:
     checked_per_event: int = 0  # lines the column-wise check left to the per-event parser
 
 
-def load_file(store: Store, path: Path, chunk_lines: int = CHUNK_LINES,
-              progress: Callable[[int], None] = lambda _bytes: None,
-              announce: Callable[[str], None] = lambda _text: None) -> LoadSummary:
+def load_file(
+    store: Store,
+    path: Path,
+    chunk_lines: int = CHUNK_LINES,
+    progress: Callable[[int], None] = lambda _bytes: None,
+    announce: Callable[[str], None] = lambda _text: None,
+) -> LoadSummary:
     """Land the file chunk by chunk, then derive each touched ticket once (a backfill touches
     the same tickets in many chunks; see Store.commit(derive=False))."""
     summary = LoadSummary()
@@ -86,13 +90,18 @@ def _prepared(path: Path, chunk_lines: int, reader: Any) -> Iterator[tuple[Prepa
 # check or the parser raise, the line becomes a dead letter with a reason and the rest go on.
 # The careful paths below cost nothing on a clean file: they run only when something raised.
 
+
 def _split(reader: Any, lines: list[bytes], numbers: list[int], now: datetime) -> Split:
     """The column-wise check, or, should it fail on something in this chunk, every line per event."""
     try:
         return split(reader, lines, numbers, now)
     except Exception:  # noqa: BLE001 - the per-event parser judges each line instead
-        log.warning("the column-wise check failed on lines %s-%s; checking them one by one",
-                    numbers[0], numbers[-1], exc_info=True)
+        log.warning(
+            "the column-wise check failed on lines %s-%s; checking them one by one",
+            numbers[0],
+            numbers[-1],
+            exc_info=True,
+        )
         return Split(ROW_SCHEMA.empty_table(), list(range(len(lines))))
 
 
@@ -119,8 +128,9 @@ def _prepare(envelopes: list[Envelope], now: datetime) -> PreparedBatch:
             for key, offset in one.positions.items():
                 batch.positions[key] = max(offset, batch.positions.get(key, -1))
     # A reason may quote the field that held a lone surrogate: such text cannot be stored.
-    batch.rejects = [r if printable(r.reason) == r.reason else Reject(r.envelope, printable(r.reason))
-                     for r in batch.rejects]
+    batch.rejects = [
+        r if printable(r.reason) == r.reason else Reject(r.envelope, printable(r.reason)) for r in batch.rejects
+    ]
     return batch
 
 

@@ -1,6 +1,6 @@
 """The v1 transition check, a column at a time: the fast path of `flowmeter load`.
 
-``streams.events.parse_transition`` checks one event at a time in Python, about 10 us an
+``flowcore.events.parse_transition`` checks one event at a time in Python, about 10 us an
 event: a million-line backfill spent most of its time there, well above the cost of
 decoding the JSON. This module checks a chunk of lines column-wise instead. Each line is
 decoded with orjson, the contract's fields are pulled into columns, and one DuckDB query
@@ -31,20 +31,45 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from streams.events import EARLIEST, FUTURE_SLACK, MAX_TEXT
+from flowcore.events import EARLIEST, FUTURE_SLACK, MAX_TEXT
 
 # The row columns, in the order of the transitions table (less landed_at and src).
-ROW_COLUMNS = ("event_id", "ticket_id", "board", "from_state", "to_state", "occurred_at", "assignee", "team",
-               "ticket_type", "actor", "source")
-ROW_SCHEMA = pa.schema([(name, pa.timestamp("us") if name == "occurred_at" else pa.string()) for name in ROW_COLUMNS]
-                       + [("ord", pa.int64())])
-_TEXTS = ("event_id", "ticket_id", "board", "from_state", "to_state", "assignee", "team", "ticket_type", "actor",
-          "source")
+ROW_COLUMNS = (
+    "event_id",
+    "ticket_id",
+    "board",
+    "from_state",
+    "to_state",
+    "occurred_at",
+    "assignee",
+    "team",
+    "ticket_type",
+    "actor",
+    "source",
+)
+ROW_SCHEMA = pa.schema(
+    [(name, pa.timestamp("us") if name == "occurred_at" else pa.string()) for name in ROW_COLUMNS]
+    + [("ord", pa.int64())]
+)
+_TEXTS = (
+    "event_id",
+    "ticket_id",
+    "board",
+    "from_state",
+    "to_state",
+    "assignee",
+    "team",
+    "ticket_type",
+    "actor",
+    "source",
+)
 _REQUIRED = {"event_id", "ticket_id", "board", "to_state"}
 _FIELDS = _TEXTS + ("at",)
 _CLEAN = "'^[!-~](?s:.*[!-~])?$'"  # RE2; (?s) so a newline inside still counts as inside
-_AT = ("'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-       "([.][0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'")
+_AT = (
+    "'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    "([.][0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'"
+)
 
 
 def _text_ok(name: str) -> str:
@@ -87,8 +112,11 @@ def split(con: duckdb.DuckDBPyConnection, lines: list[bytes], numbers: list[int]
         else:
             docs.append(doc)
             bad.append(False)
-    columns: dict[str, Any] = {"idx": pa.array(range(len(lines)), pa.int64()), "ord": pa.array(numbers, pa.int64()),
-                               "bad": pa.array(bad, pa.bool_())}
+    columns: dict[str, Any] = {
+        "idx": pa.array(range(len(lines)), pa.int64()),
+        "ord": pa.array(numbers, pa.int64()),
+        "bad": pa.array(bad, pa.bool_()),
+    }
     for name in _FIELDS:
         values = [doc.get(name) for doc in docs]
         try:
@@ -109,4 +137,3 @@ def split(con: duckdb.DuckDBPyConnection, lines: list[bytes], numbers: list[int]
     rows = checked.filter(ok).select(list(ROW_SCHEMA.names)).cast(ROW_SCHEMA)
     others = sorted(checked.filter(pa.compute.invert(ok)).column("idx").to_pylist())  # rows come in any order
     return Split(rows, others)
-

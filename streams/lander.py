@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from analytics.store import LandResult, Store, is_fatal
-from flowmeter import deadletter
-from streams.batch import Envelope, PreparedBatch, Reject, prepare, unexpected_reason
+from flowcore import deadletter
+from flowcore.batch import Envelope, PreparedBatch, Reject, prepare, unexpected_reason
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,22 @@ class LandingStats:
 
 
 class Lander:
-    def __init__(self, store: Store, kind_by_topic: dict[str, str], dead_letter_topic: str,
-                 send_dead_letter: SendDeadLetter,
-                 *, retries: int = 5, first_backoff: float = 0.5, shutdown_grace: float = 30.0,
-                 after_land: AfterLand | None = None, batch_max: int = 0, derive_every: float = 0.0,
-                 behind: Behind | None = None, log_ids: LogIds | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        kind_by_topic: dict[str, str],
+        dead_letter_topic: str,
+        send_dead_letter: SendDeadLetter,
+        *,
+        retries: int = 5,
+        first_backoff: float = 0.5,
+        shutdown_grace: float = 30.0,
+        after_land: AfterLand | None = None,
+        batch_max: int = 0,
+        derive_every: float = 0.0,
+        behind: Behind | None = None,
+        log_ids: LogIds | None = None,
+    ) -> None:
         self._store = store
         # Asked before any message is skipped as already landed: a new log id means the
         # broker lost its log and those offsets hold new events (docs/recovery.md).
@@ -111,8 +122,16 @@ class Lander:
             try:
                 out.append(self._envelope(message))
             except Exception as exc:  # noqa: BLE001 - one message's oddity is its own dead letter
-                out.append(Envelope(str(message.topic), int(message.partition), int(message.offset), "unknown",
-                                    _value_bytes(message.value), unexpected_reason(exc)))
+                out.append(
+                    Envelope(
+                        str(message.topic),
+                        int(message.partition),
+                        int(message.offset),
+                        "unknown",
+                        _value_bytes(message.value),
+                        unexpected_reason(exc),
+                    )
+                )
         return out
 
     def _envelope(self, message: Any) -> Envelope:
@@ -124,8 +143,16 @@ class Lander:
         kind = deadletter.clean_text(headers.get(deadletter.KIND) or "unknown", deadletter.KIND_CHARS)
         claims = headers.get(deadletter.SOURCE) if headers.get(deadletter.ORIGIN) == "worker" else None
         size = deadletter.original_size(headers.get(deadletter.ORIGINAL_BYTES))
-        return Envelope(message.topic, message.partition, message.offset, kind, message.value, reason,
-                        claims_source=claims, original_bytes=size)
+        return Envelope(
+            message.topic,
+            message.partition,
+            message.offset,
+            kind,
+            message.value,
+            reason,
+            claims_source=claims,
+            original_bytes=size,
+        )
 
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""
@@ -206,9 +233,14 @@ class Lander:
         for reject, result in zip(own, results):
             if isinstance(result, BaseException):
                 self.stats.dead_letter_copies_failed += 1
-                log.error("dead-lettered %s (%s), but its copy could not be put on %s: %r; it is kept in "
-                          "the dead_letters table", reject.envelope.src, reject.reason, self._dead_letter_topic,
-                          result)
+                log.error(
+                    "dead-lettered %s (%s), but its copy could not be put on %s: %r; it is kept in "
+                    "the dead_letters table",
+                    reject.envelope.src,
+                    reject.reason,
+                    self._dead_letter_topic,
+                    result,
+                )
             else:
                 log.warning("dead-lettered %s: %s", reject.envelope.src, reject.reason)
 
@@ -243,13 +275,20 @@ class Lander:
                 if is_fatal(exc):  # the connection is invalidated: a retry on it cannot succeed
                     self._exit_unacknowledged(
                         f"writing a batch of {len(batch)} events hit a fatal DuckDB error ({exc}); the store "
-                        "must be reopened, so the worker exits for its supervisor to start it again")
+                        "must be reopened, so the worker exits for its supervisor to start it again"
+                    )
                 if attempt == self._retries:
                     self._exit_unacknowledged(
                         f"writing a batch of {len(batch)} events failed {attempt + 1} times, last with: {exc}"
                     )
-                log.error("writing a batch of %d events failed (%s); retry %d of %d in %.1f s",
-                          len(batch), exc, attempt + 1, self._retries, delay)
+                log.error(
+                    "writing a batch of %d events failed (%s); retry %d of %d in %.1f s",
+                    len(batch),
+                    exc,
+                    attempt + 1,
+                    self._retries,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         raise AssertionError("unreachable")
@@ -267,11 +306,14 @@ class Lander:
         # until a worker restarts, and an embedded broker keeps them in memory. Nothing one message
         # holds gets here (prepare and the dead-letter sends catch per message), so what does is
         # the store or the process: a restart, or the recovery in docs, gets past it.
-        log.critical("%s; stopping before Faust acknowledges the batch (exit %d). The batch stays on the "
-                     "broker and nothing of it is marked landed: a restarted worker resumes from the offsets "
-                     "stored with the last landed batch, so nothing is lost as long as the broker keeps its "
-                     "log until then (Kafka does; the embedded broker holds it in memory while it runs).",
-                     why, EXIT_WRITE_FAILED)
+        log.critical(
+            "%s; stopping before Faust acknowledges the batch (exit %d). The batch stays on the "
+            "broker and nothing of it is marked landed: a restarted worker resumes from the offsets "
+            "stored with the last landed batch, so nothing is lost as long as the broker keeps its "
+            "log until then (Kafka does; the embedded broker holds it in memory while it runs).",
+            why,
+            EXIT_WRITE_FAILED,
+        )
         for handler in logging.getLogger().handlers:
             handler.flush()
         sys.stderr.flush()

@@ -13,7 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from flowmeter.errors import BrokerError
+from flowcore.errors import BrokerError
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,7 @@ def connect_admin(servers: list[str], timeout: float = 15.0) -> KafkaAdminClient
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            return KafkaAdminClient(bootstrap_servers=servers, client_id="flowmeter-admin",
-                                    request_timeout_ms=5000)
+            return KafkaAdminClient(bootstrap_servers=servers, client_id="flowmeter-admin", request_timeout_ms=5000)
         except KafkaError as exc:
             last = exc
             time.sleep(0.2)
@@ -73,8 +72,9 @@ def topic_ids(servers: list[str], names: list[str], timeout: float = 15.0) -> di
         admin.close()
 
 
-def log_bounds(servers: list[str], positions: dict[tuple[str, int], int],
-               probe_timeout: float = 3.0) -> dict[tuple[str, int], tuple[int, int]]:
+def log_bounds(
+    servers: list[str], positions: dict[tuple[str, int], int], probe_timeout: float = 3.0
+) -> dict[tuple[str, int], tuple[int, int]]:
     """For each partition with a landed position: (first offset, offset after the last message).
 
     The embedded broker answers "latest" with the first offset of the last record batch plus
@@ -82,8 +82,13 @@ def log_bounds(servers: list[str], positions: dict[tuple[str, int], int],
     by fetching the message at the position itself: when it is there, the log reaches it."""
     if not positions:
         return {}
-    consumer = KafkaConsumer(bootstrap_servers=servers, client_id="flowmeter-bounds", group_id=None,
-                             enable_auto_commit=False, request_timeout_ms=5000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=servers,
+        client_id="flowmeter-bounds",
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=5000,
+    )
     try:
         tps = [TopicPartition(t, p) for t, p in positions]
         starts = consumer.beginning_offsets(tps)

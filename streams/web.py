@@ -44,13 +44,13 @@ from analytics.query import (
     QueryRefused,
     QueryResult,
     QueryTimeout,
-    ingest_report,
     jsonable,
     run_query,
 )
 from analytics.snapshot import write_snapshot
+from analytics.status import ingest_report
 from analytics.store import Store
-from flowmeter.settings import Settings
+from flowcore.settings import Settings
 from streams.lander import Lander
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -59,8 +59,14 @@ API_PREFIX = "/api/"
 BUSY_WAIT = 5.0  # seconds a query waits for a free slot before it is told the service is busy
 
 
-def register_views(app: faust.App, store: Store, lander: Lander, readers: ThreadPoolExecutor,
-                   settings: Settings, queries: ThreadPoolExecutor) -> None:
+def register_views(
+    app: faust.App,
+    store: Store,
+    lander: Lander,
+    readers: ThreadPoolExecutor,
+    settings: Settings,
+    queries: ThreadPoolExecutor,
+) -> None:
     """`readers` serve our own small reads (status, snapshot); `queries` the ad hoc SQL."""
     token = settings.query_token.get_secret_value().encode() if settings.query_token else None
     slots = _Slots(settings.query_concurrency)
@@ -90,10 +96,14 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
                 return refused
             loop = asyncio.get_running_loop()
             report = await loop.run_in_executor(readers, ingest_report, store)
-            return self.json({"as_of": jsonable(datetime.now(UTC).replace(tzinfo=None)), **report,
-                              "worker": vars(lander.stats),
-                              "queries": {"running": slots.running, "limit": slots.size,
-                                          "turned_away": slots.turned_away}})
+            return self.json(
+                {
+                    "as_of": jsonable(datetime.now(UTC).replace(tzinfo=None)),
+                    **report,
+                    "worker": vars(lander.stats),
+                    "queries": {"running": slots.running, "limit": slots.size, "turned_away": slots.turned_away},
+                }
+            )
 
     @app.page("/api/sql")
     class SqlView(_Api):
@@ -118,15 +128,19 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
                 if not isinstance(sql, str) or not isinstance(params, (list, dict, type(None))):
                     raise TypeError
             except (ValueError, KeyError, TypeError, RecursionError):
-                return self.error(400, 'send a JSON object such as {"sql": "SELECT ?", "params": [1]} '
-                                       '("params" is optional).')
+                return self.error(
+                    400, 'send a JSON object such as {"sql": "SELECT ?", "params": [1]} ("params" is optional).'
+                )
             return await self.answer(request, sql, params, doc.get("format"))
 
         async def answer(self, request: Any, sql: str, params: Any, fmt: str | None) -> Any:
             loop = asyncio.get_running_loop()
             if not await slots.acquire(BUSY_WAIT):
-                return self.error(503, f"the query service is busy ({settings.query_concurrency} queries running); "
-                                       "try again in a few seconds.")
+                return self.error(
+                    503,
+                    f"the query service is busy ({settings.query_concurrency} queries running); "
+                    "try again in a few seconds.",
+                )
             try:
                 result = await loop.run_in_executor(queries, _run, store, sql, params, settings)
             except (QueryRefused, QueryFailed, QueryTimeout, QueryInterrupted) as exc:
@@ -134,8 +148,10 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
             finally:
                 slots.release()
             wants_arrow = fmt == "arrow" or (fmt is None and ARROW_STREAM in request.headers.get("Accept", ""))
-            headers = {"X-Flowmeter-Truncated": str(result.truncated).lower(),
-                       "X-Flowmeter-Elapsed-Ms": f"{result.elapsed * 1000:.1f}"}
+            headers = {
+                "X-Flowmeter-Truncated": str(result.truncated).lower(),
+                "X-Flowmeter-Elapsed-Ms": f"{result.elapsed * 1000:.1f}",
+            }
             if result.cut_by:
                 headers["X-Flowmeter-Cut-By"] = result.cut_by
             if wants_arrow:
@@ -152,10 +168,13 @@ def register_views(app: faust.App, store: Store, lander: Lander, readers: Thread
             try:
                 made = await loop.run_in_executor(readers, _snapshot, store, workdir / "snapshot.duckdb")
                 # Streamed, not held in memory: a store can be gigabytes.
-                response = aiohttp_web.StreamResponse(headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(os.path.getsize(made.path)),
-                    "X-Flowmeter-Rows": json.dumps(made.rows)})
+                response = aiohttp_web.StreamResponse(
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Length": str(os.path.getsize(made.path)),
+                        "X-Flowmeter-Rows": json.dumps(made.rows),
+                    }
+                )
                 await response.prepare(request)
                 with open(made.path, "rb") as handle:
                     while chunk := await loop.run_in_executor(readers, handle.read, 1 << 20):
@@ -222,13 +241,18 @@ def _guard_web_server(app: faust.App, allowed_origins: set[str]) -> None:
     @aiohttp_web.middleware
     async def guard(request: aiohttp_web.Request, handler: Handler) -> aiohttp_web.StreamResponse:
         if not request.path.startswith(API_PREFIX):
-            return aiohttp_web.json_response({"error": "not found; this worker serves /api/status, /api/sql and "
-                                                       "/api/snapshot."}, status=404)
+            return aiohttp_web.json_response(
+                {"error": "not found; this worker serves /api/status, /api/sql and /api/snapshot."}, status=404
+            )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in allowed_origins:
             return aiohttp_web.json_response(
-                {"error": f"requests from the web page at {origin[:200]} are refused; add it to "
-                          "query_allowed_origins to allow it."}, status=403)
+                {
+                    "error": f"requests from the web page at {origin[:200]} are refused; add it to "
+                    "query_allowed_origins to allow it."
+                },
+                status=403,
+            )
         return await handler(request)
 
     assert isinstance(app.web, AiohttpWeb), "the worker serves through faust's aiohttp driver (its default)"
@@ -248,8 +272,14 @@ def _run(store: Store, sql: str, params: Any, settings: Settings) -> QueryResult
     try:
         if store.readers_stopped:  # checked after the cursor is registered: a later stop interrupts it
             raise QueryInterrupted("the worker is shutting down; run the query again once it is back.")
-        return run_query(cursor, sql, max_rows=settings.query_max_rows, timeout=settings.query_timeout,
-                         max_bytes=settings.query_max_result_bytes, params=params)
+        return run_query(
+            cursor,
+            sql,
+            max_rows=settings.query_max_rows,
+            timeout=settings.query_timeout,
+            max_bytes=settings.query_max_result_bytes,
+            params=params,
+        )
     finally:
         cursor.close()
 

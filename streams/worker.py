@@ -7,9 +7,7 @@ exist, opens the store, builds the app and runs it until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +22,13 @@ from alerting.dispatcher import Dispatcher
 from alerting.evaluate import AlertEvaluator, AlertPolicy, Evaluation
 from alerting.routes import parse_routes
 from analytics.store import Store
-from flowmeter import deadletter
-from flowmeter.broker import free_port
-from flowmeter.exposure import check_exposure
-from flowmeter.failpoints import Failpoints
-from flowmeter.settings import Settings, bootstrap_servers, faust_broker
-from flowmeter.workflow import load_workflow
-from streams.batch import PreparedBatch, Reject
+from flowcore import deadletter, runtime
+from flowcore.batch import PreparedBatch, Reject
+from flowcore.exposure import check_exposure
+from flowcore.failpoints import Failpoints
+from flowcore.settings import Settings, bootstrap_servers, faust_broker
+from flowcore.workflow_file import load_workflow
+from streams.broker import free_port
 from streams.fetch_wait import set_fetch_wait
 from streams.lander import Lander
 from streams.topics import ensure_topics, log_bounds, topic_ids
@@ -41,8 +39,9 @@ STOP_QUERY_PASSES = 5  # 0.1 s apart
 DEAD_LETTER_ACK_SECONDS = 30.0  # then the copy counts as failed; the dead_letters row still lands
 
 
-def build_app(settings: Settings, broker: str, store: Store, web_port: int,
-              policy: AlertPolicy | None = None) -> tuple[faust.App, Lander]:
+def build_app(
+    settings: Settings, broker: str, store: Store, web_port: int, policy: AlertPolicy | None = None
+) -> tuple[faust.App, Lander]:
     set_fetch_wait(settings.fetch_wait)
     datadir = settings.db.with_name(settings.db.name + ".faust")
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust needs datadir's parent (pitfall 8)
@@ -65,8 +64,7 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
         web_port=web_port,
     )
     # The dead-letter topic is read too, to record what other producers reject (see Lander.envelopes).
-    source = app.topic(*settings.input_topics, settings.dead_letter_topic,
-                       key_serializer="raw", value_serializer="raw")
+    source = app.topic(*settings.input_topics, settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
 
     async def send_dead_letter(reject: Reject) -> Any:
@@ -88,8 +86,8 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
         return await pending
 
     kind_by_topic = {settings.transitions_topic: "transition", settings.deploys_topic: "deploy"}
-    alerts = _Alerting(app, store, policy or AlertPolicy(routes=parse_routes({}, "", settings.alerts_topic)),
-                       settings)
+    alerts = _Alerting(app, store, policy or AlertPolicy(routes=parse_routes({}, "", settings.alerts_topic)), settings)
+
     def behind(events: Any) -> int:
         """Events on the broker after this batch: high watermark (from the last fetch) - next offset."""
         last: dict[TP, int] = {}
@@ -100,10 +98,18 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
         return sum(max(0, (app.consumer.highwater(tp) or 0) - offset - 1) for tp, offset in last.items())
 
     servers = bootstrap_servers(broker)
-    lander = Lander(store, kind_by_topic, settings.dead_letter_topic, send_dead_letter,
-                    retries=settings.write_retries, after_land=alerts.after_land,
-                    batch_max=settings.batch_max, derive_every=settings.derive_every, behind=behind,
-                    log_ids=lambda names: topic_ids(servers, names))
+    lander = Lander(
+        store,
+        kind_by_topic,
+        settings.dead_letter_topic,
+        send_dead_letter,
+        retries=settings.write_retries,
+        after_land=alerts.after_land,
+        batch_max=settings.batch_max,
+        derive_every=settings.derive_every,
+        behind=behind,
+        log_ids=lambda names: topic_ids(servers, names),
+    )
     alerts.start(lander)
 
     @app.timer(1.0)
@@ -122,8 +128,9 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
     # Our own reads (status, snapshot) and ad hoc SQL on pools of their own: queries can
     # take every query slot, and /api/status still answers at once.
     readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowmeter-reader")
-    queries = ThreadPoolExecutor(max_workers=settings.query_concurrency, thread_name_prefix="flowmeter-query",
-                                 initializer=yield_cpu)
+    queries = ThreadPoolExecutor(
+        max_workers=settings.query_concurrency, thread_name_prefix="flowmeter-query", initializer=yield_cpu
+    )
     register_views(app, store, lander, readers, settings, queries)
 
     @app.on_before_shutdown.connect
@@ -140,8 +147,13 @@ def build_app(settings: Settings, broker: str, store: Store, web_port: int,
 
 def run_worker(settings: Settings, broker: str) -> None:
     """Run until stopped. Raises FlowmeterError for a broker or store the user must fix."""
-    check_exposure("worker's HTTP server", settings.web_host, settings.query_token is not None,
-                   "FLOWMETER_QUERY_TOKEN", settings.allow_open_access)
+    check_exposure(
+        "worker's HTTP server",
+        settings.web_host,
+        settings.query_token is not None,
+        "FLOWMETER_QUERY_TOKEN",
+        settings.allow_open_access,
+    )
     workflow = load_workflow(settings.settings)
     policy = load_policy(settings, workflow)  # a bad route stops us here, in one sentence
     topics = [*settings.input_topics, settings.dead_letter_topic]
@@ -154,7 +166,7 @@ def run_worker(settings: Settings, broker: str) -> None:
     port = settings.web_port or free_port(settings.web_host)
     app, lander = build_app(settings, broker, store, port, policy)
     url = f"http://{settings.web_host}:{port}"
-    _announce(settings, url, broker)
+    runtime.announce(settings, url, broker)
     log.info("worker landing %s into %s; status at %s/api/status", ", ".join(settings.input_topics), settings.db, url)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     try:
@@ -162,7 +174,7 @@ def run_worker(settings: Settings, broker: str) -> None:
     finally:
         lander.close()
         store.close()
-        settings.runtime_file.unlink(missing_ok=True)
+        runtime.withdraw(settings)
 
 
 def _check_logs(store: Store, servers: list[str], log_ids: dict[str, str]) -> None:
@@ -174,8 +186,12 @@ def _check_logs(store: Store, servers: list[str], log_ids: dict[str, str]) -> No
     for reset in resets:
         log.error("log reset: %s", reset.describe())
     if resets:
-        log.error("%d log resets found at start (%d recorded in the log_resets table); events re-sent with "
-                  "the same event_id count as duplicates", len(resets), store.log_resets)
+        log.error(
+            "%d log resets found at start (%d recorded in the log_resets table); events re-sent with "
+            "the same event_id count as duplicates",
+            len(resets),
+            store.log_resets,
+        )
 
 
 class _Alerting:
@@ -203,8 +219,14 @@ class _Alerting:
         self._timer_judging = False
         self._topics: dict[str, Any] = {}
         self._lander: Lander | None = None
-        self.dispatcher = Dispatcher(self._write, policy.routes, self._send_kafka, retries=settings.alert_retries,
-                                     backoff_max=settings.alert_backoff_max, timeout=settings.alert_timeout)
+        self.dispatcher = Dispatcher(
+            self._write,
+            policy.routes,
+            self._send_kafka,
+            retries=settings.alert_retries,
+            backoff_max=settings.alert_backoff_max,
+            timeout=settings.alert_timeout,
+        )
 
     def start(self, lander: Lander) -> None:
         self._lander = lander
@@ -261,8 +283,7 @@ class _Alerting:
             return
         if isinstance(result, str):
             if not self._waiting:
-                log.info("alerts wait: %s; judging once a batch of fresh events lands or the stream is quiet",
-                         result)
+                log.info("alerts wait: %s; judging once a batch of fresh events lands or the stream is quiet", result)
             self._waiting = True
             return
         self._waiting = False
@@ -270,8 +291,9 @@ class _Alerting:
             self._last_aging = time.monotonic()
         self._recovering = result.recovering
         if result.fired or result.recovered:
-            log.info("alerts: %d fired, %d recovered, %d notices queued", result.fired, result.recovered,
-                     result.deliveries)
+            log.info(
+                "alerts: %d fired, %d recovered, %d notices queued", result.fired, result.recovered, result.deliveries
+            )
         if result.deliveries:
             self.dispatcher.wake()
 
@@ -279,24 +301,6 @@ class _Alerting:
         if topic not in self._topics:
             self._topics[topic] = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
         pending = await self._topics[topic].send(
-            key=key, value=value, headers=[("content-type", b"application/cloudevents+json")], force=True)
+            key=key, value=value, headers=[("content-type", b"application/cloudevents+json")], force=True
+        )
         await pending
-
-
-def _announce(settings: Settings, url: str, broker: str) -> None:
-    """Tell other processes (dashboard, produce, sql) where this worker and its broker are."""
-    info = {"pid": os.getpid(), "url": url, "broker": broker,
-            "started_at": datetime.now(UTC).isoformat(), "db": str(settings.db.resolve())}
-    tmp = settings.runtime_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(settings.runtime_file)
-
-
-def read_runtime(settings: Settings) -> dict[str, Any] | None:
-    """The running worker's announcement for this store, or None when none is alive."""
-    try:
-        info = json.loads(settings.runtime_file.read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info

@@ -20,7 +20,7 @@ import requests
 from kafka import KafkaProducer
 
 from benchmarks.browser import poll
-from flowmeter.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker, free_port
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -49,8 +49,13 @@ def names() -> dict[str, str]:
     """Fresh topic prefix and consumer group for one test (the broker is shared)."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"t{tag}."
-    return {"prefix": prefix, "group": f"g{tag}", "transitions": f"{prefix}transitions",
-            "deploys": f"{prefix}deploys", "dead_letter": f"{prefix}dead-letter"}
+    return {
+        "prefix": prefix,
+        "group": f"g{tag}",
+        "transitions": f"{prefix}transitions",
+        "deploys": f"{prefix}deploys",
+        "dead_letter": f"{prefix}dead-letter",
+    }
 
 
 @pytest.fixture
@@ -71,8 +76,9 @@ class WorkerProcess:
     def start(self, **extra_env: str) -> WorkerProcess:
         env = dict(self.env, **extra_env)
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "worker"], env=env,
-                                            stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flowmeter", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         wait_until(self._ready, 60, f"the worker's HTTP server ({self.url}); log:\n{self.log_tail()}")
         return self
 
@@ -98,12 +104,14 @@ class WorkerProcess:
 
     def wait_accounted(self, total: int, timeout: float = 90) -> dict[str, Any]:
         """Wait until every one of `total` input events is landed, duplicate or dead-lettered."""
+
         def done() -> dict[str, Any] | None:
             assert self.process is not None, "start() first"
             if self.process.poll() is not None:
                 pytest.fail(f"worker exited with {self.process.returncode}; log:\n{self.log_tail()}")
             report = self.status()
             return report if report["accounted"] >= total else None
+
         return wait_until(done, timeout, f"{total} events accounted for")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
@@ -127,14 +135,19 @@ def worker_factory(broker: str, names: dict[str, str], tmp_path: Path) -> Iterat
     def make(**settings: Any) -> WorkerProcess:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-        env.update({
-            "FLOWMETER_BROKER": broker, "FLOWMETER_DB": str(tmp_path / "flow.duckdb"),
-            "FLOWMETER_TOPIC_PREFIX": names["prefix"], "FLOWMETER_GROUP_ID": names["group"],
-            "FLOWMETER_WEB_PORT": str(port),
-            # Tansu holds a group join for half the session timeout: keep it short.
-            "FLOWMETER_SESSION_TIMEOUT": "2", "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
-            "FLOWMETER_BATCH_WITHIN": "0.2",
-        })
+        env.update(
+            {
+                "FLOWMETER_BROKER": broker,
+                "FLOWMETER_DB": str(tmp_path / "flow.duckdb"),
+                "FLOWMETER_TOPIC_PREFIX": names["prefix"],
+                "FLOWMETER_GROUP_ID": names["group"],
+                "FLOWMETER_WEB_PORT": str(port),
+                # Tansu holds a group join for half the session timeout: keep it short.
+                "FLOWMETER_SESSION_TIMEOUT": "2",
+                "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
+                "FLOWMETER_BATCH_WITHIN": "0.2",
+            }
+        )
         env.update({f"FLOWMETER_{k.upper()}": str(v) for k, v in settings.items()})
         worker = WorkerProcess(env, tmp_path / "worker.log", f"http://127.0.0.1:{port}")
         made.append(worker)
@@ -149,9 +162,17 @@ def worker_factory(broker: str, names: dict[str, str], tmp_path: Path) -> Iterat
 
 def transition(n: int, **over: Any) -> dict[str, Any]:
     """A valid v1 transition; ticket n % 500, so tickets have several events."""
-    event = {"event_id": f"ev-{n}", "ticket_id": f"T-{n % 500}", "board": "payments",
-             "from_state": "Backlog", "to_state": "In Progress", "at": "2025-03-01T09:00:00+01:00",
-             "team": "core", "assignee": "ana", "source": "test"}
+    event = {
+        "event_id": f"ev-{n}",
+        "ticket_id": f"T-{n % 500}",
+        "board": "payments",
+        "from_state": "Backlog",
+        "to_state": "In Progress",
+        "at": "2025-03-01T09:00:00+01:00",
+        "team": "core",
+        "assignee": "ana",
+        "source": "test",
+    }
     event.update(over)
     return event
 
@@ -164,8 +185,10 @@ def encode(event: dict[str, Any]) -> bytes:
 def topics(broker: str, names: dict[str, str]) -> dict[str, str]:
     """Create the test's three topics up front (4 partitions), as the worker would."""
     from streams.topics import ensure_topics
-    ensure_topics([broker.removeprefix("kafka://")],
-                  [names["transitions"], names["deploys"], names["dead_letter"]], partitions=4)
+
+    ensure_topics(
+        [broker.removeprefix("kafka://")], [names["transitions"], names["deploys"], names["dead_letter"]], partitions=4
+    )
     return names
 
 
@@ -187,8 +210,14 @@ MALFORMED: list[tuple[Callable[[int], bytes], str]] = [
 def dead_letter_headers(broker: str, topic: str, expected: int, timeout: float = 30) -> list[dict[str, str]]:
     """Read the dead-letter topic from the start; each message's headers as text."""
     from kafka import KafkaConsumer
-    consumer = KafkaConsumer(topic, bootstrap_servers=broker.removeprefix("kafka://"), group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker.removeprefix("kafka://"),
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
+    )
     found: list[dict[str, str]] = []
     deadline = time.monotonic() + timeout
     try:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from flowcore.events import parse_deploy, parse_transition
 from sources.adapters import Unmappable, github
 from sources.adapters.github import from_webhook, iter_import, merged_commit
-from streams.events import parse_deploy, parse_transition
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
 LABELS = {"in progress": "In Progress", "review": "Review"}
@@ -23,34 +23,72 @@ DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
 
 
 def user(login: str) -> dict:
-    return {"login": login, "id": abs(hash(login)) % 10**7, "node_id": "MDQ6VXNlcjE=", "type": "User",
-            "url": f"https://api.github.com/users/{login}", "site_admin": False}
+    return {
+        "login": login,
+        "id": abs(hash(login)) % 10**7,
+        "node_id": "MDQ6VXNlcjE=",
+        "type": "User",
+        "url": f"https://api.github.com/users/{login}",
+        "site_admin": False,
+    }
 
 
 def label(name: str) -> dict:
-    return {"id": 1362934389, "node_id": "MDU6TGFiZWwxMzYyOTM0Mzg5", "name": name, "color": "d73a4a",
-            "default": False, "description": None,
-            "url": f"https://api.github.com/repos/acme/api/labels/{name.replace(' ', '%20')}"}
+    return {
+        "id": 1362934389,
+        "node_id": "MDU6TGFiZWwxMzYyOTM0Mzg5",
+        "name": name,
+        "color": "d73a4a",
+        "default": False,
+        "description": None,
+        "url": f"https://api.github.com/repos/acme/api/labels/{name.replace(' ', '%20')}",
+    }
 
 
-REPOSITORY = {"id": 186853002, "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=", "name": "api",
-              "full_name": "acme/api", "private": False, "owner": user("acme"),
-              "html_url": "https://github.com/acme/api", "default_branch": "main"}
+REPOSITORY = {
+    "id": 186853002,
+    "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=",
+    "name": "api",
+    "full_name": "acme/api",
+    "private": False,
+    "owner": user("acme"),
+    "html_url": "https://github.com/acme/api",
+    "default_branch": "main",
+}
 
 
-def issue(number: int = 12, *, labels=(), assignees=(), state="open", state_reason=None,
-          updated_at="2025-05-20T10:00:00Z", closed_at=None) -> dict:
+def issue(
+    number: int = 12,
+    *,
+    labels=(),
+    assignees=(),
+    state="open",
+    state_reason=None,
+    updated_at="2025-05-20T10:00:00Z",
+    closed_at=None,
+) -> dict:
     return {
         "url": f"https://api.github.com/repos/acme/api/issues/{number}",
         "repository_url": "https://api.github.com/repos/acme/api",
         "html_url": f"https://github.com/acme/api/issues/{number}",
-        "id": 444500000 + number, "node_id": "I_kwDOCyhMys5", "number": number,
-        "title": "Checkout times out", "user": user("ana"),
-        "labels": [label(n) for n in labels], "state": state, "locked": False,
-        "assignee": user(assignees[0]) if assignees else None, "assignees": [user(a) for a in assignees],
-        "milestone": None, "comments": 0,
-        "created_at": "2025-05-19T08:00:00Z", "updated_at": updated_at, "closed_at": closed_at,
-        "author_association": "MEMBER", "state_reason": state_reason, "body": "Seen in production.",
+        "id": 444500000 + number,
+        "node_id": "I_kwDOCyhMys5",
+        "number": number,
+        "title": "Checkout times out",
+        "user": user("ana"),
+        "labels": [label(n) for n in labels],
+        "state": state,
+        "locked": False,
+        "assignee": user(assignees[0]) if assignees else None,
+        "assignees": [user(a) for a in assignees],
+        "milestone": None,
+        "comments": 0,
+        "created_at": "2025-05-19T08:00:00Z",
+        "updated_at": updated_at,
+        "closed_at": closed_at,
+        "author_association": "MEMBER",
+        "state_reason": state_reason,
+        "body": "Seen in production.",
     }
 
 
@@ -67,9 +105,21 @@ def check(mapped):
 
 
 def transition(event_id, from_state, to_state, at, *, assignee=None, actor="ana", ticket="acme/api#12"):
-    return ("transition", {"event_id": event_id, "ticket_id": ticket, "board": "acme/api",
-                           "from_state": from_state, "to_state": to_state, "at": at, "assignee": assignee,
-                           "ticket_type": "issue", "actor": actor, "source": "github"})
+    return (
+        "transition",
+        {
+            "event_id": event_id,
+            "ticket_id": ticket,
+            "board": "acme/api",
+            "from_state": from_state,
+            "to_state": to_state,
+            "at": at,
+            "assignee": assignee,
+            "ticket_type": "issue",
+            "actor": actor,
+            "source": "github",
+        },
+    )
 
 
 # ---- issues ------------------------------------------------------------------------------------
@@ -77,35 +127,48 @@ def test_opened_is_the_creation_into_open():
     payload = issues_event("opened", issue(assignees=["bo"], updated_at="2025-05-19T08:00:00Z"))
     # creation: from null, at created_at; the id needs no time, an issue is created once
     assert check(from_webhook("issues", payload, DELIVERY, label_states=LABELS)) == [
-        transition("gh-444500012-opened", None, "Open", "2025-05-19T08:00:00Z", assignee="bo")]
+        transition("gh-444500012-opened", None, "Open", "2025-05-19T08:00:00Z", assignee="bo")
+    ]
 
 
 def test_closed_goes_to_closed_and_not_planned_is_kept_apart():
-    closed = issue(labels=["review"], state="closed", state_reason="completed",
-                   updated_at="2025-05-22T17:00:01Z", closed_at="2025-05-22T17:00:00Z")
+    closed = issue(
+        labels=["review"],
+        state="closed",
+        state_reason="completed",
+        updated_at="2025-05-22T17:00:01Z",
+        closed_at="2025-05-22T17:00:00Z",
+    )
     assert check(from_webhook("issues", issues_event("closed", closed), label_states=LABELS)) == [
-        transition("gh-444500012-closed-2025-05-22T17:00:00Z", "Review", "Closed", "2025-05-22T17:00:00Z")]
+        transition("gh-444500012-closed-2025-05-22T17:00:00Z", "Review", "Closed", "2025-05-22T17:00:00Z")
+    ]
     dropped = issue(state="closed", state_reason="not_planned", closed_at="2025-05-22T17:00:00Z")
     assert check(from_webhook("issues", issues_event("closed", dropped))) == [
-        transition("gh-444500012-closed-2025-05-22T17:00:00Z", "Open", "Not Planned", "2025-05-22T17:00:00Z")]
+        transition("gh-444500012-closed-2025-05-22T17:00:00Z", "Open", "Not Planned", "2025-05-22T17:00:00Z")
+    ]
 
 
 def test_reopened_returns_to_the_state_its_labels_give():
-    reopened = issue(labels=["bug", "in progress"], state="open", state_reason="reopened",
-                     updated_at="2025-05-23T09:00:00Z")
+    reopened = issue(
+        labels=["bug", "in progress"], state="open", state_reason="reopened", updated_at="2025-05-23T09:00:00Z"
+    )
     assert check(from_webhook("issues", issues_event("reopened", reopened), label_states=LABELS)) == [
-        transition("gh-444500012-reopened-2025-05-23T09:00:00Z", "Closed", "In Progress", "2025-05-23T09:00:00Z")]
+        transition("gh-444500012-reopened-2025-05-23T09:00:00Z", "Closed", "In Progress", "2025-05-23T09:00:00Z")
+    ]
     bare = issue(state="open", updated_at="2025-05-23T09:00:00Z")
     assert from_webhook("issues", issues_event("reopened", bare), label_states=LABELS)[0][1]["to_state"] == "Open"
 
 
 def test_labeled_moves_through_label_states():
     # GitHub's payload lists the labels after the change: here "in progress" was just added.
-    payload = issues_event("labeled", issue(labels=["bug", "In Progress"], updated_at="2025-05-20T10:00:00Z"),
-                           label=label("In Progress"))
+    payload = issues_event(
+        "labeled", issue(labels=["bug", "In Progress"], updated_at="2025-05-20T10:00:00Z"), label=label("In Progress")
+    )
     assert check(from_webhook("issues", payload, label_states=LABELS)) == [
-        transition("gh-444500012-labeled-in progress-2025-05-20T10:00:00Z", "Open", "In Progress",
-                   "2025-05-20T10:00:00Z")]
+        transition(
+            "gh-444500012-labeled-in progress-2025-05-20T10:00:00Z", "Open", "In Progress", "2025-05-20T10:00:00Z"
+        )
+    ]
 
 
 def test_label_changes_that_move_nothing_give_nothing():
@@ -115,35 +178,51 @@ def test_label_changes_that_move_nothing_give_nothing():
     # "review" is listed after "in progress": adding "in progress" to a reviewed issue leaves it in Review
     behind = issues_event("labeled", issue(labels=["review", "in progress"]), label=label("in progress"))
     assert from_webhook("issues", behind, label_states=LABELS) == []
-    closed = issues_event("labeled", issue(labels=["review"], state="closed", closed_at="2025-05-20T09:00:00Z"),
-                          label=label("review"))
+    closed = issues_event(
+        "labeled", issue(labels=["review"], state="closed", closed_at="2025-05-20T09:00:00Z"), label=label("review")
+    )
     assert from_webhook("issues", closed, label_states=LABELS) == []
 
 
 def test_unlabeled_falls_back_to_the_remaining_labels():
-    payload = issues_event("unlabeled", issue(labels=["in progress"], updated_at="2025-05-21T11:00:00Z"),
-                           label=label("review"))
+    payload = issues_event(
+        "unlabeled", issue(labels=["in progress"], updated_at="2025-05-21T11:00:00Z"), label=label("review")
+    )
     assert check(from_webhook("issues", payload, label_states=LABELS)) == [
-        transition("gh-444500012-unlabeled-review-2025-05-21T11:00:00Z", "Review", "In Progress",
-                   "2025-05-21T11:00:00Z")]
+        transition(
+            "gh-444500012-unlabeled-review-2025-05-21T11:00:00Z", "Review", "In Progress", "2025-05-21T11:00:00Z"
+        )
+    ]
     last = issues_event("unlabeled", issue(labels=[], updated_at="2025-05-21T11:00:00Z"), label=label("in progress"))
     assert from_webhook("issues", last, label_states=LABELS)[0][1]["to_state"] == "Open"
 
 
 def test_assigned_is_a_reassignment_in_the_current_state():
-    payload = issues_event("assigned", issue(labels=["in progress"], assignees=["ana", "bo"],
-                                             updated_at="2025-05-20T12:00:00Z"), assignee=user("bo"))
+    payload = issues_event(
+        "assigned",
+        issue(labels=["in progress"], assignees=["ana", "bo"], updated_at="2025-05-20T12:00:00Z"),
+        assignee=user("bo"),
+    )
     assert check(from_webhook("issues", payload, label_states=LABELS)) == [
-        transition("gh-444500012-assigned-bo-2025-05-20T12:00:00Z", "In Progress", "In Progress",
-                   "2025-05-20T12:00:00Z", assignee="bo")]
+        transition(
+            "gh-444500012-assigned-bo-2025-05-20T12:00:00Z",
+            "In Progress",
+            "In Progress",
+            "2025-05-20T12:00:00Z",
+            assignee="bo",
+        )
+    ]
 
 
 def test_unassigned_hands_over_to_who_remains_and_nobody_is_not_expressible():
-    payload = issues_event("unassigned", issue(assignees=["ana"], updated_at="2025-05-20T13:00:00Z"),
-                           assignee=user("bo"))
+    payload = issues_event(
+        "unassigned", issue(assignees=["ana"], updated_at="2025-05-20T13:00:00Z"), assignee=user("bo")
+    )
     assert check(from_webhook("issues", payload, label_states=LABELS)) == [
-        transition("gh-444500012-unassigned-bo-2025-05-20T13:00:00Z", "Open", "Open", "2025-05-20T13:00:00Z",
-                   assignee="ana")]
+        transition(
+            "gh-444500012-unassigned-bo-2025-05-20T13:00:00Z", "Open", "Open", "2025-05-20T13:00:00Z", assignee="ana"
+        )
+    ]
     alone = issues_event("unassigned", issue(assignees=[]), assignee=user("bo"))
     assert from_webhook("issues", alone) == []
 
@@ -152,8 +231,9 @@ def test_a_redelivery_or_a_second_hook_gives_the_same_ids():
     payload = issues_event("labeled", issue(labels=["review"]), label=label("review"))
     first = from_webhook("issues", payload, DELIVERY, label_states=LABELS)
     again = from_webhook("issues", copy.deepcopy(payload), DELIVERY, label_states=LABELS)
-    org_hook = from_webhook("issues", copy.deepcopy(payload), "0b989ba4-242f-11e5-81e1-c7b6966d2516",
-                            label_states=LABELS)
+    org_hook = from_webhook(
+        "issues", copy.deepcopy(payload), "0b989ba4-242f-11e5-81e1-c7b6966d2516", label_states=LABELS
+    )
     assert first == again == org_hook and len(first) == 1
 
 
@@ -173,8 +253,9 @@ def test_what_the_issues_event_needs_is_checked():
     with pytest.raises(Unmappable, match="no number"):
         from_webhook("issues", issues_event("opened", {k: v for k, v in issue().items() if k != "number"}))
     with pytest.raises(Unmappable, match="issue.updated_at is missing"):
-        from_webhook("issues", issues_event("labeled", issue(updated_at=None), label=label("review")),
-                     label_states=LABELS)
+        from_webhook(
+            "issues", issues_event("labeled", issue(updated_at=None), label=label("review")), label_states=LABELS
+        )
     with pytest.raises(Unmappable, match="no UTC offset|with a UTC offset"):
         from_webhook("issues", issues_event("opened", issue() | {"created_at": "2025-05-19T08:00:00"}))
     with pytest.raises(Unmappable, match="no label.name"):
@@ -194,11 +275,17 @@ def test_other_events_and_actions_say_nothing():
 def project_edit(field_value: dict) -> dict:
     return {
         "action": "edited",
-        "projects_v2_item": {"id": 5678510, "node_id": "PVTI_lADOAWcTxs07G84AVqWu",
-                             "project_node_id": "PVT_kwDOAWcTxs07Gw", "content_node_id": "I_kwDOAWcTxs5kQ9Ab",
-                             "content_type": "Issue", "creator": user("ana"),
-                             "created_at": "2025-05-19T08:05:00Z", "updated_at": "2025-05-20T14:30:00Z",
-                             "archived_at": None},
+        "projects_v2_item": {
+            "id": 5678510,
+            "node_id": "PVTI_lADOAWcTxs07G84AVqWu",
+            "project_node_id": "PVT_kwDOAWcTxs07Gw",
+            "content_node_id": "I_kwDOAWcTxs5kQ9Ab",
+            "content_type": "Issue",
+            "creator": user("ana"),
+            "created_at": "2025-05-19T08:05:00Z",
+            "updated_at": "2025-05-20T14:30:00Z",
+            "archived_at": None,
+        },
         "changes": {"field_value": field_value},
         "organization": {"login": "acme", "id": 38302899, "node_id": "MDEyOk9yZ2FuaXphdGlvbjM4MzAyODk5"},
         "sender": user("bo"),
@@ -207,17 +294,35 @@ def project_edit(field_value: dict) -> dict:
 
 def status_change(frm, to) -> dict:
     option = lambda oid, name: {"id": oid, "name": name, "color": "YELLOW", "description": ""}  # noqa: E731
-    return {"field_node_id": "PVTSSF_lADOAWcTxs07G84AAali", "field_type": "single_select", "field_name": "Status",
-            "project_number": 3, "from": frm and option("f75ad846", frm), "to": to and option("47fc9ee4", to)}
+    return {
+        "field_node_id": "PVTSSF_lADOAWcTxs07G84AAali",
+        "field_type": "single_select",
+        "field_name": "Status",
+        "project_number": 3,
+        "from": frm and option("f75ad846", frm),
+        "to": to and option("47fc9ee4", to),
+    }
 
 
 def test_a_status_change_on_a_project_is_a_transition():
     mapped = from_webhook("projects_v2_item", project_edit(status_change("Todo", "In Progress")), DELIVERY)
-    assert check(mapped) == [("transition", {
-        "event_id": "gh-pv2-5678510-PVTSSF_lADOAWcTxs07G84AAali-In Progress-2025-05-20T14:30:00Z",
-        "ticket_id": "I_kwDOAWcTxs5kQ9Ab", "board": "acme/projects/3", "from_state": "Todo",
-        "to_state": "In Progress", "at": "2025-05-20T14:30:00Z", "assignee": None, "ticket_type": "issue",
-        "actor": "bo", "source": "github"})]
+    assert check(mapped) == [
+        (
+            "transition",
+            {
+                "event_id": "gh-pv2-5678510-PVTSSF_lADOAWcTxs07G84AAali-In Progress-2025-05-20T14:30:00Z",
+                "ticket_id": "I_kwDOAWcTxs5kQ9Ab",
+                "board": "acme/projects/3",
+                "from_state": "Todo",
+                "to_state": "In Progress",
+                "at": "2025-05-20T14:30:00Z",
+                "assignee": None,
+                "ticket_type": "issue",
+                "actor": "bo",
+                "source": "github",
+            },
+        )
+    ]
 
 
 def test_a_first_status_is_the_items_entry_and_a_cleared_one_says_nothing():
@@ -253,25 +358,50 @@ SHA = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
 def deployment_status(state: str, *, environment="production", payload=None) -> dict:
     return {
         "action": "created",
-        "deployment_status": {"url": "https://api.github.com/repos/acme/api/deployments/145988746/statuses/209916254",
-                              "id": 209916254, "node_id": "MDE2OkRlcGxveW1lbnRTdGF0dXMyMDk5MTYyNTQ=", "state": state,
-                              "creator": user("deploy-bot"), "description": "", "environment": environment,
-                              "target_url": "", "created_at": "2025-05-20T15:20:55Z",
-                              "updated_at": "2025-05-20T15:21:40Z"},
-        "deployment": {"url": "https://api.github.com/repos/acme/api/deployments/145988746", "id": 145988746,
-                       "sha": SHA, "ref": "main", "task": "deploy", "payload": payload or {},
-                       "original_environment": environment, "environment": environment, "description": None,
-                       "creator": user("deploy-bot"), "created_at": "2025-05-20T15:20:53Z",
-                       "updated_at": "2025-05-20T15:21:40Z"},
-        "repository": REPOSITORY, "sender": user("deploy-bot"),
+        "deployment_status": {
+            "url": "https://api.github.com/repos/acme/api/deployments/145988746/statuses/209916254",
+            "id": 209916254,
+            "node_id": "MDE2OkRlcGxveW1lbnRTdGF0dXMyMDk5MTYyNTQ=",
+            "state": state,
+            "creator": user("deploy-bot"),
+            "description": "",
+            "environment": environment,
+            "target_url": "",
+            "created_at": "2025-05-20T15:20:55Z",
+            "updated_at": "2025-05-20T15:21:40Z",
+        },
+        "deployment": {
+            "url": "https://api.github.com/repos/acme/api/deployments/145988746",
+            "id": 145988746,
+            "sha": SHA,
+            "ref": "main",
+            "task": "deploy",
+            "payload": payload or {},
+            "original_environment": environment,
+            "environment": environment,
+            "description": None,
+            "creator": user("deploy-bot"),
+            "created_at": "2025-05-20T15:20:53Z",
+            "updated_at": "2025-05-20T15:21:40Z",
+        },
+        "repository": REPOSITORY,
+        "sender": user("deploy-bot"),
     }
 
 
 def deploy(status: str, **over) -> tuple[str, dict]:
-    event = {"event_id": "gh-deployment-status-209916254", "service": "acme/api", "environment": "production",
-             "status": status, "at": "2025-05-20T15:21:40Z", "started_at": "2025-05-20T15:20:53Z",
-             "version": "f95f852bd8fc", "commits": [{"sha": SHA, "committed_at": None}], "tickets": [],
-             "source": "github"}
+    event = {
+        "event_id": "gh-deployment-status-209916254",
+        "service": "acme/api",
+        "environment": "production",
+        "status": status,
+        "at": "2025-05-20T15:21:40Z",
+        "started_at": "2025-05-20T15:20:53Z",
+        "version": "f95f852bd8fc",
+        "commits": [{"sha": SHA, "committed_at": None}],
+        "tickets": [],
+        "source": "github",
+    }
     return "deploy", event | over
 
 
@@ -299,8 +429,13 @@ def test_an_undocumented_deployment_state_is_unmappable():
 def test_a_deployment_can_carry_tickets_and_commit_times_in_its_payload():
     extra = {"tickets": ["acme/api#12"], "commits": [{"sha": "0a1b2c3d", "committed_at": "2025-05-20T09:00:00+02:00"}]}
     mapped = from_webhook("deployment_status", deployment_status("success", payload=extra))
-    assert check(mapped) == [deploy("success", tickets=["acme/api#12"], commits=[
-        {"sha": SHA, "committed_at": None}, {"sha": "0a1b2c3d", "committed_at": "2025-05-20T07:00:00Z"}])]
+    assert check(mapped) == [
+        deploy(
+            "success",
+            tickets=["acme/api#12"],
+            commits=[{"sha": SHA, "committed_at": None}, {"sha": "0a1b2c3d", "committed_at": "2025-05-20T07:00:00Z"}],
+        )
+    ]
     with pytest.raises(Unmappable, match="payload.tickets must be a list"):
         from_webhook("deployment_status", deployment_status("success", payload={"tickets": "acme/api#12"}))
 
@@ -313,13 +448,24 @@ def test_a_deployment_without_environment_is_unmappable():
 
 # ---- pull_request ------------------------------------------------------------------------------
 def pull_request(merged: bool) -> dict:
-    return {"action": "closed", "number": 7, "repository": REPOSITORY, "sender": user("ana"),
-            "pull_request": {"id": 279147437, "number": 7, "state": "closed", "merged": merged,
-                             "merge_commit_sha": SHA if merged else None,
-                             "created_at": "2025-05-19T10:00:00Z", "closed_at": "2025-05-20T11:00:00Z",
-                             "merged_at": "2025-05-20T11:00:00Z" if merged else None,
-                             "head": {"ref": "fix-timeout", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
-                             "base": {"ref": "main", "sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b"}}}
+    return {
+        "action": "closed",
+        "number": 7,
+        "repository": REPOSITORY,
+        "sender": user("ana"),
+        "pull_request": {
+            "id": 279147437,
+            "number": 7,
+            "state": "closed",
+            "merged": merged,
+            "merge_commit_sha": SHA if merged else None,
+            "created_at": "2025-05-19T10:00:00Z",
+            "closed_at": "2025-05-20T11:00:00Z",
+            "merged_at": "2025-05-20T11:00:00Z" if merged else None,
+            "head": {"ref": "fix-timeout", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+            "base": {"ref": "main", "sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b"},
+        },
+    }
 
 
 def test_a_merged_pull_request_sends_nothing_in_v1_but_its_commit_time_is_readable():
@@ -330,10 +476,18 @@ def test_a_merged_pull_request_sends_nothing_in_v1_but_its_commit_time_is_readab
 
 # ---- backfill: saved timelines -----------------------------------------------------------------
 def timeline_event(event_id: int, event: str, at: str, actor="ana", **extra) -> dict:
-    return {"id": event_id, "node_id": "LE_lADOCyhMys5",
-            "url": f"https://api.github.com/repos/acme/api/issues/events/{event_id}",
-            "actor": user(actor), "event": event, "commit_id": None, "commit_url": None, "created_at": at,
-            "performed_via_github_app": None, **extra}
+    return {
+        "id": event_id,
+        "node_id": "LE_lADOCyhMys5",
+        "url": f"https://api.github.com/repos/acme/api/issues/events/{event_id}",
+        "actor": user(actor),
+        "event": event,
+        "commit_id": None,
+        "commit_url": None,
+        "created_at": at,
+        "performed_via_github_app": None,
+        **extra,
+    }
 
 
 def rest_issue(number: int, **over) -> dict:
@@ -365,9 +519,11 @@ def write_import(tmp_path: Path) -> tuple[Path, list[int]]:
     del bad["number"]
     parts = [
         json.dumps(rest_issue(12, labels=["in progress", "review"], state="open"), indent=2),
-        json.dumps(TIMELINE_12, indent=2), json.dumps(TIMELINE_12_PAGE_2, indent=2),   # two timeline pages
+        json.dumps(TIMELINE_12, indent=2),
+        json.dumps(TIMELINE_12_PAGE_2, indent=2),  # two timeline pages
         json.dumps({"issue": rest_issue(13, state="closed"), "timeline": TIMELINE_13}),  # a JSON Lines record
-        json.dumps(bad, indent=2), "[]",                                                  # an issue without number
+        json.dumps(bad, indent=2),
+        "[]",  # an issue without number
         json.dumps({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}),
         json.dumps({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}),
     ]
@@ -393,8 +549,14 @@ def expected_import() -> list:
         t12("gh-444500012-reopened-2025-05-23T09:00:00Z", "Closed", "Review", "2025-05-23T09:00:00Z"),
         # issue 13: created by ana, dropped as not planned by bo
         transition("gh-444500013-opened", None, "Open", "2025-05-19T08:00:00Z", ticket="acme/api#13"),
-        transition("gh-444500013-closed-2025-05-19T09:00:00Z", "Open", "Not Planned", "2025-05-19T09:00:00Z",
-                   actor="bo", ticket="acme/api#13"),
+        transition(
+            "gh-444500013-closed-2025-05-19T09:00:00Z",
+            "Open",
+            "Not Planned",
+            "2025-05-19T09:00:00Z",
+            actor="bo",
+            ticket="acme/api#13",
+        ),
     ]
 
 
@@ -416,12 +578,23 @@ def test_a_reimport_and_the_webhooks_of_the_same_changes_share_ids(tmp_path):
     first = [r for r in iter_import(path, label_states=LABELS) if not isinstance(r, Unmappable)]
     again = [r for r in iter_import(path, label_states=LABELS) if not isinstance(r, Unmappable)]
     assert first == again
-    webhook = from_webhook("issues", issues_event(
-        "labeled", issue(labels=["in progress"], updated_at="2025-05-20T10:00:00Z"), label=label("in progress")),
-        DELIVERY, label_states=LABELS)
-    closed = from_webhook("issues", issues_event("closed", issue(
-        labels=["review"], state="closed", state_reason="completed", closed_at="2025-05-22T17:00:00Z")),
-        DELIVERY, label_states=LABELS)
+    webhook = from_webhook(
+        "issues",
+        issues_event(
+            "labeled", issue(labels=["in progress"], updated_at="2025-05-20T10:00:00Z"), label=label("in progress")
+        ),
+        DELIVERY,
+        label_states=LABELS,
+    )
+    closed = from_webhook(
+        "issues",
+        issues_event(
+            "closed",
+            issue(labels=["review"], state="closed", state_reason="completed", closed_at="2025-05-22T17:00:00Z"),
+        ),
+        DELIVERY,
+        label_states=LABELS,
+    )
     ids = {event["event_id"] for _, event in first}
     assert webhook[0][1]["event_id"] in ids and closed[0][1]["event_id"] in ids
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from flowcore.events import parse_transition
 from sources.adapters import Unmappable
 from sources.adapters.jira import from_issue, from_webhook, iter_import, with_changelog
-from streams.events import parse_transition
 
 NOW = datetime(2024, 6, 1)  # naive UTC, after every fixture time
 SITE = "https://your-domain.atlassian.net"
@@ -31,8 +31,10 @@ def _user(account_id: str, name: str) -> dict[str, Any]:
     return {
         "self": f"{SITE}/rest/api/2/user?accountId={account_id}",
         "accountId": account_id,
-        "avatarUrls": {size: f"https://avatar-management.example/{account_id}.png?s={size}"
-                       for size in ("48x48", "24x24", "16x16", "32x32")},
+        "avatarUrls": {
+            size: f"https://avatar-management.example/{account_id}.png?s={size}"
+            for size in ("48x48", "24x24", "16x16", "32x32")
+        },
         "displayName": name,
         "active": True,
         "timeZone": "Europe/Berlin",
@@ -49,13 +51,25 @@ def _fields(status: str, assignee: dict[str, Any] | None, team: Any = None) -> d
     """An issue's fields as a webhook or the search API sends them (most left out: they are ignored)."""
     return {
         "statuscategorychangedate": "2024-04-30T09:00:00.000+0200",
-        "issuetype": {"self": f"{SITE}/rest/api/2/issuetype/10001", "id": "10001",
-                      "description": "Functionality or a feature expressed as a user goal.",
-                      "iconUrl": f"{SITE}/secure/viewavatar?size=medium&avatarId=10315&avatarType=issuetype",
-                      "name": "Story", "subtask": False, "avatarId": 10315, "hierarchyLevel": 0},
-        "project": {"self": f"{SITE}/rest/api/2/project/10000", "id": "10000", "key": "PAY",
-                    "name": "Payments", "projectTypeKey": "software", "simplified": False,
-                    "avatarUrls": {"48x48": f"{SITE}/secure/projectavatar?pid=10000&avatarId=10400"}},
+        "issuetype": {
+            "self": f"{SITE}/rest/api/2/issuetype/10001",
+            "id": "10001",
+            "description": "Functionality or a feature expressed as a user goal.",
+            "iconUrl": f"{SITE}/secure/viewavatar?size=medium&avatarId=10315&avatarType=issuetype",
+            "name": "Story",
+            "subtask": False,
+            "avatarId": 10315,
+            "hierarchyLevel": 0,
+        },
+        "project": {
+            "self": f"{SITE}/rest/api/2/project/10000",
+            "id": "10000",
+            "key": "PAY",
+            "name": "Payments",
+            "projectTypeKey": "software",
+            "simplified": False,
+            "avatarUrls": {"48x48": f"{SITE}/secure/projectavatar?pid=10000&avatarId=10400"},
+        },
         TEAM: team,
         "resolution": None,
         "created": "2024-04-29T10:15:00.000+0200",
@@ -63,20 +77,44 @@ def _fields(status: str, assignee: dict[str, Any] | None, team: Any = None) -> d
         "labels": ["checkout"],
         "assignee": assignee,
         "updated": "2024-05-01T09:30:00.123+0200",
-        "status": {"self": f"{SITE}/rest/api/2/status/3", "description": "", "iconUrl": f"{SITE}/",
-                   "name": status, "id": "3",
-                   "statusCategory": {"self": f"{SITE}/rest/api/2/statuscategory/4", "id": 4,
-                                      "key": "indeterminate", "colorName": "yellow", "name": "In Progress"}},
+        "status": {
+            "self": f"{SITE}/rest/api/2/status/3",
+            "description": "",
+            "iconUrl": f"{SITE}/",
+            "name": status,
+            "id": "3",
+            "statusCategory": {
+                "self": f"{SITE}/rest/api/2/statuscategory/4",
+                "id": 4,
+                "key": "indeterminate",
+                "colorName": "yellow",
+                "name": "In Progress",
+            },
+        },
         "summary": "Retry card payments once on a gateway timeout",
         "creator": MIA,
         "reporter": MIA,
     }
 
 
-def _item(field: str, from_: str | None, from_string: str | None, to: str | None, to_string: str | None,
-          fieldtype: str = "jira", field_id: str | None = None) -> dict[str, Any]:
-    return {"field": field, "fieldtype": fieldtype, "fieldId": field_id or field, "from": from_,
-            "fromString": from_string, "to": to, "toString": to_string}
+def _item(
+    field: str,
+    from_: str | None,
+    from_string: str | None,
+    to: str | None,
+    to_string: str | None,
+    fieldtype: str = "jira",
+    field_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "field": field,
+        "fieldtype": fieldtype,
+        "fieldId": field_id or field,
+        "from": from_,
+        "fromString": from_string,
+        "to": to,
+        "toString": to_string,
+    }
 
 
 STATUS_TODO_TO_PROGRESS = _item("status", "10000", "To Do", "3", "In Progress")
@@ -85,21 +123,37 @@ STATUS_REVIEW_TO_DONE = _item("status", "10002", "Review", "10003", "Done")
 ASSIGN_NONE_TO_ANN = _item("assignee", None, None, ANN["accountId"], "Ann Lee")
 ASSIGN_ANN_TO_BO = _item("assignee", ANN["accountId"], "Ann Lee", BO["accountId"], "Bo Chen")
 ASSIGN_BO_TO_NONE = _item("assignee", BO["accountId"], "Bo Chen", None, None)
-LABELS = {"field": "labels", "fieldtype": "jira", "fieldId": "labels", "from": None, "fromString": "",
-          "to": None, "toString": "checkout"}
+LABELS = {
+    "field": "labels",
+    "fieldtype": "jira",
+    "fieldId": "labels",
+    "from": None,
+    "fromString": "",
+    "to": None,
+    "toString": "checkout",
+}
 TEAM_PLATFORM_TO_CHECKOUT = _item("Team", "10020", "Platform", "10021", "Checkout", "custom", TEAM)
 
 
-def updated(items: list[dict[str, Any]], status: str = "In Progress", assignee: dict[str, Any] | None = ANN,
-            team: Any = None, changelog_id: str = "10500") -> dict[str, Any]:
+def updated(
+    items: list[dict[str, Any]],
+    status: str = "In Progress",
+    assignee: dict[str, Any] | None = ANN,
+    team: Any = None,
+    changelog_id: str = "10500",
+) -> dict[str, Any]:
     """A jira:issue_updated delivery, as on developer.atlassian.com/cloud/jira/platform/webhooks."""
     return {
         "timestamp": T_0730,
         "webhookEvent": "jira:issue_updated",
         "issue_event_type_name": "issue_generic",
         "user": MIA,
-        "issue": {"id": "10002", "self": f"{SITE}/rest/api/2/10002", "key": "PAY-7",
-                  "fields": _fields(status, assignee, team)},
+        "issue": {
+            "id": "10002",
+            "self": f"{SITE}/rest/api/2/10002",
+            "key": "PAY-7",
+            "fields": _fields(status, assignee, team),
+        },
         "changelog": {"id": changelog_id, "items": copy.deepcopy(items)},
     }
 
@@ -114,9 +168,19 @@ def created(assignee: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def event(**given: Any) -> tuple[str, dict[str, Any]]:
     """A hand-written expected PAY-7 transition; fields not given take PAY-7's values."""
-    base = {"event_id": None, "ticket_id": "PAY-7", "board": "PAY", "from_state": None, "to_state": None,
-            "at": None, "assignee": None, "team": None, "ticket_type": "Story", "actor": "Mia Krystof",
-            "source": "jira"}
+    base = {
+        "event_id": None,
+        "ticket_id": "PAY-7",
+        "board": "PAY",
+        "from_state": None,
+        "to_state": None,
+        "at": None,
+        "assignee": None,
+        "team": None,
+        "ticket_type": "Story",
+        "actor": "Mia Krystof",
+        "source": "jira",
+    }
     return "transition", {**base, **given}
 
 
@@ -131,44 +195,77 @@ def valid(mapped: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str,
 
 # -- webhooks -------------------------------------------------------------------------------
 
+
 def test_status_change_is_a_transition_at_the_webhook_timestamp() -> None:
     mapped = valid(from_webhook(updated([STATUS_TODO_TO_PROGRESS])))
-    assert mapped == [event(event_id="jira-10002-10500", from_state="To Do", to_state="In Progress",
-                            at="2024-05-01T07:30:00.123Z", assignee="Ann Lee")]
+    assert mapped == [
+        event(
+            event_id="jira-10002-10500",
+            from_state="To Do",
+            to_state="In Progress",
+            at="2024-05-01T07:30:00.123Z",
+            assignee="Ann Lee",
+        )
+    ]
     assert parse_transition(json.dumps(mapped[0][1]), now=NOW).at == datetime(2024, 5, 1, 7, 30, 0, 123000)
 
 
 def test_several_items_in_one_update_are_one_transition_with_the_new_assignee() -> None:
     # One edit moved PAY-7 to Review, handed it from Ann to Bo and added a label.
-    payload = updated([LABELS, STATUS_PROGRESS_TO_REVIEW, ASSIGN_ANN_TO_BO], status="Review", assignee=BO,
-                      changelog_id="10502")
+    payload = updated(
+        [LABELS, STATUS_PROGRESS_TO_REVIEW, ASSIGN_ANN_TO_BO], status="Review", assignee=BO, changelog_id="10502"
+    )
     assert valid(from_webhook(payload)) == [
-        event(event_id="jira-10002-10502", from_state="In Progress", to_state="Review",
-              at="2024-05-01T07:30:00.123Z", assignee="Bo Chen")]
+        event(
+            event_id="jira-10002-10502",
+            from_state="In Progress",
+            to_state="Review",
+            at="2024-05-01T07:30:00.123Z",
+            assignee="Bo Chen",
+        )
+    ]
 
 
 def test_reassignment_is_a_transition_to_the_current_state() -> None:
     payload = updated([ASSIGN_ANN_TO_BO], assignee=BO, changelog_id="10501")
     assert valid(from_webhook(payload)) == [
-        event(event_id="jira-10002-10501", from_state="In Progress", to_state="In Progress",
-              at="2024-05-01T07:30:00.123Z", assignee="Bo Chen")]
+        event(
+            event_id="jira-10002-10501",
+            from_state="In Progress",
+            to_state="In Progress",
+            at="2024-05-01T07:30:00.123Z",
+            assignee="Bo Chen",
+        )
+    ]
 
 
 def test_team_field_change_is_a_reassignment_when_the_team_field_is_configured() -> None:
-    payload = updated([TEAM_PLATFORM_TO_CHECKOUT], team={"self": f"{SITE}/rest/api/2/customFieldOption/10021",
-                                                         "value": "Checkout", "id": "10021"})
+    payload = updated(
+        [TEAM_PLATFORM_TO_CHECKOUT],
+        team={"self": f"{SITE}/rest/api/2/customFieldOption/10021", "value": "Checkout", "id": "10021"},
+    )
     assert valid(from_webhook(payload, team_field=TEAM)) == [
-        event(event_id="jira-10002-10500", from_state="In Progress", to_state="In Progress",
-              at="2024-05-01T07:30:00.123Z", assignee="Ann Lee", team="Checkout")]
+        event(
+            event_id="jira-10002-10500",
+            from_state="In Progress",
+            to_state="In Progress",
+            at="2024-05-01T07:30:00.123Z",
+            assignee="Ann Lee",
+            team="Checkout",
+        )
+    ]
     assert from_webhook(payload) == []  # without the option a custom field is just a field
 
 
-@pytest.mark.parametrize("items", [
-    pytest.param([LABELS], id="labels only"),
-    pytest.param([_item("summary", None, "Retry payments", None, "Retry card payments")], id="summary"),
-    pytest.param([ASSIGN_BO_TO_NONE], id="unassigned: nothing v1 can carry"),
-    pytest.param([], id="no items"),
-])
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param([LABELS], id="labels only"),
+        pytest.param([_item("summary", None, "Retry payments", None, "Retry card payments")], id="summary"),
+        pytest.param([ASSIGN_BO_TO_NONE], id="unassigned: nothing v1 can carry"),
+        pytest.param([], id="no items"),
+    ],
+)
 def test_update_without_a_status_or_new_assignee_maps_to_nothing(items: list[dict[str, Any]]) -> None:
     assert from_webhook(updated(items, assignee=None)) == []
 
@@ -177,13 +274,26 @@ def test_comment_created_maps_to_nothing() -> None:
     payload = {
         "timestamp": T_0730,
         "webhookEvent": "comment_created",
-        "comment": {"self": f"{SITE}/rest/api/2/issue/10002/comment/10100", "id": "10100", "author": ANN,
-                    "body": "Gateway logs attached.", "updateAuthor": ANN,
-                    "created": "2024-05-01T09:30:00.123+0200", "updated": "2024-05-01T09:30:00.123+0200",
-                    "jsdPublic": True},
-        "issue": {"id": "10002", "self": f"{SITE}/rest/api/2/10002", "key": "PAY-7",
-                  "fields": {"summary": "Retry card payments once on a gateway timeout",
-                             "issuetype": {"name": "Story"}, "project": {"key": "PAY", "name": "Payments"}}},
+        "comment": {
+            "self": f"{SITE}/rest/api/2/issue/10002/comment/10100",
+            "id": "10100",
+            "author": ANN,
+            "body": "Gateway logs attached.",
+            "updateAuthor": ANN,
+            "created": "2024-05-01T09:30:00.123+0200",
+            "updated": "2024-05-01T09:30:00.123+0200",
+            "jsdPublic": True,
+        },
+        "issue": {
+            "id": "10002",
+            "self": f"{SITE}/rest/api/2/10002",
+            "key": "PAY-7",
+            "fields": {
+                "summary": "Retry card payments once on a gateway timeout",
+                "issuetype": {"name": "Story"},
+                "project": {"key": "PAY", "name": "Payments"},
+            },
+        },
     }
     assert from_webhook(payload) == []
 
@@ -191,8 +301,15 @@ def test_comment_created_maps_to_nothing() -> None:
 def test_issue_created_starts_at_fields_created_with_its_offset() -> None:
     # fields.created "2024-04-29T10:15:00.000+0200" (no colon) -> "+02:00", i.e. 08:15 UTC.
     mapped = valid(from_webhook(created()))
-    assert mapped == [event(event_id="jira-10002-created", from_state=None, to_state="To Do",
-                            at="2024-04-29T10:15:00.000+02:00", assignee=None)]
+    assert mapped == [
+        event(
+            event_id="jira-10002-created",
+            from_state=None,
+            to_state="To Do",
+            at="2024-04-29T10:15:00.000+02:00",
+            assignee=None,
+        )
+    ]
     assert parse_transition(json.dumps(mapped[0][1]), now=NOW).at == datetime(2024, 4, 29, 8, 15)
 
 
@@ -200,16 +317,20 @@ def test_issue_created_without_fields_created_uses_the_timestamp() -> None:
     payload = created(assignee=ANN)
     del payload["issue"]["fields"]["created"]
     assert valid(from_webhook(payload)) == [
-        event(event_id="jira-10002-created", to_state="To Do", at="2024-05-01T07:30:00.123Z", assignee="Ann Lee")]
+        event(event_id="jira-10002-created", to_state="To Do", at="2024-05-01T07:30:00.123Z", assignee="Ann Lee")
+    ]
 
 
-@pytest.mark.parametrize(("value", "team"), [
-    ("Checkout", "Checkout"),
-    ({"self": f"{SITE}/rest/api/2/customFieldOption/10021", "value": "Checkout", "id": "10021"}, "Checkout"),
-    ({"id": "36885b3c-1bf0-4f85-a357-c5b858c31de4", "name": "Checkout", "title": "Checkout"}, "Checkout"),
-    ([{"value": "Checkout", "id": "10021"}], "Checkout"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "team"),
+    [
+        ("Checkout", "Checkout"),
+        ({"self": f"{SITE}/rest/api/2/customFieldOption/10021", "value": "Checkout", "id": "10021"}, "Checkout"),
+        ({"id": "36885b3c-1bf0-4f85-a357-c5b858c31de4", "name": "Checkout", "title": "Checkout"}, "Checkout"),
+        ([{"value": "Checkout", "id": "10021"}], "Checkout"),
+        (None, None),
+    ],
+)
 def test_team_comes_from_the_configured_custom_field(value: Any, team: str | None) -> None:
     [(_, doc)] = valid(from_webhook(updated([STATUS_TODO_TO_PROGRESS], team=value), team_field=TEAM))
     assert doc["team"] == team
@@ -238,15 +359,19 @@ def _with_timestamp(value: Any) -> dict[str, Any]:
     return payload
 
 
-@pytest.mark.parametrize(("payload", "reason"), [
-    pytest.param(_without_key(updated([STATUS_TODO_TO_PROGRESS])), "no issue.key", id="no key"),
-    pytest.param(updated([_item("status", "10000", "To Do", "3", None)]), "without toString", id="no toString"),
-    pytest.param(_with_timestamp("1714548600123"), "not epoch milliseconds", id="timestamp string"),
-    pytest.param(_with_timestamp(True), "not epoch milliseconds", id="timestamp bool"),
-    pytest.param(_with_timestamp(None), "not epoch milliseconds", id="timestamp missing"),
-    pytest.param(_without_changelog_id(updated([STATUS_TODO_TO_PROGRESS])), "changelog.id is missing",
-                 id="no changelog id"),
-])
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(_without_key(updated([STATUS_TODO_TO_PROGRESS])), "no issue.key", id="no key"),
+        pytest.param(updated([_item("status", "10000", "To Do", "3", None)]), "without toString", id="no toString"),
+        pytest.param(_with_timestamp("1714548600123"), "not epoch milliseconds", id="timestamp string"),
+        pytest.param(_with_timestamp(True), "not epoch milliseconds", id="timestamp bool"),
+        pytest.param(_with_timestamp(None), "not epoch milliseconds", id="timestamp missing"),
+        pytest.param(
+            _without_changelog_id(updated([STATUS_TODO_TO_PROGRESS])), "changelog.id is missing", id="no changelog id"
+        ),
+    ],
+)
 def test_unmappable_payloads_say_why_in_one_sentence(payload: dict[str, Any], reason: str) -> None:
     with pytest.raises(Unmappable, match=reason) as caught:
         from_webhook(payload)
@@ -262,6 +387,7 @@ def test_created_with_an_unreadable_time_is_unmappable() -> None:
 
 # -- backfill: one issue of the search API with expand=changelog ----------------------------
 
+
 def _history(history_id: str, created_at: str, author: dict[str, Any], items: list[dict[str, Any]]) -> dict:
     return {"id": history_id, "author": author, "created": created_at, "items": items}
 
@@ -274,8 +400,12 @@ def searched_issue(histories: list[dict[str, Any]] | None = None, total: int | N
         "id": "10002",
         "self": f"{SITE}/rest/api/3/issue/10002",
         "key": "PAY-7",
-        "changelog": {"startAt": 0, "maxResults": len(histories),
-                      "total": len(histories) if total is None else total, "histories": histories},
+        "changelog": {
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories) if total is None else total,
+            "histories": histories,
+        },
         "fields": _fields("Done", None, {"value": "Checkout", "id": "10021"}),
     }
 
@@ -296,15 +426,38 @@ def test_issue_history_is_its_creation_then_every_change_in_time_order() -> None
     # change starts from nobody); each event carries the assignee of its moment, not today's.
     assert valid(from_issue(searched_issue())) == [
         event(event_id="jira-10002-created", to_state="To Do", at="2024-04-29T10:15:00.000+02:00"),
-        event(event_id="jira-10002-10400", from_state="To Do", to_state="To Do",
-              at="2024-04-29T11:00:00.000+02:00", assignee="Ann Lee"),
-        event(event_id="jira-10002-10500", from_state="To Do", to_state="In Progress",
-              at="2024-05-01T09:30:00.000+02:00", assignee="Ann Lee", actor="Ann Lee"),
-        event(event_id="jira-10002-10502", from_state="In Progress", to_state="Review",
-              at="2024-05-02T11:00:00.000+02:00", assignee="Bo Chen", actor="Ann Lee"),
+        event(
+            event_id="jira-10002-10400",
+            from_state="To Do",
+            to_state="To Do",
+            at="2024-04-29T11:00:00.000+02:00",
+            assignee="Ann Lee",
+        ),
+        event(
+            event_id="jira-10002-10500",
+            from_state="To Do",
+            to_state="In Progress",
+            at="2024-05-01T09:30:00.000+02:00",
+            assignee="Ann Lee",
+            actor="Ann Lee",
+        ),
+        event(
+            event_id="jira-10002-10502",
+            from_state="In Progress",
+            to_state="Review",
+            at="2024-05-02T11:00:00.000+02:00",
+            assignee="Bo Chen",
+            actor="Ann Lee",
+        ),
         # 10503 only unassigns: nothing to emit. Done is reached with nobody assigned.
-        event(event_id="jira-10002-10504", from_state="Review", to_state="Done",
-              at="2024-05-03T16:00:00.000+02:00", assignee=None, actor="Bo Chen"),
+        event(
+            event_id="jira-10002-10504",
+            from_state="Review",
+            to_state="Done",
+            at="2024-05-03T16:00:00.000+02:00",
+            assignee=None,
+            actor="Bo Chen",
+        ),
     ]
 
 
@@ -325,7 +478,8 @@ def test_issue_history_follows_the_team_field_through_its_changes() -> None:
 def test_issue_without_status_changes_was_created_in_its_current_state() -> None:
     issue = searched_issue(histories=[])
     assert valid(from_issue(issue)) == [
-        event(event_id="jira-10002-created", to_state="Done", at="2024-04-29T10:15:00.000+02:00")]
+        event(event_id="jira-10002-created", to_state="Done", at="2024-04-29T10:15:00.000+02:00")
+    ]
 
 
 def test_webhook_and_import_of_the_same_change_share_the_event_id() -> None:
@@ -334,8 +488,9 @@ def test_webhook_and_import_of_the_same_change_share_the_event_id() -> None:
     assert live["event_id"] == "jira-10002-10500"
     same = imported[live["event_id"]]
     # The change itself agrees; only `at` differs (delivery time vs history time; the id decides).
-    assert {k: v for k, v in same.items() if k not in ("at", "actor")} == \
-           {k: v for k, v in live.items() if k not in ("at", "actor")}
+    assert {k: v for k, v in same.items() if k not in ("at", "actor")} == {
+        k: v for k, v in live.items() if k not in ("at", "actor")
+    }
     [(_, born)] = from_webhook(created())
     assert born["event_id"] in imported
 
@@ -347,22 +502,36 @@ def test_truncated_changelog_is_refused_and_completed_from_changelog_pages() -> 
         from_issue(truncated)
     # GET /rest/api/3/issue/PAY-7/changelog pages (oldest first, 4 per page).
     oldest_first = HISTORIES[::-1]
-    pages = [{"self": f"{SITE}/rest/api/3/issue/PAY-7/changelog?startAt={start}&maxResults=4",
-              "maxResults": 4, "startAt": start, "total": 6, "isLast": start == 4,
-              "values": oldest_first[start:start + 4]} for start in (0, 4)]
+    pages = [
+        {
+            "self": f"{SITE}/rest/api/3/issue/PAY-7/changelog?startAt={start}&maxResults=4",
+            "maxResults": 4,
+            "startAt": start,
+            "total": 6,
+            "isLast": start == 4,
+            "values": oldest_first[start : start + 4],
+        }
+        for start in (0, 4)
+    ]
     assert from_issue(with_changelog(truncated, pages)) == from_issue(searched_issue())
     with pytest.raises(Unmappable, match="hold 4 of its 6 changes"):
         with_changelog(searched_issue(histories=[], total=6), pages[:1])
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    pytest.param(lambda i: i.pop("key"), "no issue.key", id="no key"),
-    pytest.param(lambda i: i.pop("fields"), "has no fields \\(a search must ask for fields=", id="no fields"),
-    pytest.param(lambda i: i.pop("changelog"), "search with expand=changelog", id="no changelog"),
-    pytest.param(lambda i: i["changelog"]["histories"][0].update(created="yesterday"), "not a Jira time",
-                 id="bad history time"),
-    pytest.param(lambda i: i["changelog"]["histories"][0].pop("id"), "no stable id", id="no history id"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(lambda i: i.pop("key"), "no issue.key", id="no key"),
+        pytest.param(lambda i: i.pop("fields"), "has no fields \\(a search must ask for fields=", id="no fields"),
+        pytest.param(lambda i: i.pop("changelog"), "search with expand=changelog", id="no changelog"),
+        pytest.param(
+            lambda i: i["changelog"]["histories"][0].update(created="yesterday"),
+            "not a Jira time",
+            id="bad history time",
+        ),
+        pytest.param(lambda i: i["changelog"]["histories"][0].pop("id"), "no stable id", id="no history id"),
+    ],
+)
 def test_unmappable_issues_say_why(change: Any, reason: str) -> None:
     issue = searched_issue()
     change(issue)
@@ -372,10 +541,12 @@ def test_unmappable_issues_say_why(change: Any, reason: str) -> None:
 
 # -- iter_import: saved search results, streamed --------------------------------------------
 
+
 def numbered_issue(n: int) -> dict[str, Any]:
     """PAY-n: created in To Do, moved to In Progress by Ann; 2 events."""
-    issue = searched_issue(histories=[
-        _history(str(20000 + n), "2024-05-01T09:30:00.000+0200", ANN, [STATUS_TODO_TO_PROGRESS])])
+    issue = searched_issue(
+        histories=[_history(str(20000 + n), "2024-05-01T09:30:00.000+0200", ANN, [STATUS_TODO_TO_PROGRESS])]
+    )
     issue.update(id=str(30000 + n), key=f"PAY-{n}", self=f"{SITE}/rest/api/3/issue/{30000 + n}")
     issue["fields"]["status"]["name"] = "In Progress"
     issue["fields"]["description"] = "x" * 2000  # bulk, so the file is far larger than one issue
@@ -383,8 +554,11 @@ def numbered_issue(n: int) -> dict[str, Any]:
 
 
 def write_search_results(path: Path, issues: list[dict[str, Any]]) -> Path:
-    path.write_text(json.dumps({"expand": "schema,names", "startAt": 0, "maxResults": len(issues),
-                                "total": len(issues), "issues": issues}))
+    path.write_text(
+        json.dumps(
+            {"expand": "schema,names", "startAt": 0, "maxResults": len(issues), "total": len(issues), "issues": issues}
+        )
+    )
     return path
 
 
@@ -401,8 +575,14 @@ def test_iter_import_streams_a_large_search_results_file(tmp_path: Path) -> None
     assert not [o for o in out if isinstance(o, Unmappable)]
     events = [o for o in out if not isinstance(o, Unmappable)]  # all of them (just checked), typed so
     assert len(events) == 4000  # 2,000 issues x (creation + one status change)
-    assert events[0] == ("transition", {**event(event_id="jira-30001-created", ticket_id="PAY-1", to_state="To Do",
-                                                at="2024-04-29T10:15:00.000+02:00")[1]})
+    assert events[0] == (
+        "transition",
+        {
+            **event(
+                event_id="jira-30001-created", ticket_id="PAY-1", to_state="To Do", at="2024-04-29T10:15:00.000+02:00"
+            )[1]
+        },
+    )
     assert events[-1][1]["event_id"] == "jira-32000-22000"
     # Measured: streaming peaks near 4 MB (mostly the 4,000 events kept in `out`); json.load of the
     # same ~11 MB file peaks near 36 MB. The file's own size lies between the two.
@@ -430,21 +610,35 @@ def test_iter_import_accepts_an_array_json_lines_and_concatenated_pages(tmp_path
     elif shape == "lines":
         path.write_text("".join(json.dumps(issue) + "\n" for issue in issues))
     else:
-        path.write_text(json.dumps({"issues": issues[:2], "isLast": False, "nextPageToken": "Ch4jU3RyaW5n"})
-                        + "\n" + json.dumps({"issues": issues[2:], "isLast": True}))
+        path.write_text(
+            json.dumps({"issues": issues[:2], "isLast": False, "nextPageToken": "Ch4jU3RyaW5n"})
+            + "\n"
+            + json.dumps({"issues": issues[2:], "isLast": True})
+        )
     out = valid(list(iter_import(path)))  # type: ignore[arg-type]
     assert [doc["event_id"] for _, doc in out] == [
-        "jira-30001-created", "jira-30001-20001", "jira-30002-created", "jira-30002-20002",
-        "jira-30003-created", "jira-30003-20003"]
+        "jira-30001-created",
+        "jira-30001-20001",
+        "jira-30002-created",
+        "jira-30002-20002",
+        "jira-30003-created",
+        "jira-30003-20003",
+    ]
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    pytest.param("", "is empty", id="empty"),
-    pytest.param('{"errorMessages":["The value \'PAYX\' does not exist for the field \'project\'."],"errors":{}}',
-                 "is a Jira error response", id="jira error"),
-    pytest.param("<html><body>Log in</body></html>", "is not JSON search results", id="html login page"),
-    pytest.param('{"foo": 1}', "holds neither search results", id="other json"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        pytest.param("", "is empty", id="empty"),
+        pytest.param(
+            '{"errorMessages":["The value \'PAYX\' does not exist for the field \'project\'."],"errors":{}}',
+            "is a Jira error response",
+            id="jira error",
+        ),
+        pytest.param("<html><body>Log in</body></html>", "is not JSON search results", id="html login page"),
+        pytest.param('{"foo": 1}', "holds neither search results", id="other json"),
+    ],
+)
 def test_iter_import_refuses_a_file_that_is_not_search_results(tmp_path: Path, content: str, reason: str) -> None:
     path = tmp_path / "page-1.json"
     path.write_text(content)

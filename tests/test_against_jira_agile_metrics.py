@@ -15,13 +15,18 @@ from pathlib import Path
 import pytest
 
 from analytics.store import Store
-from flowmeter.workflow import StateDef, Workflow
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.workflow import StateDef, Workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 JAM_PYTHON = ROOT / ".venv-jam" / "bin" / "python"
-STATES = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), StateDef("Review", "queue"),
-          StateDef("QA", "queue"), StateDef("Done", "done"))
+STATES = (
+    StateDef("Backlog", "backlog"),
+    StateDef("In Progress", "active"),
+    StateDef("Review", "queue"),
+    StateDef("QA", "queue"),
+    StateDef("Done", "done"),
+)
 NOW = datetime(2025, 3, 25, 12, 0)
 
 pytestmark = pytest.mark.skipif(not JAM_PYTHON.exists(), reason="run scripts/jam-env.sh to build .venv-jam")
@@ -50,17 +55,26 @@ def forward_histories(seed: int = 11, tickets: int = 80) -> list[dict]:
                     at = datetime(at.year, at.month, at.day, 23, 59, 59)
             if at >= NOW:
                 break
-            moves.append({"from_state": names[path[i - 1]] if i else None, "to_state": names[index],
-                          "at": at.isoformat()})
+            moves.append(
+                {"from_state": names[path[i - 1]] if i else None, "to_state": names[index], "at": at.isoformat()}
+            )
         out.append({"ticket_id": f"T-{n}", "created_at": moves[0]["at"], "transitions": moves})
     return out
 
 
 def oracle(histories: list[dict]) -> dict:
-    payload = {"states": [{"name": s.name, "category": s.category} for s in STATES], "tickets": histories,
-               "now": NOW.isoformat()}
-    done = subprocess.run([str(JAM_PYTHON), str(ROOT / "tests" / "jam" / "oracle.py")], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=300)
+    payload = {
+        "states": [{"name": s.name, "category": s.category} for s in STATES],
+        "tickets": histories,
+        "now": NOW.isoformat(),
+    }
+    done = subprocess.run(
+        [str(JAM_PYTHON), str(ROOT / "tests" / "jam" / "oracle.py")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -74,12 +88,19 @@ def both(tmp_path_factory):
     envs = []
     for h in histories:
         for i, move in enumerate(h["transitions"]):
-            doc = dict(move, event_id=f"{h['ticket_id']}-{i}", ticket_id=h["ticket_id"], board="b",
-                       at=move["at"] + "Z", team="t", ticket_type="story")
+            doc = dict(
+                move,
+                event_id=f"{h['ticket_id']}-{i}",
+                ticket_id=h["ticket_id"],
+                board="b",
+                at=move["at"] + "Z",
+                team="t",
+                ticket_type="story",
+            )
             envs.append(Envelope("t", 0, len(envs), "transition", json.dumps(doc).encode()))
     random.Random(3).shuffle(envs)  # arrival order must not matter
     for start in range(0, len(envs), 50):
-        store.commit(prepare(envs[start:start + 50]))
+        store.commit(prepare(envs[start : start + 50]))
     jam = oracle(histories)
     assert jam["anomalies"] == [], "JAM 0.24's CFD bug was triggered; the comparison would be meaningless"
     yield store, jam
@@ -92,8 +113,12 @@ def rows(store: Store, sql: str) -> list[tuple]:
 
 def test_commitment_and_done_dates_agree(both):
     store, jam = both
-    ours = {t: (c, d) for t, c, d in rows(store, "SELECT ticket_id, committed_at::DATE::VARCHAR, "
-                                                 "done_at::DATE::VARCHAR FROM ticket_flow")}
+    ours = {
+        t: (c, d)
+        for t, c, d in rows(
+            store, "SELECT ticket_id, committed_at::DATE::VARCHAR, done_at::DATE::VARCHAR FROM ticket_flow"
+        )
+    }
     theirs = {t["ticket_id"]: (t["committed"], t["done"]) for t in jam["tickets"]}
     assert ours == theirs
     assert sum(1 for c, d in ours.values() if d) >= 30 and sum(1 for c, d in ours.values() if not d) >= 10
@@ -111,8 +136,9 @@ def test_daily_cfd_agrees(both):
 def test_daily_wip_agrees(both):
     store, jam = both
     ours = {(d, s): n for d, s, n in rows(store, "SELECT day::VARCHAR, state, wip FROM wip_daily")}
-    per_state = {(r["day"], r["state"]): r["tickets"] for r in jam["bands"] if r["state"] in ("In Progress",
-                                                                                               "Review", "QA")}
+    per_state = {
+        (r["day"], r["state"]): r["tickets"] for r in jam["bands"] if r["state"] in ("In Progress", "Review", "QA")
+    }
     assert per_state and {k: ours[k] for k in per_state} == per_state
     total = defaultdict(int)
     for (day, _), n in ours.items():

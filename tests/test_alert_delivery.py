@@ -24,8 +24,8 @@ from alerting import outbox
 from alerting.dispatcher import DeliveryFailed, _may_have_arrived
 from analytics.store import Store
 from benchmarks.hook import AlertHook
+from flowcore.workflow import WipLimit
 from flowmeter.cli import cli
-from flowmeter.workflow import WipLimit
 from tests.conftest import wait_until
 from tests.test_alert_evaluate import T0, judge, land, make, move
 
@@ -78,8 +78,9 @@ def test_each_fault_counts_its_attempts_and_only_in_doubt_ones_make_resends(tmp_
         if outcome == "ok":
             store.in_transaction(outbox.delivered, [claim.delivery_id], now)
         elif outcome != "crash":  # a crash stores nothing
-            store.in_transaction(outbox.failed, claim.delivery_id, now, f"{outcome} happened", 10, 1.0,
-                                 IN_DOUBT[outcome])
+            store.in_transaction(
+                outbox.failed, claim.delivery_id, now, f"{outcome} happened", 10, 1.0, IN_DOUBT[outcome]
+            )
     row = outbox_row(store)
     assert (row["status"], row["attempts"], row["resends"]) == ("delivered", attempts, resends)
     assert row["last_error"] is None and row["in_doubt"] is False  # a success clears both
@@ -94,7 +95,8 @@ def test_a_failure_keeps_its_error_until_a_success(tmp_path):
     store.in_transaction(outbox.failed, claim.delivery_id, now, "no answer from http://x within 1 s", 10, 1.0, True)
     assert outbox_row(store)["last_error"] == "no answer from http://x within 1 s"
     assert store.read("SELECT pending, resends, last_error FROM alert_log")[1] == [
-        (1, 0, "no answer from http://x within 1 s")]  # the resend is counted when it is made
+        (1, 0, "no answer from http://x within 1 s")
+    ]  # the resend is counted when it is made
 
 
 def test_a_route_gets_no_more_claims_than_it_has_room_for(tmp_path):
@@ -149,8 +151,10 @@ def test_a_store_made_before_resends_gets_the_columns_and_the_cli_shows_them(tmp
 
 # ---- end to end: a real worker and a real receiver -----------------------------------------
 
+
 def delivery(worker) -> list:
     from tests.test_alerts import query
+
     return query(worker, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
 
 
@@ -165,9 +169,11 @@ def notice_ids(hook: AlertHook) -> Counter[str]:
 
 @pytest.mark.broker
 @pytest.mark.slow
-def test_a_receiver_timing_out_once_gets_one_notice_id_twice_counted_as_one_resend(worker_factory, names, producer,
-                                                                                    tmp_path):
+def test_a_receiver_timing_out_once_gets_one_notice_id_twice_counted_as_one_resend(
+    worker_factory, names, producer, tmp_path
+):
     from tests.test_alerts import breach, settings_file
+
     # It takes the first request and answers after 3 s, past the 1 s deadline; the retry (1 s later) gets 200.
     with AlertHook(answer_after=[3.0]) as hook:
         w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=1, alert_backoff_max=1).start()
@@ -182,9 +188,11 @@ def test_a_receiver_timing_out_once_gets_one_notice_id_twice_counted_as_one_rese
 
 @pytest.mark.broker
 @pytest.mark.slow
-def test_a_worker_killed_between_sending_and_recording_sends_once_more_and_counts_it(worker_factory, names, producer,
-                                                                                    tmp_path):
+def test_a_worker_killed_between_sending_and_recording_sends_once_more_and_counts_it(
+    worker_factory, names, producer, tmp_path
+):
     from tests.test_alerts import breach, settings_file
+
     with AlertHook(statuses=[0]) as hook:  # takes the first request and never answers it
         w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=60).start()
         breach(producer, names)
@@ -198,9 +206,11 @@ def test_a_worker_killed_between_sending_and_recording_sends_once_more_and_count
 
 @pytest.mark.broker
 @pytest.mark.slow
-def test_a_clean_stop_records_the_attempt_in_flight_so_a_restart_sends_nothing_twice(worker_factory, names,
-                                                                                     producer, tmp_path):
+def test_a_clean_stop_records_the_attempt_in_flight_so_a_restart_sends_nothing_twice(
+    worker_factory, names, producer, tmp_path
+):
     from tests.test_alerts import breach, settings_file
+
     with AlertHook(answer_after=[2.0]) as hook:  # a slow receiver: answers 200 after 2 s
         w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=10).start()
         breach(producer, names)
@@ -209,7 +219,8 @@ def test_a_clean_stop_records_the_attempt_in_flight_so_a_restart_sends_nothing_t
         con = duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True)
         try:  # delivered and recorded before the store closed: nothing left for a restart to send
             assert con.execute("SELECT status, attempts, resends, in_doubt FROM alert_deliveries").fetchall() == [
-                ("delivered", 1, 0, False)]
+                ("delivered", 1, 0, False)
+            ]
         finally:
             con.close()
         assert len(hook.received) == 1

@@ -17,13 +17,15 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def run(observations: list[tuple[float, int]], cooldown: float = 60, hysteresis: int = 0,
-        limit: int = LIMIT) -> tuple[list[tuple[float, str]], Episode | None]:
+def run(
+    observations: list[tuple[float, int]], cooldown: float = 60, hysteresis: int = 0, limit: int = LIMIT
+) -> tuple[list[tuple[float, str]], Episode | None]:
     """Feed (seconds, wip) observations of a breach rule; return the notices with their time."""
     episode, notices = None, []
     for seconds, wip in observations:
-        result = step(episode, wip, broken=wip > limit, kept=wip <= limit - hysteresis,
-                      now=at(seconds), cooldown_seconds=cooldown)
+        result = step(
+            episode, wip, broken=wip > limit, kept=wip <= limit - hysteresis, now=at(seconds), cooldown_seconds=cooldown
+        )
         episode = result.episode
         if result.notice:
             notices.append((seconds, result.notice))

@@ -12,14 +12,22 @@ from datetime import datetime, timedelta
 from alerting.evaluate import AlertEvaluator, AlertPolicy
 from alerting.routes import Route, parse_routes
 from analytics.store import Store
-from flowmeter.workflow import StateDef, WipLimit, Workflow
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.workflow import StateDef, WipLimit, Workflow
 
-PAY = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), StateDef("Review", "queue"),
-       StateDef("QA", "queue"), StateDef("Done", "done"))
+PAY = (
+    StateDef("Backlog", "backlog"),
+    StateDef("In Progress", "active"),
+    StateDef("Review", "queue"),
+    StateDef("QA", "queue"),
+    StateDef("Done", "done"),
+)
 T0 = datetime(2026, 3, 2, 9, 0, 0)
-ROUTES = {**parse_routes({}, "", "flow.alerts"), "hook": Route("hook", "webhook", url="http://127.0.0.1:9/x"),
-          "chat": Route("chat", "slack", url="http://127.0.0.1:9/y")}
+ROUTES = {
+    **parse_routes({}, "", "flow.alerts"),
+    "hook": Route("hook", "webhook", url="http://127.0.0.1:9/x"),
+    "chat": Route("chat", "slack", url="http://127.0.0.1:9/y"),
+}
 _offset = iter(range(1_000_000))
 
 
@@ -28,8 +36,16 @@ def at(minutes: float) -> str:
 
 
 def move(ticket: str, frm: str | None, to: str, minutes: float, team: str = "core", assignee: str = "ana") -> dict:
-    return {"event_id": f"{ticket}-{to}-{minutes}", "ticket_id": ticket, "board": "pay", "from_state": frm,
-            "to_state": to, "at": at(minutes), "team": team, "assignee": assignee}
+    return {
+        "event_id": f"{ticket}-{to}-{minutes}",
+        "ticket_id": ticket,
+        "board": "pay",
+        "from_state": frm,
+        "to_state": to,
+        "at": at(minutes),
+        "team": team,
+        "assignee": assignee,
+    }
 
 
 def land(store: Store, *events: dict) -> None:
@@ -65,8 +81,14 @@ def test_a_breach_opens_one_episode_with_its_tickets_and_one_notice_per_route(tm
     result = judge(store, evaluator, 30)
     assert (result.fired, result.deliveries) == (1, 2)
     [alert] = alerts(store)
-    assert (alert["level"], alert["board"], alert["limit_name"], alert["value"], alert["threshold"],
-            alert["status"]) == ("breach", "pay", "Review", 3, 2, "open")
+    assert (
+        alert["level"],
+        alert["board"],
+        alert["limit_name"],
+        alert["value"],
+        alert["threshold"],
+        alert["status"],
+    ) == ("breach", "pay", "Review", 3, 2, "open")
     tickets = json.loads(alert["tickets"])
     # Oldest in the state first; ages at 30 min: R1 0.5 h, R2 20 min = 0.3 h, R3 10 min = 0.2 h.
     assert [(t["ticket_id"], t["age_hours"]) for t in tickets] == [("R1", 0.5), ("R2", 0.3), ("R3", 0.2)]
@@ -111,17 +133,21 @@ def test_group_team_and_person_limits_count_only_their_tickets(tmp_path):
     team = WipLimit("pay", ("In Progress",), 1, team="web", name="web dev")
     person = WipLimit("pay", ("In Progress", "Review", "QA"), 1, person="bo", name="bo")
     store, evaluator = make(tmp_path, group, team, person)
-    land(store,
-         move("A", "In Progress", "Review", 0),                      # group 1
-         move("B", "Review", "QA", 1),                               # group 2 (= limit)
-         move("C", "Backlog", "In Progress", 2, team="core"),        # web dev 0 (core)
-         move("D", "Backlog", "In Progress", 3, team="web"),         # web dev 1 (= limit)
-         move("E", "Backlog", "In Progress", 4, assignee="bo"))      # bo 1 (= limit)
+    land(
+        store,
+        move("A", "In Progress", "Review", 0),  # group 1
+        move("B", "Review", "QA", 1),  # group 2 (= limit)
+        move("C", "Backlog", "In Progress", 2, team="core"),  # web dev 0 (core)
+        move("D", "Backlog", "In Progress", 3, team="web"),  # web dev 1 (= limit)
+        move("E", "Backlog", "In Progress", 4, assignee="bo"),
+    )  # bo 1 (= limit)
     assert judge(store, evaluator, 5).fired == 0
-    land(store,
-         move("F", "In Progress", "QA", 6),                          # group 3 > 2: breach
-         move("G", "Backlog", "In Progress", 7, team="core"),        # web dev still 1
-         move("H", "Backlog", "In Progress", 8, team="web", assignee="bo"))  # web dev 2 > 1, bo 2 > 1
+    land(
+        store,
+        move("F", "In Progress", "QA", 6),  # group 3 > 2: breach
+        move("G", "Backlog", "In Progress", 7, team="core"),  # web dev still 1
+        move("H", "Backlog", "In Progress", 8, team="web", assignee="bo"),
+    )  # web dev 2 > 1, bo 2 > 1
     assert judge(store, evaluator, 9).fired == 3
     fired = {(a["limit_name"], a["team"], a["person"], int(a["value"])) for a in alerts(store)}
     assert fired == {("Review + QA", None, None, 3), ("web dev", "web", None, 2), ("bo", None, "bo", 2)}
@@ -133,8 +159,9 @@ def test_a_warning_fires_below_the_limit_and_is_quiet_while_the_limit_is_breache
     judge(store, evaluator, 2)  # WIP 2 >= warn_at 2: warning, notified
     land(store, move("R3", "In Progress", "Review", 3), move("R4", "In Progress", "Review", 4))
     judge(store, evaluator, 5)  # WIP 4 > 3: breach
-    notices = store.read("SELECT a.level, d.notice FROM alert_deliveries d JOIN alerts a USING (alert_id) "
-                         "ORDER BY d.created_at")[1]
+    notices = store.read(
+        "SELECT a.level, d.notice FROM alert_deliveries d JOIN alerts a USING (alert_id) ORDER BY d.created_at"
+    )[1]
     assert notices == [("warning", "fired"), ("breach", "fired")]
     # A jump straight into breach opens the warning episode too, but it says nothing.
     store2, evaluator2 = make(tmp_path, WipLimit("pay", ("Review",), 1, warn_at=1, name="Review"), name="b.duckdb")
@@ -164,7 +191,7 @@ def test_aging_fires_past_the_states_p85_once_and_resolves_when_the_ticket_moves
     events += [move("O", "In Progress", "Review", 0), move("Y", "In Progress", "Review", 30)]
     land(store, *events)
     assert judge(store, evaluator, 35, aging=True).fired == 0  # O at 35 min < 35.5
-    result = judge(store, evaluator, 36, aging=True)           # O at 36 min > 35.5; Y at 6 min
+    result = judge(store, evaluator, 36, aging=True)  # O at 36 min > 35.5; Y at 6 min
     assert (result.fired, result.deliveries) == (1, 1)
     [alert] = alerts(store)
     assert (alert["kind"], alert["ticket_id"], alert["limit_name"], alert["value"]) == ("aging", "O", "Review", 36 * 60)
@@ -190,8 +217,15 @@ def test_flowmeter_alerts_lists_open_breaches_from_the_file(tmp_path, monkeypatc
     result = CliRunner().invoke(cli, ["alerts", "--db", str(tmp_path / "a.duckdb"), "--format", "json"])
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
-    assert (row["level"], row["board"], row["limit"], row["value"], row["threshold"], row["status"],
-            row["notices"]) == ("breach", "pay", "Review", 2.0, 1.0, "open", "1 pending")
+    assert (
+        row["level"],
+        row["board"],
+        row["limit"],
+        row["value"],
+        row["threshold"],
+        row["status"],
+        row["notices"],
+    ) == ("breach", "pay", "Review", 2.0, 1.0, "open", "1 pending")
     # Resolved: not open any more, but --all still lists it.
     store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"), cooldown=0)
     land(store, move("R2", "Review", "QA", 3))

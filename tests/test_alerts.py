@@ -16,15 +16,14 @@ import requests
 from kafka import KafkaConsumer
 
 from benchmarks.hook import AlertHook
-from flowmeter.broker import free_port
+from streams.broker import free_port
 from tests.conftest import encode, transition, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 SECRET = "s3cret"
 
 
-def settings_file(tmp_path: Path, hook_url: str, limit: int = 2, routes: str = '["hook"]',
-                  extra: str = "") -> Path:
+def settings_file(tmp_path: Path, hook_url: str, limit: int = 2, routes: str = '["hook"]', extra: str = "") -> Path:
     path = tmp_path / "flowmeter.toml"
     path.write_text(f"""
 [boards.payments]
@@ -79,8 +78,9 @@ def alert_state(worker) -> list[list]:
     return query(worker, "SELECT level, status, value FROM alerts ORDER BY started_at")
 
 
-def test_breach_fires_once_staying_fires_none_and_recovery_fires_once(worker_factory, names, producer, broker,
-                                                                     tmp_path):
+def test_breach_fires_once_staying_fires_none_and_recovery_fires_once(
+    worker_factory, names, producer, broker, tmp_path
+):
     with AlertHook() as hook:
         extra = '\n[alerts.chat]\nkind = "slack"\nurl = "' + hook.url + '/slack"\n\n[alerts.stream]\nkind = "kafka"\n'
         conf = settings_file(tmp_path, hook.url, routes='["hook", "chat", "stream"]', extra=extra)
@@ -116,15 +116,23 @@ def test_breach_fires_once_staying_fires_none_and_recovery_fires_once(worker_fac
         slack = wait_until(lambda: len(hook.answered("/slack")) == 2 and hook.answered("/slack"), 30, "Slack")
         assert slack[0].json["text"] == first["summary"] and "blocks" in slack[0].json
         assert [e["type"] for e in read_topic(broker, names["prefix"] + "alerts", 2)] == [
-            "dev.flowmeter.alert.fired", "dev.flowmeter.alert.recovered"]
+            "dev.flowmeter.alert.fired",
+            "dev.flowmeter.alert.recovered",
+        ]
         assert alert_state(w) == [["breach", "resolved", 2.0]]
-        assert query(w, "SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM alert_deliveries") \
-            == [[6, 6]]  # 2 notices x 3 routes
+        assert query(w, "SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM alert_deliveries") == [
+            [6, 6]
+        ]  # 2 notices x 3 routes
 
 
 def read_topic(broker: str, topic: str, expected: int, timeout: float = 30) -> list[dict]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=broker.removeprefix("kafka://"), group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker.removeprefix("kafka://"),
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )
     found: list[dict] = []
     deadline = time.monotonic() + timeout
     try:
@@ -147,8 +155,9 @@ def test_flapping_within_the_cooldown_fires_nothing_more(worker_factory, names, 
             send(producer, names["transitions"], step)
             w.wait_accounted(landed)
             expected_wip = 2.0 if landed % 2 == 0 else 3.0
-            wait_until(lambda want=expected_wip: alert_state(w)[0][2] == want, 15,
-                       f"the episode to see WIP {expected_wip}")
+            wait_until(
+                lambda want=expected_wip: alert_state(w)[0][2] == want, 15, f"the episode to see WIP {expected_wip}"
+            )
         [(level, status, _)] = alert_state(w)
         assert level == "breach" and status in ("open", "recovering")
         assert query(w, "SELECT count(*) FROM alert_deliveries")[0][0] == 1
@@ -159,8 +168,7 @@ def breach(producer, names) -> None:
     send(producer, names["transitions"], to_review(1, "R1"), to_review(2, "R2"), to_review(3, "R3"))
 
 
-def test_a_receiver_answering_500_then_200_gets_the_alert_once_after_a_retry(worker_factory, names, producer,
-                                                                             tmp_path):
+def test_a_receiver_answering_500_then_200_gets_the_alert_once_after_a_retry(worker_factory, names, producer, tmp_path):
     with AlertHook(statuses=[500]) as hook:
         w = worker_factory(settings=settings_file(tmp_path, hook.url)).start()
         breach(producer, names)
@@ -170,8 +178,14 @@ def test_a_receiver_answering_500_then_200_gets_the_alert_once_after_a_retry(wor
         keys = {r.headers["Idempotency-Key"] for r in hook.received}
         assert len(keys) == 1 and {r.body for r in hook.received} == {hook.received[0].body}
         # The 500 was the receiver's word that it did not take it: no resend; the success clears the error.
-        wait_until(lambda: query(w, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
-                   == [["delivered", 2, 0, None]], 15, "the delivery recorded")
+        wait_until(
+            lambda: (
+                query(w, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
+                == [["delivered", 2, 0, None]]
+            ),
+            15,
+            "the delivery recorded",
+        )
 
 
 def test_a_receiver_down_across_a_worker_restart_still_gets_the_alert(worker_factory, names, producer, tmp_path):
@@ -179,8 +193,11 @@ def test_a_receiver_down_across_a_worker_restart_still_gets_the_alert(worker_fac
     url = f"http://127.0.0.1:{port}"
     w = worker_factory(settings=settings_file(tmp_path, url), alert_retries=20, alert_backoff_max=1).start()
     breach(producer, names)
-    failed = wait_until(lambda: query(w, "SELECT attempts, last_error FROM alert_deliveries WHERE attempts >= 1"),
-                        30, "a failed attempt")
+    failed = wait_until(
+        lambda: query(w, "SELECT attempts, last_error FROM alert_deliveries WHERE attempts >= 1"),
+        30,
+        "a failed attempt",
+    )
     assert failed[0][1].startswith(f"cannot connect to {url}")
     assert w.stop() == 0
     with AlertHook(port=port) as hook:
@@ -188,15 +205,19 @@ def test_a_receiver_down_across_a_worker_restart_still_gets_the_alert(worker_fac
         [got] = wait_until(lambda: hook.answered(), 30, "the notice after the restart")
         assert got.json["type"] == "dev.flowmeter.alert.fired" and got.json["data"]["value"] == 3
         # Refused connections sent nothing: however many attempts, none was a resend.
-        wait_until(lambda: query(w, "SELECT status, resends, last_error FROM alert_deliveries")
-                   == [["delivered", 0, None]], 15, "delivered")
+        wait_until(
+            lambda: query(w, "SELECT status, resends, last_error FROM alert_deliveries") == [["delivered", 0, None]],
+            15,
+            "delivered",
+        )
     assert query(w, "SELECT count(*) FROM alerts")[0][0] == 1  # the restart did not fire it again
 
 
 def test_a_burst_of_50000_events_lands_while_the_receiver_never_answers(worker_factory, names, producer, tmp_path):
     with AlertHook(hang=True) as hook:
-        w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=1, alert_backoff_max=1,
-                           alert_retries=100).start()
+        w = worker_factory(
+            settings=settings_file(tmp_path, hook.url), alert_timeout=1, alert_backoff_max=1, alert_retries=100
+        ).start()
         breach(producer, names)
         wait_until(lambda: hook.received, 30, "the first (unanswered) attempt")
         started = time.monotonic()
@@ -217,8 +238,14 @@ def test_replayed_history_is_judged_once_quiet_for_the_state_it_ends_in(worker_f
         w = worker_factory(settings=settings_file(tmp_path, hook.url)).start()
         # A day-old burst: R1..R4 enter Review, then R4 leaves. Batch by batch the store may pass
         # through states that were never true at once; only the end state (3 > 2) is judged.
-        old = [encode(transition(n, ticket_id=f"R{n}", from_state="In Progress", to_state="Review",
-                                 at=f"2026-01-01T10:0{n}:00Z")) for n in range(1, 5)]
+        old = [
+            encode(
+                transition(
+                    n, ticket_id=f"R{n}", from_state="In Progress", to_state="Review", at=f"2026-01-01T10:0{n}:00Z"
+                )
+            )
+            for n in range(1, 5)
+        ]
         old.append(encode(transition(5, ticket_id="R4", from_state="Review", to_state="QA", at="2026-01-01T10:09:00Z")))
         send(producer, names["transitions"], *old)
         w.wait_accounted(5)

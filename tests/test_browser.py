@@ -70,8 +70,11 @@ def check_filter_survives_page_change(page, up: Up, errors: list[str]) -> None:
     wait_settled(page, timeout=10)  # the rerun with the new filter has finished
 
     sidebar.locator(f'[data-testid=stSidebarNav] a[href="{up.page_url(second)}"]').click()
-    wait_until(lambda: page.evaluate("location.href").rstrip("/") == up.page_url(second).rstrip("/"), 15,
-               f"the sidebar link to take the browser to {second_title}")
+    wait_until(
+        lambda: page.evaluate("location.href").rstrip("/") == up.page_url(second).rstrip("/"),
+        15,
+        f"the sidebar link to take the browser to {second_title}",
+    )
     assert wait_rendered(page, second_title).exception is None
     wait_until(lambda: board.input_value() == chosen, 10, f"the Board filter to still show {chosen} on {second_title}")
     wait_settled(page, timeout=8)
@@ -82,9 +85,13 @@ def check_filter_survives_page_change(page, up: Up, errors: list[str]) -> None:
 
 def test_without_chromium_the_browser_code_says_so_in_one_sentence(monkeypatch):
     import benchmarks.browser
+
     monkeypatch.setattr(benchmarks.browser, "CHROMIUM", "/nonexistent/chromium")
-    with pytest.raises(ChromiumMissing, match=r"^Chromium is not installed at /nonexistent/chromium: install the "
-                                              r"Debian package `chromium` \(.*\)\.$"):
+    with pytest.raises(
+        ChromiumMissing,
+        match=r"^Chromium is not installed at /nonexistent/chromium: install the "
+        r"Debian package `chromium` \(.*\)\.$",
+    ):
         with chromium():
             pass
 
@@ -118,8 +125,10 @@ def test_every_page_renders_in_chromium_without_errors_and_filters_survive_page_
     assert code == 0, up.log_tail()
     assert "flowmeter stopped." in output
     ports = {"dashboard": up.dashboard_port, "worker": int(up.worker_url.rsplit(":", 1)[1])}
-    ports.update((name, int(port)) for name, port in re.findall(r"^(broker|receiver)\s+\w+://127\.0\.0\.1:(\d+)",
-                                                               output, flags=re.M))
+    ports.update(
+        (name, int(port))
+        for name, port in re.findall(r"^(broker|receiver)\s+\w+://127\.0\.0\.1:(\d+)", output, flags=re.M)
+    )
     assert set(ports) == {"dashboard", "worker", "broker", "receiver"}, output
     for name, port in ports.items():
         assert nothing_listens(port), f"the {name}'s port {port} still accepts connections"

@@ -14,11 +14,18 @@ import pytest
 from tests.conftest import transition
 
 
-def flowmeter(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-              timeout: float = 120) -> subprocess.CompletedProcess:
+def flowmeter(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    return subprocess.run([sys.executable, "-m", "flowmeter", *args], env=dict(base, **(env or {})), cwd=cwd,
-                           capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "flowmeter", *args],
+        env=dict(base, **(env or {})),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -28,8 +35,17 @@ def events_file(tmp_path: Path) -> Path:
     lines += [json.dumps(transition(n)) for n in range(5)]  # re-sent: duplicates
     lines += ["{not json", json.dumps({"foo": 1}), json.dumps(transition(200, to_state=None))]
     lines += ["", "   "]  # blank lines are not events
-    lines.append(json.dumps({"event_id": "d1", "service": "api", "environment": "production",
-                             "status": "success", "at": "2025-03-01T10:00:00Z"}))
+    lines.append(
+        json.dumps(
+            {
+                "event_id": "d1",
+                "service": "api",
+                "environment": "production",
+                "status": "success",
+                "at": "2025-03-01T10:00:00Z",
+            }
+        )
+    )
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -48,18 +64,25 @@ def test_load_lands_a_file_and_a_rerun_changes_nothing(events_file, tmp_path):
         assert con.execute("SELECT count(*) FROM transitions").fetchone()[0] == 100
         assert con.execute("SELECT count(*) FROM deploys").fetchone()[0] == 1
         reasons = [r[0] for r in con.execute("SELECT reason FROM dead_letters ORDER BY src").fetchall()]
-    assert reasons == ["the message is not JSON: Expecting property name enclosed in double quotes at line 1 "
-                       "column 2.",
-                       "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor "
-                       "service (a deploy).",
-                       "required field to_state is null."]
+    assert reasons == [
+        "the message is not JSON: Expecting property name enclosed in double quotes at line 1 column 2.",
+        "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor service (a deploy).",
+        "required field to_state is null.",
+    ]
 
 
 def test_load_refuses_while_a_worker_holds_the_store(events_file, tmp_path):
     db = tmp_path / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,sys; c=duckdb.connect({str(db)!r}); "
-                               "print('held', flush=True); sys.stdin.read()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys; c=duckdb.connect({str(db)!r}); print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         result = flowmeter("load", str(events_file), "--db", str(db))
@@ -93,16 +116,20 @@ def test_status_reads_the_file_when_no_worker_runs(events_file, tmp_path):
     rows = {line.split()[0]: line.split()[1:5] for line in result.stdout.splitlines()[1:4]}
     # transition: received 106 = 100 landed + 5 duplicates + 1 dead (to_state null);
     # unknown: the line that is not JSON and the one with no kind.
-    assert rows == {"transition": ["106", "100", "5", "1"], "deploy": ["1", "1", "0", "0"],
-                    "unknown": ["2", "0", "0", "2"]}
+    assert rows == {
+        "transition": ["106", "100", "5", "1"],
+        "deploy": ["1", "1", "0", "0"],
+        "unknown": ["2", "0", "0", "2"],
+    }
     assert "no worker running" in result.stdout
 
 
 @pytest.mark.broker
 def test_produce_routes_each_line_and_the_worker_accounts_for_all(events_file, worker_factory, topics):
     worker = worker_factory().start()
-    result = flowmeter("produce", str(events_file), env={k: v for k, v in worker.env.items()
-                                                         if k.startswith("FLOWMETER_")})
+    result = flowmeter(
+        "produce", str(events_file), env={k: v for k, v in worker.env.items() if k.startswith("FLOWMETER_")}
+    )
     assert result.returncode == 0, result.stderr
     # 106 lines are valid (105 transitions: 100 + 5 re-sent; 1 deploy); 3 are rejected by produce itself:
     # not JSON and no kind (recorded as unknown) and the null to_state (recorded as a transition).
@@ -115,8 +142,9 @@ def test_produce_routes_each_line_and_the_worker_accounts_for_all(events_file, w
     assert kinds == {"transition": (100, 5, 1), "deploy": (1, 0, 0), "unknown": (0, 0, 2)}
 
 
-@pytest.mark.parametrize("command", ["up", "worker", "produce", "load", "demo", "dashboard", "status", "remap",
-                                     "sql", "schema", "snapshot"])
+@pytest.mark.parametrize(
+    "command", ["up", "worker", "produce", "load", "demo", "dashboard", "status", "remap", "sql", "schema", "snapshot"]
+)
 def test_every_command_documents_the_common_options(command):
     result = flowmeter(command, "--help")
     assert result.returncode == 0
@@ -132,8 +160,9 @@ def test_remap_rederives_with_the_settings_mapping(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:  # 'Blocked' is not in the built-in defaults
         assert con.execute("SELECT state, category FROM ticket_current").fetchall() == [("Blocked", "unmapped")]
     settings = tmp_path / "flowmeter.toml"
-    settings.write_text('[boards.payments]\nstates = [{ name = "Blocked", category = "queue" }, '
-                        '{ name = "Done", category = "done" }]\n')
+    settings.write_text(
+        '[boards.payments]\nstates = [{ name = "Blocked", category = "queue" }, { name = "Done", category = "done" }]\n'
+    )
     result = flowmeter("remap", "--db", str(db), "--settings", str(settings))
     assert result.returncode == 0, result.stderr
     assert "re-derived 1 tickets" in result.stdout

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from analytics.store import Store
+from flowcore.batch import Envelope, prepare
 from sources.jsonl import peek, read_lines
 from streams.backfill import load_file
-from streams.batch import Envelope, prepare
 from streams.columnar import split
 
 NOW = datetime.now(UTC).replace(tzinfo=None)
@@ -56,7 +56,7 @@ LINES = [
     b'{"event_id":"e18","ticket_id":"PAY-18","board":"pay","to_state":"Done","at":"2025-01-04T10:00:00Z",}',
     b'{"event_id":"e19","ticket_id":"PAY-19","board":"pay","to_state":"Done","at":"2025-01-04T10:00:00Z"',
     b'\xff{"event_id":"e20"}',  # not UTF-8
-    b'[1, 2, 3]',
+    b"[1, 2, 3]",
     b'{"hello": "world"}',  # neither a transition nor a deploy
     b'{"event_id":"e21","ticket_id":"PAY-21","ticket_id":"PAY-22","board":"pay","to_state":"QA",'
     b'"at":"2025-01-05T10:00:00Z"}',  # a repeated key: the last one counts
@@ -76,7 +76,7 @@ def load_per_event(store: Store, path: Path, chunk: int) -> None:
     source = f"file:{path.resolve()}"
     envelopes = [Envelope(source, 0, n, peek(line)[0], line) for n, line in read_lines(path)]
     for start in range(0, len(envelopes), chunk):
-        store.commit(prepare(envelopes[start:start + chunk], NOW), derive=False)
+        store.commit(prepare(envelopes[start : start + chunk], NOW), derive=False)
     store.derive_backlog()
 
 
@@ -152,13 +152,18 @@ def generated_lines(count: int, seed: int) -> list[bytes]:
             hour, minute, second = rng.randint(0, 25), rng.randint(0, 61), rng.randint(0, 61)
             frac = rng.choice(["", ".5", ".123456", ".1234567", "."])
             sep = rng.choice(["T", "T", "T", " ", "t"])
-            at = f"{year:04d}-{month:02d}-{day:02d}{sep}{hour:02d}:{minute:02d}:{second:02d}{frac}" \
-                 f"{rng.choice(['Z', 'Z', 'Z'] + offsets)}"
-        doc = {"event_id": pick([f"g{n}", f"g{n // 3}"], [None, "", " g ", 7]),
-               "ticket_id": pick([f"T-{rng.randint(1, 40)}"], [f"{rng.choice(ends)}T-1{rng.choice(ends)}", 5]),
-               "board": pick(["b1", "b2"], [" b3", "x" * 511, "x" * 512, "x" * 513, "é" * 300]),
-               "from_state": pick([None, "Backlog", "In Progress"], ["", " Review"]),
-               "to_state": pick(["Backlog", "In Progress", "Review", "Done"], [None, 3, "Done "]), "at": at}
+            at = (
+                f"{year:04d}-{month:02d}-{day:02d}{sep}{hour:02d}:{minute:02d}:{second:02d}{frac}"
+                f"{rng.choice(['Z', 'Z', 'Z'] + offsets)}"
+            )
+        doc = {
+            "event_id": pick([f"g{n}", f"g{n // 3}"], [None, "", " g ", 7]),
+            "ticket_id": pick([f"T-{rng.randint(1, 40)}"], [f"{rng.choice(ends)}T-1{rng.choice(ends)}", 5]),
+            "board": pick(["b1", "b2"], [" b3", "x" * 511, "x" * 512, "x" * 513, "é" * 300]),
+            "from_state": pick([None, "Backlog", "In Progress"], ["", " Review"]),
+            "to_state": pick(["Backlog", "In Progress", "Review", "Done"], [None, 3, "Done "]),
+            "at": at,
+        }
         for optional in ("assignee", "team", "ticket_type", "actor", "source"):
             if rng.random() < 0.5:
                 doc[optional] = pick([None, "ok", "a-b c"], ["", " pad ", "ü", 1.5, True, ["x"]])

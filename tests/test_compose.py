@@ -77,16 +77,22 @@ def _env(secrets: dict[str, str] = SECRETS) -> dict[str, str]:
     return env | secrets
 
 
-def _run_config(cli: list[str], compose_file: Path, *args: str,
-                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run_config(
+    cli: list[str], compose_file: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`config` as `up` would see it: with the secrets unless `env` says otherwise.
 
     Compose also reads `.env` next to the file; tests that need it absent copy the file
     to a directory of their own.
     """
-    return subprocess.run([*cli, "-f", str(compose_file), "config", *args],
-                          cwd=compose_file.parent, env=_env() if env is None else env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*cli, "-f", str(compose_file), "config", *args],
+        cwd=compose_file.parent,
+        env=_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _shebang(script: str) -> list[str] | None:
@@ -119,8 +125,9 @@ def _load_compose() -> dict[str, Any]:
     tool = shutil.which("docker-compose")
     interpreter = _shebang(tool) if tool else None
     if interpreter:
-        parsed = subprocess.run([*interpreter, "-c", _YAML_TO_JSON], input=text,
-                                capture_output=True, text=True, timeout=60)
+        parsed = subprocess.run(
+            [*interpreter, "-c", _YAML_TO_JSON], input=text, capture_output=True, text=True, timeout=60
+        )
         if parsed.returncode == 0:
             return json.loads(parsed.stdout)
     cli = _compose_cli()
@@ -226,8 +233,9 @@ def test_compose_refuses_without_a_secret_naming_it(compose_cli: list[str], tmp_
 
 
 def test_env_example_lists_every_variable_with_a_comment(compose_cli: list[str], tmp_path: Path) -> None:
-    text = "\n".join(line for line in COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith("#"))
+    text = "\n".join(
+        line for line in COMPOSE_FILE.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")
+    )
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert required == set(SECRETS)
     lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
@@ -238,7 +246,7 @@ def test_env_example_lists_every_variable_with_a_comment(compose_cli: list[str],
         assert line in lines, f".env.example lacks the line {line!r}"
         above = lines[lines.index(line) - 1]
         assert above.startswith("#") and above != "#", f"{name} has no comment above it in .env.example"
-    assert 'secrets.token_urlsafe(32)' in ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert "secrets.token_urlsafe(32)" in ENV_EXAMPLE.read_text(encoding="utf-8")
     # `cp .env.example .env` without filling it in is refused; filled in, it is accepted.
     copy = tmp_path / "docker-compose.yml"
     shutil.copy(COMPOSE_FILE, copy)
@@ -261,8 +269,9 @@ def test_env_file_is_kept_out_of_git_and_the_image() -> None:
 def test_compose_validation_rejects_a_broken_condition(compose_cli: list[str], tmp_path: Path) -> None:
     # Control for the test above: the validator does check what start-up order relies on.
     broken = tmp_path / "docker-compose.yml"
-    broken.write_text(COMPOSE_FILE.read_text(encoding="utf-8").replace("service_healthy", "service_ready"),
-                      encoding="utf-8")
+    broken.write_text(
+        COMPOSE_FILE.read_text(encoding="utf-8").replace("service_healthy", "service_ready"), encoding="utf-8"
+    )
     result = _run_config(compose_cli, broken, "-q")
     assert result.returncode != 0
     assert "condition" in result.stderr
@@ -388,6 +397,7 @@ def test_optional_receiver_secrets_are_passed_only_when_set(compose: dict[str, A
 
 class _StatusServer(BaseHTTPRequestHandler):
     """Records the Authorization header; answers 200 to the expected token, else 401."""
+
     seen: list[str | None] = []
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -412,8 +422,13 @@ def test_worker_healthcheck_sends_the_bearer_token(compose: dict[str, Any], toke
     _StatusServer.seen = []
     try:
         code = test[3].replace(f"127.0.0.1:{port}/", f"127.0.0.1:{server.server_address[1]}/")
-        result = subprocess.run([sys.executable, "-c", code], env=_env({"FLOWMETER_QUERY_TOKEN": token}),
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env=_env({"FLOWMETER_QUERY_TOKEN": token}),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -456,8 +471,9 @@ def test_image_runs_the_worker_as_non_root_with_data_volume() -> None:
     assert "/data" in json.loads(instructions[volume][1])
     # Docker seeds a new named volume with the directory's owner, but ignores changes
     # made to a path after it is declared a VOLUME: the chown must come first.
-    chown = next(i for i, (keyword, args) in enumerate(instructions)
-                 if keyword == "RUN" and "chown" in args and "/data" in args)
+    chown = next(
+        i for i, (keyword, args) in enumerate(instructions) if keyword == "RUN" and "chown" in args and "/data" in args
+    )
     assert chown < volume
     # `docker run IMAGE` with no flags must still write the DuckDB file to the volume.
     assert any(keyword == "ENV" and "FLOWMETER_DB=/data/" in args for keyword, args in instructions)

@@ -17,8 +17,8 @@ import duckdb
 import pytest
 
 from analytics.store import Store
-from flowmeter.errors import EX_TEMPFAIL, StoreDamaged
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.errors import EX_TEMPFAIL, StoreDamaged
 from tests.conftest import encode, transition
 
 # How the file is damaged, and a fragment of what DuckDB says (measured with DuckDB 2.0.1):
@@ -72,8 +72,13 @@ def test_the_worker_refuses_a_damaged_store_in_one_sentence(healthy, tmp_path, b
 def run_worker(db: Path, broker: str, **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
     full.update({"FLOWMETER_TOPIC_PREFIX": f"d{uuid.uuid4().hex[:8]}.", **env})
-    return subprocess.run([sys.executable, "-m", "flowmeter", "worker", "--broker", broker, "--db", str(db),
-                           "--web-port", "0"], env=full, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flowmeter", "worker", "--broker", broker, "--db", str(db), "--web-port", "0"],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -82,8 +87,13 @@ def full_disk(tmp_path) -> Iterator[tuple[Path, dict[str, str]]]:
     else a plain directory with the store.open failpoint raising DuckDB's own ENOSPC error."""
     where = tmp_path / "disk"
     where.mkdir()
-    if os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
-                                            capture_output=True).returncode == 0:
+    if (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True
+        ).returncode
+        == 0
+    ):
         Store.open(where / "flow.duckdb").close()  # a store exists, then the disk fills
         with open(where / "filler", "wb") as filler:
             try:
@@ -135,6 +145,7 @@ def counts(db: Path) -> tuple[int, int]:
 @pytest.mark.slow
 def test_recovery_rebuild_from_kafka_and_restore_a_snapshot(worker_factory, producer, topics, tmp_path):
     """docs/recovery.md's two ways out, step by step: every event ends landed exactly once."""
+
     def send(numbers: range) -> None:
         for n in numbers:
             producer.send(topics["transitions"], key=f"T-{n % 500}".encode(), value=encode(transition(n)))
@@ -144,8 +155,13 @@ def test_recovery_rebuild_from_kafka_and_restore_a_snapshot(worker_factory, prod
     worker = worker_factory().start()
     worker.wait_accounted(400)
     snapshot = tmp_path / "snap.duckdb"
-    made = subprocess.run([sys.executable, "-m", "flowmeter", "snapshot", str(snapshot)], env=worker.env,
-                          capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [sys.executable, "-m", "flowmeter", "snapshot", str(snapshot)],
+        env=worker.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     send(range(400, 600))  # landed after the snapshot
     worker.wait_accounted(600)
@@ -163,8 +179,13 @@ def test_recovery_rebuild_from_kafka_and_restore_a_snapshot(worker_factory, prod
     # Way 2: restore the snapshot (400 events) and catch up from the topics with a fresh group:
     # the snapshot's stored positions skip the 400 it holds, the 200 after it land.
     db.unlink()
-    restored = subprocess.run([sys.executable, "-m", "flowmeter", "restore", str(snapshot)], env=worker.env,
-                              capture_output=True, text=True, timeout=120)
+    restored = subprocess.run(
+        [sys.executable, "-m", "flowmeter", "restore", str(snapshot)],
+        env=worker.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert restored.returncode == 0, restored.stderr
     assert "400 transitions" in restored.stdout
     worker.start(FLOWMETER_GROUP_ID=f"restore-{uuid.uuid4().hex[:8]}")

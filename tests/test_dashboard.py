@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from flowmeter.broker import free_port
+from streams.broker import free_port
 from tests.conftest import encode, transition
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -31,9 +31,19 @@ def test_first_page_shows_what_became_of_every_event(worker_factory, producer, t
     producer.send(topics["transitions"], key=b"k", value=b"{broken")  # ... 2 malformed ...
     producer.send(topics["transitions"], key=b"k", value=encode(transition(99, at="2025-03-01T09:00:00")))
     for n in range(2):  # ... and 2 deploys: 37 messages
-        producer.send(topics["deploys"], key=b"api", value=encode(
-            {"event_id": f"d{n}", "service": "api", "environment": "production", "status": "success",
-             "at": "2025-03-01T10:00:00Z"}))
+        producer.send(
+            topics["deploys"],
+            key=b"api",
+            value=encode(
+                {
+                    "event_id": f"d{n}",
+                    "service": "api",
+                    "environment": "production",
+                    "status": "success",
+                    "at": "2025-03-01T10:00:00Z",
+                }
+            ),
+        )
     producer.flush()
     worker.wait_accounted(37)
 
@@ -41,13 +51,17 @@ def test_first_page_shows_what_became_of_every_event(worker_factory, producer, t
     app = AppTest.from_file(APP, default_timeout=30).run()
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics == {"Transitions landed": "30", "Deploys landed": "2", "Dead letters": "2",
-                       "Duplicates dropped": "3"}
+    assert metrics == {
+        "Transitions landed": "30",
+        "Deploys landed": "2",
+        "Dead letters": "2",
+        "Duplicates dropped": "3",
+    }
     reasons = list(app.dataframe[1].value["reason"])
-    assert sorted(reasons) == ["at '2025-03-01T09:00:00' has no UTC offset; add 'Z' or '+hh:mm' so the moment "
-                               "is unambiguous.",
-                               "the message is not JSON: Expecting property name enclosed in double quotes at "
-                               "line 1 column 2."]
+    assert sorted(reasons) == [
+        "at '2025-03-01T09:00:00' has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.",
+        "the message is not JSON: Expecting property name enclosed in double quotes at line 1 column 2.",
+    ]
     # 09:00 at +01:00 is 08:00 UTC
     assert "latest transition 2025-03-01 08:00:00 UTC" in app.caption[1].value
 

@@ -19,14 +19,18 @@ from streamlit.testing.v1 import AppTest
 
 from analytics.store import Store
 from dashboard.data import Filters, literal
-from flowmeter.workflow import StateDef, WipLimit, Workflow
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.workflow import StateDef, WipLimit, Workflow
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
-STATES = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active"), StateDef("Review", "queue"),
-          StateDef("QA", "queue"), StateDef("Done", "done"))
-WORKFLOW = Workflow(boards={"pay": STATES, "ops": STATES},
-                    wip_limits=(WipLimit("pay", ("Review",), 0, name="Review"),))
+STATES = (
+    StateDef("Backlog", "backlog"),
+    StateDef("In Progress", "active"),
+    StateDef("Review", "queue"),
+    StateDef("QA", "queue"),
+    StateDef("Done", "done"),
+)
+WORKFLOW = Workflow(boards={"pay": STATES, "ops": STATES}, wip_limits=(WipLimit("pay", ("Review",), 0, name="Review"),))
 BASE = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(days=10)
 
 
@@ -35,8 +39,15 @@ def at(day: int, hour: float = 0) -> str:
 
 
 def ev(eid, ticket, frm, to, when, board="pay", team=None, assignee=None, ticket_type="story"):
-    doc = {"event_id": eid, "ticket_id": ticket, "board": board, "from_state": frm, "to_state": to, "at": when,
-           "ticket_type": ticket_type}
+    doc = {
+        "event_id": eid,
+        "ticket_id": ticket,
+        "board": board,
+        "from_state": frm,
+        "to_state": to,
+        "at": when,
+        "ticket_type": ticket_type,
+    }
     doc.update({k: v for k, v in (("team", team), ("assignee", assignee)) if v})
     return doc
 
@@ -76,12 +87,18 @@ TRANSITIONS = [
 DEPLOYS = [
     # api/production: success d3 10:00 carrying commit s1 (committed d2 10:00 -> lead time 24 h),
     # failure d4 10:00, success d4 12:00 -> one failure episode recovered in 2 h.
-    {"event_id": "p1", "service": "api", "environment": "production", "status": "success", "at": at(3, 10),
-     "commits": [{"sha": "s1", "committed_at": at(2, 10)}], "tickets": ["A"]},
+    {
+        "event_id": "p1",
+        "service": "api",
+        "environment": "production",
+        "status": "success",
+        "at": at(3, 10),
+        "commits": [{"sha": "s1", "committed_at": at(2, 10)}],
+        "tickets": ["A"],
+    },
     {"event_id": "p2", "service": "api", "environment": "production", "status": "failure", "at": at(4, 10)},
     {"event_id": "p3", "service": "api", "environment": "production", "status": "success", "at": at(4, 12)},
 ]
-
 
 
 def moment(day: float, hour: float = 0) -> datetime:
@@ -89,45 +106,156 @@ def moment(day: float, hour: float = 0) -> datetime:
 
 
 def ticket(tid, state, team, entered, age_hours, assignee=None):
-    return {"ticket_id": tid, "state": state, "assignee": assignee, "team": team,
-            "entered_state_at": entered.strftime("%Y-%m-%dT%H:%M:%SZ"), "age_hours": age_hours}
+    return {
+        "ticket_id": tid,
+        "state": state,
+        "assignee": assignee,
+        "team": team,
+        "entered_state_at": entered.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "age_hours": age_hours,
+    }
 
 
 # (alert_id, rule, kind, level, board, limit_name, states, team, person, ticket_id, threshold, wip_limit, value,
 #  peak_value, tickets, status, started_at, recovering_since, resolved_at, notified)
 ALERTS = [
     # Open breach: pay's Review limit is 0 and E entered Review on d6 22:30. WIP 1 vs limit 0.
-    ("al-breach", "wip|pay|Review|||breach", "wip", "breach", "pay", "Review", ["Review"], None, None, None,
-     0, 0, 1, 1, [ticket("E", "Review", "web", moment(6, 22.5), 0.0)], "open", moment(6, 22.5), None, None, True),
+    (
+        "al-breach",
+        "wip|pay|Review|||breach",
+        "wip",
+        "breach",
+        "pay",
+        "Review",
+        ["Review"],
+        None,
+        None,
+        None,
+        0,
+        0,
+        1,
+        1,
+        [ticket("E", "Review", "web", moment(6, 22.5), 0.0)],
+        "open",
+        moment(6, 22.5),
+        None,
+        None,
+        True,
+    ),
     # Open aging: Y has been in In Progress 1.5 d (129,600 s) against a p85 of 1 d (86,400 s).
-    ("al-aging", "aging|ops|In Progress|Y", "aging", "aging", "ops", "In Progress", ["In Progress"], None, None, "Y",
-     86400, None, 129600, 129600, [ticket("Y", "In Progress", "web", moment(8, 9), 36.0)], "open", moment(9, 21),
-     None, None, False),
+    (
+        "al-aging",
+        "aging|ops|In Progress|Y",
+        "aging",
+        "aging",
+        "ops",
+        "In Progress",
+        ["In Progress"],
+        None,
+        None,
+        "Y",
+        86400,
+        None,
+        129600,
+        129600,
+        [ticket("Y", "In Progress", "web", moment(8, 9), 36.0)],
+        "open",
+        moment(9, 21),
+        None,
+        None,
+        False,
+    ),
     # Recovering warning of the web team's "Dev + Review" group (limit 2, warn at 1): WIP 1 (E) at warn_at 1;
     # seen kept again on d9 12:00, cooldown running.
-    ("al-warn", "wip|pay|Dev + Review|web||warning", "wip", "warning", "pay", "Dev + Review",
-     ["In Progress", "Review"], "web", None, None, 1, 2, 1, 1, [ticket("E", "Review", "web", moment(6, 22.5), 11.5)],
-     "recovering", moment(7, 10), moment(9, 12), None, True),
+    (
+        "al-warn",
+        "wip|pay|Dev + Review|web||warning",
+        "wip",
+        "warning",
+        "pay",
+        "Dev + Review",
+        ["In Progress", "Review"],
+        "web",
+        None,
+        None,
+        1,
+        2,
+        1,
+        1,
+        [ticket("E", "Review", "web", moment(6, 22.5), 11.5)],
+        "recovering",
+        moment(7, 10),
+        moment(9, 12),
+        None,
+        True,
+    ),
     # Resolved breach of pay's Review: A entered Review d2 09:00 (C joined at 12:00: peak 2); resolved d3 00:10,
     # 15 h 10 min (910 min) after it started.
-    ("al-old", "wip|pay|Review|||breach", "wip", "breach", "pay", "Review", ["Review"], None, None, None,
-     0, 0, 0, 2, [ticket("A", "Review", "core", moment(2, 9), 0.0)], "resolved", moment(2, 9), moment(3),
-     moment(3, 10 / 60), True),
+    (
+        "al-old",
+        "wip|pay|Review|||breach",
+        "wip",
+        "breach",
+        "pay",
+        "Review",
+        ["Review"],
+        None,
+        None,
+        None,
+        0,
+        0,
+        0,
+        2,
+        [ticket("A", "Review", "core", moment(2, 9), 0.0)],
+        "resolved",
+        moment(2, 9),
+        moment(3),
+        moment(3, 10 / 60),
+        True,
+    ),
     # Resolved warning 40 days before BASE (50 days ago): outside the default 30-day range. Lasted 1 day.
-    ("al-ancient", "wip|ops|In Progress|web||warning", "wip", "warning", "ops", "In Progress", ["In Progress"], "web",
-     None, None, 1, 2, 0, 1, [ticket("X", "In Progress", "web", moment(-40), 1.0)], "resolved", moment(-40), None,
-     moment(-39), False),
+    (
+        "al-ancient",
+        "wip|ops|In Progress|web||warning",
+        "wip",
+        "warning",
+        "ops",
+        "In Progress",
+        ["In Progress"],
+        "web",
+        None,
+        None,
+        1,
+        2,
+        0,
+        1,
+        [ticket("X", "In Progress", "web", moment(-40), 1.0)],
+        "resolved",
+        moment(-40),
+        None,
+        moment(-39),
+        False,
+    ),
 ]
 # (delivery_id, alert_id, notice, route, route_kind, status, attempts, created_at, delivered_at, last_error)
 DELIVERIES = [
     ("dl-1", "al-breach", "fired", "pay-slack", "slack", "delivered", 1, moment(6, 22.5), moment(6, 22.5), None),
-    ("dl-2", "al-breach", "fired", "ops-hook", "webhook", "undelivered", 5, moment(6, 22.5), None,
-     "HTTP 500 from https://hooks.example/ops"),
+    (
+        "dl-2",
+        "al-breach",
+        "fired",
+        "ops-hook",
+        "webhook",
+        "undelivered",
+        5,
+        moment(6, 22.5),
+        None,
+        "HTTP 500 from https://hooks.example/ops",
+    ),
     ("dl-3", "al-warn", "fired", "log", "log", "delivered", 1, moment(7, 10), moment(7, 10), None),
     ("dl-4", "al-warn", "fired", "web-hook", "webhook", "pending", 2, moment(7, 10), None, "connection refused"),
     ("dl-5", "al-old", "fired", "pay-slack", "slack", "delivered", 1, moment(2, 9), moment(2, 9), None),
-    ("dl-6", "al-old", "recovered", "pay-slack", "slack", "delivered", 1, moment(3, 10 / 60), moment(3, 10 / 60),
-     None),
+    ("dl-6", "al-old", "recovered", "pay-slack", "slack", "delivered", 1, moment(3, 10 / 60), moment(3, 10 / 60), None),
 ]
 
 
@@ -137,17 +265,33 @@ def write_alerts(path: Path) -> None:
     try:
         for row in ALERTS:
             *head, tickets, status, started, recovering, resolved, notified = row
-            con.execute("INSERT INTO alerts (alert_id, rule, kind, level, board, limit_name, states, team, person, "
-                        "ticket_id, threshold, wip_limit, value, peak_value, tickets, status, started_at, "
-                        "recovering_since, resolved_at, notified) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [*head, json.dumps(tickets), status, started, recovering, resolved, notified])
+            con.execute(
+                "INSERT INTO alerts (alert_id, rule, kind, level, board, limit_name, states, team, person, "
+                "ticket_id, threshold, wip_limit, value, peak_value, tickets, status, started_at, "
+                "recovering_since, resolved_at, notified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [*head, json.dumps(tickets), status, started, recovering, resolved, notified],
+            )
         for delivery_id, alert_id, notice, route, kind, status, attempts, created, delivered, error in DELIVERIES:
-            con.execute("INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind, payload, "
-                        "status, attempts, created_at, next_attempt_at, delivered_at, last_error) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [delivery_id, alert_id, notice, route, kind, json.dumps({"id": delivery_id}), status,
-                         attempts, created, None, delivered, error])
+            con.execute(
+                "INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind, payload, "
+                "status, attempts, created_at, next_attempt_at, delivered_at, last_error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    delivery_id,
+                    alert_id,
+                    notice,
+                    route,
+                    kind,
+                    json.dumps({"id": delivery_id}),
+                    status,
+                    attempts,
+                    created,
+                    None,
+                    delivered,
+                    error,
+                ],
+            )
     finally:
         con.close()
 
@@ -155,8 +299,9 @@ def write_alerts(path: Path) -> None:
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     path = tmp_path / "flow.duckdb"
-    envelopes = [Envelope("flow.transitions", 0, n, "transition", json.dumps(e).encode())
-                 for n, e in enumerate(TRANSITIONS)]
+    envelopes = [
+        Envelope("flow.transitions", 0, n, "transition", json.dumps(e).encode()) for n, e in enumerate(TRANSITIONS)
+    ]
     envelopes += [Envelope("flow.deploys", 0, n, "deploy", json.dumps(d).encode()) for n, d in enumerate(DEPLOYS)]
     envelopes.append(Envelope("flow.transitions", 0, 99, "transition", b"{broken"))  # one dead letter
     with Store.open(path, workflow=WORKFLOW) as store:
@@ -194,8 +339,9 @@ def pick_board(app: AppTest, board: str) -> AppTest:
 
 def pick_days(app: AppTest, first: int, last: int) -> AppTest:
     """The sidebar's date range, as days relative to BASE (day 10 is today)."""
-    app.date_input(key="date_range").set_value((BASE.date() + timedelta(days=first),
-                                                BASE.date() + timedelta(days=last))).run()
+    app.date_input(key="date_range").set_value(
+        (BASE.date() + timedelta(days=first), BASE.date() + timedelta(days=last))
+    ).run()
     assert not app.exception, app.exception
     return app
 
@@ -226,8 +372,12 @@ def test_ingest_is_the_default_page_and_reads_the_file(db):
     app = open_page(None)
     assert app.title[0].value == "Ingest"
     # 5 (A) + 7 (C) + 3 (E) + 2 (G) + 3 (X) + 1 (Y) = 21 transitions, 3 deploys, 1 malformed message.
-    assert metrics(app) == {"Transitions landed": "21", "Deploys landed": "3", "Dead letters": "1",
-                            "Duplicates dropped": "0"}
+    assert metrics(app) == {
+        "Transitions landed": "21",
+        "Deploys landed": "3",
+        "Dead letters": "1",
+        "Duplicates dropped": "0",
+    }
     assert {o for o in app.selectbox(key="board").options} == {"All", "ops", "pay"}
 
 
@@ -240,11 +390,22 @@ def test_overview(db):
     assert shown["Flow efficiency"] == "67%"
     # DORA, production over 30 days: 2 successes / 30 = 0.07/day (>= 1/30: medium); lead time 24 h (not < 24:
     # high); failure rate 1/3 = 33% (> 15%: low); recovery 2 h (< 24 h: high).
-    assert (shown["Deployment frequency"], shown["Change lead time"], shown["Change failure rate"],
-            shown["Recovery time"]) == ("0.07 /day", "24.0 h", "33%", "2.0 h")
-    assert {m.label: m.delta for m in app.metric if m.label in ("Deployment frequency", "Change lead time",
-            "Change failure rate", "Recovery time")} == {"Deployment frequency": "medium", "Change lead time": "high",
-                                                         "Change failure rate": "low", "Recovery time": "high"}
+    assert (
+        shown["Deployment frequency"],
+        shown["Change lead time"],
+        shown["Change failure rate"],
+        shown["Recovery time"],
+    ) == ("0.07 /day", "24.0 h", "33%", "2.0 h")
+    assert {
+        m.label: m.delta
+        for m in app.metric
+        if m.label in ("Deployment frequency", "Change lead time", "Change failure rate", "Recovery time")
+    } == {
+        "Deployment frequency": "medium",
+        "Change lead time": "high",
+        "Change failure rate": "low",
+        "Recovery time": "high",
+    }
     wip = frame(app, "over_limit")
     over = wip[wip["over_limit"]]
     assert list(zip(over["board"], over["state"], over["wip"])) == [("pay", "Review", 1)]
@@ -327,8 +488,10 @@ def test_flow(db):
     # The trend compares whole days, up to yesterday (d9; today is still filling up): d3..d9 C 0.5 + E 3.0625
     # = 3.5625 against d-4..d2 A 0.5 + C 0.5 = 1.0: growing.
     assert "**Bottleneck:** Review on board pay" in app.markdown[0].value
-    assert (f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before."
-            in app.markdown[0].value)
+    assert (
+        f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before."
+        in app.markdown[0].value
+    )
     assert len(app.get("vega_lite_chart")) == 3
 
 
@@ -343,7 +506,8 @@ def test_flow_bottleneck_names_the_largest_wait_and_whether_it_grows(db):
     app = pick_days(open_page("flow"), 0, 9)
     assert app.markdown[0].value == (
         f"**Bottleneck:** Review on board pay: 4.6 days of waiting in this range, the most of any queue state; "
-        f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before.")
+        f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before."
+    )
     queues = frame(app, "wait_days")
     assert list(queues["state"]) == ["Review", "QA"]
     assert list(queues["wait_days"]) == pytest.approx([4.5625, 1.5])
@@ -356,7 +520,8 @@ def test_flow_bottleneck_names_the_largest_wait_and_whether_it_grows(db):
     assert app.markdown[0].value == (
         f"**Bottleneck:** Review on board pay: 1.5 days of waiting in this range, the most of any queue state; "
         f"the wait is **shrinking**: 0.5 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before. "
-        f"Growing instead: QA on board pay, 0.4 days against 0.1.")
+        f"Growing instead: QA on board pay, 0.4 days against 0.1."
+    )
     # Team web: E alone, 3.0625 -> 3.1, all of it in the last 7 days.
     pick(app, "team", "web")
     assert "Review on board pay: 3.1 days of waiting" in app.markdown[0].value
@@ -383,8 +548,12 @@ def test_cycle_time_team_type_and_date_filters(db):
     assert metrics(app)["Finished"] == "1"  # C (team qa by its latest event)
     app = pick(pick(app, "team", "All"), "ticket_type", "story")
     # Stories: A 2 d, C 4 d: p50 3.0; p85 2 + 0.85 * 2 = 3.7.
-    assert metrics(app) == {"Finished": "2", "Cycle time p50": "3.0 d", "Cycle time p85": "3.7 d",
-                            "Cycle time p95": "3.9 d"}  # p95: 2 + 0.95 * 2 = 3.9
+    assert metrics(app) == {
+        "Finished": "2",
+        "Cycle time p50": "3.0 d",
+        "Cycle time p85": "3.7 d",
+        "Cycle time p95": "3.9 d",
+    }  # p95: 2 + 0.95 * 2 = 3.9
     app = pick_days(pick(app, "ticket_type", "All"), 4, 10)
     assert metrics(app)["Finished"] == "1" and metrics(app)["Cycle time p50"] == "4.0 d"  # C, done d5
 
@@ -414,8 +583,10 @@ def test_handoffs(db):
     app = open_page("handoffs")
     matrix = app.dataframe[0].value
     # C: core -> qa; G: ana -> bob (no team: the assignee is the party).
-    assert sorted(zip(matrix["from_team"], matrix["to_team"], matrix["handoffs"])) == [("ana", "bob", 1),
-                                                                                         ("core", "qa", 1)]
+    assert sorted(zip(matrix["from_team"], matrix["to_team"], matrix["handoffs"])) == [
+        ("ana", "bob", 1),
+        ("core", "qa", 1),
+    ]
     assert list(app.dataframe[1].value["ticket_id"]) == ["C", "G"]
     assert "No handoffs yet" in pick_board(app, "ops").info[0].value
 
@@ -483,7 +654,8 @@ def test_empty_store_pages_say_what_to_send(tmp_path, monkeypatch):
 
 
 def test_unreachable_worker_is_one_sentence_and_the_last_data_stays(db, monkeypatch):
-    from flowmeter.broker import free_port
+    from streams.broker import free_port
+
     app = open_page("overview")
     assert metrics(app)["WIP now"] == "3"
     monkeypatch.setenv("FLOWMETER_WORKER_URL", f"http://127.0.0.1:{free_port()}")
@@ -506,15 +678,19 @@ def test_alerts_page_open_first_then_history_with_tickets_and_deliveries(db):
     assert list(open_["states"]) == ["Review", "In Progress", "In Progress + Review"]
     assert list(open_["scope"]) == ["whole board", "ticket Y", "team web"]
     # WIP 1 > limit 0; Y 129,600 s = 1.5 d against p85 86,400 s = 1.0 d; WIP 1 >= warn_at 1 (limit 2).
-    assert list(open_["against"]) == ["WIP 1 vs limit 0", "1.5 d in state vs p85 1.0 d",
-                                      "WIP 1 vs warn at 1 (limit 2)"]
-    assert list(open_["since"]) == [f"{moment(6, 22.5):%Y-%m-%d %H:%M} UTC", f"{moment(9, 21):%Y-%m-%d %H:%M} UTC",
-                                    f"{moment(7, 10):%Y-%m-%d %H:%M} UTC"]
+    assert list(open_["against"]) == ["WIP 1 vs limit 0", "1.5 d in state vs p85 1.0 d", "WIP 1 vs warn at 1 (limit 2)"]
+    assert list(open_["since"]) == [
+        f"{moment(6, 22.5):%Y-%m-%d %H:%M} UTC",
+        f"{moment(9, 21):%Y-%m-%d %H:%M} UTC",
+        f"{moment(7, 10):%Y-%m-%d %H:%M} UTC",
+    ]
     assert list(open_["status"]) == ["open", "open", f"recovering since {moment(9, 12):%Y-%m-%d %H:%M} UTC"]
     # dl-1 delivered + dl-2 undelivered (its error); no delivery rows; dl-3 delivered + dl-4 pending (its error).
     assert list(open_["delivery"]) == [
-        "1 delivered, 1 undelivered; last error: HTTP 500 from https://hooks.example/ops", "no notices",
-        "1 delivered, 1 pending; last error: connection refused"]
+        "1 delivered, 1 undelivered; last error: HTTP 500 from https://hooks.example/ops",
+        "no notices",
+        "1 delivered, 1 pending; last error: connection refused",
+    ]
     history = frame(app, "alert_id", 1)
     # al-old: d2 09:00 -> d3 00:10 = 15 h 10 min; dl-5 (fired) and dl-6 (recovered) delivered; peak 2 (A and C).
     assert list(history["alert_id"]) == ["al-old"]
@@ -528,7 +704,9 @@ def test_alerts_page_open_first_then_history_with_tickets_and_deliveries(db):
     assert list(tickets.columns) == ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
     assert list(zip(tickets["ticket_id"], tickets["state"], tickets["team"])) == [("E", "Review", "web")]
     assert list(zip(deliveries["route"], deliveries["route_kind"], deliveries["status"], deliveries["attempts"])) == [
-        ("ops-hook", "webhook", "undelivered", 5), ("pay-slack", "slack", "delivered", 1)]
+        ("ops-hook", "webhook", "undelivered", 5),
+        ("pay-slack", "slack", "delivered", 1),
+    ]
     assert deliveries["last_error"][0] == "HTTP 500 from https://hooks.example/ops"
     aging = expander(app, "al-aging")
     assert list(aging.dataframe[0].value["age_hours"]) == [36.0] and len(aging.dataframe) == 1
@@ -591,6 +769,7 @@ def test_alerts_link_opens_that_alert(db):
 
 def test_every_page_renders_with_every_filter_set(db):
     from dashboard.navigation import PAGES
+
     for file, title, _ in PAGES:
         app = open_page(None if file == PAGES[0][0] else file.removesuffix(".py"))
         assert app.title[0].value == title
@@ -602,6 +781,7 @@ def test_every_page_renders_with_every_filter_set(db):
 
 def test_alerts_sit_right_before_dead_letters_in_the_navigation():
     from dashboard.navigation import PAGES, url_path
+
     titles = [title for _, title, _ in PAGES]
     assert titles.index("Alerts") == titles.index("Dead letters") - 1
     assert ("alerts.py", "Alerts", ":material/notifications_active:") in PAGES

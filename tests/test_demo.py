@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from flowcore.events import Deploy, Transition, parse_deploy, parse_transition
 from sources.demo import BOTTLENECK, DAY, HOUR, RECOVERY_AFTER, STATES, DemoFeed, iso, run_demo
-from streams.events import Deploy, Transition, parse_deploy, parse_transition
 
 END = datetime(2025, 1, 15, 10, 0, tzinfo=UTC).timestamp()
 START = END - 14 * DAY
@@ -124,8 +124,9 @@ def test_boards_and_types_are_mixed(transitions):
 def test_handoffs_between_teams_happen(by_ticket):
     # DESIGN: a handoff is a change of responsible team between consecutive transitions.
     # Every ticket that reaches QA changes to the quality team; some go to another dev team.
-    handoffs = [(a.team, b.team) for events in by_ticket.values()
-                for a, b in zip(events, events[1:]) if a.team != b.team]
+    handoffs = [
+        (a.team, b.team) for events in by_ticket.values() for a, b in zip(events, events[1:]) if a.team != b.team
+    ]
     assert len(handoffs) > 100
     dev_to_dev = [h for h in handoffs if "quality" not in h]
     assert dev_to_dev, "no ticket was ever picked up by another dev team"
@@ -184,8 +185,13 @@ def test_every_failure_is_followed_by_a_success_of_the_same_service_and_environm
     failures = [d for d in deploys if d.status != "success" and d.at <= horizon]
     assert failures
     for failure in failures:
-        assert any(d.service == failure.service and d.environment == failure.environment
-                   and d.status == "success" and d.at > failure.at for d in deploys), failure
+        assert any(
+            d.service == failure.service
+            and d.environment == failure.environment
+            and d.status == "success"
+            and d.at > failure.at
+            for d in deploys
+        ), failure
 
 
 def test_deploys_carry_earlier_commits_and_done_tickets(deploys, by_ticket):
@@ -222,8 +228,16 @@ def run(max_events: int | None = None, should_stop=lambda: False, history_days: 
     def send(kind: str, event: dict) -> None:
         sent.append((clock.now, kind, event))
 
-    count = run_demo(send, rate=10.0, history_days=history_days, seed=7, should_stop=should_stop,
-                     clock=clock, sleep=clock.sleep, max_events=max_events)
+    count = run_demo(
+        send,
+        rate=10.0,
+        history_days=history_days,
+        seed=7,
+        should_stop=should_stop,
+        clock=clock,
+        sleep=clock.sleep,
+        max_events=max_events,
+    )
     return count, sent, clock
 
 
@@ -237,8 +251,8 @@ def test_live_events_follow_the_history_stamped_with_the_wall_clock():
     history = list(DemoFeed(seed=7, end=END, history_days=2).history())
     count, sent, clock = run(max_events=len(history) + 300)
     assert count == len(sent) == len(history) + 300
-    assert [e for _, _, e in sent[:len(history)]] == [e for _, e in history]
-    live = sent[len(history):]
+    assert [e for _, _, e in sent[: len(history)]] == [e for _, e in history]
+    live = sent[len(history) :]
     for wall, kind, event in live:
         at = parse(kind, event, now=naive(wall)).at
         assert naive(END) <= at <= naive(wall)  # never ahead of the clock that sent it

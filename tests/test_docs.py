@@ -42,7 +42,8 @@ def test_readme_commands_exist():
 
 
 def test_every_setting_is_in_the_readme_table():
-    from flowmeter.settings import Settings
+    from flowcore.settings import Settings
+
     rows = set(re.findall(r"^\| `(\w+)` \|", README, flags=re.M))
     assert set(Settings.model_fields) == rows
 

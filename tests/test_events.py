@@ -7,22 +7,33 @@ from datetime import datetime
 
 import pytest
 
-from flowmeter.errors import InvalidEvent
-from streams.events import Commit, event_to_json, parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.errors import InvalidEvent
+from flowcore.events import Commit, event_to_json, parse_deploy, parse_transition, unknown_kind_reason
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
 
 
 def tr(**over):
-    doc = {"event_id": "e1", "ticket_id": "PAY-1", "board": "payments", "from_state": "Backlog",
-           "to_state": "In Progress", "at": "2025-05-31T23:30:00-02:00"}
+    doc = {
+        "event_id": "e1",
+        "ticket_id": "PAY-1",
+        "board": "payments",
+        "from_state": "Backlog",
+        "to_state": "In Progress",
+        "at": "2025-05-31T23:30:00-02:00",
+    }
     doc.update(over)
     return json.dumps({k: v for k, v in doc.items() if v is not ...}).encode()
 
 
 def dp(**over):
-    doc = {"event_id": "d1", "service": "api", "environment": "production", "status": "success",
-           "at": "2025-05-31T10:00:00Z"}
+    doc = {
+        "event_id": "d1",
+        "service": "api",
+        "environment": "production",
+        "status": "success",
+        "at": "2025-05-31T10:00:00Z",
+    }
     doc.update(over)
     return json.dumps({k: v for k, v in doc.items() if v is not ...}).encode()
 
@@ -38,8 +49,12 @@ def test_transition_is_typed_and_stored_in_utc():
     event = parse_transition(tr(assignee="ana", team="core", ticket_type="bug"), NOW)
     # 23:30 at UTC-2 is 01:30 UTC the next day.
     assert event.at == datetime(2025, 6, 1, 1, 30)
-    assert (event.ticket_id, event.board, event.from_state, event.to_state) == ("PAY-1", "payments", "Backlog",
-                                                                                "In Progress")
+    assert (event.ticket_id, event.board, event.from_state, event.to_state) == (
+        "PAY-1",
+        "payments",
+        "Backlog",
+        "In Progress",
+    )
     assert (event.assignee, event.team, event.ticket_type, event.event_id) == ("ana", "core", "bug", "e1")
 
 
@@ -57,9 +72,15 @@ def test_event_id_is_derived_from_content_when_absent_and_ignores_offset_notatio
 
 
 def test_deploy_with_commits_and_tickets():
-    event = parse_deploy(dp(started_at="2025-05-31T09:50:00Z", version="1.2.3",
-                            commits=[{"sha": "abc", "committed_at": "2025-05-30T08:00:00+01:00"}],
-                            tickets=["PAY-1", "PAY-2"]), NOW)
+    event = parse_deploy(
+        dp(
+            started_at="2025-05-31T09:50:00Z",
+            version="1.2.3",
+            commits=[{"sha": "abc", "committed_at": "2025-05-30T08:00:00+01:00"}],
+            tickets=["PAY-1", "PAY-2"],
+        ),
+        NOW,
+    )
     assert event.commits == (Commit("abc", datetime(2025, 5, 30, 7, 0)),)
     assert event.tickets == ("PAY-1", "PAY-2")
     assert event.started_at == datetime(2025, 5, 31, 9, 50)
@@ -72,16 +93,19 @@ def test_every_deploy_status_is_accepted(status):
 
 
 # ---- rejections: one sentence each ----------------------------------------------
-@pytest.mark.parametrize("raw, expected", [
-    (b"{oops", "the message is not JSON: Expecting property name enclosed in double quotes at line 1 column 2."),
-    (b"", "the message is empty."),
-    (b"   ", "the message is empty."),
-    (None, "the message has no value (a null or tombstone record)."),
-    (b"\xff\xfe{}", "the message is not UTF-8 text (bad byte at position 0)."),
-    (b"[1, 2]", "the message must be a JSON object, got a list."),
-    (b'"text"', "the message must be a JSON object, got a string."),
-    (b"[" * 100_000, "the message is not usable JSON: it is nested too deeply."),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b"{oops", "the message is not JSON: Expecting property name enclosed in double quotes at line 1 column 2."),
+        (b"", "the message is empty."),
+        (b"   ", "the message is empty."),
+        (None, "the message has no value (a null or tombstone record)."),
+        (b"\xff\xfe{}", "the message is not UTF-8 text (bad byte at position 0)."),
+        (b"[1, 2]", "the message must be a JSON object, got a list."),
+        (b'"text"', "the message must be a JSON object, got a string."),
+        (b"[" * 100_000, "the message is not usable JSON: it is nested too deeply."),
+    ],
+)
 def test_undecodable_messages(raw, expected):
     assert reason(parse_transition, raw) == expected
 
@@ -96,31 +120,45 @@ def test_null_and_empty_required_fields():
     assert reason(parse_transition, tr(to_state="  ")) == "required field to_state is empty."
 
 
-@pytest.mark.parametrize("over, expected", [
-    ({"ticket_id": 17}, "ticket_id must be a string, got a number."),
-    ({"board": True}, "board must be a string, got a boolean."),
-    ({"team": ["a"]}, "team must be a string, got a list."),
-    ({"assignee": {"name": "x"}}, "assignee must be a string, got an object."),
-    ({"at": 1717200000}, "at must be an ISO-8601 string with a UTC offset, got a number."),
-    ({"ticket_id": "x" * 513}, "ticket_id is 513 characters long; at most 512 are accepted."),
-])
+@pytest.mark.parametrize(
+    "over, expected",
+    [
+        ({"ticket_id": 17}, "ticket_id must be a string, got a number."),
+        ({"board": True}, "board must be a string, got a boolean."),
+        ({"team": ["a"]}, "team must be a string, got a list."),
+        ({"assignee": {"name": "x"}}, "assignee must be a string, got an object."),
+        ({"at": 1717200000}, "at must be an ISO-8601 string with a UTC offset, got a number."),
+        ({"ticket_id": "x" * 513}, "ticket_id is 513 characters long; at most 512 are accepted."),
+    ],
+)
 def test_wrong_types_and_sizes(over, expected):
     assert reason(parse_transition, tr(**over)) == expected
 
 
-@pytest.mark.parametrize("at, expected", [
-    ("2025-05-31T10:00:00", "at '2025-05-31T10:00:00' has no UTC offset; add 'Z' or '+hh:mm' so the moment is "
-                            "unambiguous."),
-    ("31/05/2025 10:00", "at '31/05/2025 10:00' is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."),
-    ("1999-12-31T23:59:59Z", "at '1999-12-31T23:59:59Z' is before 2000-01-01; that is not a plausible event time."),
-    ("0001-01-01T00:00:00+00:00", "at '0001-01-01T00:00:00+00:00' is before 2000-01-01; that is not a plausible "
-                                  "event time."),
-    # NOW is 2025-06-01T12:00Z; a day and a minute later is beyond the clock-drift slack.
-    ("2025-06-02T12:01:00Z", "at '2025-06-02T12:01:00Z' is more than a day in the future; check the sender's "
-                             "clock."),
-    ("9999-12-31T23:59:59+14:00", "at '9999-12-31T23:59:59+14:00' is more than a day in the future; check the "
-                                  "sender's clock."),
-])
+@pytest.mark.parametrize(
+    "at, expected",
+    [
+        (
+            "2025-05-31T10:00:00",
+            "at '2025-05-31T10:00:00' has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.",
+        ),
+        ("31/05/2025 10:00", "at '31/05/2025 10:00' is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."),
+        ("1999-12-31T23:59:59Z", "at '1999-12-31T23:59:59Z' is before 2000-01-01; that is not a plausible event time."),
+        (
+            "0001-01-01T00:00:00+00:00",
+            "at '0001-01-01T00:00:00+00:00' is before 2000-01-01; that is not a plausible event time.",
+        ),
+        # NOW is 2025-06-01T12:00Z; a day and a minute later is beyond the clock-drift slack.
+        (
+            "2025-06-02T12:01:00Z",
+            "at '2025-06-02T12:01:00Z' is more than a day in the future; check the sender's clock.",
+        ),
+        (
+            "9999-12-31T23:59:59+14:00",
+            "at '9999-12-31T23:59:59+14:00' is more than a day in the future; check the sender's clock.",
+        ),
+    ],
+)
 def test_bad_timestamps(at, expected):
     assert reason(parse_transition, tr(at=at)) == expected
 
@@ -129,24 +167,33 @@ def test_a_day_ahead_is_still_accepted_as_clock_drift():
     assert parse_transition(tr(at="2025-06-02T11:59:00Z"), NOW).at == datetime(2025, 6, 2, 11, 59)
 
 
-@pytest.mark.parametrize("over, expected", [
-    ({"service": ...}, "required field service is missing."),
-    ({"environment": ...}, "required field environment is missing."),
-    ({"status": ...}, "required field status is missing."),
-    ({"status": "ok"}, "status 'ok' is not one of success, failure, rolled_back."),
-    ({"status": "SUCCESS"}, "status 'SUCCESS' is not one of success, failure, rolled_back."),
-    ({"started_at": "2025-05-31T10:00:01Z"}, "started_at 2025-05-31T10:00:01Z is after at 2025-05-31T10:00:00Z; "
-                                             "a deploy cannot end before it starts."),
-    ({"started_at": "2025-05-31T09:00:00"}, "started_at '2025-05-31T09:00:00' has no UTC offset; add 'Z' or "
-                                            "'+hh:mm' so the moment is unambiguous."),
-    ({"commits": "abc"}, "commits must be a list, got a string."),
-    ({"commits": ["abc"]}, "commits[0] must be an object with sha and committed_at, got a string."),
-    ({"commits": [{"committed_at": "2025-05-30T08:00:00Z"}]}, "required field commits[0].sha is missing."),
-    ({"commits": [{"sha": "a", "committed_at": "yesterday"}]},
-     "commits[0].committed_at 'yesterday' is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."),
-    ({"tickets": ["PAY-1", 7]}, "tickets[1] must be a string, got a number."),
-    ({"tickets": ["t"] * 10_001}, "tickets has 10001 entries; at most 10000 are accepted."),
-])
+@pytest.mark.parametrize(
+    "over, expected",
+    [
+        ({"service": ...}, "required field service is missing."),
+        ({"environment": ...}, "required field environment is missing."),
+        ({"status": ...}, "required field status is missing."),
+        ({"status": "ok"}, "status 'ok' is not one of success, failure, rolled_back."),
+        ({"status": "SUCCESS"}, "status 'SUCCESS' is not one of success, failure, rolled_back."),
+        (
+            {"started_at": "2025-05-31T10:00:01Z"},
+            "started_at 2025-05-31T10:00:01Z is after at 2025-05-31T10:00:00Z; a deploy cannot end before it starts.",
+        ),
+        (
+            {"started_at": "2025-05-31T09:00:00"},
+            "started_at '2025-05-31T09:00:00' has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.",
+        ),
+        ({"commits": "abc"}, "commits must be a list, got a string."),
+        ({"commits": ["abc"]}, "commits[0] must be an object with sha and committed_at, got a string."),
+        ({"commits": [{"committed_at": "2025-05-30T08:00:00Z"}]}, "required field commits[0].sha is missing."),
+        (
+            {"commits": [{"sha": "a", "committed_at": "yesterday"}]},
+            "commits[0].committed_at 'yesterday' is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z.",
+        ),
+        ({"tickets": ["PAY-1", 7]}, "tickets[1] must be a string, got a number."),
+        ({"tickets": ["t"] * 10_001}, "tickets has 10001 entries; at most 10000 are accepted."),
+    ],
+)
 def test_deploy_rejections(over, expected):
     assert reason(parse_deploy, dp(**over)) == expected
 
@@ -172,7 +219,12 @@ AWKWARD_MESSAGES = [
     b'{"ticket_id":"A-1","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z","team":7}',
     b'{"ticket_id":"' + b"x" * 513 + b'","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',
     b'{"ticket_id":" ' + b"x" * 512 + b' ","board":"b","to_state":"Done","at":"2025-05-01T00:00:00Z"}',
-    b'[1, 2]', b'"text"', b'   ', b'\xff\xfe', b'{"a":', b'[' * 5000 + b']' * 5000,
+    b"[1, 2]",
+    b'"text"',
+    b"   ",
+    b"\xff\xfe",
+    b'{"a":',
+    b"[" * 5000 + b"]" * 5000,
 ]
 
 
@@ -187,10 +239,11 @@ def _outcome(parse, raw):
 def test_fast_decode_gives_the_same_event_or_reason_as_json(raw, monkeypatch):
     fast = _outcome(parse_transition, raw)
     # The reference: the same parser with orjson made to refuse everything, so json decides.
-    import streams.events as events
+    import flowcore.events as events
 
     def refuse(_raw):
         raise events.orjson.JSONDecodeError("refused", "", 0)
+
     monkeypatch.setattr(events.orjson, "loads", refuse)
     assert fast == _outcome(parse_transition, raw)
 

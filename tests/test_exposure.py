@@ -13,17 +13,28 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from analytics.store import Store
+from flowcore.exposure import ExposedWithoutCredential, check_exposure, is_loopback
 from flowmeter.cli import cli
-from flowmeter.exposure import ExposedWithoutCredential, check_exposure, is_loopback
 from flowmeter.render import render_table
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
-@pytest.mark.parametrize("host, loopback", [
-    ("127.0.0.1", True), ("127.0.0.53", True), ("::1", True), ("[::1]", True), ("localhost", True),
-    ("0.0.0.0", False), ("::", False), ("10.1.2.3", False), ("192.168.0.7", False), ("flow.example.com", False),
-])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.53", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("192.168.0.7", False),
+        ("flow.example.com", False),
+    ],
+)
 def test_what_counts_as_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -43,12 +54,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.mark.parametrize("argv, env, credential", [
-    (["worker", "--broker", "kafka://127.0.0.1:1", "--web-host", "0.0.0.0"], {}, "FLOWMETER_QUERY_TOKEN"),
-    (["receive", "--broker", "kafka://127.0.0.1:1", "--host", "0.0.0.0"], {}, "FLOWMETER_EVENTS_SECRET"),
-    (["dashboard", "--host", "0.0.0.0"], {}, "FLOWMETER_DASHBOARD_PASSWORD"),
-    (["dashboard"], {"FLOWMETER_DASHBOARD_HOST": "10.0.0.5"}, "FLOWMETER_DASHBOARD_PASSWORD"),
-])
+@pytest.mark.parametrize(
+    "argv, env, credential",
+    [
+        (["worker", "--broker", "kafka://127.0.0.1:1", "--web-host", "0.0.0.0"], {}, "FLOWMETER_QUERY_TOKEN"),
+        (["receive", "--broker", "kafka://127.0.0.1:1", "--host", "0.0.0.0"], {}, "FLOWMETER_EVENTS_SECRET"),
+        (["dashboard", "--host", "0.0.0.0"], {}, "FLOWMETER_DASHBOARD_PASSWORD"),
+        (["dashboard"], {"FLOWMETER_DASHBOARD_HOST": "10.0.0.5"}, "FLOWMETER_DASHBOARD_PASSWORD"),
+    ],
+)
 def test_commands_refuse_to_listen_beyond_loopback_unguarded(clean_env, tmp_path, argv, env, credential):
     result = CliRunner().invoke(cli, [*argv, "--db", str(tmp_path / "s.duckdb")], env=env)
     assert result.exit_code == 1
@@ -85,8 +99,9 @@ def test_dashboard_shows_nothing_before_its_password(dashboard_env):
 def test_sql_table_output_escapes_control_characters():
     # A ticket id holding ANSI escapes (clear screen, red) and a BEL, as an attacker could store.
     # A right-to-left override reorders what follows it on screen ("Trojan Source").
-    table = pa.table({"ticket_id": ["T-1\x1b[2J\x1b[31mowned\x07", "T-2\r\nfake row", "T-3 \x9b31m",
-                                    "T-4 ansi\u202eevil"]})
+    table = pa.table(
+        {"ticket_id": ["T-1\x1b[2J\x1b[31mowned\x07", "T-2\r\nfake row", "T-3 \x9b31m", "T-4 ansi\u202eevil"]}
+    )
     text = render_table(table)
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and "\r" not in text
     assert "\u202e" not in text and "T-4 ansi\\u202eevil" in text
@@ -94,7 +109,8 @@ def test_sql_table_output_escapes_control_characters():
 
 
 def test_an_empty_secret_counts_as_unset(clean_env, monkeypatch):
-    from flowmeter.settings import load_settings
+    from flowcore.settings import load_settings
+
     monkeypatch.setenv("FLOWMETER_JIRA_SECRET", "")
     monkeypatch.setenv("FLOWMETER_QUERY_TOKEN", "   ")
     conf = load_settings()
@@ -104,7 +120,7 @@ def test_an_empty_secret_counts_as_unset(clean_env, monkeypatch):
 
 
 def test_an_exposed_receiver_serves_only_the_paths_that_have_a_secret(clean_env):
-    from flowmeter.settings import load_settings
+    from flowcore.settings import load_settings
     from sources.receiver import build_app
 
     def paths(**settings: str) -> set[str]:

@@ -10,18 +10,30 @@ import random
 import pytest
 
 from analytics.store import Store
-from flowmeter.workflow import StateDef, WipLimit, Workflow
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.workflow import StateDef, WipLimit, Workflow
 
 NOW = "2025-03-10 12:00:00"
-PAY = (StateDef("Backlog", "backlog"), StateDef("In Progress", "active", ("Doing",)),
-       StateDef("Review", "queue"), StateDef("QA", "queue"), StateDef("Done", "done"))
+PAY = (
+    StateDef("Backlog", "backlog"),
+    StateDef("In Progress", "active", ("Doing",)),
+    StateDef("Review", "queue"),
+    StateDef("QA", "queue"),
+    StateDef("Done", "done"),
+)
 WORKFLOW = Workflow(boards={"pay": PAY}, wip_limits=(WipLimit("pay", ("Review",), 0, name="Review"),))
 
 
 def ev(eid, ticket, frm, to, at, team=None, assignee=None):
-    doc = {"event_id": eid, "ticket_id": ticket, "board": "pay", "from_state": frm, "to_state": to, "at": at,
-           "ticket_type": "story"}
+    doc = {
+        "event_id": eid,
+        "ticket_id": ticket,
+        "board": "pay",
+        "from_state": frm,
+        "to_state": to,
+        "at": at,
+        "ticket_type": "story",
+    }
     if team:
         doc["team"] = team
     if assignee:
@@ -79,7 +91,7 @@ def land(store: Store, events: list[dict], batches: int = 1) -> None:
     envs = [Envelope("t", 0, i, "transition", json.dumps(e).encode()) for i, e in enumerate(events)]
     size = max(1, len(envs) // batches + 1)
     for start in range(0, len(envs), size):
-        store.commit(prepare(envs[start:start + size]))
+        store.commit(prepare(envs[start : start + size]))
 
 
 def open_store(tmp_path, name="s.duckdb") -> Store:
@@ -109,29 +121,40 @@ def test_duplicates_do_not_count(store):
 
 
 def test_ticket_flow(store):
-    rows = q(store, """SELECT ticket_id, committed_at::VARCHAR, done_at::VARCHAR, cycle_time_days, lead_time_days,
+    rows = q(
+        store,
+        """SELECT ticket_id, committed_at::VARCHAR, done_at::VARCHAR, cycle_time_days, lead_time_days,
                               wait_days, active_days, flow_efficiency, handoffs, reopened
-                       FROM ticket_flow WHERE is_done ORDER BY ticket_id""")
+                       FROM ticket_flow WHERE is_done ORDER BY ticket_id""",
+    )
     b_cycle = 2 + 13 / 24
-    assert rows == approx_rows([
-        ("A", "2025-03-02 09:00:00", "2025-03-04 09:00:00", 2.0, 3.0, 1.0, 1.0, 0.5, 0, 0),
-        ("B", "2025-03-02 10:00:00", "2025-03-04 23:00:00", b_cycle, b_cycle, 0.0, b_cycle, 1.0, 0, 0),
-        ("C", "2025-03-02 12:00:00", "2025-03-06 12:00:00", 4.0, 5.0, 2.0, 2.0, 0.5, 1, 0),
-        ("D", "2025-03-01 10:00:00", "2025-03-04 10:00:00", 3.0, 3.0 + 2 / 24, 0.0, 2.0, 1.0, 0, 1),
-    ])
+    assert rows == approx_rows(
+        [
+            ("A", "2025-03-02 09:00:00", "2025-03-04 09:00:00", 2.0, 3.0, 1.0, 1.0, 0.5, 0, 0),
+            ("B", "2025-03-02 10:00:00", "2025-03-04 23:00:00", b_cycle, b_cycle, 0.0, b_cycle, 1.0, 0, 0),
+            ("C", "2025-03-02 12:00:00", "2025-03-06 12:00:00", 4.0, 5.0, 2.0, 2.0, 0.5, 1, 0),
+            ("D", "2025-03-01 10:00:00", "2025-03-04 10:00:00", 3.0, 3.0 + 2 / 24, 0.0, 2.0, 1.0, 0, 1),
+        ]
+    )
 
 
 def test_open_tickets_and_current_state(store):
-    rows = q(store, """SELECT ticket_id, state, category, committed_at::VARCHAR, time_in_state_days
-                       FROM ticket_current WHERE category <> 'done' ORDER BY ticket_id""")
-    assert rows == approx_rows([
-        ("E", "Review", "queue", "2025-03-07 00:30:00", 2 + 13.5 / 24),
-        ("G", "In Progress", "active", "2025-03-08 10:00:00", 2 + 2 / 24),
-        ("H", "Blocked", "unmapped", None, 1 + 3 / 24),
-    ])
+    rows = q(
+        store,
+        """SELECT ticket_id, state, category, committed_at::VARCHAR, time_in_state_days
+                       FROM ticket_current WHERE category <> 'done' ORDER BY ticket_id""",
+    )
+    assert rows == approx_rows(
+        [
+            ("E", "Review", "queue", "2025-03-07 00:30:00", 2 + 13.5 / 24),
+            ("G", "In Progress", "active", "2025-03-08 10:00:00", 2 + 2 / 24),
+            ("H", "Blocked", "unmapped", None, 1 + 3 / 24),
+        ]
+    )
     # E so far: In Progress 03-07 00:30 -> 22:30 = 22 h active; Review 22:30 -> now = 2.5625 d waiting.
-    assert approx_rows(q(store, "SELECT wait_days, active_days FROM ticket_flow WHERE ticket_id = 'E'")) == \
-        approx_rows([(2 + 13.5 / 24, 22 / 24)])
+    assert approx_rows(q(store, "SELECT wait_days, active_days FROM ticket_flow WHERE ticket_id = 'E'")) == approx_rows(
+        [(2 + 13.5 / 24, 22 / 24)]
+    )
 
 
 def test_same_instant_events_are_ordered_creation_first(store):
@@ -140,21 +163,36 @@ def test_same_instant_events_are_ordered_creation_first(store):
 
 
 def test_wip_now_with_limits_and_unmapped(store):
-    rows = q(store, "SELECT state, category, wip, wip_limit, over_limit FROM wip_now WHERE board = 'pay' "
-                    "ORDER BY position NULLS LAST")
+    rows = q(
+        store,
+        "SELECT state, category, wip, wip_limit, over_limit FROM wip_now WHERE board = 'pay' "
+        "ORDER BY position NULLS LAST",
+    )
     # Open: E in Review, G in In Progress, H in the unmapped 'Blocked'. Review's limit is 0.
-    assert rows == [("In Progress", "active", 1, None, False), ("Review", "queue", 1, 0, True),
-                    ("QA", "queue", 0, None, False), ("Blocked", "unmapped", 1, None, False)]
+    assert rows == [
+        ("In Progress", "active", 1, None, False),
+        ("Review", "queue", 1, 0, True),
+        ("QA", "queue", 0, None, False),
+        ("Blocked", "unmapped", 1, None, False),
+    ]
 
 
 def test_wip_daily_counts_the_state_at_the_end_of_each_day(store):
-    rows = q(store, "SELECT day::VARCHAR, state, wip FROM wip_daily WHERE day IN ('2025-03-03', '2025-03-04') "
-                    "ORDER BY day, state")
+    rows = q(
+        store,
+        "SELECT day::VARCHAR, state, wip FROM wip_daily WHERE day IN ('2025-03-03', '2025-03-04') ORDER BY day, state",
+    )
     # End of 03-03: B, D in progress (D reopened at 10:00); C in Review (it leaves at exactly
     #   03-04 00:00, so it was still there at the end of 03-03); A in QA since 21:00.
     # End of 03-04: A, B (23:00 UTC), D done; C back in progress since 03-04 00:00.
-    assert rows == [("2025-03-03", "In Progress", 2), ("2025-03-03", "QA", 1), ("2025-03-03", "Review", 1),
-                    ("2025-03-04", "In Progress", 1), ("2025-03-04", "QA", 0), ("2025-03-04", "Review", 0)]
+    assert rows == [
+        ("2025-03-03", "In Progress", 2),
+        ("2025-03-03", "QA", 1),
+        ("2025-03-03", "Review", 1),
+        ("2025-03-04", "In Progress", 1),
+        ("2025-03-04", "QA", 0),
+        ("2025-03-04", "Review", 0),
+    ]
 
 
 def test_cfd_daily_counts_tickets_at_or_past_each_state(store):
@@ -170,8 +208,12 @@ def test_cfd_daily_counts_tickets_at_or_past_each_state(store):
 def test_throughput_daily_and_weekly(store):
     rows = q(store, "SELECT day::VARCHAR, team, done FROM throughput_daily WHERE done > 0 ORDER BY day, team")
     # 03-04: A (core), B (no team; 23:00 UTC), D (web, final done only); 03-06: C (qa, its last team).
-    assert rows == [("2025-03-04", "core", 1), ("2025-03-04", "web", 1), ("2025-03-04", None, 1),
-                    ("2025-03-06", "qa", 1)]
+    assert rows == [
+        ("2025-03-04", "core", 1),
+        ("2025-03-04", "web", 1),
+        ("2025-03-04", None, 1),
+        ("2025-03-06", "qa", 1),
+    ]
     zero_days = q(store, "SELECT count(*) FROM throughput_daily WHERE team = 'core' AND done = 0")
     assert zero_days == [(9,)]  # 03-01 .. 03-10 is 10 days, one with a finish
     weekly = q(store, "SELECT week::VARCHAR, sum(done) FROM throughput_weekly GROUP BY week ORDER BY week")
@@ -179,14 +221,18 @@ def test_throughput_daily_and_weekly(store):
 
 
 def test_cycle_time_percentiles_interpolate_linearly(store):
-    rows = q(store, "SELECT tickets, p50_days, p85_days, p95_days FROM cycle_time_percentiles "
-                    "WHERE board = 'pay' AND team = '*' AND ticket_type = '*'")
+    rows = q(
+        store,
+        "SELECT tickets, p50_days, p85_days, p95_days FROM cycle_time_percentiles "
+        "WHERE board = 'pay' AND team = '*' AND ticket_type = '*'",
+    )
     # Sorted cycle times: 2, 2.5416667 (B), 3, 4. Positions (n-1)p: 1.5, 2.55, 2.85.
     # p50 = 2.5416667 + 0.5 * (3 - 2.5416667); p85 = 3 + 0.55 * 1; p95 = 3 + 0.85 * 1.
     b = 2 + 13 / 24
     assert approx_rows(rows) == approx_rows([(4, b + 0.5 * (3 - b), 3.55, 3.85)])
-    per_team = q(store, "SELECT team, tickets, p50_days FROM cycle_time_percentiles "
-                        "WHERE team = 'core' AND ticket_type = '*'")
+    per_team = q(
+        store, "SELECT team, tickets, p50_days FROM cycle_time_percentiles WHERE team = 'core' AND ticket_type = '*'"
+    )
     assert per_team == [("core", 1, 2.0)]
 
 
@@ -207,8 +253,19 @@ def test_handoff_matrix(store):
 def test_arrival_order_and_batching_do_not_change_any_view(store, tmp_path):
     shuffled = EVENTS[::-1] + EVENTS[3:9]  # reverse order, plus re-sent events in between
     random.Random(4).shuffle(shuffled)
-    views = ["state_visits", "ticket_current", "ticket_flow", "wip_now", "wip_daily", "cfd_daily",
-             "throughput_daily", "throughput_weekly", "cycle_time_percentiles", "aging_wip", "handoff_matrix"]
+    views = [
+        "state_visits",
+        "ticket_current",
+        "ticket_flow",
+        "wip_now",
+        "wip_daily",
+        "cfd_daily",
+        "throughput_daily",
+        "throughput_weekly",
+        "cycle_time_percentiles",
+        "aging_wip",
+        "handoff_matrix",
+    ]
     with open_store(tmp_path, "other.duckdb") as other:
         land(other, shuffled, batches=7)
         for view in views:
@@ -225,6 +282,7 @@ def test_changing_the_mapping_rederives_without_reingesting(tmp_path):
         store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
         assert q(store, "SELECT count(*) FROM transitions") == [(len(EVENTS),)]
         # A: QA's 12 h move from wait to active: wait 0.5 d, active 1.5 d, efficiency 0.75.
-        assert q(store, "SELECT wait_days, active_days, flow_efficiency FROM ticket_flow WHERE ticket_id = 'A'") == \
-            [(0.5, 1.5, 0.75)]
+        assert q(store, "SELECT wait_days, active_days, flow_efficiency FROM ticket_flow WHERE ticket_id = 'A'") == [
+            (0.5, 1.5, 0.75)
+        ]
         assert q(store, "SELECT state, category FROM ticket_current WHERE ticket_id = 'H'") == [("Blocked", "queue")]

@@ -13,8 +13,15 @@ from benchmarks.import_jira import generate
 
 pytestmark = [pytest.mark.broker]
 # Views that do not depend on the clock for finished work (every generated issue ends Done).
-METRICS = ["ticket_flow", "state_visits", "cfd_daily", "wip_daily", "throughput_daily", "cycle_time_percentiles",
-           "handoff_matrix"]
+METRICS = [
+    "ticket_flow",
+    "state_visits",
+    "cfd_daily",
+    "wip_daily",
+    "throughput_daily",
+    "cycle_time_percentiles",
+    "handoff_matrix",
+]
 
 
 def metrics(worker) -> dict[str, list]:
@@ -22,8 +29,9 @@ def metrics(worker) -> dict[str, list]:
     for view in METRICS:
         # An open visit's duration runs to now: the only column the clock moves.
         columns = "* EXCLUDE (duration_days)" if view == "state_visits" else "*"
-        response = requests.post(f"{worker.url}/api/sql",
-                                 json={"sql": f"SELECT {columns} FROM {view} ORDER BY ALL"}, timeout=30)
+        response = requests.post(
+            f"{worker.url}/api/sql", json={"sql": f"SELECT {columns} FROM {view} ORDER BY ALL"}, timeout=30
+        )
         out[view] = response.json()["rows"]
     return out
 
@@ -36,16 +44,26 @@ def test_importing_the_same_history_twice_gives_identical_metrics(worker_factory
     env.update({k: v for k, v in worker.env.items() if k.startswith("FLOWMETER_")})
     events = issues + issues * 9  # a creation per issue, then its 9 status changes
 
-    first = subprocess.run([sys.executable, "-m", "flowmeter", "import", "jira", str(export)], env=env,
-                           capture_output=True, text=True, timeout=120)
+    first = subprocess.run(
+        [sys.executable, "-m", "flowmeter", "import", "jira", str(export)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert first.returncode == 0, first.stderr
     assert f"imported {events:,} events ({events:,} transitions, 0 deploys)" in first.stdout
     worker.wait_accounted(events)
     before = metrics(worker)
     assert len(before["ticket_flow"]) == issues and before["cfd_daily"]
 
-    again = subprocess.run([sys.executable, "-m", "flowmeter", "import", "jira", str(export)], env=env,
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "flowmeter", "import", "jira", str(export)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
     final = worker.wait_accounted(2 * events)
     assert final["by_kind"]["transition"]["landed"] == events
@@ -60,8 +78,13 @@ def test_a_broken_file_is_skipped_and_the_rest_imported(worker_factory, topics, 
     bad.write_text('{"issues": [{"id": "1", "key": "X-1"')  # cut off mid-way
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
     env.update({k: v for k, v in worker.env.items() if k.startswith("FLOWMETER_")})
-    result = subprocess.run([sys.executable, "-m", "flowmeter", "import", "jira", str(bad), str(good)], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "flowmeter", "import", "jira", str(bad), str(good)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert f"imported {issues * 10:,} events" in result.stdout and "1 skipped" in result.stdout
     assert "skipped bad.json: the whole file:" in result.stdout

@@ -87,8 +87,13 @@ def test_produce_goes_on_past_every_bad_line(hostile_file, broker, topics):
     for number, case in rejected.items():
         assert by_line[number].startswith(f"line {number}: ")
         assert reason_for(case, "produce") in by_line[number], (case["attack"], by_line[number])
-    consumer = KafkaConsumer(topics["transitions"], bootstrap_servers=broker.removeprefix("kafka://"), group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        topics["transitions"],
+        bootstrap_servers=broker.removeprefix("kafka://"),
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
     assert sum(1 for _ in consumer) == sent
     consumer.close()
     shown = re.findall(r"^  rejected line (\d+): ", result.stdout, re.M)

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaProducer
 
-from flowmeter.broker import EmbeddedBroker, free_port
 from flowmeter.cli import cli
+from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
 from tests.conftest import WorkerProcess, encode, transition, wait_until
 
@@ -41,11 +41,19 @@ def make_worker(broker: EmbeddedBroker, tmp_path: Path) -> WorkerProcess:
     tag = uuid.uuid4().hex[:8]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    env.update({"FLOWMETER_BROKER": broker.url, "FLOWMETER_DB": str(tmp_path / "flow.duckdb"),
-                "FLOWMETER_TOPIC_PREFIX": f"r{tag}.", "FLOWMETER_GROUP_ID": f"g{tag}",
-                "FLOWMETER_WEB_PORT": str(port), "FLOWMETER_SESSION_TIMEOUT": "2",
-                "FLOWMETER_HEARTBEAT_INTERVAL": "0.5", "FLOWMETER_BATCH_WITHIN": "0.2",
-                "FLOWMETER_PARTITIONS": "2"})
+    env.update(
+        {
+            "FLOWMETER_BROKER": broker.url,
+            "FLOWMETER_DB": str(tmp_path / "flow.duckdb"),
+            "FLOWMETER_TOPIC_PREFIX": f"r{tag}.",
+            "FLOWMETER_GROUP_ID": f"g{tag}",
+            "FLOWMETER_WEB_PORT": str(port),
+            "FLOWMETER_SESSION_TIMEOUT": "2",
+            "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
+            "FLOWMETER_BATCH_WITHIN": "0.2",
+            "FLOWMETER_PARTITIONS": "2",
+        }
+    )
     return WorkerProcess(env, tmp_path / "worker.log", f"http://127.0.0.1:{port}")
 
 
@@ -82,8 +90,9 @@ def test_broker_restarted_under_a_running_worker_loses_nothing(own_broker, tmp_p
     restart(own_broker)  # the new log's offsets start at 0 again, below the stored positions
     send(own_broker, worker, range(first, first + second))  # new event_ids ev-300 .. ev-499
     # 300 + 200 = 500 distinct events, none skipped as "already landed".
-    wait_until(lambda: landed(worker) >= first + second, 90,
-               f"all {first + second} events landed; log:\n{worker.log_tail()}")
+    wait_until(
+        lambda: landed(worker) >= first + second, 90, f"all {first + second} events landed; log:\n{worker.log_tail()}"
+    )
     report = worker.status()
     row = report["by_kind"]["transition"]
     assert (row["landed"], row["duplicates"], row["dead_lettered"]) == (first + second, 0, 0)

@@ -17,11 +17,13 @@ import pytest
 import requests
 from kafka import KafkaProducer
 
-from flowmeter.broker import free_port
+from streams.broker import free_port
 from tests.conftest import encode, transition, wait_until
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's"),
+]
 
 
 def alive(pid: int) -> bool:
@@ -54,16 +56,26 @@ def standalone(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """(the `flowmeter worker` process, its broker's host:port, its status URL)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
     port = free_port()
-    env.update({"FLOWMETER_DB": str(tmp_path / "flow.duckdb"), "FLOWMETER_WEB_PORT": str(port),
-                "FLOWMETER_SESSION_TIMEOUT": "2", "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
-                "FLOWMETER_BATCH_WITHIN": "0.2"})
+    env.update(
+        {
+            "FLOWMETER_DB": str(tmp_path / "flow.duckdb"),
+            "FLOWMETER_WEB_PORT": str(port),
+            "FLOWMETER_SESSION_TIMEOUT": "2",
+            "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
+            "FLOWMETER_BATCH_WITHIN": "0.2",
+        }
+    )
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as out:
-        parent = subprocess.Popen([sys.executable, "-m", "flowmeter", "worker"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "flowmeter", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
-        url = wait_until(lambda: re.search(r"embedded broker at kafka://(\S+)", log_path.read_text()), 60,
-                         "the worker to start its broker").group(1)
+        url = wait_until(
+            lambda: re.search(r"embedded broker at kafka://(\S+)", log_path.read_text()),
+            60,
+            "the worker to start its broker",
+        ).group(1)
         yield parent, url, f"http://127.0.0.1:{port}/api/status"
     finally:
         if parent.poll() is None:

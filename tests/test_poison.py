@@ -22,8 +22,8 @@ import requests
 from kafka import KafkaConsumer, KafkaProducer
 
 from analytics.store import Store
-from flowmeter import deadletter
-from streams.batch import Envelope, Reject, prepare
+from flowcore import deadletter
+from flowcore.batch import Envelope, Reject, prepare
 from streams.lander import Lander
 from tests.conftest import encode, transition, wait_until
 
@@ -61,8 +61,16 @@ GOOD = [c for c in CASES if c["expect"] is None]
 def test_the_attack_list_covers_the_issue():
     names = [c["case"] for c in CASES]
     assert len(names) == len(set(names)) and len(CASES) >= 100
-    for pill in ("at-max-minus-14h", "at-min-plus-14h", "at-jira-basic-offset", "int-4301-digits-unknown-field",
-                 "surrogate-board", "surrogate-at", "near-1mb-not-json", "ticket-id-1m-chars"):
+    for pill in (
+        "at-max-minus-14h",
+        "at-min-plus-14h",
+        "at-jira-basic-offset",
+        "int-4301-digits-unknown-field",
+        "surrogate-board",
+        "surrogate-at",
+        "near-1mb-not-json",
+        "ticket-id-1m-chars",
+    ):
         assert pill in names
     assert max(len(message(c)) for c in CASES) > 999_000  # the near-1 MB ones really are
 
@@ -93,19 +101,23 @@ def test_each_hostile_input_lands_or_is_one_dead_letter_with_its_reason(case, st
     headers = deadletter.headers(reject.reason, reject.envelope.src, case["kind"], "worker", len(raw))
     size = len(deadletter.copy_of(raw)) + sum(len(k) + len(v) for k, v in headers)
     assert size < PRODUCER_LIMIT // 10
-    _, rows = store.read("SELECT reason, original_bytes, octet_length(raw) FROM dead_letters WHERE src = ?",
-                         [reject.envelope.src])
+    _, rows = store.read(
+        "SELECT reason, original_bytes, octet_length(raw) FROM dead_letters WHERE src = ?", [reject.envelope.src]
+    )
     assert rows == [(reject.reason, len(raw), min(len(raw), deadletter.STORED_BYTES))]
 
 
 # ---- the dead-letter helpers ---------------------------------------------------------
-@pytest.mark.parametrize("text, limit, expected", [
-    ("plain", 10, "plain"),
-    ("b\ud800", 10, "b\\ud800"),  # a lone surrogate escaped: 1 + 6 characters
-    ("a\nb", 10, "a\\nb"),
-    ("x" * 20, 10, "x" * 9 + "\u2026"),  # cut to 10 with the ellipsis
-    ("\ud800" * 5, 10, "\\ud800\\ud\u2026"),  # escaping makes it longer: cut again to 10
-])
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("plain", 10, "plain"),
+        ("b\ud800", 10, "b\\ud800"),  # a lone surrogate escaped: 1 + 6 characters
+        ("a\nb", 10, "a\\nb"),
+        ("x" * 20, 10, "x" * 9 + "\u2026"),  # cut to 10 with the ellipsis
+        ("\ud800" * 5, 10, "\\ud800\\ud\u2026"),  # escaping makes it longer: cut again to 10
+    ],
+)
 def test_clean_text_is_printable_utf8_and_bounded(text, limit, expected):
     assert deadletter.clean_text(text, limit) == expected
 
@@ -118,8 +130,14 @@ def test_same_message_compares_cut_copies_by_prefix_and_original_size():
 
 
 # ---- the worker's own dead letters vs. what others put on the topic -------------------------
-def _dl(offset: int, value: bytes, reason: str = "r", kind: str = "unknown", claims: str | None = None,
-        size: int | None = None) -> Envelope:
+def _dl(
+    offset: int,
+    value: bytes,
+    reason: str = "r",
+    kind: str = "unknown",
+    claims: str | None = None,
+    size: int | None = None,
+) -> Envelope:
     return Envelope("flow.dead-letter", 0, offset, kind, value, reason, claims_source=claims, original_bytes=size)
 
 
@@ -175,14 +193,21 @@ def test_a_copy_read_before_its_redelivered_original_gives_way_to_it(fresh_store
 
 def test_a_copy_in_the_same_batch_as_its_original_is_not_counted(fresh_store):
     bad = b"[1]"
-    result = fresh_store.commit(prepare([_dl(3, bad, claims="flow.transitions[2]@7"),
-                                         Envelope("flow.transitions", 2, 7, "transition", bad)]))
+    result = fresh_store.commit(
+        prepare([_dl(3, bad, claims="flow.transitions[2]@7"), Envelope("flow.transitions", 2, 7, "transition", bad)])
+    )
     assert (result.dead_lettered, result.own_copies) == (1, 1)
 
 
 def test_an_unknown_kind_is_stored_and_shown_in_ingest_status(fresh_store):
-    fresh_store.commit(prepare([_dl(0, b"{}", "an incident v1 has no kind for", kind="incident"),
-                                _dl(1, b"{}", "a kind with a lone surrogate", kind="k\ud800")]))
+    fresh_store.commit(
+        prepare(
+            [
+                _dl(0, b"{}", "an incident v1 has no kind for", kind="incident"),
+                _dl(1, b"{}", "a kind with a lone surrogate", kind="k\ud800"),
+            ]
+        )
+    )
     _, rows = fresh_store.read("SELECT kind, dead_lettered, received FROM ingest_status")
     shown = {kind: (dead, received) for kind, dead, received in rows}
     assert shown["incident"] == (1, 1) and shown["k\\ud800"] == (1, 1)
@@ -199,9 +224,11 @@ def test_a_dead_letter_copy_the_broker_refuses_is_counted_and_the_batch_lands(fr
 
     lander = Lander(fresh_store, {"flow.transitions": "transition"}, "flow.dead-letter", send)
     try:
-        envelopes = [Envelope("flow.transitions", 0, 0, "transition", encode(transition(1))),
-                     Envelope("flow.transitions", 0, 1, "transition", b"x" * 1_100_000),
-                     _dl(0, b"{}", "from the receiver")]
+        envelopes = [
+            Envelope("flow.transitions", 0, 0, "transition", encode(transition(1))),
+            Envelope("flow.transitions", 0, 1, "transition", b"x" * 1_100_000),
+            _dl(0, b"{}", "from the receiver"),
+        ]
         asyncio.run(lander._land(envelopes))
     finally:
         lander.close()
@@ -222,31 +249,69 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
         sent.append(("case", producer.send(topic_of[case["kind"]], value=message(case)), case))
         sent.append(("good", producer.send(topics["transitions"], value=encode(transition(2 * n + 1))), None))
     producer.flush()
-    where = {id(case): f"{m.topic}[{m.partition}]@{m.offset}" for what, f, case in sent
-             if case is not None and (m := f.get(timeout=30))}
+    where = {
+        id(case): f"{m.topic}[{m.partition}]@{m.offset}"
+        for what, f, case in sent
+        if case is not None and (m := f.get(timeout=30))
+    }
     first_good = sent[0][1].get(timeout=30)
     # Dead letters other producers put on the dead-letter topic first: each counts once, as sent.
     # The forged "worker" one names a good event's coordinates (it landed: no dead letter there).
     claim = f"{first_good.topic}[{first_good.partition}]@{first_good.offset}"
     foreign = [
-        ("receiver", [("flowmeter-reason", b"the body is not JSON."), ("flowmeter-origin", b"receiver"),
-                      ("flowmeter-kind", b"unknown")]),
-        ("produce", [("flowmeter-reason", b"line 3 is not JSON."), ("flowmeter-origin", b"produce"),
-                     ("flowmeter-kind", b"unknown")]),
-        ("forged-worker", [("flowmeter-reason", b"forged"), ("flowmeter-origin", b"worker"),
-                           ("flowmeter-source", claim.encode()), ("flowmeter-kind", b"transition")]),
-        ("forged-worker-at-a-real-dead-letter", [("flowmeter-reason", b"forged"), ("flowmeter-origin", b"worker"),
-                                                 ("flowmeter-source", where[id(BAD[0])].encode())]),
-        ("forged-worker-nowhere", [("flowmeter-reason", b"forged"), ("flowmeter-origin", b"worker"),
-                                   ("flowmeter-source", b"nowhere[0]@1"), ("flowmeter-kind", b"unknown")]),
-        ("unknown-kind", [("flowmeter-reason", b"an incident"), ("flowmeter-origin", b"receiver"),
-                          ("flowmeter-kind", b"incident")]),
+        (
+            "receiver",
+            [
+                ("flowmeter-reason", b"the body is not JSON."),
+                ("flowmeter-origin", b"receiver"),
+                ("flowmeter-kind", b"unknown"),
+            ],
+        ),
+        (
+            "produce",
+            [
+                ("flowmeter-reason", b"line 3 is not JSON."),
+                ("flowmeter-origin", b"produce"),
+                ("flowmeter-kind", b"unknown"),
+            ],
+        ),
+        (
+            "forged-worker",
+            [
+                ("flowmeter-reason", b"forged"),
+                ("flowmeter-origin", b"worker"),
+                ("flowmeter-source", claim.encode()),
+                ("flowmeter-kind", b"transition"),
+            ],
+        ),
+        (
+            "forged-worker-at-a-real-dead-letter",
+            [
+                ("flowmeter-reason", b"forged"),
+                ("flowmeter-origin", b"worker"),
+                ("flowmeter-source", where[id(BAD[0])].encode()),
+            ],
+        ),
+        (
+            "forged-worker-nowhere",
+            [
+                ("flowmeter-reason", b"forged"),
+                ("flowmeter-origin", b"worker"),
+                ("flowmeter-source", b"nowhere[0]@1"),
+                ("flowmeter-kind", b"unknown"),
+            ],
+        ),
+        (
+            "unknown-kind",
+            [("flowmeter-reason", b"an incident"), ("flowmeter-origin", b"receiver"), ("flowmeter-kind", b"incident")],
+        ),
         ("no-headers", []),
         ("bad-header-bytes", [("flowmeter-reason", b"\xed\xa0\x80\xff"), ("flowmeter-kind", b"\xff")]),
     ]
     for name, headers in foreign:
-        sent.append(("foreign", producer.send(topics["dead_letter"], value=f"{{\"{name}\": 1}}".encode(),
-                                              headers=headers), None))
+        sent.append(
+            ("foreign", producer.send(topics["dead_letter"], value=f'{{"{name}": 1}}'.encode(), headers=headers), None)
+        )
     producer.flush()
     producer.close()
     total = len(sent)  # 3 x 150 + 8 = 458
@@ -255,8 +320,11 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
     worker = worker_factory(batch_max=64).start()
     final = worker.wait_accounted(total, timeout=180)
     # The worker reads back its own dead letters from the topic: once it has, nothing more may count.
-    wait_until(lambda: worker.status()["worker"]["own_dead_letters_read_back"] >= bad_cases, 60,
-               "the worker's own dead letters read back")
+    wait_until(
+        lambda: worker.status()["worker"]["own_dead_letters_read_back"] >= bad_cases,
+        60,
+        "the worker's own dead letters read back",
+    )
     final = worker.status()
     assert worker.process.poll() is None, worker.log_tail()
     assert final["accounted"] == total  # landed + duplicates + dead_lettered == sent, exactly
@@ -267,26 +335,42 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
     assert kinds["incident"]["dead_lettered"] == 1  # an unknown kind shows
     assert final["worker"]["dead_letter_copies_failed"] == 0
 
-    rows = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT src, reason FROM dead_letters"},
-                         headers=worker.headers, timeout=30).json()["rows"]
+    rows = requests.post(
+        f"{worker.url}/api/sql",
+        json={"sql": "SELECT src, reason FROM dead_letters"},
+        headers=worker.headers,
+        timeout=30,
+    ).json()["rows"]
     reasons = dict((r["src"], r["reason"]) if isinstance(r, dict) else r for r in rows)
     for case in BAD:
         assert case["expect"] in reasons[where[id(case)]], case["case"]
     assert sum(src.startswith(topics["dead_letter"]) for src in reasons) == len(foreign)
-    ids = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT count(DISTINCT event_id) FROM transitions "
-                                                       "WHERE event_id LIKE 'ev-%'"},
-                        headers=worker.headers, timeout=30).json()["rows"]
+    ids = requests.post(
+        f"{worker.url}/api/sql",
+        json={"sql": "SELECT count(DISTINCT event_id) FROM transitions WHERE event_id LIKE 'ev-%'"},
+        headers=worker.headers,
+        timeout=30,
+    ).json()["rows"]
     assert json.dumps(ids) in ("[[300]]", '[{"count(DISTINCT event_id)": 300}]')  # every good one: 2 x 150
 
     # On the topic: the 8 foreign ones and one copy of each of the worker's rejects, none re-published.
-    consumer = KafkaConsumer(topics["dead_letter"], bootstrap_servers=servers, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000, fetch_max_bytes=4_000_000)
+    consumer = KafkaConsumer(
+        topics["dead_letter"],
+        bootstrap_servers=servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        fetch_max_bytes=4_000_000,
+    )
     on_topic = [(dict(m.headers), len(m.value)) for m in consumer]
     consumer.close()
     origins = Counter(h.get("flowmeter-origin") for h, _ in on_topic)
     assert origins[b"worker"] == bad_cases + 3  # + the three forged ones
-    copies = {h["flowmeter-source"].decode(): (h, size) for h, size in on_topic
-              if h.get("flowmeter-origin") == b"worker" and h["flowmeter-reason"] != b"forged"}
+    copies = {
+        h["flowmeter-source"].decode(): (h, size)
+        for h, size in on_topic
+        if h.get("flowmeter-origin") == b"worker" and h["flowmeter-reason"] != b"forged"
+    }
     assert len(copies) == bad_cases  # each reject once: none doubled
     assert set(copies) == {where[id(c)] for c in BAD}
     assert all(size <= deadletter.COPY_BYTES for _, size in copies.values())

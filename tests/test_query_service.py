@@ -83,7 +83,8 @@ def test_every_refusal_is_a_4xx_sentence_and_nothing_changes(worker, tmp_path):
 def test_reasons_say_why(worker):
     assert sql(worker, "DELETE FROM transitions").json()["error"] == (
         "only read-only statements (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are accepted; "
-        "this is DELETE which changes data.")
+        "this is DELETE which changes data."
+    )
     assert "cannot read or write files" in sql(worker, "SELECT * FROM read_csv('/etc/hostname')").json()["error"]
     syntax = sql(worker, "SELEC 1")
     assert syntax.status_code == 422 and syntax.json()["error"].startswith("Parser Error: syntax error")
@@ -92,9 +93,16 @@ def test_reasons_say_why(worker):
 
 
 def test_read_only_statements_run(worker):
-    for statement in ["SELECT 1 AS x", "WITH a AS (SELECT 1 AS x) SELECT * FROM a", "FROM transitions LIMIT 1",
-                      "VALUES (1)", "DESCRIBE transitions", "SHOW TABLES", "SUMMARIZE SELECT 1 AS x",
-                      "EXPLAIN SELECT 1"]:
+    for statement in [
+        "SELECT 1 AS x",
+        "WITH a AS (SELECT 1 AS x) SELECT * FROM a",
+        "FROM transitions LIMIT 1",
+        "VALUES (1)",
+        "DESCRIBE transitions",
+        "SHOW TABLES",
+        "SUMMARIZE SELECT 1 AS x",
+        "EXPLAIN SELECT 1",
+    ]:
         assert sql(worker, statement).status_code == 200, statement
 
 
@@ -124,33 +132,51 @@ def test_only_json_posts_and_request_size_cap(worker):
     # No GET and no form or text/plain body: a web page could send those from the user's browser.
     got = requests.get(f"{worker.url}/api/sql", params={"q": "SELECT 41 + 1 AS answer"}, timeout=10)
     assert got.status_code == 405 and "POST" in got.json()["error"]
-    plain = requests.post(f"{worker.url}/api/sql", data=b'{"sql": "SELECT 1"}', timeout=10,
-                          headers={"Content-Type": "text/plain"})
+    plain = requests.post(
+        f"{worker.url}/api/sql", data=b'{"sql": "SELECT 1"}', timeout=10, headers={"Content-Type": "text/plain"}
+    )
     assert plain.status_code == 415 and "application/json" in plain.json()["error"]
     form = requests.post(f"{worker.url}/api/sql", data={"sql": "SELECT 1"}, timeout=10)
     assert form.status_code == 415
     huge = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT '" + "x" * 70_000 + "'"}, timeout=10)
     assert huge.status_code == 413 and "larger than 65,536 bytes" in huge.json()["error"]
-    bad = requests.post(f"{worker.url}/api/sql", data=b"SELECT 1", timeout=10,
-                        headers={"Content-Type": "application/json"})
+    bad = requests.post(
+        f"{worker.url}/api/sql", data=b"SELECT 1", timeout=10, headers={"Content-Type": "application/json"}
+    )
     assert bad.status_code == 400 and "JSON object" in bad.json()["error"]
     # A lone surrogate in the SQL text (JSON allows the escape): one sentence, not a 500.
-    odd = requests.post(f"{worker.url}/api/sql", data=b'{"sql": "SELECT \'\\ud800\'"}', timeout=10,
-                        headers={"Content-Type": "application/json"})
+    odd = requests.post(
+        f"{worker.url}/api/sql",
+        data=b'{"sql": "SELECT \'\\ud800\'"}',
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert odd.status_code == 400 and "not valid Unicode" in odd.json()["error"]
-    deep = requests.post(f"{worker.url}/api/sql", data=b"[" * 5000 + b"]" * 5000, timeout=10,
-                         headers={"Content-Type": "application/json"})
+    deep = requests.post(
+        f"{worker.url}/api/sql",
+        data=b"[" * 5000 + b"]" * 5000,
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert deep.status_code in (400, 413)
 
 
 def test_bound_parameters(worker):
-    got = requests.post(f"{worker.url}/api/sql", timeout=10, json={
-        "sql": "SELECT count(*) AS n FROM transitions WHERE board = ? AND ticket_id = ?",
-        "params": ["payments", "T-7"]})
+    got = requests.post(
+        f"{worker.url}/api/sql",
+        timeout=10,
+        json={
+            "sql": "SELECT count(*) AS n FROM transitions WHERE board = ? AND ticket_id = ?",
+            "params": ["payments", "T-7"],
+        },
+    )
     # transition(n) puts event n on ticket T-(n % 500): of events 0..299 only n = 7 is T-7.
     assert got.status_code == 200 and got.json()["rows"] == [{"n": 1}]
-    injected = requests.post(f"{worker.url}/api/sql", timeout=10, json={
-        "sql": "SELECT count(*) AS n FROM transitions WHERE board = $board", "params": {"board": "x' OR '1'='1"}})
+    injected = requests.post(
+        f"{worker.url}/api/sql",
+        timeout=10,
+        json={"sql": "SELECT count(*) AS n FROM transitions WHERE board = $board", "params": {"board": "x' OR '1'='1"}},
+    )
     assert injected.json()["rows"] == [{"n": 0}]
 
 
@@ -158,8 +184,7 @@ def test_result_bytes_are_capped(worker_factory):
     w = worker_factory(query_max_result_bytes=1_000_000).start()
     # 400 rows of 100,000 bytes = 40 MB of Arrow data; the cap keeps the first 9 (9 x 100,000
     # value bytes plus offsets stays under 1,000,000; 10 would pass it).
-    got = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT repeat('x', 100000) AS s FROM range(400)"},
-                        timeout=30)
+    got = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT repeat('x', 100000) AS s FROM range(400)"}, timeout=30)
     assert got.status_code == 200 and got.headers["X-Flowmeter-Cut-By"] == "bytes"
     body = got.json()
     assert body["truncated"] is True and body["cut_by"] == "bytes" and body["row_count"] == 9
@@ -169,8 +194,9 @@ def test_only_the_api_is_served_and_foreign_origins_are_refused(worker):
     for path in ("/", "/router/", "/table/", "/stats/", "/graph/"):
         response = requests.get(worker.url + path, timeout=10)
         assert response.status_code == 404, path
-    foreign = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10,
-                            headers={"Origin": "https://evil.example"})
+    foreign = requests.post(
+        f"{worker.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10, headers={"Origin": "https://evil.example"}
+    )
     assert foreign.status_code == 403 and "evil.example" in foreign.json()["error"]
     assert requests.get(f"{worker.url}/api/status", headers={"Origin": "null"}, timeout=10).status_code == 403
 
@@ -203,18 +229,25 @@ def test_stopping_ends_a_running_query_at_once(worker_factory):
 def test_token_is_required_when_configured(worker_factory):
     w = worker_factory(query_token="s3cret").start()
     assert requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10).status_code == 401
-    wrong = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, headers={"Authorization": "Bearer nope"},
-                          timeout=10)
+    wrong = requests.post(
+        f"{w.url}/api/sql", json={"sql": "SELECT 1"}, headers={"Authorization": "Bearer nope"}, timeout=10
+    )
     assert wrong.status_code == 403 and "bearer token" in wrong.json()["error"]
-    right = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"},
-                          headers={"Authorization": "Bearer s3cret"}, timeout=10)
+    right = requests.post(
+        f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"}, headers={"Authorization": "Bearer s3cret"}, timeout=10
+    )
     assert right.status_code == 200 and right.json()["rows"] == [{"x": 1}]
     # The scheme is case-insensitive (RFC 9110 11.1); a non-ASCII header is a 403, not a 500.
-    lower = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"},
-                          headers={"Authorization": "bearer s3cret"}, timeout=10)
+    lower = requests.post(
+        f"{w.url}/api/sql", json={"sql": "SELECT 1 AS x"}, headers={"Authorization": "bearer s3cret"}, timeout=10
+    )
     assert lower.status_code == 200
-    odd = requests.post(f"{w.url}/api/sql", json={"sql": "SELECT 1"}, timeout=10,
-                        headers={"Authorization": "Bearer s3cr\u00e9t".encode("latin-1")})
+    odd = requests.post(
+        f"{w.url}/api/sql",
+        json={"sql": "SELECT 1"},
+        timeout=10,
+        headers={"Authorization": "Bearer s3cr\u00e9t".encode("latin-1")},
+    )
     assert odd.status_code == 403
     assert requests.get(f"{w.url}/api/status", timeout=10).status_code == 401
     assert requests.get(f"{w.url}/api/snapshot", timeout=10).status_code == 401
@@ -225,10 +258,12 @@ def test_concurrent_queries_while_10000_events_stream_in_see_only_whole_batches(
     total = 10_000
     # Rows written together in one transaction must always be seen together: the landed
     # events and their count, and the derived tickets and the distinct tickets they come from.
-    probe = ("SELECT (SELECT count(*) FROM transitions) AS events, "
-             "(SELECT coalesce(sum(landed), 0) FROM ingest_counts WHERE kind = 'transition') AS counted, "
-             "(SELECT count(*) FROM tickets) AS tickets, "
-             "(SELECT count(DISTINCT ticket_id) FROM transitions) AS distinct_tickets")
+    probe = (
+        "SELECT (SELECT count(*) FROM transitions) AS events, "
+        "(SELECT coalesce(sum(landed), 0) FROM ingest_counts WHERE kind = 'transition') AS counted, "
+        "(SELECT count(*) FROM tickets) AS tickets, "
+        "(SELECT count(DISTINCT ticket_id) FROM transitions) AS distinct_tickets"
+    )
     seen: list[dict] = []
     failures: list[str] = []
     stop = threading.Event()
@@ -269,8 +304,12 @@ def test_catching_up_defers_derived_tables_then_they_match_the_events(worker_fac
     # once it has caught up, tickets account for every ticket the events name.
     worker = worker_factory(batch_max=250).start()
     land(worker, producer, topics, 5_000)
-    derived = ("SELECT (SELECT count(*) FROM tickets) AS tickets, "
-               "(SELECT count(DISTINCT ticket_id) FROM transitions) AS named")
-    rows = wait_until(lambda: (r := sql(worker, derived).json()["rows"])[0]["tickets"] == 500 and r,
-                      30, "the derived tickets to catch up")
+    derived = (
+        "SELECT (SELECT count(*) FROM tickets) AS tickets, (SELECT count(DISTINCT ticket_id) FROM transitions) AS named"
+    )
+    rows = wait_until(
+        lambda: (r := sql(worker, derived).json()["rows"])[0]["tickets"] == 500 and r,
+        30,
+        "the derived tickets to catch up",
+    )
     assert rows == [{"tickets": 500, "named": 500}]

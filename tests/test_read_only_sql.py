@@ -22,25 +22,33 @@ from click.testing import CliRunner
 from kafka import KafkaProducer
 from streamlit.testing.v1 import AppTest
 
-from flowmeter.broker import free_port
 from flowmeter.cli import cli
+from streams.broker import free_port
 from tests.conftest import ARTIFACTS, MALFORMED, WorkerProcess, encode, transition, wait_until
 
 pytestmark = [pytest.mark.broker]
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKS_FILE = ROOT / "tests" / "attacks" / "sql_writes.sql"
-ATTACKS = [line.strip() for line in ATTACKS_FILE.read_text().splitlines()
-           if line.strip() and not line.startswith("--")]
+ATTACKS = [line.strip() for line in ATTACKS_FILE.read_text().splitlines() if line.strip() and not line.startswith("--")]
 APP = str(ROOT / "dashboard" / "app.py")
 GOOD, BAD = 300, 10  # events landed before the attacks: 300 transitions and 10 dead letters
 
 
 def _env(broker: str, db: Path, port: int, prefix: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    env.update({"FLOWMETER_BROKER": broker, "FLOWMETER_DB": str(db), "FLOWMETER_TOPIC_PREFIX": prefix,
-                "FLOWMETER_GROUP_ID": f"g{prefix}", "FLOWMETER_WEB_PORT": str(port),
-                "FLOWMETER_SESSION_TIMEOUT": "2", "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
-                "FLOWMETER_BATCH_WITHIN": "0.2", "FLOWMETER_QUERY_TIMEOUT": "5"})
+    env.update(
+        {
+            "FLOWMETER_BROKER": broker,
+            "FLOWMETER_DB": str(db),
+            "FLOWMETER_TOPIC_PREFIX": prefix,
+            "FLOWMETER_GROUP_ID": f"g{prefix}",
+            "FLOWMETER_WEB_PORT": str(port),
+            "FLOWMETER_SESSION_TIMEOUT": "2",
+            "FLOWMETER_HEARTBEAT_INTERVAL": "0.5",
+            "FLOWMETER_BATCH_WITHIN": "0.2",
+            "FLOWMETER_QUERY_TIMEOUT": "5",
+        }
+    )
     return env
 
 
@@ -54,8 +62,9 @@ def worker(broker: str, store_dir: Path) -> Iterator[WorkerProcess]:
     prefix = f"t{uuid.uuid4().hex[:10]}."
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    w = WorkerProcess(_env(broker, store_dir / "flow.duckdb", port, prefix), store_dir / "worker.log",
-                      f"http://127.0.0.1:{port}").start()
+    w = WorkerProcess(
+        _env(broker, store_dir / "flow.duckdb", port, prefix), store_dir / "worker.log", f"http://127.0.0.1:{port}"
+    ).start()
     producer = KafkaProducer(bootstrap_servers=broker.removeprefix("kafka://"), acks="all")
     for n in range(GOOD):
         producer.send(f"{prefix}transitions", key=f"T-{n % 500}".encode(), value=encode(transition(n)))
@@ -72,14 +81,21 @@ def worker(broker: str, store_dir: Path) -> Iterator[WorkerProcess]:
 
 def fingerprint(worker: WorkerProcess) -> dict[str, tuple[int, str]]:
     """Every base table's row count and a hash of its whole content, read through the API."""
-    tables = requests.post(f"{worker.url}/api/sql", timeout=30, json={
-        "sql": "SELECT table_name FROM information_schema.tables "
-               "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database() ORDER BY 1"}).json()["rows"]
+    tables = requests.post(
+        f"{worker.url}/api/sql",
+        timeout=30,
+        json={
+            "sql": "SELECT table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database() ORDER BY 1"
+        },
+    ).json()["rows"]
     names = [t["table_name"] for t in tables]
     assert {"transitions", "dead_letters", "ingest_positions", "ingest_counts"} <= set(names)
     parts = " UNION ALL ".join(
         f"SELECT '{n}' AS t, count(*) AS n, md5(coalesce(string_agg(x::VARCHAR, '|' ORDER BY x::VARCHAR), '')) AS h "
-        f"FROM {n} AS x" for n in names)
+        f"FROM {n} AS x"
+        for n in names
+    )
     rows = requests.post(f"{worker.url}/api/sql", json={"sql": parts}, timeout=30).json()["rows"]
     return {r["t"]: (r["n"], r["h"]) for r in rows}
 
@@ -88,8 +104,11 @@ def fingerprint(worker: WorkerProcess) -> dict[str, tuple[int, str]]:
 def before(worker: WorkerProcess) -> dict[str, tuple[int, str]]:
     # Quiet first: the worker reads its own 10 dead-letter copies back from the dead-letter topic
     # (and records that topic's positions); only then is the store still while nothing is sent.
-    wait_until(lambda: worker.status()["worker"]["own_dead_letters_read_back"] >= BAD, 60,
-               "the worker to read its own dead-letter copies back")
+    wait_until(
+        lambda: worker.status()["worker"]["own_dead_letters_read_back"] >= BAD,
+        60,
+        "the worker to read its own dead-letter copies back",
+    )
     prints = fingerprint(worker)
     # Hand arithmetic: 300 transitions landed, 10 malformed ones dead-lettered.
     assert prints["transitions"][0] == GOOD and prints["dead_letters"][0] == BAD

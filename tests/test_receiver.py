@@ -16,7 +16,7 @@ import pytest
 import requests
 from kafka import KafkaConsumer
 
-from flowmeter.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
 from tests.conftest import ARTIFACTS, transition, wait_until
 
@@ -28,8 +28,12 @@ class Receiver:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         with log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "flowmeter", "receive", "--port", str(self.port)],
-                                            env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flowmeter", "receive", "--port", str(self.port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self.log = log
         wait_until(self._up, 30, f"the receiver on {self.url}")
 
@@ -104,8 +108,11 @@ def test_503_while_the_broker_is_down_then_recovers(tmp_path, receiver_factory):
     port = free_port()
     prefix = "rx."
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    env.update(FLOWMETER_BROKER=f"kafka://127.0.0.1:{port}", FLOWMETER_TOPIC_PREFIX=prefix,
-               FLOWMETER_DB=str(tmp_path / "none.duckdb"))
+    env.update(
+        FLOWMETER_BROKER=f"kafka://127.0.0.1:{port}",
+        FLOWMETER_TOPIC_PREFIX=prefix,
+        FLOWMETER_DB=str(tmp_path / "none.duckdb"),
+    )
     topics = [f"{prefix}transitions", f"{prefix}deploys", f"{prefix}dead-letter"]
     first = EmbeddedBroker(log_path=ARTIFACTS / "broker-rx1.log", port=port).start()
     ensure_topics([f"127.0.0.1:{port}"], topics, 1)
@@ -127,8 +134,13 @@ def test_503_while_the_broker_is_down_then_recovers(tmp_path, receiver_factory):
         ensure_topics([f"127.0.0.1:{port}"], topics, 1)
         # The sender retries the same event until it is acknowledged.
         wait_until(lambda: receiver.post("/events", retried).status_code == 200, 60, "the receiver to recover")
-        consumer = KafkaConsumer(topics[0], bootstrap_servers=f"127.0.0.1:{port}", group_id=None,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        consumer = KafkaConsumer(
+            topics[0],
+            bootstrap_servers=f"127.0.0.1:{port}",
+            group_id=None,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=3000,
+        )
         ids = [json.loads(m.value)["event_id"] for m in consumer]
         consumer.close()
         assert "ev-2" in ids
@@ -138,11 +150,11 @@ def test_503_while_the_broker_is_down_then_recovers(tmp_path, receiver_factory):
 
 def test_github_signature_and_a_replayed_delivery_lands_once(worker_factory, topics, receiver_factory):
     from tests.test_adapter_github import DELIVERY, deployment_status
+
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker), github_secret="gh-s3cret")
     body = json.dumps(deployment_status("success")).encode()
-    headers = {"X-GitHub-Event": "deployment_status", "X-GitHub-Delivery": DELIVERY,
-               "Content-Type": "application/json"}
+    headers = {"X-GitHub-Event": "deployment_status", "X-GitHub-Delivery": DELIVERY, "Content-Type": "application/json"}
     assert receiver.post("/webhooks/github", body, **headers).status_code == 401  # unsigned
     signed_headers = dict(headers, **{"X-Hub-Signature-256": signed("gh-s3cret", body)})
     first = receiver.post("/webhooks/github", body, **signed_headers)
@@ -156,13 +168,17 @@ def test_github_signature_and_a_replayed_delivery_lands_once(worker_factory, top
     final = worker.wait_accounted(2)
     deploy = final["by_kind"]["deploy"]
     assert (deploy["landed"], deploy["duplicates"]) == (1, 1)
-    ping = receiver.post("/webhooks/github", b"{}", **dict(signed_headers, **{
-        "X-GitHub-Event": "ping", "X-Hub-Signature-256": signed("gh-s3cret", b"{}")}))
+    ping = receiver.post(
+        "/webhooks/github",
+        b"{}",
+        **dict(signed_headers, **{"X-GitHub-Event": "ping", "X-Hub-Signature-256": signed("gh-s3cret", b"{}")}),
+    )
     assert ping.status_code == 200
 
 
 def test_jira_status_change_lands_as_a_transition(worker_factory, topics, receiver_factory):
     from tests.test_adapter_jira import STATUS_PROGRESS_TO_REVIEW, updated
+
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker), jira_secret="j1ra")
     body = json.dumps(updated([STATUS_PROGRESS_TO_REVIEW], status="Review")).encode()
@@ -171,8 +187,9 @@ def test_jira_status_change_lands_as_a_transition(worker_factory, topics, receiv
     assert answer.status_code == 200 and answer.json()["accepted"] == 1
     final = worker.wait_accounted(1)
     assert final["by_kind"]["transition"]["landed"] == 1
-    rows = requests.post(f"{worker.url}/api/sql", json={"sql": "SELECT from_state, to_state, source FROM transitions"},
-                         timeout=10).json()["rows"]
+    rows = requests.post(
+        f"{worker.url}/api/sql", json={"sql": "SELECT from_state, to_state, source FROM transitions"}, timeout=10
+    ).json()["rows"]
     assert rows == [{"from_state": "In Progress", "to_state": "Review", "source": "jira"}]
 
 

@@ -34,16 +34,15 @@ import pytest
 import requests
 from kafka import KafkaConsumer, TopicPartition
 
+from flowcore.events import parse_deploy, parse_transition
 from sources.rejects import KEPT_BYTES, MAX_MESSAGE
-from streams.events import parse_deploy, parse_transition
 from streams.topics import ensure_topics
 from tests.conftest import transition, wait_until
 from tests.test_receiver import Receiver, cli_env, receiver_factory  # noqa: F401 - a fixture (F811 below: pytest passes it by name)
 
 pytestmark = [pytest.mark.broker]
 
-CASES = [json.loads(line) for line in (Path(__file__).parent / "attacks" / "hostile_http.jsonl").open()
-         if line.strip()]
+CASES = [json.loads(line) for line in (Path(__file__).parent / "attacks" / "hostile_http.jsonl").open() if line.strip()]
 SECRETS = {"/webhooks/github": "gh-s3cret", "/webhooks/cdevents": "cd-s3cret"}
 SIGNATURE_HEADERS = {"/webhooks/github": "X-Hub-Signature-256", "/webhooks/cdevents": "X-Flowmeter-Signature"}
 ANSWER_WITHIN = 10.0  # GitHub's delivery timeout
@@ -75,8 +74,12 @@ class Topics:
     """Reads the receiver's three topics forward, message by message, across the module's cases."""
 
     def __init__(self, broker: str, names: list[str]) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=broker.removeprefix("kafka://"), group_id=None,
-                                      enable_auto_commit=False, max_partition_fetch_bytes=2 * 1024 * 1024)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=broker.removeprefix("kafka://"),
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=2 * 1024 * 1024,
+        )
         self.consumer.assign([TopicPartition(name, 0) for name in names])
         self.consumer.seek_to_beginning()
         self.pending: list[Any] = []
@@ -86,6 +89,7 @@ class Topics:
             for records in self.consumer.poll(timeout_ms=200).values():
                 self.pending.extend(records)
             return len(self.pending) >= count
+
         if count:
             wait_until(enough, timeout, f"{count} messages on the receiver's topics")
         taken, self.pending = self.pending[:count], self.pending[count:]
@@ -106,10 +110,13 @@ def hostile(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     names = {"transition": f"{prefix}transitions", "deploy": f"{prefix}deploys", "dead": f"{prefix}dead-letter"}
     ensure_topics([broker.removeprefix("kafka://")], list(names.values()), partitions=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    env.update(FLOWMETER_BROKER=broker, FLOWMETER_TOPIC_PREFIX=prefix,
-               FLOWMETER_DB=str(tmp_path_factory.mktemp("hostile") / "none.duckdb"),
-               FLOWMETER_GITHUB_SECRET=SECRETS["/webhooks/github"],
-               FLOWMETER_CDEVENTS_SECRET=SECRETS["/webhooks/cdevents"])
+    env.update(
+        FLOWMETER_BROKER=broker,
+        FLOWMETER_TOPIC_PREFIX=prefix,
+        FLOWMETER_DB=str(tmp_path_factory.mktemp("hostile") / "none.duckdb"),
+        FLOWMETER_GITHUB_SECRET=SECRETS["/webhooks/github"],
+        FLOWMETER_CDEVENTS_SECRET=SECRETS["/webhooks/cdevents"],
+    )
     receiver = Receiver(env, tmp_path_factory.mktemp("hostile-log") / "receiver.log")
     topics = Topics(broker, list(names.values()))
     yield receiver, topics, names
@@ -194,11 +201,25 @@ def test_the_http_poison_pills_of_issue_13_leave_the_worker_running(worker_facto
     receiver = receiver_factory(cli_env(worker))
     pills = [
         ("/events", json.dumps(transition(1, board="b\ud800")).encode(), {}),
-        ("/webhooks/jira", json.dumps({
-            "webhookEvent": "jira:issue_created", "timestamp": 1714550000000,
-            "issue": {"id": "1", "key": "PAY-1", "fields": {"project": {"key": "PAY"}, "status": {"name": "Backlog"},
-                                                           "created": "9999-12-31T23:59:59.000-1400"}}}).encode(),
-         {"X-Atlassian-Webhook-Identifier": "pill-2"}),
+        (
+            "/webhooks/jira",
+            json.dumps(
+                {
+                    "webhookEvent": "jira:issue_created",
+                    "timestamp": 1714550000000,
+                    "issue": {
+                        "id": "1",
+                        "key": "PAY-1",
+                        "fields": {
+                            "project": {"key": "PAY"},
+                            "status": {"name": "Backlog"},
+                            "created": "9999-12-31T23:59:59.000-1400",
+                        },
+                    },
+                }
+            ).encode(),
+            {"X-Atlassian-Webhook-Identifier": "pill-2"},
+        ),
         ("/events", json.dumps(transition(3, ticket_id="x" * 1_000_000)).encode(), {}),
     ]
     for number, (path, body, headers) in enumerate(pills):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from flowmeter.errors import SettingsError
-from flowmeter.failpoints import Failpoints
-from flowmeter.settings import bootstrap_servers, faust_broker, load_settings
+from flowcore.errors import SettingsError
+from flowcore.failpoints import Failpoints
+from flowcore.settings import bootstrap_servers, faust_broker, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -23,12 +23,16 @@ def test_defaults():
     s = load_settings()
     assert (s.broker, s.db, s.settings, s.dashboard_port) == (None, Path("flowmeter.duckdb"), None, 8501)
     assert (s.transitions_topic, s.deploys_topic, s.dead_letter_topic) == (
-        "flow.transitions", "flow.deploys", "flow.dead-letter")
+        "flow.transitions",
+        "flow.deploys",
+        "flow.dead-letter",
+    )
 
 
 def test_cli_beats_environment_beats_file_beats_default(tmp_path, monkeypatch):
-    (tmp_path / "flowmeter.toml").write_text('broker = "kafka://file:1"\ndb = "file.duckdb"\nbatch_max = 7\n'
-                                             '[boards.payments]\nstates = []\n')
+    (tmp_path / "flowmeter.toml").write_text(
+        'broker = "kafka://file:1"\ndb = "file.duckdb"\nbatch_max = 7\n[boards.payments]\nstates = []\n'
+    )
     monkeypatch.setenv("FLOWMETER_DB", "env.duckdb")
     monkeypatch.setenv("FLOWMETER_BROKER", "kafka://env:2")
     s = load_settings(broker="kafka://cli:3")
@@ -46,12 +50,17 @@ def test_named_settings_file_via_environment(tmp_path, monkeypatch):
     assert load_settings().partitions == 2
 
 
-@pytest.mark.parametrize("content, message", [
-    ("batchmax = 3\n", "unknown setting 'batchmax'; see `flowmeter --help` or the README for the known ones."),
-    ("batch_max = 0\n", "setting 'batch_max' = 0 is not usable: Input should be greater than or equal to 1."),
-    ("log_level = 'loud'\n", "setting 'log_level' = 'loud' is not usable: Value error, must be one of debug, "
-                             "info, warning, error."),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("batchmax = 3\n", "unknown setting 'batchmax'; see `flowmeter --help` or the README for the known ones."),
+        ("batch_max = 0\n", "setting 'batch_max' = 0 is not usable: Input should be greater than or equal to 1."),
+        (
+            "log_level = 'loud'\n",
+            "setting 'log_level' = 'loud' is not usable: Value error, must be one of debug, info, warning, error.",
+        ),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, content, message):
     (tmp_path / "flowmeter.toml").write_text(content)
     with pytest.raises(SettingsError) as caught:

@@ -16,17 +16,29 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics.catalog import documented
-from flowmeter.broker import free_port
+from streams.broker import free_port
 from tests.conftest import encode
 
 ROOT = Path(__file__).resolve().parent.parent
-VIEWS = sorted(re.findall(r"CREATE OR REPLACE VIEW (\w+)", "".join(
-    p.read_text() for p in (ROOT / "analytics/sql/views").glob("*.sql"))))
+VIEWS = sorted(
+    re.findall(
+        r"CREATE OR REPLACE VIEW (\w+)", "".join(p.read_text() for p in (ROOT / "analytics/sql/views").glob("*.sql"))
+    )
+)
 
 
 def _transition(event_id: str, ticket: str, from_state: str | None, to_state: str, at: str, team: str) -> dict:
-    return {"event_id": event_id, "ticket_id": ticket, "board": "payments", "from_state": from_state,
-            "to_state": to_state, "at": at, "team": team, "assignee": "ana", "source": "test"}
+    return {
+        "event_id": event_id,
+        "ticket_id": ticket,
+        "board": "payments",
+        "from_state": from_state,
+        "to_state": to_state,
+        "at": at,
+        "team": team,
+        "assignee": "ana",
+        "source": "test",
+    }
 
 
 # Two tickets on the default workflow (Backlog -> In Progress (active) -> Review, QA (queues) -> Done):
@@ -40,32 +52,51 @@ EVENTS = [
     _transition("e4", "P-2", None, "Backlog", "2025-03-01T10:00:00Z", "core"),
     _transition("e5", "P-2", "Backlog", "Review", "2025-03-03T12:00:00Z", "qa"),
 ]
-FLOW_SQL = ("SELECT ticket_id, state, transitions, committed_at, done_at, cycle_time_days, is_done "
-            "FROM ticket_flow ORDER BY ticket_id")
+FLOW_SQL = (
+    "SELECT ticket_id, state, transitions, committed_at, done_at, cycle_time_days, is_done "
+    "FROM ticket_flow ORDER BY ticket_id"
+)
 EXPECTED = {
     "table": (
         "ticket_id  state   transitions  committed_at         done_at              cycle_time_days  is_done\n"
         "---------  ------  -----------  -------------------  -------------------  ---------------  -------\n"
         "P-1        Done              3  2025-03-02 09:00:00  2025-03-04 21:00:00              2.5  true\n"
         "P-2        Review            2  2025-03-03 12:00:00  NULL                            NULL  false\n"
-        "(2 rows)\n"),
+        "(2 rows)\n"
+    ),
     "csv": (
         "ticket_id,state,transitions,committed_at,done_at,cycle_time_days,is_done\n"
         "P-1,Done,3,2025-03-02T09:00:00Z,2025-03-04T21:00:00Z,2.5,true\n"
-        "P-2,Review,2,2025-03-03T12:00:00Z,,,false\n"),
+        "P-2,Review,2,2025-03-03T12:00:00Z,,,false\n"
+    ),
     "json": (
-        '[\n'
+        "[\n"
         '{"ticket_id": "P-1", "state": "Done", "transitions": 3, "committed_at": "2025-03-02T09:00:00Z", '
         '"done_at": "2025-03-04T21:00:00Z", "cycle_time_days": 2.5, "is_done": true},\n'
         '{"ticket_id": "P-2", "state": "Review", "transitions": 2, "committed_at": "2025-03-03T12:00:00Z", '
         '"done_at": null, "cycle_time_days": null, "is_done": false}\n'
-        ']\n'),
+        "]\n"
+    ),
 }
 EXPECTED_ROWS = [
-    {"ticket_id": "P-1", "state": "Done", "transitions": 3, "committed_at": datetime(2025, 3, 2, 9),
-     "done_at": datetime(2025, 3, 4, 21), "cycle_time_days": 2.5, "is_done": True},
-    {"ticket_id": "P-2", "state": "Review", "transitions": 2, "committed_at": datetime(2025, 3, 3, 12),
-     "done_at": None, "cycle_time_days": None, "is_done": False},
+    {
+        "ticket_id": "P-1",
+        "state": "Done",
+        "transitions": 3,
+        "committed_at": datetime(2025, 3, 2, 9),
+        "done_at": datetime(2025, 3, 4, 21),
+        "cycle_time_days": 2.5,
+        "is_done": True,
+    },
+    {
+        "ticket_id": "P-2",
+        "state": "Review",
+        "transitions": 2,
+        "committed_at": datetime(2025, 3, 3, 12),
+        "done_at": None,
+        "cycle_time_days": None,
+        "is_done": False,
+    },
 ]
 # What each refusal must say: DuckDB's own sentence, or flowmeter's.
 REFUSALS = {
@@ -76,11 +107,19 @@ REFUSALS = {
 }
 
 
-def flowmeter(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess:
+def flowmeter(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    return subprocess.run([sys.executable, "-m", "flowmeter", *args], env=dict(base, **(env or {})), cwd=cwd,
-                           input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flowmeter", *args],
+        env=dict(base, **(env or {})),
+        cwd=cwd,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def one_sentence(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -136,27 +175,32 @@ def test_refusals_are_one_sentence(store, case):
 
 def test_a_result_cut_by_the_row_cap_says_so(store):
     # 5 visits exist (P-1: Backlog, In Progress, Done; P-2: Backlog, Review); the cap keeps 2.
-    result = flowmeter("sql", "--db", str(store), "SELECT ticket_id, seq FROM state_visits ORDER BY ticket_id, seq",
-                       env={"FLOWMETER_QUERY_MAX_ROWS": "2"})
+    result = flowmeter(
+        "sql",
+        "--db",
+        str(store),
+        "SELECT ticket_id, seq FROM state_visits ORDER BY ticket_id, seq",
+        env={"FLOWMETER_QUERY_MAX_ROWS": "2"},
+    )
     assert result.returncode == 0
     assert result.stdout == "ticket_id  seq\n---------  ---\nP-1          1\nP-1          2\n(2 rows)\n"
     assert result.stderr.startswith("note: only the first 2 rows are shown; the result has more")
 
 
 def test_no_store_is_one_sentence(tmp_path):
-    one_sentence(flowmeter("sql", "--db", str(tmp_path / "none.duckdb"), "SELECT 1"),
-                 "no store at")
+    one_sentence(flowmeter("sql", "--db", str(tmp_path / "none.duckdb"), "SELECT 1"), "no store at")
 
 
 def test_interactive_mode_reads_statements_from_stdin(store):
-    script = ("SELECT count(*) AS transitions FROM transitions;\n"
-              "SELECT nope FROM transitions;\n"
-              "-- a comment; not a statement\n"
-              "SELECT 'x;y' AS b,\n"
-              "       2 AS c;\n")
+    script = (
+        "SELECT count(*) AS transitions FROM transitions;\n"
+        "SELECT nope FROM transitions;\n"
+        "-- a comment; not a statement\n"
+        "SELECT 'x;y' AS b,\n"
+        "       2 AS c;\n"
+    )
     result = flowmeter("sql", "--db", str(store), stdin=script)
-    assert result.stdout == ("transitions\n-----------\n          5\n(1 row)\n\n"
-                             "b    c\n---  -\nx;y  2\n(1 row)\n\n")
+    assert result.stdout == ("transitions\n-----------\n          5\n(1 row)\n\nb    c\n---  -\nx;y  2\n(1 row)\n\n")
     assert result.stderr == 'Error: Binder Error: Referenced column "nope" not found in FROM clause!\n'
     assert result.returncode == 1  # a statement failed; the others still ran
 
@@ -184,11 +228,20 @@ def test_schema_lists_every_view_with_its_columns(store):
     assert objects["wip_now"]["description"] == "work in progress right now, per board and state, against its limit."
     # docs/metrics.md: board, state, category, position, wip, wip_limit, warn_at, over_limit.
     assert [(c["name"], c["type"]) for c in objects["wip_now"]["columns"]] == [
-        ("board", "VARCHAR"), ("state", "VARCHAR"), ("category", "VARCHAR"), ("position", "INTEGER"),
-        ("wip", "BIGINT"), ("wip_limit", "INTEGER"), ("warn_at", "INTEGER"), ("over_limit", "BOOLEAN")]
+        ("board", "VARCHAR"),
+        ("state", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("position", "INTEGER"),
+        ("wip", "BIGINT"),
+        ("wip_limit", "INTEGER"),
+        ("warn_at", "INTEGER"),
+        ("over_limit", "BOOLEAN"),
+    ]
     text = flowmeter("schema", "--db", str(store)).stdout
-    assert "wip_now (view): work in progress right now, per board and state, against its limit.\n" \
-           "  board       VARCHAR\n" in text
+    assert (
+        "wip_now (view): work in progress right now, per board and state, against its limit.\n"
+        "  board       VARCHAR\n" in text
+    )
 
 
 def _counts(db: Path, tables: list[str]) -> dict[str, int]:
@@ -200,17 +253,29 @@ def test_snapshot_without_a_worker(store, tmp_path):
     target, parquet = tmp_path / "copy.duckdb", tmp_path / "parquet"
     result = flowmeter("snapshot", "--db", str(store), str(target), "--parquet", str(parquet))
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(rf"snapshot {re.escape(str(target))} \([\d.]+ MB, 15 tables: 5 transitions, 0 deploys, "
-                        rf"0 dead_letters, 2 tickets\) from {re.escape(str(store))} in [\d.]+ s; 22 views as "
-                        rf"Parquet in {re.escape(str(parquet))} \([\d,]+ rows\)\.\n", result.stdout), result.stdout
+    assert re.fullmatch(
+        rf"snapshot {re.escape(str(target))} \([\d.]+ MB, 15 tables: 5 transitions, 0 deploys, "
+        rf"0 dead_letters, 2 tickets\) from {re.escape(str(store))} in [\d.]+ s; 22 views as "
+        rf"Parquet in {re.escape(str(parquet))} \([\d,]+ rows\)\.\n",
+        result.stdout,
+    ), result.stdout
     tables = ["transitions", "visits", "tickets", "workflow_states"]
     assert _counts(target, tables) == _counts(store, tables)
     assert sorted(p.stem for p in parquet.glob("*.parquet")) == VIEWS
     assert pq.read_table(parquet / "ticket_flow.parquet").num_rows == 2
     again = flowmeter("snapshot", "--db", str(store), str(target))
     one_sentence(again, f"{target} exists; choose another path or pass --force to replace it.")
-    only = flowmeter("snapshot", "--db", str(store), str(target), "--force", "--parquet", str(tmp_path / "two"),
-                     "--views", "wip_now,ticket_flow")
+    only = flowmeter(
+        "snapshot",
+        "--db",
+        str(store),
+        str(target),
+        "--force",
+        "--parquet",
+        str(tmp_path / "two"),
+        "--views",
+        "wip_now,ticket_flow",
+    )
     assert only.returncode == 0, only.stderr
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["ticket_flow.parquet", "wip_now.parquet"]
 
@@ -277,12 +342,21 @@ def test_snapshot_through_a_worker(worker_factory, producer, topics, tmp_path):
     assert f"from the worker at {worker.url} in" in result.stdout
     assert "15 tables: 5 transitions, 0 deploys, 0 dead_letters, 2 tickets" in result.stdout
     # The worker holds the store: its counts come through the worker; the copy is opened directly.
-    live = json.loads(flowmeter("sql", "--format", "json", "SELECT (SELECT count(*) FROM transitions) AS t, "
-                                "(SELECT count(*) FROM visits) AS v, (SELECT count(*) FROM tickets) AS k",
-                                env=env).stdout)[0]
-    assert _counts(target, ["transitions", "visits", "tickets"]) == {"transitions": live["t"], "visits": live["v"],
-                                                                     "tickets": live["k"]} == {
-        "transitions": 5, "visits": 5, "tickets": 2}
+    live = json.loads(
+        flowmeter(
+            "sql",
+            "--format",
+            "json",
+            "SELECT (SELECT count(*) FROM transitions) AS t, "
+            "(SELECT count(*) FROM visits) AS v, (SELECT count(*) FROM tickets) AS k",
+            env=env,
+        ).stdout
+    )[0]
+    assert (
+        _counts(target, ["transitions", "visits", "tickets"])
+        == {"transitions": live["t"], "visits": live["v"], "tickets": live["k"]}
+        == {"transitions": 5, "visits": 5, "tickets": 2}
+    )
     assert sorted(p.stem for p in parquet.glob("*.parquet")) == VIEWS
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
     one_sentence(flowmeter("snapshot", str(target), env=env), "exists; choose another path or pass --force")

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from analytics.store import LandResult, Store
-from flowmeter.errors import StoreError, StoreLocked
-from flowmeter.failpoints import Failpoints
-from streams.batch import Envelope, prepare
+from flowcore.batch import Envelope, prepare
+from flowcore.errors import StoreError, StoreLocked
+from flowcore.failpoints import Failpoints
 from tests.conftest import encode, transition
 
 T = "flow.transitions"
@@ -45,8 +45,11 @@ def test_same_event_id_lands_once_within_and_across_batches(store):
 
 
 def test_positions_skip_redelivered_offsets_per_partition(store):
-    store.commit(prepare([env(0, encode(transition(0))), env(1, encode(transition(1))),
-                          env(0, encode(transition(2)), partition=1)]))
+    store.commit(
+        prepare(
+            [env(0, encode(transition(0))), env(1, encode(transition(1))), env(0, encode(transition(2)), partition=1)]
+        )
+    )
     again = [env(1, b"x"), env(2, b"y"), env(0, b"z", partition=1), env(1, b"w", partition=1), env(0, b"v", 2)]
     fresh, skipped = store.unseen(again)
     # Landed: partition 0 up to offset 1, partition 1 up to offset 0, partition 2 nothing.
@@ -90,9 +93,17 @@ def test_dead_letters_keep_reason_source_and_bytes_and_a_rerun_does_not_double_t
 
 
 def test_deploys_land_with_commits_and_tickets(store):
-    deploy = encode({"event_id": "d1", "service": "api", "environment": "prod", "status": "failure",
-                     "at": "2025-03-01T10:00:00Z", "commits": [{"sha": "a1", "committed_at": "2025-03-01T08:00:00Z"}],
-                     "tickets": ["T-1"]})
+    deploy = encode(
+        {
+            "event_id": "d1",
+            "service": "api",
+            "environment": "prod",
+            "status": "failure",
+            "at": "2025-03-01T10:00:00Z",
+            "commits": [{"sha": "a1", "committed_at": "2025-03-01T08:00:00Z"}],
+            "tickets": ["T-1"],
+        }
+    )
     store.use_logs({T: "log-1", "flow.deploys": "log-2"})
     assert store.commit(prepare([env(0, deploy, kind="deploy", source="flow.deploys")])).landed == 1
     row = store.read("SELECT service, status, commits[1].sha, tickets, src FROM deploys")[1][0]
@@ -100,8 +111,16 @@ def test_deploys_land_with_commits_and_tickets(store):
 
 
 def test_ingest_status_view_accounts_for_every_kind(store):
-    store.commit(prepare([env(0, encode(transition(0))), env(1, encode(transition(0))), env(2, b"!"),
-                          Envelope("flow.dead-letter", 0, 0, "unknown", b"?", "line 3: not JSON")]))
+    store.commit(
+        prepare(
+            [
+                env(0, encode(transition(0))),
+                env(1, encode(transition(0))),
+                env(2, b"!"),
+                Envelope("flow.dead-letter", 0, 0, "unknown", b"?", "line 3: not JSON"),
+            ]
+        )
+    )
     rows = {r[0]: r[1:5] for r in store.read("SELECT * FROM ingest_status")[1]}
     # kind: (received, landed, duplicates, dead_lettered)
     assert rows == {"deploy": (0, 0, 0, 0), "transition": (3, 1, 1, 1), "unknown": (1, 0, 0, 1)}
@@ -109,12 +128,21 @@ def test_ingest_status_view_accounts_for_every_kind(store):
 
 def test_opening_a_store_held_by_another_process_says_so_in_one_sentence(tmp_path):
     path = tmp_path / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, sys
         con = duckdb.connect({str(path)!r})
         print("held", flush=True)
         sys.stdin.read()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(StoreLocked) as caught:
@@ -143,10 +171,17 @@ def test_a_backfill_derives_once_at_the_end_exactly_what_batch_by_batch_derives(
     import random
 
     paths = ["Backlog", "In Progress", "Review", "In Progress", "Review", "QA", "Done"]
-    events = [transition(n, ticket_id=f"K{n % 50}", to_state=paths[(n // 50) % len(paths)],
-                         at=f"2025-03-{1 + n // 50:02d}T{n % 24:02d}:00:00Z") for n in range(600)]
+    events = [
+        transition(
+            n,
+            ticket_id=f"K{n % 50}",
+            to_state=paths[(n // 50) % len(paths)],
+            at=f"2025-03-{1 + n // 50:02d}T{n % 24:02d}:00:00Z",
+        )
+        for n in range(600)
+    ]
     random.Random(7).shuffle(events)
-    batches = [[env(i + j, encode(e)) for j, e in enumerate(events[i:i + 70])] for i in range(0, 600, 70)]
+    batches = [[env(i + j, encode(e)) for j, e in enumerate(events[i : i + 70])] for i in range(0, 600, 70)]
     with Store.open(tmp_path / "live.duckdb") as live, Store.open(tmp_path / "backfill.duckdb") as backfill:
         for batch in batches:
             live.commit(prepare(batch))
@@ -159,8 +194,10 @@ def test_a_backfill_derives_once_at_the_end_exactly_what_batch_by_batch_derives(
 
 def test_a_backlog_left_by_a_crash_is_derived_when_the_store_is_next_opened(tmp_path):
     with Store.open(tmp_path / "s.duckdb") as store:
-        store.commit(prepare([env(0, encode(transition(0, ticket_id="A"))),
-                              env(1, encode(transition(1, ticket_id="B")))]), derive=False)
+        store.commit(
+            prepare([env(0, encode(transition(0, ticket_id="A"))), env(1, encode(transition(1, ticket_id="B")))]),
+            derive=False,
+        )
     with Store.open(tmp_path / "s.duckdb") as store:
         assert count(store, "SELECT count(*) FROM tickets") == 2
         assert count(store, "SELECT count(*) FROM derive_backlog") == 0
@@ -168,9 +205,13 @@ def test_a_backlog_left_by_a_crash_is_derived_when_the_store_is_next_opened(tmp_
 
 def test_batches_deferred_while_catching_up_are_derived_with_the_next_live_batch(tmp_path):
     # Worker catching up: two full batches deferred, then a live batch derives all three at once.
-    events = [transition(n, ticket_id=f"K{n % 7}", to_state=("Review" if n % 2 else "In Progress"),
-                         at=f"2025-03-01T{n:02d}:00:00Z") for n in range(21)]
-    batches = [[env(i + j, encode(e)) for j, e in enumerate(events[i:i + 7])] for i in range(0, 21, 7)]
+    events = [
+        transition(
+            n, ticket_id=f"K{n % 7}", to_state=("Review" if n % 2 else "In Progress"), at=f"2025-03-01T{n:02d}:00:00Z"
+        )
+        for n in range(21)
+    ]
+    batches = [[env(i + j, encode(e)) for j, e in enumerate(events[i : i + 7])] for i in range(0, 21, 7)]
     with Store.open(tmp_path / "live.duckdb") as live, Store.open(tmp_path / "caught.duckdb") as caught:
         for batch in batches:
             live.commit(prepare(batch))

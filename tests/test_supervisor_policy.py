@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from flowcore.errors import FlowmeterError
+from flowcore.settings import Settings
 from flowmeter import supervisor
-from flowmeter.errors import FlowmeterError
-from flowmeter.settings import Settings
 from flowmeter.supervisor import MAX_RESTARTS, Child, Supervisor
 
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from flowmeter.broker import free_port
+from streams.broker import free_port
 from tests.conftest import ARTIFACTS, wait_until
 
 pytestmark = [pytest.mark.slow]
@@ -53,10 +53,15 @@ def test_up_demo_shows_events_within_20_seconds_and_ctrl_c_stops_everything(tmp_
     started = time.monotonic()
     # Started the way a shell starts a background job: with SIGINT ignored. Ctrl-C
     # (SIGINT) must still stop everything, so `up` has to install its own handler.
-    up = subprocess.Popen([sys.executable, "-m", "flowmeter", "up", "--demo", "--db", str(db),
-                           "--dashboard-port", str(dashboard_port)], cwd=tmp_path, env=env,
-                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flowmeter", "up", "--demo", "--db", str(db), "--dashboard-port", str(dashboard_port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         runtime = db.with_name(db.name + ".worker.json")
         info = wait_until(lambda: runtime.exists() and json.loads(runtime.read_text()), 20, "the worker to start")

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from flowmeter.errors import SettingsError
-from flowmeter.workflow import (
+from flowcore.errors import SettingsError
+from flowcore.workflow import (
     BUILTIN_DEFAULT_STATES,
     DEFAULT_PRODUCTION_ENVIRONMENTS,
     StateDef,
     WipLimit,
     Workflow,
-    load_workflow,
 )
-from flowmeter.workflow_file import parse_workflow
+from flowcore.workflow_file import load_workflow, parse_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,8 +42,12 @@ def error(text: str) -> str:
 
 # ---- valid files ----
 
+
 def test_a_full_file_becomes_the_exact_workflow():
-    workflow = parse('broker = "kafka://k:9092"\n' + PAYMENTS + """
+    workflow = parse(
+        'broker = "kafka://k:9092"\n'
+        + PAYMENTS
+        + """
 [[boards.payments.wip_limits]]
 states = ["doing", "REVIEW"]
 limit = 6
@@ -73,18 +76,30 @@ production_environments = ["live", "prod", "LIVE"]
 [alerts.payments-slack]
 kind = "slack"
 anything = "the alerts module checks this, not the workflow"
-""")
+"""
+    )
     assert workflow == Workflow(
         boards={
-            "payments": (StateDef("Backlog", "backlog"), StateDef("In Progress", "active", ("Doing",)),
-                         StateDef("Review", "queue"), StateDef("Done", "done")),
+            "payments": (
+                StateDef("Backlog", "backlog"),
+                StateDef("In Progress", "active", ("Doing",)),
+                StateDef("Review", "queue"),
+                StateDef("Done", "done"),
+            ),
             # category case is forgiven; a repeated alias is harmless and kept as written
             "checkout": (StateDef("Todo", "backlog"), StateDef("Shipped", "done", ("Released", "released"))),
         },
         default=(StateDef("Open", "queue"), StateDef("Closed", "done")),
         wip_limits=(
-            WipLimit(board="payments", states=("In Progress", "Review"), limit=6, warn_at=5, team="payments-core",
-                     routes=("payments-slack", "audit"), name="In Progress + Review"),
+            WipLimit(
+                board="payments",
+                states=("In Progress", "Review"),
+                limit=6,
+                warn_at=5,
+                team="payments-core",
+                routes=("payments-slack", "audit"),
+                name="In Progress + Review",
+            ),
             WipLimit(board="payments", states=("Review",), limit=0, person="ana", name="Nothing waits"),
         ),
         production_environments=("live", "prod"),  # the repeat (any case) dropped, order kept
@@ -100,12 +115,18 @@ states = [{ name = "Todo", category = "backlog", aliases = ["Open"] }, { name = 
 states = [{ name = "Doing", category = "active" }, { name = "Finished", category = "done", aliases = ["CLOSED"] }]
 """)
     assert workflow.state_rows() == [
-        ("*", "Doing", "active", 0), ("*", "Finished", "done", 1),
-        ("b", "Todo", "backlog", 0), ("b", "Done", "done", 1),
+        ("*", "Doing", "active", 0),
+        ("*", "Finished", "done", 1),
+        ("b", "Todo", "backlog", 0),
+        ("b", "Done", "done", 1),
     ]
     assert sorted(workflow.alias_rows()) == [
-        ("*", "closed", "Finished"), ("*", "doing", "Doing"), ("*", "finished", "Finished"),
-        ("b", "done", "Done"), ("b", "open", "Todo"), ("b", "todo", "Todo"),
+        ("*", "closed", "Finished"),
+        ("*", "doing", "Doing"),
+        ("*", "finished", "Finished"),
+        ("b", "done", "Done"),
+        ("b", "open", "Todo"),
+        ("b", "todo", "Todo"),
     ]
 
 
@@ -129,7 +150,11 @@ def test_no_file_or_no_workflow_tables_means_the_built_in_defaults(tmp_path):
     workflow = load_workflow(path)
     assert workflow == Workflow()
     assert (workflow.boards, workflow.default, workflow.wip_limits, workflow.production_environments) == (
-        {}, BUILTIN_DEFAULT_STATES, (), DEFAULT_PRODUCTION_ENVIRONMENTS)
+        {},
+        BUILTIN_DEFAULT_STATES,
+        (),
+        DEFAULT_PRODUCTION_ENVIRONMENTS,
+    )
     assert parse("[dora]\n").production_environments == DEFAULT_PRODUCTION_ENVIRONMENTS
 
 
@@ -156,7 +181,8 @@ def test_the_example_file_loads(monkeypatch, tmp_path):
     assert workflow.default != BUILTIN_DEFAULT_STATES
     assert workflow.production_environments == ("production", "prod")
     # the core settings accept the same file: [boards], [defaults], [dora], [alerts] are not theirs
-    from flowmeter.settings import load_settings
+    from flowcore.settings import load_settings
+
     for name in [n for n in __import__("os").environ if n.startswith("FLOWMETER_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
@@ -164,10 +190,12 @@ def test_the_example_file_loads(monkeypatch, tmp_path):
     assert settings.settings == example
     # ...and its alert routes are valid and cover every route its limits name.
     from alerting.config import load_policy
+
     assert sorted(load_policy(settings, workflow).routes) == ["audit", "log", "payments-slack", "stream"]
 
 
 # ---- one sentence per mistake ----
+
 
 def board(states: str, extra: str = "") -> str:
     return f"[boards.payments]\nstates = [\n{states}\n]\n{extra}"
@@ -181,117 +209,203 @@ MISTAKES = [
     ('boards.payments = "x"\n', "boards.payments must be a table with a states list, not a string."),
     ('[boards."*"]\nstates = []\n', 'boards."*" is reserved for the defaults; put them under [defaults].'),
     ('[boards." "]\n', 'boards." " has an empty board name; use the board name your events carry.'),
-    ("[boards.payments]\n",
-     'boards.payments.states is missing; list the states in flow order, e.g. '
-     'states = [{ name = "Done", category = "done" }].'),
-    ("[boards.payments]\nstates = []\n",
-     'boards.payments.states is empty; list the states in flow order, e.g. '
-     'states = [{ name = "Done", category = "done" }].'),
-    ('[boards.payments]\nstates = "Done"\n',
-     'boards.payments.states must be a list of tables like { name = "Done", category = "done" }, not a string.'),
-    (board('"Done"'),
-     'boards.payments.states[0] must be a table like { name = "Done", category = "done" }, not a string.'),
-    (board('{ category = "done" }'),
-     'boards.payments.states[0] has no name; add name = "..." spelled as your tracker shows the status.'),
+    (
+        "[boards.payments]\n",
+        "boards.payments.states is missing; list the states in flow order, e.g. "
+        'states = [{ name = "Done", category = "done" }].',
+    ),
+    (
+        "[boards.payments]\nstates = []\n",
+        "boards.payments.states is empty; list the states in flow order, e.g. "
+        'states = [{ name = "Done", category = "done" }].',
+    ),
+    (
+        '[boards.payments]\nstates = "Done"\n',
+        'boards.payments.states must be a list of tables like { name = "Done", category = "done" }, not a string.',
+    ),
+    (
+        board('"Done"'),
+        'boards.payments.states[0] must be a table like { name = "Done", category = "done" }, not a string.',
+    ),
+    (
+        board('{ category = "done" }'),
+        'boards.payments.states[0] has no name; add name = "..." spelled as your tracker shows the status.',
+    ),
     (board('{ name = "", category = "done" }'), "boards.payments.states[0].name must not be empty."),
-    (board('{ name = 7, category = "done" }'),
-     "boards.payments.states[0].name must be a non-empty string, not a number."),
-    (board('{ name = "Done" }'),
-     "boards.payments.states[0].category is missing; use one of backlog, queue, active, done."),
-    (board(OK_STATES + '{ name = "Wait", category = "waiting" },'),
-     "boards.payments.states[2].category 'waiting' is not one of backlog, queue, active, done."),
-    (board('{ name = "Done", category = true }'),
-     "boards.payments.states[0].category true is not one of backlog, queue, active, done."),
-    (board('{ name = "Done", categry = "done" }'),
-     "boards.payments.states[0] has unknown key 'categry'; allowed: name, category, aliases."),
-    (board(OK_STATES + '{ name = "done", category = "done" },'),
-     "boards.payments.states[2].name 'done' repeats states[1] 'Done' (state names are case-insensitive)."),
-    (board(OK_STATES + '{ name = "Review", category = "queue", aliases = ["wip"] },'),
-     "boards.payments.states[2].aliases[0] 'wip' is already a name or alias of states[0] 'Doing'; "
-     "a raw status can map to one state only (case-insensitive)."),
-    (board(OK_STATES + '{ name = "Review", category = "queue", aliases = ["DOING"] },'),
-     "boards.payments.states[2].aliases[0] 'DOING' is already a name or alias of states[0] 'Doing'; "
-     "a raw status can map to one state only (case-insensitive)."),
-    (board(OK_STATES + '{ name = "wip", category = "queue" },'),
-     "boards.payments.states[2].name 'wip' is already a name or alias of states[0] 'Doing'; "
-     "a raw status can map to one state only (case-insensitive)."),
-    (board('{ name = "Done", category = "done", aliases = "Closed" }'),
-     'boards.payments.states[0].aliases must be a list of raw status names like ["Doing"], not a string.'),
-    (board('{ name = "Done", category = "done", aliases = [""] }'),
-     "boards.payments.states[0].aliases[0] must not be empty."),
-    (board('{ name = "Doing", category = "active" }, { name = "Later", category = "backlog" },'),
-     "boards.payments.states has no state with category 'done'; cycle time, lead time and throughput need one."),
-    (board(OK_STATES, "owner = 'ana'\n"),
-     "boards.payments has unknown key 'owner'; allowed: states, wip_limits."),
+    (
+        board('{ name = 7, category = "done" }'),
+        "boards.payments.states[0].name must be a non-empty string, not a number.",
+    ),
+    (
+        board('{ name = "Done" }'),
+        "boards.payments.states[0].category is missing; use one of backlog, queue, active, done.",
+    ),
+    (
+        board(OK_STATES + '{ name = "Wait", category = "waiting" },'),
+        "boards.payments.states[2].category 'waiting' is not one of backlog, queue, active, done.",
+    ),
+    (
+        board('{ name = "Done", category = true }'),
+        "boards.payments.states[0].category true is not one of backlog, queue, active, done.",
+    ),
+    (
+        board('{ name = "Done", categry = "done" }'),
+        "boards.payments.states[0] has unknown key 'categry'; allowed: name, category, aliases.",
+    ),
+    (
+        board(OK_STATES + '{ name = "done", category = "done" },'),
+        "boards.payments.states[2].name 'done' repeats states[1] 'Done' (state names are case-insensitive).",
+    ),
+    (
+        board(OK_STATES + '{ name = "Review", category = "queue", aliases = ["wip"] },'),
+        "boards.payments.states[2].aliases[0] 'wip' is already a name or alias of states[0] 'Doing'; "
+        "a raw status can map to one state only (case-insensitive).",
+    ),
+    (
+        board(OK_STATES + '{ name = "Review", category = "queue", aliases = ["DOING"] },'),
+        "boards.payments.states[2].aliases[0] 'DOING' is already a name or alias of states[0] 'Doing'; "
+        "a raw status can map to one state only (case-insensitive).",
+    ),
+    (
+        board(OK_STATES + '{ name = "wip", category = "queue" },'),
+        "boards.payments.states[2].name 'wip' is already a name or alias of states[0] 'Doing'; "
+        "a raw status can map to one state only (case-insensitive).",
+    ),
+    (
+        board('{ name = "Done", category = "done", aliases = "Closed" }'),
+        'boards.payments.states[0].aliases must be a list of raw status names like ["Doing"], not a string.',
+    ),
+    (
+        board('{ name = "Done", category = "done", aliases = [""] }'),
+        "boards.payments.states[0].aliases[0] must not be empty.",
+    ),
+    (
+        board('{ name = "Doing", category = "active" }, { name = "Later", category = "backlog" },'),
+        "boards.payments.states has no state with category 'done'; cycle time, lead time and throughput need one.",
+    ),
+    (board(OK_STATES, "owner = 'ana'\n"), "boards.payments has unknown key 'owner'; allowed: states, wip_limits."),
     # WIP limits
-    (board(OK_STATES, "wip_limits = { limit = 3 }\n"),
-     "boards.payments.wip_limits must be a list of tables, written [[boards.payments.wip_limits]], not a table."),
+    (
+        board(OK_STATES, "wip_limits = { limit = 3 }\n"),
+        "boards.payments.wip_limits must be a list of tables, written [[boards.payments.wip_limits]], not a table.",
+    ),
     (board(OK_STATES, "wip_limits = [3]\n"), "boards.payments.wip_limits[0] must be a table, not a number."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 3\nlimt = 4\n"),
-     "boards.payments.wip_limits[0] has unknown key 'limt'; allowed: states, limit, warn_at, team, person, "
-     "routes, name."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nlimit = 3\n"),
-     'boards.payments.wip_limits[0].states is missing; name the state or group of states it limits, '
-     'e.g. states = ["In Progress", "Review"].'),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = []\nlimit = 3\n"),
-     'boards.payments.wip_limits[0].states is empty; name the state or group of states it limits, '
-     'e.g. states = ["In Progress", "Review"].'),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = 'Doing'\nlimit = 3\n"),
-     'boards.payments.wip_limits[0].states must be a list of state names like ["In Progress", "Review"], '
-     'not a string.'),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing', 'Reveiw']\nlimit = 3\n"),
-     "boards.payments.wip_limits[0].states[1] 'Reveiw' is not a state of board payments; "
-     "its states are Doing, Done."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing', 'wip']\nlimit = 3\n"),
-     "boards.payments.wip_limits[0].states[1] 'wip' names state 'Doing' a second time."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\n"),
-     "boards.payments.wip_limits[0].limit is missing; set the most tickets allowed at once, e.g. limit = 6."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = -1\n"),
-     "boards.payments.wip_limits[0].limit -1 is below zero; use 0 or more."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 2.5\n"),
-     "boards.payments.wip_limits[0].limit must be a whole number, not 2.5."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = '6'\n"),
-     "boards.payments.wip_limits[0].limit must be a whole number, not '6'."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = true\n"),
-     "boards.payments.wip_limits[0].limit must be a whole number, not true."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nwarn_at = 5\n"),
-     "boards.payments.wip_limits[0].warn_at 5 is above limit 4; warn at or below the limit."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nwarn_at = -2\n"),
-     "boards.payments.wip_limits[0].warn_at -2 is below zero; use 0 or more."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nteam = ''\n"),
-     "boards.payments.wip_limits[0].team must not be empty."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nperson = 3\n"),
-     "boards.payments.wip_limits[0].person must be a non-empty string, not a number."),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nroutes = 'slack'\n"),
-     'boards.payments.wip_limits[0].routes must be a list of alert route names like ["payments-slack"], '
-     'not a string.'),
-    (board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing', 'Done']\nlimit = 4\n"
-                      "[[boards.payments.wip_limits]]\nstates = ['done', 'wip']\nlimit = 5\n"),
-     "boards.payments.wip_limits[1] limits the same states, team and person as wip_limits[0]; keep one of them."),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 3\nlimt = 4\n"),
+        "boards.payments.wip_limits[0] has unknown key 'limt'; allowed: states, limit, warn_at, team, person, "
+        "routes, name.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nlimit = 3\n"),
+        "boards.payments.wip_limits[0].states is missing; name the state or group of states it limits, "
+        'e.g. states = ["In Progress", "Review"].',
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = []\nlimit = 3\n"),
+        "boards.payments.wip_limits[0].states is empty; name the state or group of states it limits, "
+        'e.g. states = ["In Progress", "Review"].',
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = 'Doing'\nlimit = 3\n"),
+        'boards.payments.wip_limits[0].states must be a list of state names like ["In Progress", "Review"], '
+        "not a string.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing', 'Reveiw']\nlimit = 3\n"),
+        "boards.payments.wip_limits[0].states[1] 'Reveiw' is not a state of board payments; "
+        "its states are Doing, Done.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing', 'wip']\nlimit = 3\n"),
+        "boards.payments.wip_limits[0].states[1] 'wip' names state 'Doing' a second time.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\n"),
+        "boards.payments.wip_limits[0].limit is missing; set the most tickets allowed at once, e.g. limit = 6.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = -1\n"),
+        "boards.payments.wip_limits[0].limit -1 is below zero; use 0 or more.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 2.5\n"),
+        "boards.payments.wip_limits[0].limit must be a whole number, not 2.5.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = '6'\n"),
+        "boards.payments.wip_limits[0].limit must be a whole number, not '6'.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = true\n"),
+        "boards.payments.wip_limits[0].limit must be a whole number, not true.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nwarn_at = 5\n"),
+        "boards.payments.wip_limits[0].warn_at 5 is above limit 4; warn at or below the limit.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nwarn_at = -2\n"),
+        "boards.payments.wip_limits[0].warn_at -2 is below zero; use 0 or more.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nteam = ''\n"),
+        "boards.payments.wip_limits[0].team must not be empty.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nperson = 3\n"),
+        "boards.payments.wip_limits[0].person must be a non-empty string, not a number.",
+    ),
+    (
+        board(OK_STATES, "[[boards.payments.wip_limits]]\nstates = ['Doing']\nlimit = 4\nroutes = 'slack'\n"),
+        'boards.payments.wip_limits[0].routes must be a list of alert route names like ["payments-slack"], '
+        "not a string.",
+    ),
+    (
+        board(
+            OK_STATES,
+            "[[boards.payments.wip_limits]]\nstates = ['Doing', 'Done']\nlimit = 4\n"
+            "[[boards.payments.wip_limits]]\nstates = ['done', 'wip']\nlimit = 5\n",
+        ),
+        "boards.payments.wip_limits[1] limits the same states, team and person as wip_limits[0]; keep one of them.",
+    ),
     # [defaults]
     ("defaults = 1\n", "defaults must be a table with a states list, not a number."),
-    ("[defaults]\n",
-     'defaults.states is missing; list the states in flow order, e.g. '
-     'states = [{ name = "Done", category = "done" }].'),
-    ('[defaults]\nstates = [{ name = "Done", category = "finished" }]\n',
-     "defaults.states[0].category 'finished' is not one of backlog, queue, active, done."),
-    ('[defaults]\nstates = [{ name = "Done", category = "done" }]\n[[defaults.wip_limits]]\nstates = ["Done"]\n'
-     "limit = 1\n",
-     "defaults.wip_limits is not allowed: a WIP limit needs a concrete board; "
-     "put it under [[boards.<name>.wip_limits]]."),
-    ('[defaults]\nstates = [{ name = "Done", category = "done" }]\nboards = ["x"]\n',
-     "defaults has unknown key 'boards'; allowed: states."),
+    (
+        "[defaults]\n",
+        "defaults.states is missing; list the states in flow order, e.g. "
+        'states = [{ name = "Done", category = "done" }].',
+    ),
+    (
+        '[defaults]\nstates = [{ name = "Done", category = "finished" }]\n',
+        "defaults.states[0].category 'finished' is not one of backlog, queue, active, done.",
+    ),
+    (
+        '[defaults]\nstates = [{ name = "Done", category = "done" }]\n[[defaults.wip_limits]]\nstates = ["Done"]\n'
+        "limit = 1\n",
+        "defaults.wip_limits is not allowed: a WIP limit needs a concrete board; "
+        "put it under [[boards.<name>.wip_limits]].",
+    ),
+    (
+        '[defaults]\nstates = [{ name = "Done", category = "done" }]\nboards = ["x"]\n',
+        "defaults has unknown key 'boards'; allowed: states.",
+    ),
     # [dora]
     ('dora = "prod"\n', "dora must be a table, not a string."),
     ("[dora]\nproduction = ['prod']\n", "dora has unknown key 'production'; allowed: production_environments."),
-    ("[dora]\nproduction_environments = 'prod'\n",
-     'dora.production_environments must be a list of environment names like ["production"], not a string.'),
-    ("[dora]\nproduction_environments = []\n",
-     "dora.production_environments is empty; list at least one environment, or remove the key for the default "
-     "production, prod, prd, live."),
+    (
+        "[dora]\nproduction_environments = 'prod'\n",
+        'dora.production_environments must be a list of environment names like ["production"], not a string.',
+    ),
+    (
+        "[dora]\nproduction_environments = []\n",
+        "dora.production_environments is empty; list at least one environment, or remove the key for the default "
+        "production, prod, prd, live.",
+    ),
     ("[dora]\nproduction_environments = ['prod', '  ']\n", "dora.production_environments[1] must not be empty."),
-    ("[dora]\nproduction_environments = ['prod', 1]\n",
-     "dora.production_environments[1] must be a non-empty string, not a number."),
+    (
+        "[dora]\nproduction_environments = ['prod', 1]\n",
+        "dora.production_environments[1] must be a non-empty string, not a number.",
+    ),
 ]
 
 
@@ -303,4 +417,5 @@ def test_each_mistake_is_one_sentence_naming_the_key(text, message):
 def test_board_names_that_need_quotes_are_quoted_in_messages():
     assert error('[boards."Team A.1"]\nstates = 1\n') == (
         'flowmeter.toml: boards."Team A.1".states must be a list of tables like '
-        '{ name = "Done", category = "done" }, not a number.')
+        '{ name = "Done", category = "done" }, not a number.'
+    )

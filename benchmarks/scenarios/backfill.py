@@ -49,15 +49,22 @@ def load(ctx: Context, path: Path, count: int) -> tuple[float, float | None]:
     db = workdir / "backfill.duckdb"
     started = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "flowmeter", "load", str(path), "--db", str(db)],
-                              env=ctx.clean_env(), cwd=workdir, capture_output=True, text=True,
-                              timeout=ctx.timeout)
+        done = subprocess.run(
+            [sys.executable, "-m", "flowmeter", "load", str(path), "--db", str(db)],
+            env=ctx.clean_env(),
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=ctx.timeout,
+        )
     except subprocess.TimeoutExpired:
         raise SystemExit(f"flowmeter load did not finish within {ctx.timeout:.0f} s") from None
     seconds = time.perf_counter() - started
     if done.returncode != 0 or f"{count:,} landed" not in done.stdout:
-        raise SystemExit(f"flowmeter load failed or did not land {count:,} events ({done.returncode}):\n"
-                         f"{done.stdout[-1000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"flowmeter load failed or did not land {count:,} events ({done.returncode}):\n"
+            f"{done.stdout[-1000:]}\n{done.stderr[-2000:]}"
+        )
     reported = re.search(r"\(([\d,]+) events/s\)", done.stdout)
     shutil.rmtree(workdir, ignore_errors=True)
     return seconds, float(reported.group(1).replace(",", "")) if reported else None
@@ -80,23 +87,42 @@ def run(ctx: Context) -> Section:
         loads.append(n / seconds)
         if own is not None:
             reported.append(own)
-        ctx.say(f"backfill {r}/{ctx.repeats}: decode floor {floors[-1]:,.0f} lines/s, flowmeter load "
-                f"{loads[-1]:,.0f} events/s wall ({own or float('nan'):,.0f} as it reports)")
+        ctx.say(
+            f"backfill {r}/{ctx.repeats}: decode floor {floors[-1]:,.0f} lines/s, flowmeter load "
+            f"{loads[-1]:,.0f} events/s wall ({own or float('nan'):,.0f} as it reports)"
+        )
     path.unlink()
     floor = statistics.median(floors)
     figures = [
-        Figure("flowmeter load, wall time incl. process start", loads, "events/s",
-               reference=f"decode floor {floor:,.0f} lines/s", ratio=ratio_pct(statistics.median(loads), floor),
-               target=f">= {TARGET_OF_FLOOR:.0%} of the floor",
-               met=statistics.median(loads) >= TARGET_OF_FLOOR * floor),
+        Figure(
+            "flowmeter load, wall time incl. process start",
+            loads,
+            "events/s",
+            reference=f"decode floor {floor:,.0f} lines/s",
+            ratio=ratio_pct(statistics.median(loads), floor),
+            target=f">= {TARGET_OF_FLOOR:.0%} of the floor",
+            met=statistics.median(loads) >= TARGET_OF_FLOOR * floor,
+        ),
         Figure("decode floor: read the file + json.loads per line", floors, "lines/s"),
     ]
     if reported:
-        figures.insert(1, Figure("flowmeter load, as it reports (after start-up)", reported, "events/s",
-                                 reference=f"decode floor {floor:,.0f} lines/s",
-                                 ratio=ratio_pct(statistics.median(reported), floor)))
-    notes = [f"{n:,} lines ({size_mib:,.0f} MiB) of v1 transitions, {max(1, n // len(PATH)):,} tickets; every load "
-             "goes into a fresh store with the default settings (batch_max 5,000)."]
-    return Section("3. Backfill",
-                   f"`flowmeter load` of a {n:,}-line JSON Lines file vs. `json.loads` of the same file; "
-                   f"{ctx.repeats} repeat(s).", figures, notes)
+        figures.insert(
+            1,
+            Figure(
+                "flowmeter load, as it reports (after start-up)",
+                reported,
+                "events/s",
+                reference=f"decode floor {floor:,.0f} lines/s",
+                ratio=ratio_pct(statistics.median(reported), floor),
+            ),
+        )
+    notes = [
+        f"{n:,} lines ({size_mib:,.0f} MiB) of v1 transitions, {max(1, n // len(PATH)):,} tickets; every load "
+        "goes into a fresh store with the default settings (batch_max 5,000)."
+    ]
+    return Section(
+        "3. Backfill",
+        f"`flowmeter load` of a {n:,}-line JSON Lines file vs. `json.loads` of the same file; {ctx.repeats} repeat(s).",
+        figures,
+        notes,
+    )

@@ -31,15 +31,19 @@ MAX_IDS_PER_POLL = 500  # keeps the query under query_max_bytes even when the wo
 
 def visible_ids(worker: Worker, ids: list[str]) -> set[str]:
     quoted = ", ".join(f"'{i}'" for i in ids)
-    response = worker.http.post(f"{worker.url}/api/sql", timeout=30,
-                                json={"sql": f"SELECT event_id FROM transitions WHERE event_id IN ({quoted})"})
+    response = worker.http.post(
+        f"{worker.url}/api/sql",
+        timeout=30,
+        json={"sql": f"SELECT event_id FROM transitions WHERE event_id IN ({quoted})"},
+    )
     if response.status_code != 200:
         raise SystemExit(f"the query service answered {response.status_code}: {response.text[:300]}")
     return {row["event_id"] for row in response.json()["rows"]}
 
 
-def watch(worker: Worker, steady: SteadyProducer, thread: threading.Thread, seconds: float,
-          timeout: float) -> tuple[list[float], list[float]]:
+def watch(
+    worker: Worker, steady: SteadyProducer, thread: threading.Thread, seconds: float, timeout: float
+) -> tuple[list[float], list[float]]:
     """(latency of each sampled event, round-trip seconds of each poll) until all sampled are seen."""
     pending: dict[str, float] = {}
     latencies, polls = [], []
@@ -61,8 +65,10 @@ def watch(worker: Worker, steady: SteadyProducer, thread: threading.Thread, seco
         if not thread.is_alive() and not pending and taken == len(steady.sampled):
             return latencies, polls
         time.sleep(max(0.0, started + (tick + 1) * POLL - time.monotonic()))
-    raise SystemExit(f"{len(pending):,} sampled events were still not visible {limit:.0f} s after the "
-                     f"steady producer started; see {worker.dir / 'worker.log'}")
+    raise SystemExit(
+        f"{len(pending):,} sampled events were still not visible {limit:.0f} s after the "
+        f"steady producer started; see {worker.dir / 'worker.log'}"
+    )
 
 
 def once(ctx: Context, seconds: float) -> tuple[list[float], list[float], float]:
@@ -72,8 +78,9 @@ def once(ctx: Context, seconds: float) -> tuple[list[float], list[float], float]
     ensure_topics([ctx.server], [topic, f"{prefix}deploys", f"{prefix}dead-letter"], partitions=PARTITIONS)
     with ctx.running(ctx.worker(prefix)) as worker:
         warm_up(ctx.server, worker, topic, TICKETS, ctx.timeout)
-        steady = SteadyProducer(ctx.server, topic, TICKETS, first=1, rate=RATE, seconds=seconds, live_times=True,
-                                sample_every=SAMPLE_EVERY)
+        steady = SteadyProducer(
+            ctx.server, topic, TICKETS, first=1, rate=RATE, seconds=seconds, live_times=True, sample_every=SAMPLE_EVERY
+        )
         thread = threading.Thread(target=steady.run, name="steady-producer", daemon=True)
         thread.start()
         try:
@@ -99,23 +106,42 @@ def run(ctx: Context) -> Section:
         rates.append(rate)
         round_trips.append(statistics.median(polls))
         samples += len(latencies)
-        ctx.say(f"freshness {r}/{ctx.repeats}: {rate:,.0f} events/s for {seconds:g} s, {len(latencies):,} sampled: "
-                f"p50 {p50[-1]:.3f} s, p95 {p95[-1]:.3f} s, p99 {p99[-1]:.3f} s, max {worst[-1]:.3f} s")
+        ctx.say(
+            f"freshness {r}/{ctx.repeats}: {rate:,.0f} events/s for {seconds:g} s, {len(latencies):,} sampled: "
+            f"p50 {p50[-1]:.3f} s, p95 {p95[-1]:.3f} s, p99 {p99[-1]:.3f} s, max {worst[-1]:.3f} s"
+        )
     med = statistics.median
     figures = [
-        Figure("produced (target rate)", rates, "events/s", reference=f"target rate {RATE:,} events/s",
-               ratio=f"{med(rates) / RATE:.0%}"),
+        Figure(
+            "produced (target rate)",
+            rates,
+            "events/s",
+            reference=f"target rate {RATE:,} events/s",
+            ratio=f"{med(rates) / RATE:.0%}",
+        ),
         Figure("produce -> visible via /api/sql, p50", p50, "s", digits=3),
-        Figure("produce -> visible via /api/sql, p95", p95, "s", digits=3, target=f"<= {TARGET_P95:g} s",
-               met=med(p95) <= TARGET_P95),
+        Figure(
+            "produce -> visible via /api/sql, p95",
+            p95,
+            "s",
+            digits=3,
+            target=f"<= {TARGET_P95:g} s",
+            met=med(p95) <= TARGET_P95,
+        ),
         Figure("produce -> visible via /api/sql, p99", p99, "s", digits=3),
         Figure("produce -> visible via /api/sql, max", worst, "s", digits=3),
         Figure("poll round trip (POST /api/sql), median", round_trips, "s", digits=3),
     ]
-    notes = [f"Each repeat: a fresh worker, store and topics; {seconds:g} s at {RATE:,} events/s over {TICKETS:,} "
-             f"tickets; every {SAMPLE_EVERY}th event sampled ({samples:,} samples in all), polled every "
-             f"{POLL * 1000:.0f} ms (a latency is late by at most one poll plus its round trip).",
-             "Percentiles are per repeat; min/median/max are over the repeats."]
-    return Section("2. Freshness",
-                   f"A steady {RATE:,} events/s for {seconds:g} s; produce time -> visible to a query through the "
-                   f"query service; {ctx.repeats} repeat(s).", figures, notes)
+    notes = [
+        f"Each repeat: a fresh worker, store and topics; {seconds:g} s at {RATE:,} events/s over {TICKETS:,} "
+        f"tickets; every {SAMPLE_EVERY}th event sampled ({samples:,} samples in all), polled every "
+        f"{POLL * 1000:.0f} ms (a latency is late by at most one poll plus its round trip).",
+        "Percentiles are per repeat; min/median/max are over the repeats.",
+    ]
+    return Section(
+        "2. Freshness",
+        f"A steady {RATE:,} events/s for {seconds:g} s; produce time -> visible to a query through the "
+        f"query service; {ctx.repeats} repeat(s).",
+        figures,
+        notes,
+    )

@@ -96,15 +96,17 @@ def landing_latencies(sampled: list[tuple[int, float]], seen: list[tuple[float, 
 
 def phase(ctx: Context, worker: Worker, topic: str, first: int, seconds: float, hostile: bool) -> tuple[Phase, int]:
     result = Phase()
-    steady = SteadyProducer(ctx.server, topic, TICKETS, first=first, rate=RATE, seconds=seconds, live_times=True,
-                            sample_every=SAMPLE_EVERY)
+    steady = SteadyProducer(
+        ctx.server, topic, TICKETS, first=first, rate=RATE, seconds=seconds, live_times=True, sample_every=SAMPLE_EVERY
+    )
     stop = threading.Event()
     seen: list[tuple[float, int]] = []
     threads = [threading.Thread(target=status_poller, args=(worker, stop, seen, result.status), daemon=True)]
     if hostile:
-        threads += [threading.Thread(target=hostile_client, daemon=True,
-                                     args=(worker, i, stop, result.answers))
-                    for i in range(HOSTILE_CLIENTS)]
+        threads += [
+            threading.Thread(target=hostile_client, daemon=True, args=(worker, i, stop, result.answers))
+            for i in range(HOSTILE_CLIENTS)
+        ]
     assert worker.process is not None, "phase() is given a started worker"
     rss = RssSampler(worker.process.pid).start()
     producing = threading.Thread(target=steady.run, name="steady-producer", daemon=True)
@@ -145,33 +147,55 @@ def run(ctx: Context) -> Section:
         quiet_rss.append(quiet.peak_rss_mib)
         hostile_rss.append(loud.peak_rss_mib)
         answers += loud.answers
-        ctx.say(f"hostile {r}/{ctx.repeats}: landing p95 {quiet_p95[-1]:.3f} s quiet, {hostile_p95[-1]:.3f} s "
-                f"hostile; /api/status p95 {quiet_status[-1] * 1000:.0f} ms quiet, {hostile_status[-1] * 1000:.0f} "
-                f"ms hostile; peak RSS {quiet_rss[-1]:.0f} / {hostile_rss[-1]:.0f} MiB; hostile answers "
-                f"{dict(loud.answers)}")
+        ctx.say(
+            f"hostile {r}/{ctx.repeats}: landing p95 {quiet_p95[-1]:.3f} s quiet, {hostile_p95[-1]:.3f} s "
+            f"hostile; /api/status p95 {quiet_status[-1] * 1000:.0f} ms quiet, {hostile_status[-1] * 1000:.0f} "
+            f"ms hostile; peak RSS {quiet_rss[-1]:.0f} / {hostile_rss[-1]:.0f} MiB; hostile answers "
+            f"{dict(loud.answers)}"
+        )
     med = statistics.median
     land_ratio = med(hostile_p95) / med(quiet_p95)
     status_ratio = med(hostile_status) / med(quiet_status)
     figures = [
         Figure("landing latency p95, quiet", quiet_p95, "s", digits=3),
-        Figure("landing latency p95, 4 hostile queries", hostile_p95, "s", digits=3,
-               reference="the quiet phase", ratio=f"{land_ratio:.2f}x", target=f"<= {TARGET_RATIO:g}x quiet",
-               met=land_ratio <= TARGET_RATIO),
+        Figure(
+            "landing latency p95, 4 hostile queries",
+            hostile_p95,
+            "s",
+            digits=3,
+            reference="the quiet phase",
+            ratio=f"{land_ratio:.2f}x",
+            target=f"<= {TARGET_RATIO:g}x quiet",
+            met=land_ratio <= TARGET_RATIO,
+        ),
         Figure("GET /api/status p95, quiet", [s * 1000 for s in quiet_status], "ms", digits=1),
-        Figure("GET /api/status p95, 4 hostile queries", [s * 1000 for s in hostile_status], "ms", digits=1,
-               reference="the quiet phase", ratio=f"{status_ratio:.2f}x", target=f"<= {TARGET_RATIO:g}x quiet",
-               met=status_ratio <= TARGET_RATIO),
+        Figure(
+            "GET /api/status p95, 4 hostile queries",
+            [s * 1000 for s in hostile_status],
+            "ms",
+            digits=1,
+            reference="the quiet phase",
+            ratio=f"{status_ratio:.2f}x",
+            target=f"<= {TARGET_RATIO:g}x quiet",
+            met=status_ratio <= TARGET_RATIO,
+        ),
         Figure("worker peak RSS, quiet", quiet_rss, "MiB", digits=0),
         Figure("worker peak RSS, 4 hostile queries", hostile_rss, "MiB", digits=0),
     ]
     shown = ", ".join(f"{count:,} x {status}" for status, count in sorted(answers.items(), key=str))
-    notes = [f"Each repeat: one worker with default query limits; {seconds:g} s quiet, then {seconds:g} s with "
-             f"{HOSTILE_CLIENTS} clients looping over {' and '.join(repr(s) for s in HOSTILE_SQL)}; "
-             f"{RATE:,} events/s throughout; every {SAMPLE_EVERY}th event sampled; /api/status polled every "
-             f"{POLL * 1000:.0f} ms.",
-             f"Hostile queries' answers over all repeats: {shown} (200: cut by a cap; 408: stopped at the "
-             "time limit; 503: every query slot busy).",
-             "Percentiles are per repeat; min/median/max are over the repeats."]
-    return Section("6. Hostile queries",
-                   f"Landing and /api/status while {HOSTILE_CLIENTS} clients send hostile SQL, next to the same "
-                   f"worker quiet; {ctx.repeats} repeat(s).", figures, notes)
+    notes = [
+        f"Each repeat: one worker with default query limits; {seconds:g} s quiet, then {seconds:g} s with "
+        f"{HOSTILE_CLIENTS} clients looping over {' and '.join(repr(s) for s in HOSTILE_SQL)}; "
+        f"{RATE:,} events/s throughout; every {SAMPLE_EVERY}th event sampled; /api/status polled every "
+        f"{POLL * 1000:.0f} ms.",
+        f"Hostile queries' answers over all repeats: {shown} (200: cut by a cap; 408: stopped at the "
+        "time limit; 503: every query slot busy).",
+        "Percentiles are per repeat; min/median/max are over the repeats.",
+    ]
+    return Section(
+        "6. Hostile queries",
+        f"Landing and /api/status while {HOSTILE_CLIENTS} clients send hostile SQL, next to the same "
+        f"worker quiet; {ctx.repeats} repeat(s).",
+        figures,
+        notes,
+    )

@@ -39,11 +39,14 @@ class Landed:
 def pre_produce(ctx: Context, name: str, count: int) -> str:
     """A fresh topic set holding `count` transitions (count // 10 tickets); returns its prefix."""
     prefix = ctx.prefix(name)
-    ensure_topics([ctx.server], [f"{prefix}transitions", f"{prefix}deploys", f"{prefix}dead-letter"],
-                  partitions=PARTITIONS)
+    ensure_topics(
+        [ctx.server], [f"{prefix}transitions", f"{prefix}deploys", f"{prefix}dead-letter"], partitions=PARTITIONS
+    )
     encoding, sending = produce(ctx.server, f"{prefix}transitions", count, max(1, count // len(PATH)))
-    ctx.say(f"landing: pre-produced {count:,} transitions (encode {encoding:.1f} s, send {sending:.1f} s, "
-            f"{count / sending:,.0f} events/s)")
+    ctx.say(
+        f"landing: pre-produced {count:,} transitions (encode {encoding:.1f} s, send {sending:.1f} s, "
+        f"{count / sending:,.0f} events/s)"
+    )
     return prefix
 
 
@@ -75,8 +78,10 @@ def run(ctx: Context) -> Section:
         total, steady = faust_loop.run(ctx.server, topic, n, ctx.root, ctx.timeout)
         loop.append(n / total)
         loop_steady.append((n - 1) / steady)
-        ctx.say(f"landing {r}/{ctx.repeats}: plain Faust loop {n / total:,.0f} events/s from start "
-                f"({loop_steady[-1]:,.0f} after the first event)")
+        ctx.say(
+            f"landing {r}/{ctx.repeats}: plain Faust loop {n / total:,.0f} events/s from start "
+            f"({loop_steady[-1]:,.0f} after the first event)"
+        )
         seconds = raw_consume(ctx.server, topic, n, ctx.timeout)
         raw.append(n / seconds)
         ctx.say(f"landing {r}/{ctx.repeats}: raw kafka-python consumer {n / seconds:,.0f} events/s")
@@ -87,45 +92,76 @@ def run(ctx: Context) -> Section:
         rss.append(landed.peak_rss_mib)
         s = landed.stats
         after = f"{landed.steady:,.0f}" if landed.steady is not None else "all in one batch, no rate"
-        ctx.say(f"landing {r}/{ctx.repeats}: worker {n / landed.total:,.0f} events/s from start "
-                f"({after} after the first landed batch; filling {s['filling_seconds']:.1f} s, "
-                f"parsing {s['parsing_seconds']:.1f} s, writing {s['writing_seconds']:.1f} s over "
-                f"{s['batches']} batches); peak RSS {landed.peak_rss_mib:,.0f} MiB")
+        ctx.say(
+            f"landing {r}/{ctx.repeats}: worker {n / landed.total:,.0f} events/s from start "
+            f"({after} after the first landed batch; filling {s['filling_seconds']:.1f} s, "
+            f"parsing {s['parsing_seconds']:.1f} s, writing {s['writing_seconds']:.1f} s over "
+            f"{s['batches']} batches); peak RSS {landed.peak_rss_mib:,.0f} MiB"
+        )
         seconds = per_event_insert(ctx.server, topic, subset, ctx.scratch("insert") / "insert.duckdb", ctx.timeout)
         insert.append(subset / seconds)
-        ctx.say(f"landing {r}/{ctx.repeats}: per-event INSERT baseline {subset / seconds:,.0f} events/s "
-                f"(on {subset:,} events)")
+        ctx.say(
+            f"landing {r}/{ctx.repeats}: per-event INSERT baseline {subset / seconds:,.0f} events/s "
+            f"(on {subset:,} events)"
+        )
     ctx.shared["landing_rss_mib"] = (n, rss)
 
     med = statistics.median
     ceiling, baseline = med(loop), med(insert)
     maybe_figures = [
-        Figure("worker: process start -> all landed and queryable", worker, "events/s",
-               reference=f"ceiling: plain Faust loop {ceiling:,.0f} events/s", ratio=ratio_pct(med(worker), ceiling),
-               target=f">= {TARGET_OF_CEILING:.0%} of the ceiling",
-               met=med(worker) >= TARGET_OF_CEILING * ceiling),
-        Figure("worker: process start -> all landed and queryable", worker, "events/s",
-               reference=f"baseline: per-event INSERT {baseline:,.0f} events/s", ratio=ratio_x(med(worker), baseline),
-               target=f">= {TARGET_OF_BASELINE:g}x the baseline", met=med(worker) >= TARGET_OF_BASELINE * baseline),
-        Figure("worker: after the first landed batch was seen -> all landed", worker_steady, "events/s",
-               reference=f"plain Faust loop after its first event {med(loop_steady):,.0f} events/s",
-               ratio=ratio_pct(med(worker_steady), med(loop_steady))) if worker_steady else None,
-        Figure("ceiling: plain Faust agent loop, process start -> N events seen", loop, "events/s",
-               reference=f"raw kafka-python consumer {med(raw):,.0f} events/s", ratio=ratio_pct(ceiling, med(raw))),
+        Figure(
+            "worker: process start -> all landed and queryable",
+            worker,
+            "events/s",
+            reference=f"ceiling: plain Faust loop {ceiling:,.0f} events/s",
+            ratio=ratio_pct(med(worker), ceiling),
+            target=f">= {TARGET_OF_CEILING:.0%} of the ceiling",
+            met=med(worker) >= TARGET_OF_CEILING * ceiling,
+        ),
+        Figure(
+            "worker: process start -> all landed and queryable",
+            worker,
+            "events/s",
+            reference=f"baseline: per-event INSERT {baseline:,.0f} events/s",
+            ratio=ratio_x(med(worker), baseline),
+            target=f">= {TARGET_OF_BASELINE:g}x the baseline",
+            met=med(worker) >= TARGET_OF_BASELINE * baseline,
+        ),
+        Figure(
+            "worker: after the first landed batch was seen -> all landed",
+            worker_steady,
+            "events/s",
+            reference=f"plain Faust loop after its first event {med(loop_steady):,.0f} events/s",
+            ratio=ratio_pct(med(worker_steady), med(loop_steady)),
+        )
+        if worker_steady
+        else None,
+        Figure(
+            "ceiling: plain Faust agent loop, process start -> N events seen",
+            loop,
+            "events/s",
+            reference=f"raw kafka-python consumer {med(raw):,.0f} events/s",
+            ratio=ratio_pct(ceiling, med(raw)),
+        ),
         Figure("ceiling: plain Faust agent loop, after its first event -> N seen", loop_steady, "events/s"),
         Figure("ceiling: raw kafka-python batch consumer, start -> N polled", raw, "events/s"),
         Figure(f"baseline: per-event INSERT (measured on {subset:,} events)", insert, "events/s"),
     ]
     figures = [f for f in maybe_figures if f is not None]
-    notes = [f"{n:,} transitions ({max(1, n // len(PATH)):,} tickets, {PARTITIONS} partitions) pre-produced once; "
-             f"every repeat reads the same topic with a fresh consumer group and (for the worker) a fresh store.",
-             "The worker runs with its default batch settings; landed counts come from its /api/status, polled "
-             "every 0.1 s, so each worker time is late by at most that.",
-             "Steady rates count the events after the first sight (the worker's first landed batch, the loop's first "
-             "event) over the time from then on" + ("." if worker_steady else "; none for the worker here: it landed "
-                                                     "everything in one batch."),
-             f"The per-event INSERT baseline was measured on a subset: the first {subset:,} events of the topic "
-             "(one autocommitted INSERT each, no dedupe or derived tables: less work than the worker does)."]
-    return Section("1. Landing throughput",
-                   f"{n:,} pre-produced transitions, time until all are queryable in DuckDB; {ctx.repeats} repeat(s).",
-                   figures, notes)
+    notes = [
+        f"{n:,} transitions ({max(1, n // len(PATH)):,} tickets, {PARTITIONS} partitions) pre-produced once; "
+        f"every repeat reads the same topic with a fresh consumer group and (for the worker) a fresh store.",
+        "The worker runs with its default batch settings; landed counts come from its /api/status, polled "
+        "every 0.1 s, so each worker time is late by at most that.",
+        "Steady rates count the events after the first sight (the worker's first landed batch, the loop's first "
+        "event) over the time from then on"
+        + ("." if worker_steady else "; none for the worker here: it landed everything in one batch."),
+        f"The per-event INSERT baseline was measured on a subset: the first {subset:,} events of the topic "
+        "(one autocommitted INSERT each, no dedupe or derived tables: less work than the worker does).",
+    ]
+    return Section(
+        "1. Landing throughput",
+        f"{n:,} pre-produced transitions, time until all are queryable in DuckDB; {ctx.repeats} repeat(s).",
+        figures,
+        notes,
+    )

@@ -24,7 +24,7 @@ from benchmarks.query_latency import PARTITIONS, producer_for
 from benchmarks.report import Figure, Section, ratio_x
 from benchmarks.scenarios import Context
 from benchmarks.scenarios.landing import EVENTS, land_once, pre_produce
-from flowmeter.workflow import Workflow
+from flowcore.workflow import Workflow
 from streams.topics import ensure_topics
 
 OPEN_TICKETS = 1_000_000
@@ -71,9 +71,18 @@ def moves(tickets: int, count: int, tag: str) -> list[tuple[int, bytes, bytes]]:
         ticket = i * stride
         at = (now - timedelta(seconds=count - i)).strftime("%Y-%m-%dT%H:%M:%SZ")
         step = steps(ticket) if tickets else 0
-        value = json.dumps({"event_id": f"m-{tag}-{i}", "ticket_id": f"T{ticket}", "board": f"board{ticket % 10}",
-                            "from_state": PATH[step - 1] if step else None, "to_state": PATH[step],
-                            "at": at, "team": f"team{ticket % 20}", "assignee": f"a{ticket % 50}"})
+        value = json.dumps(
+            {
+                "event_id": f"m-{tag}-{i}",
+                "ticket_id": f"T{ticket}",
+                "board": f"board{ticket % 10}",
+                "from_state": PATH[step - 1] if step else None,
+                "to_state": PATH[step],
+                "at": at,
+                "team": f"team{ticket % 20}",
+                "assignee": f"a{ticket % 50}",
+            }
+        )
         out.append((ticket % PARTITIONS, f"T{ticket}".encode(), value.encode()))
     return out
 
@@ -125,31 +134,53 @@ def run(ctx: Context) -> Section:
     started = time.perf_counter()
     transitions = build_open_store(store, tickets)
     size_mib = store.stat().st_size / 2**20
-    ctx.say(f"memory: store with {tickets:,} open tickets ({transitions:,} transitions, {size_mib:,.0f} MiB) "
-            f"built in {time.perf_counter() - started:.1f} s")
+    ctx.say(
+        f"memory: store with {tickets:,} open tickets ({transitions:,} transitions, {size_mib:,.0f} MiB) "
+        f"built in {time.perf_counter() - started:.1f} s"
+    )
     open_peaks, empty_peaks = [], []
     for r in range(1, ctx.repeats + 1):
         open_peaks.append(with_store(ctx, store, tickets, batch))
         empty_peaks.append(with_store(ctx, None, 0, batch))
-        ctx.say(f"memory {r}/{ctx.repeats}: worker peak RSS {open_peaks[-1]:,.0f} MiB with {tickets:,} open tickets, "
-                f"{empty_peaks[-1]:,.0f} MiB on an empty store")
+        ctx.say(
+            f"memory {r}/{ctx.repeats}: worker peak RSS {open_peaks[-1]:,.0f} MiB with {tickets:,} open tickets, "
+            f"{empty_peaks[-1]:,.0f} MiB on an empty store"
+        )
     shutil.rmtree(workdir, ignore_errors=True)
     med = statistics.median
     target = f"<= 1 GB ({TARGET_MIB:,} MiB)"
     figures = [
-        Figure(f"worker peak RSS through scenario 1 ({landed_n:,} events landed)", landing_peaks, "MiB",
-               reference=f"empty store, {batch:,} events: {med(empty_peaks):,.0f} MiB",
-               ratio=ratio_x(med(landing_peaks), med(empty_peaks)), target=target,
-               met=med(landing_peaks) <= TARGET_MIB),
-        Figure(f"worker peak RSS, {tickets:,} open tickets, {batch:,} events landed", open_peaks, "MiB",
-               reference=f"empty store, {batch:,} events: {med(empty_peaks):,.0f} MiB",
-               ratio=ratio_x(med(open_peaks), med(empty_peaks)), target=target, met=med(open_peaks) <= TARGET_MIB),
+        Figure(
+            f"worker peak RSS through scenario 1 ({landed_n:,} events landed)",
+            landing_peaks,
+            "MiB",
+            reference=f"empty store, {batch:,} events: {med(empty_peaks):,.0f} MiB",
+            ratio=ratio_x(med(landing_peaks), med(empty_peaks)),
+            target=target,
+            met=med(landing_peaks) <= TARGET_MIB,
+        ),
+        Figure(
+            f"worker peak RSS, {tickets:,} open tickets, {batch:,} events landed",
+            open_peaks,
+            "MiB",
+            reference=f"empty store, {batch:,} events: {med(empty_peaks):,.0f} MiB",
+            ratio=ratio_x(med(open_peaks), med(empty_peaks)),
+            target=target,
+            met=med(open_peaks) <= TARGET_MIB,
+        ),
         Figure(f"baseline: worker peak RSS, empty store, {batch:,} events landed", empty_peaks, "MiB"),
     ]
-    notes = ["Peak = the larger of VmRSS sampled every 0.1 s and VmHWM from /proc/<pid>/status, from process "
-             "start until it is stopped.",
-             f"Open tickets: {transitions:,} transitions generated straight into the store (1-4 per ticket, none "
-             f"Done, last 60 days; {size_mib:,.0f} MiB) and derived; each repeat starts a fresh worker on a copy, "
-             f"lands {batch:,} fresh transitions moving {batch:,} of those tickets on, then idles {SETTLE:g} s."]
-    return Section("5. Memory", "Peak RSS of the worker process; the embedded broker and this process are not "
-                   f"counted; {ctx.repeats} repeat(s).", figures, notes)
+    notes = [
+        "Peak = the larger of VmRSS sampled every 0.1 s and VmHWM from /proc/<pid>/status, from process "
+        "start until it is stopped.",
+        f"Open tickets: {transitions:,} transitions generated straight into the store (1-4 per ticket, none "
+        f"Done, last 60 days; {size_mib:,.0f} MiB) and derived; each repeat starts a fresh worker on a copy, "
+        f"lands {batch:,} fresh transitions moving {batch:,} of those tickets on, then idles {SETTLE:g} s.",
+    ]
+    return Section(
+        "5. Memory",
+        "Peak RSS of the worker process; the embedded broker and this process are not "
+        f"counted; {ctx.repeats} repeat(s).",
+        figures,
+        notes,
+    )

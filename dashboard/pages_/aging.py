@@ -7,7 +7,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard.data import EMPTY_HINT, days, filters, literal, load, refresh_every, run
-from flowmeter.errors import FlowmeterError
+from flowcore.errors import FlowmeterError
 
 st.title("Aging WIP")
 st.caption("Open tickets now: board, team and ticket type apply; the date range does not.")
@@ -17,34 +17,58 @@ SHOWN = 30  # tickets with a history expander
 @st.fragment(run_every=refresh_every())
 def aging() -> None:
     f = filters()
-    data = load("aging", {
-        "aging": f"SELECT ticket_id, board, state, team, assignee, ticket_type, age_days, time_in_state_days, "
-                 f"p50_days, p85_days, p95_days, band FROM aging_wip WHERE {f.ticket_where()} "
-                 f"ORDER BY age_days DESC, ticket_id",
-    })
+    data = load(
+        "aging",
+        {
+            "aging": f"SELECT ticket_id, board, state, team, assignee, ticket_type, age_days, time_in_state_days, "
+            f"p50_days, p85_days, p95_days, band FROM aging_wip WHERE {f.ticket_where()} "
+            f"ORDER BY age_days DESC, ticket_id",
+        },
+    )
     if data is None:
         return
     aging = data["aging"]
     if aging.empty:
-        st.info("No open, committed tickets. Tickets appear here once they enter a queue or active state. "
-                f"{EMPTY_HINT}")
+        st.info(
+            f"No open, committed tickets. Tickets appear here once they enter a queue or active state. {EMPTY_HINT}"
+        )
         return
     st.metric("Open tickets", f"{len(aging):,}")
-    st.altair_chart(alt.Chart(aging, title="Age of open tickets by state").mark_circle(size=80).encode(
-        x=alt.X("state:N", title="State"), y=alt.Y("age_days:Q", title="Age since commitment (days)"),
-        color=alt.Color("band:N", title="Band"),
-        tooltip=["ticket_id", "board", "state", "band", alt.Tooltip("age_days:Q", format=".1f", title="age (days)")]),
-        width="stretch")
-    st.dataframe(aging, hide_index=True, width="stretch", column_config={
-        name: st.column_config.NumberColumn(name.replace("_days", " (days)"), format="%.1f")
-        for name in ("age_days", "time_in_state_days", "p50_days", "p85_days", "p95_days")})
+    st.altair_chart(
+        alt.Chart(aging, title="Age of open tickets by state")
+        .mark_circle(size=80)
+        .encode(
+            x=alt.X("state:N", title="State"),
+            y=alt.Y("age_days:Q", title="Age since commitment (days)"),
+            color=alt.Color("band:N", title="Band"),
+            tooltip=[
+                "ticket_id",
+                "board",
+                "state",
+                "band",
+                alt.Tooltip("age_days:Q", format=".1f", title="age (days)"),
+            ],
+        ),
+        width="stretch",
+    )
+    st.dataframe(
+        aging,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.NumberColumn(name.replace("_days", " (days)"), format="%.1f")
+            for name in ("age_days", "time_in_state_days", "p50_days", "p85_days", "p95_days")
+        },
+    )
 
     st.subheader("History")
     shown = aging.head(SHOWN)
     ids = ", ".join(literal(t) for t in shown["ticket_id"])
     try:
-        history = run(f"SELECT ticket_id, seq, state, category, entered_at, left_at, duration_days, party "
-                      f"FROM state_visits WHERE ticket_id IN ({ids}) ORDER BY ticket_id, seq")
+        history = run(
+            f"SELECT ticket_id, seq, state, category, entered_at, left_at, duration_days, party "
+            f"FROM state_visits WHERE ticket_id IN ({ids}) ORDER BY ticket_id, seq"
+        )
     except FlowmeterError:  # the warning above already said why
         st.write("Histories show again once the store can be read.")
         return

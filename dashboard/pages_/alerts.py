@@ -27,13 +27,16 @@ from dashboard.data import (
 )
 
 st.title("Alerts")
-st.caption("Board and team filters apply (team: the limit is that team's, or a ticket in the alert is); the date "
-           "range applies to the history, by when an alert started. Ticket type does not apply.")
+st.caption(
+    "Board and team filters apply (team: the limit is that team's, or a ticket in the alert is); the date "
+    "range applies to the history, by when an alert started. Ticket type does not apply."
+)
 SHOWN = 50  # alerts with a details expander, per section
 HISTORY_ROWS = 1000  # resolved alerts listed
 TICKET_COLUMNS = ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
-DELIVERY_COLUMNS = ("notice, route, route_kind, status, attempts, resends, created_at, next_attempt_at, "
-                    "delivered_at, last_error")
+DELIVERY_COLUMNS = (
+    "notice, route, route_kind, status, attempts, resends, created_at, next_attempt_at, delivered_at, last_error"
+)
 HOW_TO = """\
 [[boards.payments.wip_limits]]
 states = ["Review"]          # one state, or a group: ["In Progress", "Review"]
@@ -67,13 +70,16 @@ def _highlight(linked: str | None):
         else:
             colour = ""
         return [colour] * len(row)
+
     return paint
 
 
 def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> None:
     is_linked = alert["alert_id"] == linked
-    label = (f"{alert['level']} · {alert['board']} · {alert['limit_name']} · {alert['status']} · "
-             f"started {when(alert['started_at'])} · {alert['alert_id']}" + (" · linked" if is_linked else ""))
+    label = (
+        f"{alert['level']} · {alert['board']} · {alert['limit_name']} · {alert['status']} · "
+        f"started {when(alert['started_at'])} · {alert['alert_id']}" + (" · linked" if is_linked else "")
+    )
     with st.expander(label, expanded=is_linked, icon=":material/link:" if is_linked else None):
         st.markdown(f"**States:** {alert['states']} · **delivery:** {alert_delivery(alert)}")
         tickets = _tickets(alert["tickets"])
@@ -81,13 +87,18 @@ def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> 
         if tickets.empty:
             st.write("None recorded.")
         else:
-            st.dataframe(tickets, hide_index=True, width="stretch", column_config={
-                "age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")})
+            st.dataframe(
+                tickets,
+                hide_index=True,
+                width="stretch",
+                column_config={"age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")},
+            )
         mine = deliveries[deliveries["alert_id"] == alert["alert_id"]].drop(columns="alert_id").reset_index(drop=True)
         st.markdown(f"**Deliveries** ({len(mine)})")
         if mine.empty:
-            st.write("No notices: the alert was not routed anywhere." if not alert["notified"]
-                     else "No delivery rows yet.")
+            st.write(
+                "No notices: the alert was not routed anywhere." if not alert["notified"] else "No delivery rows yet."
+            )
         else:
             st.dataframe(mine, hide_index=True, width="stretch")
 
@@ -109,8 +120,10 @@ def alerts() -> None:
     history = f"status = 'resolved' AND {scope} AND {f.where(board=None, time='started_at')}"
     latest = "ORDER BY started_at DESC, alert_id"
     # Deliveries of the alerts that get a details expander (the first SHOWN of each list, and the linked one).
-    ids = (f"SELECT alert_id FROM (SELECT alert_id FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {SHOWN}) "
-           f"UNION ALL SELECT alert_id FROM (SELECT alert_id FROM alert_log WHERE {history} {latest} LIMIT {SHOWN})")
+    ids = (
+        f"SELECT alert_id FROM (SELECT alert_id FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {SHOWN}) "
+        f"UNION ALL SELECT alert_id FROM (SELECT alert_id FROM alert_log WHERE {history} {latest} LIMIT {SHOWN})"
+    )
     if linked:
         ids += f" UNION ALL SELECT {literal(linked)}"
     queries = {
@@ -118,9 +131,9 @@ def alerts() -> None:
         "history": f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE {history} {latest} LIMIT {HISTORY_ROWS}",
         "resolved": f"SELECT count(*) AS n FROM alert_log WHERE {history}",
         "deliveries": f"SELECT alert_id, {DELIVERY_COLUMNS} FROM alert_deliveries WHERE alert_id IN ({ids}) "
-                      f"ORDER BY alert_id, created_at, route",
+        f"ORDER BY alert_id, created_at, route",
         "limits": f"SELECT board, name, array_to_string(states, ' + ') AS states, wip_limit, warn_at, team, person, "
-                  f"array_to_string(routes, ', ') AS routes FROM wip_limits WHERE {f.where()} ORDER BY board, name",
+        f"array_to_string(routes, ', ') AS routes FROM wip_limits WHERE {f.where()} ORDER BY board, name",
     }
     if linked:
         queries["linked"] = f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE alert_id = {literal(linked)}"
@@ -143,28 +156,39 @@ def alerts() -> None:
     cols = st.columns(4)
     cols[0].metric("Open breaches", f"{levels.get('breach', 0):,}", help="WIP above the limit.")
     cols[1].metric("Open warnings", f"{levels.get('warning', 0):,}", help="WIP at or above warn_at.")
-    cols[2].metric("Open aging", f"{levels.get('aging', 0):,}",
-                   help="A ticket in its state longer than that state's 85th percentile.")
+    cols[2].metric(
+        "Open aging",
+        f"{levels.get('aging', 0):,}",
+        help="A ticket in its state longer than that state's 85th percentile.",
+    )
     resolved = int(data["resolved"]["n"].iloc[0])
     cols[3].metric("Resolved in range", f"{resolved:,}")
 
     if open_.empty and past.empty:
         set_limits = f"{len(limits):,} WIP limit{'s are' if len(limits) != 1 else ' is'} set" + (
-            " for this board" if f.board else "")
-        st.info(f"No alerts here yet ({set_limits}). Alerts fire when a WIP limit is broken, or a ticket waits in "
-                "a state longer than the state's 85th percentile. Set WIP limits per board in the settings file "
-                "(see docs/workflow.md), then restart the worker or run `flowmeter remap`:")
+            " for this board" if f.board else ""
+        )
+        st.info(
+            f"No alerts here yet ({set_limits}). Alerts fire when a WIP limit is broken, or a ticket waits in "
+            "a state longer than the state's 85th percentile. Set WIP limits per board in the settings file "
+            "(see docs/workflow.md), then restart the worker or run `flowmeter remap`:"
+        )
         st.code(HOW_TO, language="toml")
     else:
         st.subheader("Open now")
         if open_.empty:
-            st.success("No open alerts match these filters." if f.board or f.team else
-                       "No open alerts: every WIP limit is kept and no ticket is aging past its state's p85.")
+            st.success(
+                "No open alerts match these filters."
+                if f.board or f.team
+                else "No open alerts: every WIP limit is kept and no ticket is aging past its state's p85."
+            )
         else:
             _section(open_, deliveries, linked)
         st.subheader("History")
-        st.caption(f"Alerts that started {f.start} – {f.end} (UTC) and have resolved, latest first"
-                   + (f"; the latest {len(past):,} of {resolved:,}." if resolved > len(past) else "."))
+        st.caption(
+            f"Alerts that started {f.start} – {f.end} (UTC) and have resolved, latest first"
+            + (f"; the latest {len(past):,} of {resolved:,}." if resolved > len(past) else ".")
+        )
         if past.empty:
             st.write("No resolved alerts in this range.")
         else:

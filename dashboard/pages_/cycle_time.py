@@ -16,16 +16,19 @@ st.title("Cycle time")
 def cycle_time() -> None:
     f = filters()
     finished = f"is_done AND {f.ticket_where(time='done_at')}"
-    data = load("cycle_time", {
-        "done": f"SELECT ticket_id, board, team, ticket_type, done_at, cycle_time_days FROM ticket_flow "
-                f"WHERE {finished} ORDER BY done_at",
-        # The documented way for a date range (docs/metrics.md, cycle_time_percentiles).
-        "pct": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50, "
-               f"quantile_cont(cycle_time_days, 0.85) AS p85, quantile_cont(cycle_time_days, 0.95) AS p95 "
-               f"FROM ticket_flow WHERE {finished}",
-        "throughput": f"SELECT day, sum(done) AS done FROM throughput_daily "
-                      f"WHERE {f.ticket_where()} AND {f.where(board=None, day='day')} GROUP BY day ORDER BY day",
-    })
+    data = load(
+        "cycle_time",
+        {
+            "done": f"SELECT ticket_id, board, team, ticket_type, done_at, cycle_time_days FROM ticket_flow "
+            f"WHERE {finished} ORDER BY done_at",
+            # The documented way for a date range (docs/metrics.md, cycle_time_percentiles).
+            "pct": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50, "
+            f"quantile_cont(cycle_time_days, 0.85) AS p85, quantile_cont(cycle_time_days, 0.95) AS p95 "
+            f"FROM ticket_flow WHERE {finished}",
+            "throughput": f"SELECT day, sum(done) AS done FROM throughput_daily "
+            f"WHERE {f.ticket_where()} AND {f.where(board=None, day='day')} GROUP BY day ORDER BY day",
+        },
+    )
     if data is None:
         return
     done, pct = data["done"], data["pct"].iloc[0]
@@ -38,23 +41,51 @@ def cycle_time() -> None:
         col.metric(f"Cycle time {name}", days(pct[name]))
 
     lines = pd.DataFrame({"percentile": ["p50", "p85", "p95"], "days": [pct["p50"], pct["p85"], pct["p95"]]})
-    dots = alt.Chart(done).mark_circle(size=60).encode(
-        x=alt.X("done_at:T", title="Done (UTC)"), y=alt.Y("cycle_time_days:Q", title="Cycle time (days)"),
-        color=alt.Color("board:N", title="Board"),
-        tooltip=["ticket_id", "board", "team", "ticket_type", alt.Tooltip("done_at:T", title="done (UTC)"),
-                 alt.Tooltip("cycle_time_days:Q", format=".2f", title="cycle time (days)")])
-    rules = alt.Chart(lines).mark_rule(strokeDash=[4, 4]).encode(
-        y="days:Q", color=alt.value("gray"), tooltip=["percentile", alt.Tooltip("days:Q", format=".2f")])
-    st.altair_chart((dots + rules).properties(title="Cycle time of finished tickets, with p50/p85/p95"),
-                    width="stretch")
-    st.altair_chart(alt.Chart(done, title="Cycle time distribution").mark_bar().encode(
-        x=alt.X("cycle_time_days:Q", bin=alt.Bin(maxbins=30), title="Cycle time (days)"),
-        y=alt.Y("count():Q", title="Tickets"), tooltip=[alt.Tooltip("count():Q", title="tickets")]),
-        width="stretch")
-    st.altair_chart(alt.Chart(data["throughput"], title="Throughput per day").mark_line(point=True).encode(
-        x=alt.X("day:T", title="Day (UTC)"), y=alt.Y("done:Q", title="Tickets finished"),
-        tooltip=[alt.Tooltip("day:T", title="day (UTC)"), alt.Tooltip("done:Q", title="finished")]),
-        width="stretch")
+    dots = (
+        alt.Chart(done)
+        .mark_circle(size=60)
+        .encode(
+            x=alt.X("done_at:T", title="Done (UTC)"),
+            y=alt.Y("cycle_time_days:Q", title="Cycle time (days)"),
+            color=alt.Color("board:N", title="Board"),
+            tooltip=[
+                "ticket_id",
+                "board",
+                "team",
+                "ticket_type",
+                alt.Tooltip("done_at:T", title="done (UTC)"),
+                alt.Tooltip("cycle_time_days:Q", format=".2f", title="cycle time (days)"),
+            ],
+        )
+    )
+    rules = (
+        alt.Chart(lines)
+        .mark_rule(strokeDash=[4, 4])
+        .encode(y="days:Q", color=alt.value("gray"), tooltip=["percentile", alt.Tooltip("days:Q", format=".2f")])
+    )
+    st.altair_chart(
+        (dots + rules).properties(title="Cycle time of finished tickets, with p50/p85/p95"), width="stretch"
+    )
+    st.altair_chart(
+        alt.Chart(done, title="Cycle time distribution")
+        .mark_bar()
+        .encode(
+            x=alt.X("cycle_time_days:Q", bin=alt.Bin(maxbins=30), title="Cycle time (days)"),
+            y=alt.Y("count():Q", title="Tickets"),
+            tooltip=[alt.Tooltip("count():Q", title="tickets")],
+        ),
+        width="stretch",
+    )
+    st.altair_chart(
+        alt.Chart(data["throughput"], title="Throughput per day")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("done:Q", title="Tickets finished"),
+            tooltip=[alt.Tooltip("day:T", title="day (UTC)"), alt.Tooltip("done:Q", title="finished")],
+        ),
+        width="stretch",
+    )
 
 
 cycle_time()

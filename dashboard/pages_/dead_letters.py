@@ -13,10 +13,13 @@ st.caption("Rejected events never vanish: each is kept with one sentence saying 
 @st.fragment(run_every=refresh_every())
 def dead_letters() -> None:
     f = filters()
-    data = load("dead_letters", {
-        "dead": f"SELECT src, kind, reason, received_at FROM dead_letters "
-                f"WHERE {f.where(board=None, time='received_at')} ORDER BY received_at DESC, src LIMIT 1000",
-    })
+    data = load(
+        "dead_letters",
+        {
+            "dead": f"SELECT src, kind, reason, received_at FROM dead_letters "
+            f"WHERE {f.where(board=None, time='received_at')} ORDER BY received_at DESC, src LIMIT 1000",
+        },
+    )
     if data is None:
         return
     dead = data["dead"]

@@ -13,8 +13,10 @@ import streamlit as st
 from dashboard.data import EMPTY_HINT, filters, literal, load, refresh_every
 
 st.title("Flow")
-st.caption("The cumulative flow and WIP charts are per board and state: the board filter and date range apply, "
-           "team and ticket type do not. The bottleneck and time in state follow every filter.")
+st.caption(
+    "The cumulative flow and WIP charts are per board and state: the board filter and date range apply, "
+    "team and ticket type do not. The bottleneck and time in state follow every filter."
+)
 TREND_DAYS = 7  # growing = the range's last 7 days against the 7 before
 
 
@@ -26,15 +28,19 @@ def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
     row = queues.iloc[0]
     last, prev = row["last_7_days"], row["previous_7_days"]
     trend = "growing" if last > prev else "shrinking" if last < prev else "steady"
-    text = (f"**Bottleneck:** {row['state']} on board {row['board']}: {row['wait_days']:.1f} days of waiting in "
-            f"this range, the most of any queue state; the wait is **{trend}**: {last:.1f} days in the last "
-            f"{TREND_DAYS} days ({last_from} – {end}) against {prev:.1f} in the {TREND_DAYS} before.")
+    text = (
+        f"**Bottleneck:** {row['state']} on board {row['board']}: {row['wait_days']:.1f} days of waiting in "
+        f"this range, the most of any queue state; the wait is **{trend}**: {last:.1f} days in the last "
+        f"{TREND_DAYS} days ({last_from} – {end}) against {prev:.1f} in the {TREND_DAYS} before."
+    )
     if trend != "growing":
         growing = queues[queues["last_7_days"] > queues["previous_7_days"]]
         if not growing.empty:
             other = growing.sort_values(["last_7_days", "board", "state"], ascending=[False, True, True]).iloc[0]
-            text += (f" Growing instead: {other['state']} on board {other['board']}, {other['last_7_days']:.1f} "
-                     f"days against {other['previous_7_days']:.1f}.")
+            text += (
+                f" Growing instead: {other['state']} on board {other['board']}, {other['last_7_days']:.1f} "
+                f"days against {other['previous_7_days']:.1f}."
+            )
     return text
 
 
@@ -46,25 +52,28 @@ def flow() -> None:
     trend_end = min(f.end, datetime.now(UTC).date() - timedelta(days=1))
     last_from, prev_from = trend_end - timedelta(days=TREND_DAYS - 1), trend_end - timedelta(days=2 * TREND_DAYS - 1)
     in_range = f"day BETWEEN {literal(f.start)} AND {literal(f.end)}"
-    data = load("flow", {
-        "cfd": f"SELECT c.board, c.state, c.board || ' · ' || c.state AS band, b.position, c.day, c.tickets "
-               f"FROM cfd_daily c JOIN board_states b USING (board, state) "
-               f"WHERE {f.where(board='c.board', day='c.day')} ORDER BY c.day, c.board, b.position",
-        "wip": f"SELECT board, state, board || ' · ' || state AS band, day, wip FROM wip_daily "
-               f"WHERE {f.where(day='day')} ORDER BY day",
-        "time": f"SELECT state, category, sum(duration_days) AS days FROM state_visits "
-                f"WHERE category IN ('queue', 'active') AND {f.ticket_where(time='entered_at')} "
-                f"GROUP BY state, category ORDER BY days DESC",
-        # queue_wait_daily: over a period, sum(wait_days) (docs/metrics.md).
-        "queues": f"SELECT board, state, coalesce(sum(wait_days) FILTER (WHERE {in_range}), 0) AS wait_days, "
-                  f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(last_from)} "
-                  f"AND day <= {literal(trend_end)}), 0) AS last_7_days, "
-                  f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(prev_from)} "
-                  f"AND day < {literal(last_from)}), 0) AS previous_7_days "
-                  f"FROM queue_wait_daily WHERE {f.ticket_where()} AND day <= {literal(f.end)} "
-                  f"AND (day >= {literal(prev_from)} OR {in_range}) "
-                  f"GROUP BY board, state ORDER BY wait_days DESC, board, state",
-    })
+    data = load(
+        "flow",
+        {
+            "cfd": f"SELECT c.board, c.state, c.board || ' · ' || c.state AS band, b.position, c.day, c.tickets "
+            f"FROM cfd_daily c JOIN board_states b USING (board, state) "
+            f"WHERE {f.where(board='c.board', day='c.day')} ORDER BY c.day, c.board, b.position",
+            "wip": f"SELECT board, state, board || ' · ' || state AS band, day, wip FROM wip_daily "
+            f"WHERE {f.where(day='day')} ORDER BY day",
+            "time": f"SELECT state, category, sum(duration_days) AS days FROM state_visits "
+            f"WHERE category IN ('queue', 'active') AND {f.ticket_where(time='entered_at')} "
+            f"GROUP BY state, category ORDER BY days DESC",
+            # queue_wait_daily: over a period, sum(wait_days) (docs/metrics.md).
+            "queues": f"SELECT board, state, coalesce(sum(wait_days) FILTER (WHERE {in_range}), 0) AS wait_days, "
+            f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(last_from)} "
+            f"AND day <= {literal(trend_end)}), 0) AS last_7_days, "
+            f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(prev_from)} "
+            f"AND day < {literal(last_from)}), 0) AS previous_7_days "
+            f"FROM queue_wait_daily WHERE {f.ticket_where()} AND day <= {literal(f.end)} "
+            f"AND (day >= {literal(prev_from)} OR {in_range}) "
+            f"GROUP BY board, state ORDER BY wait_days DESC, board, state",
+        },
+    )
     if data is None:
         return
     if data["cfd"].empty:
@@ -72,24 +81,55 @@ def flow() -> None:
         return
     st.markdown(_bottleneck(data["queues"], last_from, trend_end))
     with st.expander("Wait per queue state"):
-        st.dataframe(data["queues"], hide_index=True, width="stretch", column_config={
-            name: st.column_config.NumberColumn(label, format="%.2f") for name, label in (
-                ("wait_days", "wait in range (days)"), ("last_7_days", f"last {TREND_DAYS} days (days)"),
-                ("previous_7_days", f"{TREND_DAYS} days before (days)"))})
+        st.dataframe(
+            data["queues"],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                name: st.column_config.NumberColumn(label, format="%.2f")
+                for name, label in (
+                    ("wait_days", "wait in range (days)"),
+                    ("last_7_days", f"last {TREND_DAYS} days (days)"),
+                    ("previous_7_days", f"{TREND_DAYS} days before (days)"),
+                )
+            },
+        )
 
     tooltip = ["board", "state", alt.Tooltip("day:T", title="day (UTC)")]
-    st.altair_chart(alt.Chart(data["cfd"], title="Cumulative flow").mark_area().encode(
-        x=alt.X("day:T", title="Day (UTC)"), y=alt.Y("tickets:Q", title="Tickets", stack=True),
-        color=alt.Color("band:N", title="Board · state", sort=alt.SortField("position", order="descending")),
-        order=alt.Order("position:Q", sort="descending"), tooltip=[*tooltip, "tickets:Q"]),
-        width="stretch")
-    st.altair_chart(alt.Chart(data["wip"], title="WIP at the end of each day").mark_line(point=True).encode(
-        x=alt.X("day:T", title="Day (UTC)"), y=alt.Y("wip:Q", title="Tickets in progress"),
-        color=alt.Color("band:N", title="Board · state"), tooltip=[*tooltip, "wip:Q"]), width="stretch")
-    st.altair_chart(alt.Chart(data["time"], title="Time in state: wait vs. active").mark_bar().encode(
-        x=alt.X("state:N", title="State", sort="-y"), y=alt.Y("days:Q", title="Total days", stack=True),
-        color=alt.Color("category:N", title="Kind"),
-        tooltip=["state", "category", alt.Tooltip("days:Q", format=".1f", title="days")]), width="stretch")
+    st.altair_chart(
+        alt.Chart(data["cfd"], title="Cumulative flow")
+        .mark_area()
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("tickets:Q", title="Tickets", stack=True),
+            color=alt.Color("band:N", title="Board · state", sort=alt.SortField("position", order="descending")),
+            order=alt.Order("position:Q", sort="descending"),
+            tooltip=[*tooltip, "tickets:Q"],
+        ),
+        width="stretch",
+    )
+    st.altair_chart(
+        alt.Chart(data["wip"], title="WIP at the end of each day")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("wip:Q", title="Tickets in progress"),
+            color=alt.Color("band:N", title="Board · state"),
+            tooltip=[*tooltip, "wip:Q"],
+        ),
+        width="stretch",
+    )
+    st.altair_chart(
+        alt.Chart(data["time"], title="Time in state: wait vs. active")
+        .mark_bar()
+        .encode(
+            x=alt.X("state:N", title="State", sort="-y"),
+            y=alt.Y("days:Q", title="Total days", stack=True),
+            color=alt.Color("category:N", title="Kind"),
+            tooltip=["state", "category", alt.Tooltip("days:Q", format=".1f", title="days")],
+        ),
+        width="stretch",
+    )
 
 
 flow()

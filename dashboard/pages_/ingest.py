@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import fetch_status
+from analytics.client import fetch_status
 from dashboard.data import refresh_every
-from flowmeter.errors import FlowmeterError
-from flowmeter.settings import load_settings
+from flowcore.errors import FlowmeterError
+from flowcore.settings import load_settings
 
 st.title("Ingest")
 st.caption("Every input event ends landed, a known duplicate, or dead-lettered with a reason.")
@@ -60,12 +60,16 @@ def ingest_panel() -> None:
     cols[2].metric("Dead letters", f"{dead:,}")
     cols[3].metric("Duplicates dropped", f"{duplicates:,}")
     latest = max(filter(None, (transitions["last_landed_at"], deploys["last_landed_at"])), default=None)
-    st.caption(f"Last event landed {_age(latest)} · latest transition {_when(transitions['last_event_at'])} · "
-               f"latest deploy {_when(deploys['last_event_at'])} · read from {report['source']}")
+    st.caption(
+        f"Last event landed {_age(latest)} · latest transition {_when(transitions['last_event_at'])} · "
+        f"latest deploy {_when(deploys['last_event_at'])} · read from {report['source']}"
+    )
 
     if not transitions["received"] and not deploys["received"] and not dead:
-        st.info("No events yet. Send v1 events to the flow.transitions and flow.deploys topics, e.g. "
-                "`flowmeter produce events.jsonl`, or start `flowmeter up --demo` for demo traffic.")
+        st.info(
+            "No events yet. Send v1 events to the flow.transitions and flow.deploys topics, e.g. "
+            "`flowmeter produce events.jsonl`, or start `flowmeter up --demo` for demo traffic."
+        )
         return
     st.subheader("Per kind")
     st.dataframe(_table(report["kinds"]), hide_index=True, width="stretch")

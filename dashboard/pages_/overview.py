@@ -23,9 +23,12 @@ from dashboard.data import (
 st.title("Overview")
 
 TOP_ALERTS = 5
-DORA_LABELS = {"deployment_frequency": "Deployment frequency", "change_lead_time": "Change lead time",
-               "change_failure_rate": "Change failure rate",
-               "failed_deployment_recovery_time": "Recovery time"}
+DORA_LABELS = {
+    "deployment_frequency": "Deployment frequency",
+    "change_lead_time": "Change lead time",
+    "change_failure_rate": "Change failure rate",
+    "failed_deployment_recovery_time": "Recovery time",
+}
 
 
 def _dora_value(row: pd.Series) -> str:
@@ -47,18 +50,22 @@ def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
     cols = st.columns(3)
     cols[0].metric("Open breaches", f"{int(counts['breaches']):,}", help="WIP above a limit.")
     cols[1].metric("Open warnings", f"{int(counts['warnings']):,}", help="WIP at or above a limit's warn_at.")
-    cols[2].metric("Open aging", f"{int(counts['aging']):,}",
-                   help="Tickets in a state longer than the state's 85th percentile.")
+    cols[2].metric(
+        "Open aging", f"{int(counts['aging']):,}", help="Tickets in a state longer than the state's 85th percentile."
+    )
     if top.empty:
         st.caption("None open. The board and team filters apply.")
     else:
         total = int(counts["breaches"] + counts["warnings"] + counts["aging"])
-        st.caption(f"Breaches first, then aging, then warnings, oldest first; "
-                   f"{'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}{total} open. "
-                   "The board and team filters apply.")
+        st.caption(
+            f"Breaches first, then aging, then warnings, oldest first; "
+            f"{'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}{total} open. "
+            "The board and team filters apply."
+        )
         st.dataframe(alert_table(top), hide_index=True, width="stretch")
-    st.page_link("pages_/alerts.py", label="All alerts, their tickets and deliveries",
-                 icon=":material/notifications_active:")
+    st.page_link(
+        "pages_/alerts.py", label="All alerts, their tickets and deliveries", icon=":material/notifications_active:"
+    )
 
 
 @st.fragment(run_every=refresh_every())
@@ -67,29 +74,32 @@ def overview() -> None:
     week = "date_trunc('week', fm_now())::DATE"
     finished = f"is_done AND cycle_time_days IS NOT NULL AND {f.ticket_where(time='done_at')}"
     scope = alert_scope(f)
-    data = load("overview", {
-        "wip": f"SELECT board, state, category, wip, wip_limit, warn_at, over_limit FROM wip_now "
-               f"WHERE {f.where()} ORDER BY board, position NULLS LAST",
-        "weeks": f"SELECT coalesce(sum(done) FILTER (WHERE week = {week}), 0) AS this_week, "
-                 f"coalesce(sum(done) FILTER (WHERE week = {week} - 7), 0) AS last_week "
-                 f"FROM throughput_weekly WHERE {f.ticket_where()}",
-        # Tickets finished in the date range, the documented way for a range (docs/metrics.md,
-        # cycle_time_percentiles): quantile_cont over ticket_flow, all filters as WHERE.
-        "cycle": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
-                 f"quantile_cont(cycle_time_days, 0.85) AS p85_days FROM ticket_flow WHERE {finished}",
-        "pct": f"SELECT board, count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
-               f"quantile_cont(cycle_time_days, 0.85) AS p85_days, quantile_cont(cycle_time_days, 0.95) AS p95_days "
-               f"FROM ticket_flow WHERE {finished} GROUP BY board ORDER BY board",
-        "eff": f"SELECT count(*) AS finished, avg(flow_efficiency) AS flow_efficiency FROM ticket_flow "
-               f"WHERE {finished}",
-        "alert_counts": f"SELECT count(*) FILTER (WHERE level = 'breach') AS breaches, "
-                        f"count(*) FILTER (WHERE level = 'warning') AS warnings, "
-                        f"count(*) FILTER (WHERE level = 'aging') AS aging FROM open_alerts WHERE {scope}",
-        "alerts": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {TOP_ALERTS}",
-        "dora": "SELECT metric, value, unit, band, sample_size FROM dora_summary",
-        "fresh": "SELECT max(last_landed_at) AS last_landed_at, "
-                 "date_diff('second', max(last_landed_at), fm_now()) AS behind_s FROM ingest_status",
-    })
+    data = load(
+        "overview",
+        {
+            "wip": f"SELECT board, state, category, wip, wip_limit, warn_at, over_limit FROM wip_now "
+            f"WHERE {f.where()} ORDER BY board, position NULLS LAST",
+            "weeks": f"SELECT coalesce(sum(done) FILTER (WHERE week = {week}), 0) AS this_week, "
+            f"coalesce(sum(done) FILTER (WHERE week = {week} - 7), 0) AS last_week "
+            f"FROM throughput_weekly WHERE {f.ticket_where()}",
+            # Tickets finished in the date range, the documented way for a range (docs/metrics.md,
+            # cycle_time_percentiles): quantile_cont over ticket_flow, all filters as WHERE.
+            "cycle": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
+            f"quantile_cont(cycle_time_days, 0.85) AS p85_days FROM ticket_flow WHERE {finished}",
+            "pct": f"SELECT board, count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
+            f"quantile_cont(cycle_time_days, 0.85) AS p85_days, quantile_cont(cycle_time_days, 0.95) AS p95_days "
+            f"FROM ticket_flow WHERE {finished} GROUP BY board ORDER BY board",
+            "eff": f"SELECT count(*) AS finished, avg(flow_efficiency) AS flow_efficiency FROM ticket_flow "
+            f"WHERE {finished}",
+            "alert_counts": f"SELECT count(*) FILTER (WHERE level = 'breach') AS breaches, "
+            f"count(*) FILTER (WHERE level = 'warning') AS warnings, "
+            f"count(*) FILTER (WHERE level = 'aging') AS aging FROM open_alerts WHERE {scope}",
+            "alerts": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {TOP_ALERTS}",
+            "dora": "SELECT metric, value, unit, band, sample_size FROM dora_summary",
+            "fresh": "SELECT max(last_landed_at) AS last_landed_at, "
+            "date_diff('second', max(last_landed_at), fm_now()) AS behind_s FROM ingest_status",
+        },
+    )
     if data is None:
         return
     fresh = data["fresh"].iloc[0]
@@ -102,18 +112,30 @@ def overview() -> None:
     open_wip = wip[wip["category"].isin(["queue", "active"])]
     weeks, eff = data["weeks"].iloc[0], data["eff"].iloc[0]
     cols = st.columns(5)
-    cols[0].metric("WIP now", f"{int(open_wip['wip'].sum()):,}",
-                   help="Tickets in queue or active states now (wip_now: the board filter applies, team and type "
-                        "do not).")
-    cols[1].metric("States over limit", f"{int(wip['over_limit'].fillna(False).sum()):,}",
-                   help="States above a limit set on exactly that state; group, team and person limits are in the "
-                        "open alerts below.")
-    cols[2].metric("Done this week", f"{int(weeks['this_week']):,}",
-                   delta=f"{int(weeks['this_week'] - weeks['last_week']):+,} vs last week", delta_color="off",
-                   help="ISO weeks (Monday, UTC) up to now; the date range does not apply.")
+    cols[0].metric(
+        "WIP now",
+        f"{int(open_wip['wip'].sum()):,}",
+        help="Tickets in queue or active states now (wip_now: the board filter applies, team and type do not).",
+    )
+    cols[1].metric(
+        "States over limit",
+        f"{int(wip['over_limit'].fillna(False).sum()):,}",
+        help="States above a limit set on exactly that state; group, team and person limits are in the "
+        "open alerts below.",
+    )
+    cols[2].metric(
+        "Done this week",
+        f"{int(weeks['this_week']):,}",
+        delta=f"{int(weeks['this_week'] - weeks['last_week']):+,} vs last week",
+        delta_color="off",
+        help="ISO weeks (Monday, UTC) up to now; the date range does not apply.",
+    )
     cols[3].metric("Done last week", f"{int(weeks['last_week']):,}")
-    cols[4].metric("Flow efficiency", percent(eff["flow_efficiency"]),
-                   help=f"Active / (active + wait), averaged over the {eff['finished']} tickets finished in the range.")
+    cols[4].metric(
+        "Flow efficiency",
+        percent(eff["flow_efficiency"]),
+        help=f"Active / (active + wait), averaged over the {eff['finished']} tickets finished in the range.",
+    )
 
     _open_alerts(data["alert_counts"].iloc[0], data["alerts"])
 
@@ -127,10 +149,16 @@ def overview() -> None:
         c[0].metric("Cycle time p50", days(cycle["p50_days"]))
         c[1].metric("Cycle time p85", days(cycle["p85_days"]))
         c[2].metric("Finished tickets", f"{int(cycle['tickets']):,}")
-        st.dataframe(pct, hide_index=True, width="stretch", column_config={
-            "p50_days": st.column_config.NumberColumn("p50 (days)", format="%.1f"),
-            "p85_days": st.column_config.NumberColumn("p85 (days)", format="%.1f"),
-            "p95_days": st.column_config.NumberColumn("p95 (days)", format="%.1f")})
+        st.dataframe(
+            pct,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "p50_days": st.column_config.NumberColumn("p50 (days)", format="%.1f"),
+                "p85_days": st.column_config.NumberColumn("p85 (days)", format="%.1f"),
+                "p95_days": st.column_config.NumberColumn("p95 (days)", format="%.1f"),
+            },
+        )
 
     st.subheader("WIP now against limits")
     st.caption("Per board and state, now: the board filter applies; team, type and date range do not.")
@@ -145,8 +173,13 @@ def overview() -> None:
     for col, (metric, label) in zip(dora_cols, DORA_LABELS.items()):
         row = dora.loc[metric].copy()
         row["metric"] = metric
-        col.metric(label, _dora_value(row), delta=row["band"] or "no band", delta_color="off",
-                   help=f"Sample: {row['sample_size']} ({row['unit']}).")
+        col.metric(
+            label,
+            _dora_value(row),
+            delta=row["band"] or "no band",
+            delta_color="off",
+            help=f"Sample: {row['sample_size']} ({row['unit']}).",
+        )
 
 
 overview()

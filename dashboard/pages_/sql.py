@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flowmeter import sqlclient
-from flowmeter.errors import FlowmeterError
-from flowmeter.settings import load_settings
+from analytics import sqlclient
+from flowcore.errors import FlowmeterError
+from flowcore.settings import load_settings
 
 st.title("SQL")
 conf = load_settings()
-st.caption(f"Read-only, on {sqlclient.source(conf)}. Results are capped at {conf.query_max_rows:,} rows and "
-           f"{conf.query_max_result_bytes / 2**20:,.0f} MiB.")
+st.caption(
+    f"Read-only, on {sqlclient.source(conf)}. Results are capped at {conf.query_max_rows:,} rows and "
+    f"{conf.query_max_result_bytes / 2**20:,.0f} MiB."
+)
 
 sql = st.text_area("Query", value="SELECT * FROM wip_now ORDER BY board, position", key="sql_text", height=140)
 if st.button("Run", type="primary"):
@@ -26,11 +28,13 @@ if st.button("Run", type="primary"):
 if result := st.session_state.get("sql_result"):
     frame, truncated = result
     if truncated:
-        st.warning(f"Only the first {len(frame):,} rows are shown (the row or size cap); narrow the query "
-                   "for the rest.")
+        st.warning(
+            f"Only the first {len(frame):,} rows are shown (the row or size cap); narrow the query for the rest."
+        )
     st.dataframe(frame, hide_index=True, width="stretch")
-    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name="flowmeter-query.csv",
-                       mime="text/csv")
+    st.download_button(
+        "Download CSV", frame.to_csv(index=False).encode(), file_name="flowmeter-query.csv", mime="text/csv"
+    )
 
 st.subheader("Schema")
 try:
@@ -41,5 +45,6 @@ except FlowmeterError as exc:
 for obj in objects:
     with st.expander(f"{obj['name']} ({obj['kind']})"):
         st.write(obj["description"] or "—")
-        st.dataframe([{"column": c["name"], "type": c["type"]} for c in obj["columns"]], hide_index=True,
-                     width="stretch")
+        st.dataframe(
+            [{"column": c["name"], "type": c["type"]} for c in obj["columns"]], hide_index=True, width="stretch"
+        )

@@ -1,7 +1,7 @@
 """Adapters: pure functions from what a source sends (a webhook payload, a saved export) to v1 events.
 
 Every adapter returns a list of ``(kind, event)`` pairs, kind "transition" or "deploy" and
-event a v1 dict that ``streams.events.parse_transition`` / ``parse_deploy`` accept (times as
+event a v1 dict that ``flowcore.events.parse_transition`` / ``parse_deploy`` accept (times as
 ISO-8601 with an offset). A payload that is valid but says nothing flowmeter measures (a
 comment, a label nobody maps) returns ``[]``. A payload that cannot be mapped raises
 ``Unmappable`` with a one-sentence reason: the receiver keeps it on the dead-letter topic.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowmeter.errors import FlowmeterError
+from flowcore.errors import FlowmeterError
 
 Mapped = list[tuple[str, dict[str, Any]]]
 

@@ -96,8 +96,10 @@ def _unwrap(headers: dict[str, str], body: bytes) -> tuple[dict[str, Any], Any]:
     """(CloudEvent attributes, the CDEvent as bytes or an already decoded object)."""
     media = headers.get("content-type", "").split(";")[0].strip().lower()
     if media.startswith("application/cloudevents-batch"):
-        raise Unmappable("batched CloudEvents (application/cloudevents-batch+json) are not accepted; "
-                         "send one CloudEvent per request.")
+        raise Unmappable(
+            "batched CloudEvents (application/cloudevents-batch+json) are not accepted; "
+            "send one CloudEvent per request."
+        )
     if media.startswith("application/cloudevents"):
         doc = _json_object(body, "the structured CloudEvent")
         _check_envelope(doc, "", "structured")
@@ -111,11 +113,14 @@ def _unwrap(headers: dict[str, str], body: bytes) -> tuple[dict[str, Any], Any]:
 def _check_envelope(attributes: dict[str, Any], prefix: str, mode: str) -> None:
     missing = [prefix + name for name in ENVELOPE if not _text(attributes.get(name))]
     if missing:
-        raise Unmappable(f"the CloudEvent has no {', '.join(missing)}; {mode} mode needs "
-                         f"{', '.join(prefix + name for name in ENVELOPE)}.")
+        raise Unmappable(
+            f"the CloudEvent has no {', '.join(missing)}; {mode} mode needs "
+            f"{', '.join(prefix + name for name in ENVELOPE)}."
+        )
     if attributes["specversion"].strip() != "1.0":
-        raise Unmappable(f"CloudEvents specversion '{attributes['specversion']}' is not supported; "
-                         "send CloudEvents 1.0.")
+        raise Unmappable(
+            f"CloudEvents specversion '{attributes['specversion']}' is not supported; send CloudEvents 1.0."
+        )
 
 
 def _structured_data(doc: dict[str, Any]) -> Any:
@@ -159,30 +164,41 @@ def _read(cdevent: dict[str, Any], envelope: dict[str, Any]) -> _CDEvent | None:
         return None
     matched = EVENT_TYPE.fullmatch(event_type)
     if matched is None:
-        raise Unmappable(f"type '{event_type}' is not a CDEvents type "
-                         "(dev.cdevents.<subject>.<predicate>.<major.minor.patch>).")
+        raise Unmappable(
+            f"type '{event_type}' is not a CDEvents type (dev.cdevents.<subject>.<predicate>.<major.minor.patch>)."
+        )
     event_id = _text(context.get("id")) or _text(envelope.get("id"))
     source = _text(context.get("source")) or _text(envelope.get("source"))
     if event_id is None or source is None:
-        raise Unmappable(f"the CDEvent has no context.{'id' if event_id is None else 'source'}; "
-                         "flowmeter needs id and source to recognise a re-delivery.")
+        raise Unmappable(
+            f"the CDEvent has no context.{'id' if event_id is None else 'source'}; "
+            "flowmeter needs id and source to recognise a re-delivery."
+        )
     content = subject.get("content", {})
     if not isinstance(content, dict):
         raise Unmappable("the CDEvent's subject.content must be an object.")
-    return _CDEvent(type=event_type, subject_type=matched.group(1), predicate=matched.group(2),
-                    event_id=_event_id(event_id, source), source=source,
-                    timestamp=_text(context.get("timestamp")) or _text(envelope.get("time")),
-                    subject=subject, content=content, custom=cdevent.get("customData"))
+    return _CDEvent(
+        type=event_type,
+        subject_type=matched.group(1),
+        predicate=matched.group(2),
+        event_id=_event_id(event_id, source),
+        source=source,
+        timestamp=_text(context.get("timestamp")) or _text(envelope.get("time")),
+        subject=subject,
+        content=content,
+        custom=cdevent.get("customData"),
+    )
 
 
 def _check_spec_version(context: dict[str, Any]) -> None:
     version = context.get("specversion", context.get("version"))
     if version is None:
-        raise Unmappable("the CDEvent's context has neither specversion (0.5) nor version (0.3, 0.4), "
-                         "so its spec version is unknown.")
+        raise Unmappable(
+            "the CDEvent's context has neither specversion (0.5) nor version (0.3, 0.4), "
+            "so its spec version is unknown."
+        )
     if not isinstance(version, str) or not SPEC_VERSION.fullmatch(version.strip()):
-        raise Unmappable(f"CDEvents spec version '{version}' is not supported; flowmeter reads 0.3, 0.4 "
-                         "and 0.5.")
+        raise Unmappable(f"CDEvents spec version '{version}' is not supported; flowmeter reads 0.3, 0.4 and 0.5.")
 
 
 def _event_id(cdevent_id: str, source: str) -> str:
@@ -199,8 +215,7 @@ def _deploy(event: _CDEvent) -> tuple[str, dict[str, Any]]:
     deploy: dict[str, Any] = {
         "event_id": event.event_id,
         "service": _required(event.subject.get("id"), "subject.id"),
-        "environment": _required(_text(env.get("id")) or _text(env.get("name")),
-                                 "subject.content.environment.id"),
+        "environment": _required(_text(env.get("id")) or _text(env.get("name")), "subject.content.environment.id"),
         "status": DEPLOY_STATUS[event.predicate],
         "at": _required(event.timestamp, "context.timestamp"),
         "source": f"cdevents:{event.source}",
@@ -233,8 +248,7 @@ def _ticket(event: _CDEvent) -> tuple[str, dict[str, Any]]:
         "actor": actor,
         "source": f"cdevents:{event.source}",
     }
-    return "transition", {key: value for key, value in transition.items()
-                          if value is not None or key == "from_state"}
+    return "transition", {key: value for key, value in transition.items() if value is not None or key == "from_state"}
 
 
 _MAPPERS: dict[tuple[str, str], Callable[[_CDEvent], tuple[str, dict[str, Any]]]] = {

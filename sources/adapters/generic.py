@@ -12,7 +12,7 @@ either a JSON list or a ``;``-separated list: ``T-1; T-2`` for tickets, ``sha`` 
 cannot be mapped is yielded as an ``Unmappable`` naming its row (the header is row 1, as a
 spreadsheet counts); a mapping that cannot work for any row raises ``Unmappable`` at once.
 
-Every event passes ``streams.events.parse_*`` before it is returned, and carries an
+Every event passes ``flowcore.events.parse_*`` before it is returned, and carries an
 ``event_id``: the sender's, or the one the parser derives from the content, so a re-sent line
 or a re-run import yields the same ids. Unknown fields of a JSON line are kept as sent
 (Kafka is the record; v1 readers ignore them).
@@ -26,15 +26,36 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from flowcore.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
 from sources.adapters import Mapped, Unmappable
 from sources.jsonl import kind_of
 from sources.rejects import reason_for
-from streams.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
 
-TRANSITION_FIELDS = ("event_id", "ticket_id", "board", "from_state", "to_state", "at", "assignee", "team",
-                     "ticket_type", "actor", "source")
-DEPLOY_FIELDS = ("event_id", "service", "environment", "status", "at", "started_at", "version", "commits",
-                 "tickets", "source")
+TRANSITION_FIELDS = (
+    "event_id",
+    "ticket_id",
+    "board",
+    "from_state",
+    "to_state",
+    "at",
+    "assignee",
+    "team",
+    "ticket_type",
+    "actor",
+    "source",
+)
+DEPLOY_FIELDS = (
+    "event_id",
+    "service",
+    "environment",
+    "status",
+    "at",
+    "started_at",
+    "version",
+    "commits",
+    "tickets",
+    "source",
+)
 V1_FIELDS = tuple(dict.fromkeys(TRANSITION_FIELDS + DEPLOY_FIELDS))
 LIST_FIELDS = ("commits", "tickets")
 # Annotated: the two parsers' return types would otherwise join to `object`.
@@ -89,24 +110,27 @@ def _utf8_lines(handle: Any, name: str) -> Iterator[str]:
         try:
             yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
-            raise Unmappable(f"{name} line {number} is not UTF-8 text; save it as CSV UTF-8 and import it "
-                             "again.") from None
+            raise Unmappable(
+                f"{name} line {number} is not UTF-8 text; save it as CSV UTF-8 and import it again."
+            ) from None
 
 
 def _columns(header: Sequence[str], mapping: dict[str, str], name: str) -> dict[str, str]:
     """{v1 field: column} for every field the file can fill; raises when the mapping cannot work."""
     for field, column in mapping.items():
         if field not in V1_FIELDS:
-            raise Unmappable(f"--map {field}={column}: '{field}' is not a v1 field; use one of "
-                             f"{', '.join(V1_FIELDS)}.")
+            raise Unmappable(f"--map {field}={column}: '{field}' is not a v1 field; use one of {', '.join(V1_FIELDS)}.")
         if column not in header:
-            raise Unmappable(f"--map {field}={column}: {name} has no column '{column}' "
-                             f"(its columns: {', '.join(header) or 'none'}).")
+            raise Unmappable(
+                f"--map {field}={column}: {name} has no column '{column}' (its columns: {', '.join(header) or 'none'})."
+            )
     columns = {field: mapping.get(field, field) for field in V1_FIELDS}
     columns = {field: column for field, column in columns.items() if column in header}
     if not {"service", "ticket_id", "to_state"} & columns.keys():
-        raise Unmappable(f"{name} has no column for service (deploys) nor ticket_id/to_state (transitions); "
-                         "name them with --map, e.g. --map ticket_id=Key --map to_state=Status.")
+        raise Unmappable(
+            f"{name} has no column for service (deploys) nor ticket_id/to_state (transitions); "
+            "name them with --map, e.g. --map ticket_id=Key --map to_state=Status."
+        )
     return columns
 
 

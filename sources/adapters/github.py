@@ -51,8 +51,14 @@ _UNFINISHED = ("pending", "queued", "in_progress", "inactive")
 _ISSUE_ACTIONS = ("opened", "closed", "reopened", "labeled", "unlabeled", "assigned", "unassigned")
 
 
-def from_webhook(event: str, payload: dict, delivery: str | None = None, *,
-                 label_states: dict[str, str] | None = None, status_field: str = DEFAULT_STATUS_FIELD) -> Mapped:
+def from_webhook(
+    event: str,
+    payload: dict,
+    delivery: str | None = None,
+    *,
+    label_states: dict[str, str] | None = None,
+    status_field: str = DEFAULT_STATUS_FIELD,
+) -> Mapped:
     """The v1 events one GitHub webhook delivery says; [] when it says nothing flowmeter measures."""
     if not isinstance(payload, dict):
         raise Unmappable("the GitHub payload is not a JSON object.")
@@ -99,12 +105,26 @@ class _Issue:
         self.ticket_type = _ticket_type(issue)
         self.key = _key(issue.get("id"), delivery, f"issue {self.ticket_id}")
 
-    def transition(self, change: str, from_state: str | None, to_state: str, at: str,
-                   actor: str | None, assignee: str | None = None) -> tuple[str, dict[str, Any]]:
+    def transition(
+        self,
+        change: str,
+        from_state: str | None,
+        to_state: str,
+        at: str,
+        actor: str | None,
+        assignee: str | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         return "transition", {
             "event_id": f"{self.key}-{change}" if change == "opened" else f"{self.key}-{change}-{at}",
-            "ticket_id": self.ticket_id, "board": self.board, "from_state": from_state, "to_state": to_state,
-            "at": at, "assignee": assignee, "ticket_type": self.ticket_type, "actor": actor, "source": SOURCE,
+            "ticket_id": self.ticket_id,
+            "board": self.board,
+            "from_state": from_state,
+            "to_state": to_state,
+            "at": at,
+            "assignee": assignee,
+            "ticket_type": self.ticket_type,
+            "actor": actor,
+            "source": SOURCE,
         }
 
 
@@ -133,8 +153,9 @@ def _issues(payload: dict, delivery: str | None, label_states: dict[str, str]) -
     return _reassignment(it, payload, action, closed or _label_state(labels, label_states), at, actor)
 
 
-def _label_change(it: _Issue, action: str, name: str, labels: set[str], label_states: dict[str, str],
-                  at: str, actor: str | None) -> Mapped:
+def _label_change(
+    it: _Issue, action: str, name: str, labels: set[str], label_states: dict[str, str], at: str, actor: str | None
+) -> Mapped:
     """GitHub lists the labels after the change; the state before is that of the labels without it."""
     without, with_it = labels - {name}, labels | {name}
     before, after = (without, with_it) if action == "labeled" else (with_it, without)
@@ -197,12 +218,23 @@ def _project_item(payload: dict, delivery: str | None, status_field: str) -> Map
         raise Unmappable("the projects_v2_item has no content_node_id, so the ticket cannot be named.")
     at = _time(item.get("updated_at"), "projects_v2_item.updated_at")
     key = _key(item.get("id"), delivery, "the projects_v2_item", "pv2")
-    return [("transition", {
-        "event_id": f"{key}-{value.get('field_node_id') or field}-{to_state}-{at}",
-        "ticket_id": content, "board": _project_board(payload, value, item), "from_state": from_state,
-        "to_state": to_state, "at": at, "assignee": None, "ticket_type": _content_type(item.get("content_type")),
-        "actor": _login(payload.get("sender")), "source": SOURCE,
-    })]
+    return [
+        (
+            "transition",
+            {
+                "event_id": f"{key}-{value.get('field_node_id') or field}-{to_state}-{at}",
+                "ticket_id": content,
+                "board": _project_board(payload, value, item),
+                "from_state": from_state,
+                "to_state": to_state,
+                "at": at,
+                "assignee": None,
+                "ticket_type": _content_type(item.get("content_type")),
+                "actor": _login(payload.get("sender")),
+                "source": SOURCE,
+            },
+        )
+    ]
 
 
 def _option_name(option: Any) -> str | None:
@@ -235,8 +267,9 @@ def _deployment_status(payload: dict, delivery: str | None) -> Mapped:
     if state in _UNFINISHED:
         return []
     if state not in _DEPLOY_STATUS:
-        raise Unmappable(f"deployment_status.state '{state}' is none of success, failure, error, "
-                         f"{', '.join(_UNFINISHED)}.")
+        raise Unmappable(
+            f"deployment_status.state '{state}' is none of success, failure, error, {', '.join(_UNFINISHED)}."
+        )
     repository = payload.get("repository")
     service = repository.get("full_name") if isinstance(repository, dict) else None
     environment = status.get("environment") or deployment.get("environment")
@@ -253,12 +286,23 @@ def _deployment_status(payload: dict, delivery: str | None) -> Mapped:
     commits = extra.get("commits", [])
     if isinstance(sha, str) and sha and sha not in {c["sha"] for c in commits}:
         commits = [{"sha": sha, "committed_at": None}, *commits]  # commit time unknown here
-    return [("deploy", {
-        "event_id": _key(status.get("id"), delivery, "the deployment_status", "deployment-status"),
-        "service": service, "environment": environment.strip(), "status": _DEPLOY_STATUS[state], "at": at,
-        "started_at": started, "version": sha[:12] if isinstance(sha, str) and sha else deployment.get("ref"),
-        "commits": commits, "tickets": extra.get("tickets", []), "source": SOURCE,
-    })]
+    return [
+        (
+            "deploy",
+            {
+                "event_id": _key(status.get("id"), delivery, "the deployment_status", "deployment-status"),
+                "service": service,
+                "environment": environment.strip(),
+                "status": _DEPLOY_STATUS[state],
+                "at": at,
+                "started_at": started,
+                "version": sha[:12] if isinstance(sha, str) and sha else deployment.get("ref"),
+                "commits": commits,
+                "tickets": extra.get("tickets", []),
+                "source": SOURCE,
+            },
+        )
+    ]
 
 
 def _deployment_extra(extra: Any) -> dict[str, list]:
@@ -278,17 +322,26 @@ def _deployment_extra(extra: Any) -> dict[str, list]:
         out["tickets"] = [t.strip() for t in tickets]
     commits = extra.get("commits")
     if commits is not None:
-        if not isinstance(commits, list) or not all(isinstance(c, dict) and isinstance(c.get("sha"), str)
-                                                    and c["sha"] for c in commits):
+        if not isinstance(commits, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("sha"), str) and c["sha"] for c in commits
+        ):
             raise Unmappable("deployment.payload.commits must be a list of {sha, committed_at} objects.")
-        out["commits"] = [{"sha": c["sha"], "committed_at": _time(c["committed_at"], "deployment.payload.commits")
-                           if c.get("committed_at") else None} for c in commits]
+        out["commits"] = [
+            {
+                "sha": c["sha"],
+                "committed_at": _time(c["committed_at"], "deployment.payload.commits")
+                if c.get("committed_at")
+                else None,
+            }
+            for c in commits
+        ]
     return out
 
 
 # ---- backfill: saved issue timelines ---------------------------------------------------------
-def iter_import(path: Path, *, repo: str | None = None,
-                label_states: dict[str, str] | None = None) -> Iterator[tuple[str, dict] | Unmappable]:
+def iter_import(
+    path: Path, *, repo: str | None = None, label_states: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict] | Unmappable]:
     """The v1 events of saved issues, streamed; an issue that cannot be mapped yields an Unmappable.
 
     The file holds, for each issue, the JSON of ``GET /repos/{o}/{r}/issues/{n}`` followed by
@@ -407,8 +460,10 @@ def _json_values(path: Path) -> Iterator[tuple[int, Any]]:
                     value, end = decoder.raw_decode(buffer, pos)
                 except json.JSONDecodeError as exc:
                     if eof:
-                        yield line + buffer.count("\n", counted, exc.pos), Unmappable(
-                            f"the file is not JSON here ({exc.msg}); the rest is not read.")
+                        yield (
+                            line + buffer.count("\n", counted, exc.pos),
+                            Unmappable(f"the file is not JSON here ({exc.msg}); the rest is not read."),
+                        )
                         return
                 else:  # a number at the end of the buffer may continue in the next chunk
                     if eof or end < len(buffer) or isinstance(value, (dict, list)):

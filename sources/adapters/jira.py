@@ -49,6 +49,7 @@ _ISSUE_KEYS = {"id", "key", "self", "fields", "changelog"}
 
 # -- webhooks -------------------------------------------------------------------------------
 
+
 def from_webhook(payload: dict[str, Any], team_field: str | None = None) -> Mapped:
     """v1 transitions for one Jira webhook delivery; ``[]`` for events flowmeter does not measure."""
     if not isinstance(payload, dict):
@@ -61,8 +62,11 @@ def from_webhook(payload: dict[str, Any], team_field: str | None = None) -> Mapp
     if kind == "jira:issue_created":
         created = issue.fields.get("created")
         at = _jira_time(created, f"{issue.key}'s created") if created is not None else _timestamp(payload, issue)
-        return [_transition(issue, f"jira-{issue.id}-created", None, issue.require_status(),
-                            at, issue.assignee, issue.team, actor)]
+        return [
+            _transition(
+                issue, f"jira-{issue.id}-created", None, issue.require_status(), at, issue.assignee, issue.team, actor
+            )
+        ]
     changelog = payload.get("changelog")
     if not isinstance(changelog, dict):
         return []
@@ -73,14 +77,15 @@ def from_webhook(payload: dict[str, Any], team_field: str | None = None) -> Mapp
     at = _timestamp(payload, issue)
     from_state, to_state = change.status or (issue.require_status(),) * 2
     assignee = change.assignee[1] if change.assignee else issue.assignee
-    return [_transition(issue, f"jira-{issue.id}-{history_id}", from_state, to_state, at,
-                        assignee, issue.team, actor)]
+    return [_transition(issue, f"jira-{issue.id}-{history_id}", from_state, to_state, at, assignee, issue.team, actor)]
 
 
 # -- backfill -------------------------------------------------------------------------------
 
-def from_issue(issue: dict[str, Any], team_field: str | None = None,
-               histories: list[dict[str, Any]] | None = None) -> Mapped:
+
+def from_issue(
+    issue: dict[str, Any], team_field: str | None = None, histories: list[dict[str, Any]] | None = None
+) -> Mapped:
     """The whole history of one search-result issue: its creation, then every change, by time.
 
     ``histories`` (all of the issue's change histories) replaces the embedded changelog.
@@ -106,8 +111,9 @@ def from_issue(issue: dict[str, Any], team_field: str | None = None,
             team = change.team[1]
         if change.measured:
             from_state = change.status[0] if change.status else before
-            events.append(_transition(info, f"jira-{info.id}-{step.id}", from_state, status, step.at,
-                                      assignee, team, step.author))
+            events.append(
+                _transition(info, f"jira-{info.id}-{step.id}", from_state, status, step.at, assignee, team, step.author)
+            )
     return events
 
 
@@ -124,8 +130,10 @@ def with_changelog(issue: dict[str, Any], pages: Iterable[dict[str, Any]]) -> di
             if isinstance(history, dict):
                 merged[str(history.get("id"))] = history
     if len(merged) < total:
-        raise Unmappable(f"the changelog pages of {issue.get('key')} hold {len(merged)} of its {total} changes; "
-                         f"fetch every page (startAt=0, {len(merged)}, ...) until isLast is true.")
+        raise Unmappable(
+            f"the changelog pages of {issue.get('key')} hold {len(merged)} of its {total} changes; "
+            f"fetch every page (startAt=0, {len(merged)}, ...) until isLast is true."
+        )
     values = list(merged.values())
     return {**issue, "changelog": {"startAt": 0, "maxResults": len(values), "total": len(values), "histories": values}}
 
@@ -150,11 +158,14 @@ def iter_import(path: Path, team_field: str | None = None) -> Iterator[tuple[str
                 except Unmappable as exc:
                     yield Unmappable(f"{path.name}, issue {number}{f' ({key})' if isinstance(key, str) else ''}: {exc}")
         except ijson.JSONError as exc:
-            raise Unmappable(f"{path.name} stops being valid JSON after issue {number} ({exc}); "
-                             "the issues before it were read, the rest was not.") from None
+            raise Unmappable(
+                f"{path.name} stops being valid JSON after issue {number} ({exc}); "
+                "the issues before it were read, the rest was not."
+            ) from None
 
 
 # -- the parts ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class _Issue:
@@ -176,6 +187,7 @@ class _Issue:
 @dataclass(frozen=True, slots=True)
 class _Change:
     """What one change history did to the fields flowmeter follows: (from, to) pairs."""
+
     status: tuple[str, str] | None
     assignee: tuple[str | None, str | None] | None
     team: tuple[str | None, str | None] | None
@@ -207,15 +219,23 @@ def _issue(issue: Any, team_field: str | None, where: str) -> _Issue:
     key = key.strip()
     fields = issue.get("fields")
     if not isinstance(fields, dict):
-        raise Unmappable(f"issue {key} has no fields (a search must ask for fields=project,issuetype,status,"
-                         "assignee,created,creator and the team field).")
+        raise Unmappable(
+            f"issue {key} has no fields (a search must ask for fields=project,issuetype,status,"
+            "assignee,created,creator and the team field)."
+        )
     board = _attr(fields.get("project"), "key")
     if not board:
         raise Unmappable(f"issue {key} has no fields.project.key, so its board is unknown.")
-    return _Issue(id=_text_id(issue.get("id"), f"issue {key}'s id"), key=key, board=board,
-                  ticket_type=_attr(fields.get("issuetype"), "name"), status=_attr(fields.get("status"), "name"),
-                  assignee=_name(fields.get("assignee")),
-                  team=_team(fields.get(team_field)) if team_field else None, fields=fields)
+    return _Issue(
+        id=_text_id(issue.get("id"), f"issue {key}'s id"),
+        key=key,
+        board=board,
+        ticket_type=_attr(fields.get("issuetype"), "name"),
+        status=_attr(fields.get("status"), "name"),
+        assignee=_name(fields.get("assignee")),
+        team=_team(fields.get(team_field)) if team_field else None,
+        fields=fields,
+    )
 
 
 def _change(items: Any, team_field: str | None, key: str) -> _Change:
@@ -255,8 +275,13 @@ def _history(history: Any, key: str, team_field: str | None, index: int) -> _Ste
         raise Unmappable(f"issue {key}'s changelog entry {index} is not an object.")
     history_id = _text_id(history.get("id"), f"issue {key}'s changelog entry {index} id")
     at = _jira_time(history.get("created"), f"issue {key}'s change {history_id} created")
-    return _Step(id=history_id, at=at, moment=datetime.fromisoformat(at).astimezone(UTC),
-                 author=_name(history.get("author")), change=_change(history.get("items"), team_field, key))
+    return _Step(
+        id=history_id,
+        at=at,
+        moment=datetime.fromisoformat(at).astimezone(UTC),
+        author=_name(history.get("author")),
+        change=_change(history.get("items"), team_field, key),
+    )
 
 
 def _embedded_histories(issue: dict[str, Any], key: str) -> list[Any]:
@@ -268,8 +293,10 @@ def _embedded_histories(issue: dict[str, Any], key: str) -> list[Any]:
         raise Unmappable(f"issue {key}'s changelog.histories is not a list.")
     total = changelog.get("total")
     if isinstance(total, int) and total > len(histories):
-        raise Unmappable(f"issue {key}'s changelog holds {len(histories)} of its {total} changes (Jira caps it in "
-                         f"search results); fetch GET /rest/api/3/issue/{key}/changelog and splice it in.")
+        raise Unmappable(
+            f"issue {key}'s changelog holds {len(histories)} of its {total} changes (Jira caps it in "
+            f"search results); fetch GET /rest/api/3/issue/{key}/changelog and splice it in."
+        )
     return histories
 
 
@@ -285,13 +312,28 @@ def _first(steps: list[_Step], name: str, current: _Value) -> _Value:
     return current
 
 
-def _transition(issue: _Issue, event_id: str, from_state: str | None, to_state: str, at: str,
-                assignee: str | None, team: str | None, actor: str | None) -> tuple[str, dict[str, Any]]:
+def _transition(
+    issue: _Issue,
+    event_id: str,
+    from_state: str | None,
+    to_state: str,
+    at: str,
+    assignee: str | None,
+    team: str | None,
+    actor: str | None,
+) -> tuple[str, dict[str, Any]]:
     return "transition", {
-        "event_id": event_id, "ticket_id": issue.key, "board": issue.board,
-        "from_state": from_state, "to_state": to_state, "at": at,
-        "assignee": assignee, "team": team, "ticket_type": issue.ticket_type,
-        "actor": actor, "source": SOURCE,
+        "event_id": event_id,
+        "ticket_id": issue.key,
+        "board": issue.board,
+        "from_state": from_state,
+        "to_state": to_state,
+        "at": at,
+        "assignee": assignee,
+        "team": team,
+        "ticket_type": issue.ticket_type,
+        "actor": actor,
+        "source": SOURCE,
     }
 
 
@@ -302,7 +344,7 @@ def _shape(path: Path, ijson: Any) -> str:
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:].lstrip()
         if not head:
-            raise Unmappable(f"{path.name} is empty; a saved Jira search holds {{\"issues\": [...]}}.")
+            raise Unmappable(f'{path.name} is empty; a saved Jira search holds {{"issues": [...]}}.')
         if head[:1] == b"[":
             return "item"
         if head[:1] != b"{":
@@ -312,8 +354,10 @@ def _shape(path: Path, ijson: Any) -> str:
             for prefix, event, value in ijson.parse(handle, multiple_values=True):
                 if prefix == "" and event == "map_key":
                     if value == "errorMessages":
-                        raise Unmappable(f"{path.name} is a Jira error response, not search results; "
-                                         "check the credentials and the JQL, then fetch it again.")
+                        raise Unmappable(
+                            f"{path.name} is a Jira error response, not search results; "
+                            "check the credentials and the JQL, then fetch it again."
+                        )
                     if value in _SEARCH_KEYS:
                         return "issues.item"
                     if value in _ISSUE_KEYS:
@@ -322,7 +366,7 @@ def _shape(path: Path, ijson: Any) -> str:
                     break
         except ijson.JSONError as exc:
             raise Unmappable(f"{path.name} is not valid JSON ({exc}).") from None
-    raise Unmappable(f"{path.name} holds neither search results ({{\"issues\": [...]}}) nor issues.")
+    raise Unmappable(f'{path.name} holds neither search results ({{"issues": [...]}}) nor issues.')
 
 
 def _timestamp(payload: dict[str, Any], issue: _Issue) -> str:

@@ -212,8 +212,12 @@ def board_config(states):
     )
     options = config_to_options(yaml_text)
     settings = options["settings"]
-    jam_type = {"backlog": StatusTypes.backlog, "queue": StatusTypes.accepted,
-                "active": StatusTypes.accepted, "done": StatusTypes.complete}
+    jam_type = {
+        "backlog": StatusTypes.backlog,
+        "queue": StatusTypes.accepted,
+        "active": StatusTypes.accepted,
+        "done": StatusTypes.complete,
+    }
     for step, cat in zip(settings["cycle"], cats):
         step["type"] = jam_type[cat]
     return settings
@@ -261,7 +265,8 @@ def run(inp):
     # back-fill a skipped column with the next column's date).
     dates = pd.DataFrame(
         cycle[names].values.astype("<M8[ns]").astype("<M8[D]").astype("<M8[ns]"),
-        columns=names, index=cycle.index,
+        columns=names,
+        index=cycle.index,
     ).fillna(method="bfill", axis=1)
 
     # JAM 0.24 bug check (calculate_cfd_data): it cumsums the per-column value_counts in the
@@ -273,20 +278,23 @@ def run(inp):
         anomalies.append(
             "jam-cfd-unsorted-cumsum: JAM 0.24 calculate_cfd_data cumulated counts before "
             "sorting dates (every CFD column has the same set of dates); its cfd/bands/wip "
-            "are wrong for this input. Vary the input (e.g. leave one ticket open).")
+            "are wrong for this input. Vary the input (e.g. leave one ticket open)."
+        )
 
     out_tickets = []
     for idx, row in cycle.iterrows():
         ct = row["cycle_time"]
-        out_tickets.append({
-            "ticket_id": row["key"],
-            "status": row["status"],
-            "columns": {n: day(row[n]) for n in names},
-            "committed": day(dates.at[idx, settings["committed_column"]]),
-            "done": day(dates.at[idx, settings["done_column"]]),
-            "completed": day(row["completed_timestamp"]),
-            "cycle_time_days": None if ct is None or ct != ct else int(ct.days),
-        })
+        out_tickets.append(
+            {
+                "ticket_id": row["key"],
+                "status": row["status"],
+                "columns": {n: day(row[n]) for n in names},
+                "committed": day(dates.at[idx, settings["committed_column"]]),
+                "done": day(dates.at[idx, settings["done_column"]]),
+                "completed": day(row["completed_timestamp"]),
+                "cycle_time_days": None if ct is None or ct != ct else int(ct.days),
+            }
+        )
 
     cfd_rows, band_rows = [], []
     for d, r in cfd.iterrows():
@@ -304,8 +312,9 @@ def run(inp):
         },
         "now": inp["now"],
         "config": {
-            "cycle": [{"name": s["name"], "statuses": list(s["statuses"]), "type": s["type"]}
-                      for s in settings["cycle"]],
+            "cycle": [
+                {"name": s["name"], "statuses": list(s["statuses"]), "type": s["type"]} for s in settings["cycle"]
+            ],
             "backlog_column": settings["backlog_column"],
             "committed_column": settings["committed_column"],
             "final_column": settings["final_column"],
@@ -328,8 +337,11 @@ def main():
     logging.getLogger("jira_agile_metrics").setLevel(logging.ERROR)
     version = importlib.metadata.version("jira-agile-metrics")
     if version != JAM_VERSION:
-        print(f"oracle: needs jira-agile-metrics {JAM_VERSION}, found {version} "
-              "(run scripts/jam-env.sh and use .venv-jam/bin/python)", file=sys.stderr)
+        print(
+            f"oracle: needs jira-agile-metrics {JAM_VERSION}, found {version} "
+            "(run scripts/jam-env.sh and use .venv-jam/bin/python)",
+            file=sys.stderr,
+        )
         return 1
     try:
         inp = json.load(sys.stdin)

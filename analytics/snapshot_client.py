@@ -14,10 +14,10 @@ from pathlib import Path
 import requests
 
 from analytics.catalog import documented
+from analytics.client import WorkerUnreachable, worker_url
 from analytics.snapshot import SnapshotError, export_parquet, write_snapshot
-from dashboard.client import WorkerUnreachable, worker_url
-from flowmeter.settings import Settings
-from flowmeter.sqlclient import WorkerError, open_read_only, request
+from analytics.sqlclient import WorkerError, open_read_only, request
+from flowcore.settings import Settings
 
 Progress = Callable[[int, str], contextlib.AbstractContextManager[Callable[[int], None]]]
 
@@ -34,11 +34,15 @@ class SnapshotDone:
 
     def summary(self) -> str:
         main = ", ".join(f"{self.rows.get(t, 0):,} {t}" for t in ("transitions", "deploys", "dead_letters", "tickets"))
-        text = (f"snapshot {self.path} ({self.size / 1e6:,.1f} MB, {len(self.rows)} tables: {main}) "
-                f"from {self.source} in {self.seconds:.1f} s")
+        text = (
+            f"snapshot {self.path} ({self.size / 1e6:,.1f} MB, {len(self.rows)} tables: {main}) "
+            f"from {self.source} in {self.seconds:.1f} s"
+        )
         if self.parquet_dir is not None and self.parquet_rows is not None:
-            text += (f"; {len(self.parquet_rows)} views as Parquet in {self.parquet_dir} "
-                     f"({sum(self.parquet_rows.values()):,} rows)")
+            text += (
+                f"; {len(self.parquet_rows)} views as Parquet in {self.parquet_dir} "
+                f"({sum(self.parquet_rows.values()):,} rows)"
+            )
         return text + "."
 
 
@@ -47,8 +51,14 @@ def _no_progress(_total: int, _label: str) -> Iterator[Callable[[int], None]]:
     yield lambda _n: None
 
 
-def snapshot(conf: Settings, path: Path, parquet_dir: Path | None = None, views: list[str] | None = None,
-             force: bool = False, progress: Progress = _no_progress) -> SnapshotDone:
+def snapshot(
+    conf: Settings,
+    path: Path,
+    parquet_dir: Path | None = None,
+    views: list[str] | None = None,
+    force: bool = False,
+    progress: Progress = _no_progress,
+) -> SnapshotDone:
     """A consistent standalone copy of the store at `path`; then, optionally, `views` (default:
     every documented view) as Parquet files in `parquet_dir`, all read from that one copy."""
     started = time.monotonic()
@@ -65,8 +75,10 @@ def snapshot(conf: Settings, path: Path, parquet_dir: Path | None = None, views:
         parquet_dir = Path(parquet_dir).resolve()
         clashes = [n for n in names if (parquet_dir / f"{n}.parquet").exists()]
         if clashes and not force:
-            raise SnapshotError(f"{parquet_dir / (clashes[0] + '.parquet')} exists; choose another directory or "
-                                "pass --force to replace the files.")
+            raise SnapshotError(
+                f"{parquet_dir / (clashes[0] + '.parquet')} exists; choose another directory or "
+                "pass --force to replace the files."
+            )
     url = worker_url(conf)
     if url:
         rows, where = _download(conf, url, path, progress), f"the worker at {url}"
@@ -94,12 +106,14 @@ def _download(conf: Settings, url: str, target: Path, progress: Progress) -> dic
                 received += len(chunk)
                 advance(len(chunk))
         if total and received != total:
-            raise WorkerError(f"the snapshot download from {url} stopped after {received:,} of {total:,} bytes; "
-                              "try again.")
+            raise WorkerError(
+                f"the snapshot download from {url} stopped after {received:,} of {total:,} bytes; try again."
+            )
     except requests.RequestException as exc:
         partial.unlink(missing_ok=True)
-        raise WorkerUnreachable(f"the snapshot download from {url} failed ({exc.__class__.__name__}); "
-                                "try again.") from None
+        raise WorkerUnreachable(
+            f"the snapshot download from {url} failed ({exc.__class__.__name__}); try again."
+        ) from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from flowmeter.errors import FlowmeterError
-from flowmeter.settings import Settings
+from flowcore.errors import FlowmeterError
+from flowcore.settings import Settings
 
 
 class WorkerUnreachable(FlowmeterError):
@@ -21,7 +21,9 @@ class WorkerUnreachable(FlowmeterError):
 def worker_url(conf: Settings) -> str | None:
     if conf.worker_url:
         return conf.worker_url.rstrip("/")
-    from streams.worker import read_runtime
+    # start-up: duckdb and the store load only when no worker answers
+    from flowcore.runtime import read_runtime
+
     info = read_runtime(conf)
     return info["url"] if info else None
 
@@ -38,12 +40,15 @@ def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
         try:
             response = requests.get(f"{url}/api/status", timeout=timeout, headers=auth_headers(conf))
             if response.status_code in (401, 403):
-                raise WorkerUnreachable(f"the worker at {url} refused the request: {response.json()['error']} "
-                                        "Set FLOWMETER_QUERY_TOKEN to its token.")
+                raise WorkerUnreachable(
+                    f"the worker at {url} refused the request: {response.json()['error']} "
+                    "Set FLOWMETER_QUERY_TOKEN to its token."
+                )
             response.raise_for_status()
         except requests.RequestException as exc:
-            raise WorkerUnreachable(f"the worker at {url} did not answer ({exc.__class__.__name__}); "
-                                    "is `flowmeter worker` running?") from None
+            raise WorkerUnreachable(
+                f"the worker at {url} did not answer ({exc.__class__.__name__}); is `flowmeter worker` running?"
+            ) from None
         report = response.json()
         report["source"] = f"worker at {url}"
         return report
@@ -51,7 +56,8 @@ def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
 
 
 def _status_from_file(conf: Settings) -> dict[str, Any]:
-    from analytics.query import ingest_report
+    # start-up: duckdb and the store load only when no worker answers
+    from analytics.status import ingest_report
     from analytics.store import Store
 
     with Store.open(conf.db, read_only=True) as store:

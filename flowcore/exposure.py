@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from flowmeter.errors import FlowmeterError
+from flowcore.errors import FlowmeterError
 
 
 class ExposedWithoutCredential(FlowmeterError):
@@ -34,4 +34,5 @@ def check_exposure(part: str, host: str, guarded: bool, credential: str, allow_o
     raise ExposedWithoutCredential(
         f"the {part} would listen on {host}, beyond this machine, with nothing guarding it: anyone who reaches "
         f"it could use it. Set {credential}, bind 127.0.0.1, or set FLOWMETER_ALLOW_OPEN_ACCESS=true to accept "
-        "that (docs/security.md).")
+        "that (docs/security.md)."
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 CATEGORIES = ("backlog", "queue", "active", "done")
 DEFAULT_BOARD = "*"  # the board name the mapping tables use for the defaults
@@ -74,16 +73,9 @@ class Workflow:
 
     def fingerprint(self) -> str:
         """Changes whenever anything that derived metrics depend on changes."""
-        doc = {"boards": {b: [asdict(s) for s in states] for b, states in sorted(self.boards.items())},
-               "default": [asdict(s) for s in self.default],
-               "production": list(self.production_environments)}
+        doc = {
+            "boards": {b: [asdict(s) for s in states] for b, states in sorted(self.boards.items())},
+            "default": [asdict(s) for s in self.default],
+            "production": list(self.production_environments),
+        }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def load_workflow(path: Path | None) -> Workflow:
-    """The workflow from the settings file (None or no boards: built-in defaults)."""
-    from flowmeter.workflow_file import parse_workflow  # parsing and validation live apart
-    if path is None or not Path(path).exists():
-        return Workflow()
-    from flowmeter.settings import read_settings_file
-    return parse_workflow(read_settings_file(Path(path)), source=str(path))

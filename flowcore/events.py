@@ -19,9 +19,9 @@ from typing import Any, Literal, overload
 
 import orjson
 
-from flowmeter.deadletter import QUOTE_CHARS, clean_text, quote
-from flowmeter.errors import InvalidEvent
-from flowmeter.text import is_utf8
+from flowcore.deadletter import QUOTE_CHARS, clean_text, quote
+from flowcore.errors import InvalidEvent
+from flowcore.text import is_utf8
 
 DEPLOY_STATUSES = ("success", "failure", "rolled_back")
 MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ticket
@@ -99,8 +99,9 @@ def parse_deploy(raw: bytes | str | None, now: datetime | None = None) -> Deploy
     at = reader.timestamp("at")
     started_at = reader.timestamp("started_at", required=False)
     if started_at is not None and started_at > at:
-        raise InvalidEvent(f"started_at {_iso(started_at)} is after at {_iso(at)}; "
-                           "a deploy cannot end before it starts.")
+        raise InvalidEvent(
+            f"started_at {_iso(started_at)} is after at {_iso(at)}; a deploy cannot end before it starts."
+        )
     event = Deploy(
         service=reader.text("service"),
         environment=reader.text("environment"),
@@ -200,8 +201,10 @@ def _load_object_strictly(raw: bytes | str | None) -> dict[str, Any]:
     # can hold one, so only it pays for the walk.
     where = _lone_surrogate(doc)
     if where is not None:
-        raise InvalidEvent(f"{where} holds a lone UTF-16 surrogate (an escape such as \\ud800 with no pair), "
-                           "which is not valid Unicode text.")
+        raise InvalidEvent(
+            f"{where} holds a lone UTF-16 surrogate (an escape such as \\ud800 with no pair), "
+            "which is not valid Unicode text."
+        )
     return doc
 
 
@@ -309,11 +312,13 @@ def _check_timestamp(value: Any, where: str, now: datetime | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidEvent(f"{where} {quote(value)} is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."
-                           ) from None
+        raise InvalidEvent(
+            f"{where} {quote(value)} is not an ISO-8601 timestamp such as 2024-05-01T09:30:00Z."
+        ) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidEvent(f"{where} {quote(value)} has no UTC offset; "
-                           "add 'Z' or '+hh:mm' so the moment is unambiguous.")
+        raise InvalidEvent(
+            f"{where} {quote(value)} has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous."
+        )
     # fromisoformat gives 'Z' as timezone.utc: no conversion needed then.
     try:
         utc = (parsed if parsed.tzinfo is _UTC else parsed.astimezone(_UTC)).replace(tzinfo=None)

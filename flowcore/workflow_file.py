@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 from typing import Any
 
-from flowmeter.errors import SettingsError
-from flowmeter.workflow import (
+from flowcore.errors import SettingsError
+from flowcore.settings import read_settings_file
+from flowcore.workflow import (
     CATEGORIES,
     DEFAULT_BOARD,
     DEFAULT_PRODUCTION_ENVIRONMENTS,
@@ -49,10 +51,12 @@ def parse_workflow(doc: dict[str, Any], source: str) -> Workflow:
         production = _dora(doc["dora"]) if "dora" in doc else DEFAULT_PRODUCTION_ENVIRONMENTS
     except _Invalid as exc:
         raise SettingsError(f"{source}: {exc}.") from None
-    return Workflow(boards={name: states for name, (states, _) in parsed.items()},
-                    default=default,
-                    wip_limits=tuple(limit for _, limits in parsed.values() for limit in limits),
-                    production_environments=production)
+    return Workflow(
+        boards={name: states for name, (states, _) in parsed.items()},
+        default=default,
+        wip_limits=tuple(limit for _, limits in parsed.values() for limit in limits),
+        production_environments=production,
+    )
 
 
 def _board(name: str, body: Any) -> tuple[tuple[StateDef, ...], tuple[WipLimit, ...]]:
@@ -66,8 +70,9 @@ def _board(name: str, body: Any) -> tuple[tuple[StateDef, ...], tuple[WipLimit, 
     states = _states(body.get("states"), f"{where}.states")
     limits = body.get("wip_limits", [])
     if not isinstance(limits, list):
-        raise _Invalid(f"{where}.wip_limits",
-                       f"must be a list of tables, written [[{where}.wip_limits]], not {_kind(limits)}")
+        raise _Invalid(
+            f"{where}.wip_limits", f"must be a list of tables, written [[{where}.wip_limits]], not {_kind(limits)}"
+        )
     parsed = [_wip_limit(name, states, item, f"{where}.wip_limits[{i}]") for i, item in enumerate(limits)]
     _no_repeated_scope(parsed, f"{where}.wip_limits")
     return states, tuple(parsed)
@@ -76,8 +81,10 @@ def _board(name: str, body: Any) -> tuple[tuple[StateDef, ...], tuple[WipLimit, 
 def _defaults(body: Any) -> tuple[StateDef, ...]:
     body = _table(body, "defaults", "a table with a states list")
     if "wip_limits" in body:
-        raise _Invalid("defaults.wip_limits", "is not allowed: a WIP limit needs a concrete board; "
-                                              "put it under [[boards.<name>.wip_limits]]")
+        raise _Invalid(
+            "defaults.wip_limits",
+            "is not allowed: a WIP limit needs a concrete board; put it under [[boards.<name>.wip_limits]]",
+        )
     _known_keys(body, "defaults", DEFAULTS_KEYS)
     return _states(body.get("states"), "defaults.states")
 
@@ -90,8 +97,11 @@ def _dora(body: Any) -> tuple[str, ...]:
     where = "dora.production_environments"
     names = _strings(body["production_environments"], where, 'a list of environment names like ["production"]')
     if not names:
-        raise _Invalid(where, "is empty; list at least one environment, or remove the key for the default "
-                              + ", ".join(DEFAULT_PRODUCTION_ENVIRONMENTS))
+        raise _Invalid(
+            where,
+            "is empty; list at least one environment, or remove the key for the default "
+            + ", ".join(DEFAULT_PRODUCTION_ENVIRONMENTS),
+        )
     kept: dict[str, str] = {}
     for name in names:
         kept.setdefault(name.lower(), name)  # compared case-insensitively: repeats dropped, order kept
@@ -99,6 +109,7 @@ def _dora(body: Any) -> tuple[str, ...]:
 
 
 # ---- states ----
+
 
 def _states(value: Any, where: str) -> tuple[StateDef, ...]:
     hint = f"list the states in flow order, e.g. states = [{STATE_EXAMPLE}]"
@@ -144,11 +155,15 @@ def _claim(owner: dict[str, int], states: list[StateDef], raw: str, index: int, 
     other = f"states[{held}] {_show(states[held].name)}"
     if where.endswith(".name") and states[held].name.lower() == raw.lower():
         raise _Invalid(where, f"{_show(raw)} repeats {other} (state names are case-insensitive)")
-    raise _Invalid(where, f"{_show(raw)} is already a name or alias of {other}; "
-                          "a raw status can map to one state only (case-insensitive)")
+    raise _Invalid(
+        where,
+        f"{_show(raw)} is already a name or alias of {other}; "
+        "a raw status can map to one state only (case-insensitive)",
+    )
 
 
 # ---- WIP limits ----
+
 
 def _wip_limit(board: str, states: tuple[StateDef, ...], item: Any, where: str) -> WipLimit:
     item = _table(item, where, "a table")
@@ -162,8 +177,16 @@ def _wip_limit(board: str, states: tuple[StateDef, ...], item: Any, where: str) 
         raise _Invalid(f"{where}.warn_at", f"{warn_at} is above limit {limit}; warn at or below the limit")
     optional = {key: _text(item[key], f"{where}.{key}") if key in item else None for key in ("team", "person", "name")}
     routes = _strings(item.get("routes", []), f"{where}.routes", 'a list of alert route names like ["payments-slack"]')
-    return WipLimit(board=board, states=group, limit=limit, warn_at=warn_at, team=optional["team"],
-                    person=optional["person"], routes=tuple(routes), name=optional["name"] or " + ".join(group))
+    return WipLimit(
+        board=board,
+        states=group,
+        limit=limit,
+        warn_at=warn_at,
+        team=optional["team"],
+        person=optional["person"],
+        routes=tuple(routes),
+        name=optional["name"] or " + ".join(group),
+    )
 
 
 def _limit_states(board: str, states: tuple[StateDef, ...], value: Any, where: str) -> tuple[str, ...]:
@@ -179,8 +202,10 @@ def _limit_states(board: str, states: tuple[StateDef, ...], value: Any, where: s
     for i, raw in enumerate(names):
         name = canonical.get(raw.lower())
         if name is None:
-            raise _Invalid(f"{where}[{i}]", f"{_show(raw)} is not a state of board {board}; "
-                                            f"its states are {', '.join(s.name for s in states)}")
+            raise _Invalid(
+                f"{where}[{i}]",
+                f"{_show(raw)} is not a state of board {board}; its states are {', '.join(s.name for s in states)}",
+            )
         if name in group:
             raise _Invalid(f"{where}[{i}]", f"{_show(raw)} names state {_show(name)} a second time")
         group.append(name)
@@ -192,11 +217,13 @@ def _no_repeated_scope(limits: list[WipLimit], where: str) -> None:
     for i, limit in enumerate(limits):
         first = seen.setdefault((frozenset(limit.states), limit.team, limit.person), i)
         if first != i:
-            raise _Invalid(f"{where}[{i}]", f"limits the same states, team and person as wip_limits[{first}]; "
-                                            "keep one of them")
+            raise _Invalid(
+                f"{where}[{i}]", f"limits the same states, team and person as wip_limits[{first}]; keep one of them"
+            )
 
 
 # ---- values ----
+
 
 def _known_keys(table: dict[str, Any], where: str, allowed: tuple[str, ...]) -> None:
     for key in table:
@@ -243,6 +270,18 @@ def _show(value: Any) -> str:
 
 def _kind(value: Any) -> str:
     kinds: list[tuple[type | tuple[type, ...], str]] = [
-        (bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (dict, "a table"),
-        (list, "a list"), ((dt.date, dt.time), "a date or time")]
+        (bool, "a boolean"),
+        (str, "a string"),
+        ((int, float), "a number"),
+        (dict, "a table"),
+        (list, "a list"),
+        ((dt.date, dt.time), "a date or time"),
+    ]
     return next((name for types, name in kinds if isinstance(value, types)), type(value).__name__)
+
+
+def load_workflow(path: Path | None) -> Workflow:
+    """The workflow from the settings file (None, or a file that does not exist: built-in defaults)."""
+    if path is None or not Path(path).exists():
+        return Workflow()
+    return parse_workflow(read_settings_file(Path(path)), source=str(path))

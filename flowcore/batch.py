@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flowmeter.deadletter import REASON_CHARS, clean_text
-from flowmeter.errors import InvalidEvent
-from streams.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.deadletter import REASON_CHARS, clean_text
+from flowcore.errors import InvalidEvent
+from flowcore.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
 
 KINDS = ("transition", "deploy")
 
@@ -55,6 +55,7 @@ class Reject:
 class TransitionRows:
     """Transitions already checked column-wise (streams.columnar), all from one source:
     a table in streams.columnar.ROW_SCHEMA whose `ord` is each line's number."""
+
     source: str
     table: Any  # pyarrow.Table; not imported here so the worker's hot path stays light
 
@@ -109,5 +110,4 @@ def unexpected_reason(exc: BaseException) -> str:
     """The sentence for an error the parser did not foresee: what it was, and that only this
     message was set aside."""
     detail = clean_text(str(exc), 200)
-    return (f"the message could not be read ({type(exc).__name__}: {detail}); "
-            "it was set aside so the rest could land.")
+    return f"the message could not be read ({type(exc).__name__}: {detail}); it was set aside so the rest could land."

@@ -1,0 +1,203 @@
+"""Commands that run a process until stopped: worker, up, receive, demo, dashboard."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from flowcore.exposure import check_exposure
+from flowcore.settings import bootstrap_servers, load_settings
+from flowmeter.cli.app import DEMO_DB, cli, common_options, running_broker, setup_logging
+from flowmeter.launch import dashboard_env, streamlit_argv
+
+
+# ---- worker ------------------------------------------------------------------
+@cli.command()
+@common_options
+@click.option("--web-host", help="Address of the worker's HTTP server [env FLOWMETER_WEB_HOST; default 127.0.0.1].")
+@click.option(
+    "--web-port",
+    type=int,
+    help="Port of the worker's HTTP server, 0 = any free one [env FLOWMETER_WEB_PORT; default 6066].",
+)
+def worker(
+    broker: str | None, db: Path | None, settings: Path | None, web_host: str | None, web_port: int | None
+) -> None:
+    """Consume flow.transitions and flow.deploys and land them in the DuckDB file (the one writer).
+
+    With --broker it exits with code 75 when a batch cannot be written, so a supervisor restarts
+    it. Without --broker it starts an embedded broker of its own and runs the worker beside it,
+    starting the worker again whenever it exits 75, so the events the broker holds in memory are
+    never stranded. Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
+    from flowmeter.supervisor import keep_worker_running
+    from streams.broker import EmbeddedBroker
+    from streams.worker import run_worker
+
+    conf = load_settings(broker=broker, db=db, settings=settings, web_host=web_host, web_port=web_port)
+    if conf.broker:
+        run_worker(conf, conf.broker)
+        return
+    with EmbeddedBroker(log_path=conf.db.with_name(conf.db.name + ".logs") / "broker.log") as embedded:
+        click.echo(f"embedded broker at {embedded.url}", err=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "flowmeter",
+            "worker",
+            "--broker",
+            embedded.url,
+            "--db",
+            str(conf.db),
+            "--web-host",
+            conf.web_host,
+            "--web-port",
+            str(conf.web_port),
+        ]
+        code = keep_worker_running(argv + (["--settings", str(conf.settings)] if conf.settings else []))
+    sys.exit(code)
+
+
+# ---- up ----------------------------------------------------------------------
+@cli.command()
+@common_options
+@click.option("--demo", is_flag=True, help="Also generate realistic demo traffic (14 days of history, then live).")
+@click.option("--dashboard-port", type=int, help="Dashboard port [env FLOWMETER_DASHBOARD_PORT; default 8501].")
+@click.option("--demo-rate", type=float, default=5.0, show_default=True, help="Live demo events per second.")
+def up(
+    broker: str | None, db: Path | None, settings: Path | None, demo: bool, dashboard_port: int | None, demo_rate: float
+) -> None:
+    """Start the broker (embedded unless --broker), the worker, the webhook receiver, the dashboard and
+    optionally demo traffic.
+
+    Prints the dashboard's address; Ctrl-C stops every part cleanly.
+    """
+    # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
+    from flowmeter.supervisor import Supervisor
+
+    setup_logging()
+    if demo and db is None and "FLOWMETER_DB" not in os.environ:
+        # Demo data gets a store of its own, fresh each run: two runs' ticket ids would collide.
+        db = Path(DEMO_DB)
+        for stale in (db, db.with_name(db.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        click.echo(f"demo store {db} (recreated each run; pass --db to keep one)", err=True)
+    if demo and settings is None and "FLOWMETER_SETTINGS" not in os.environ and not Path("flowmeter.toml").exists():
+        # The demo's boards with a few WIP limits, so alerts have something to show.
+        settings = Path(str(resources.files("sources") / "demo.toml"))
+        click.echo(f"demo settings {settings} (WIP limits for the demo boards; pass --settings to use yours)", err=True)
+    conf = load_settings(broker=broker, db=db, settings=settings, dashboard_port=dashboard_port)
+    Supervisor(conf, demo=demo, demo_rate=demo_rate).run()
+
+
+# ---- sources: webhooks and history ---------------------------------------------
+@cli.command()
+@common_options
+@click.option("--host", help="Address to bind [env FLOWMETER_RECEIVER_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [env FLOWMETER_RECEIVER_PORT; default 8088; 0 = any free one].")
+def receive(broker: str | None, db: Path | None, settings: Path | None, host: str | None, port: int | None) -> None:
+    """Receive webhooks (Jira, GitHub, CDEvents, v1 JSON) and produce them to Kafka as v1 events.
+
+    Paths: /webhooks/jira, /webhooks/github, /webhooks/cdevents, /events. Answers 2xx only after the
+    broker acknowledged, 503 while it cannot; unmappable payloads go to the dead-letter topic.
+    """
+    # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
+    from sources.receiver import run_receiver
+
+    setup_logging()
+    conf = load_settings(broker=broker, db=db, settings=settings, receiver_host=host, receiver_port=port)
+    secrets = (conf.events_secret, conf.github_secret, conf.jira_secret, conf.cdevents_secret)
+    check_exposure(
+        "webhook receiver",
+        conf.receiver_host,
+        any(s is not None for s in secrets),
+        "a webhook secret (FLOWMETER_EVENTS_SECRET, FLOWMETER_GITHUB_SECRET, FLOWMETER_JIRA_SECRET or "
+        "FLOWMETER_CDEVENTS_SECRET)",
+        conf.allow_open_access,
+    )
+    click.echo(
+        f"receiving on http://{conf.receiver_host}:{conf.receiver_port} "
+        "(/webhooks/jira, /webhooks/github, /webhooks/cdevents, /events)",
+        err=True,
+    )
+    run_receiver(conf, running_broker(conf))
+
+
+# ---- demo / dashboard / status -----------------------------------------------
+@cli.command()
+@common_options
+@click.option("--rate", type=float, default=5.0, show_default=True, help="Live events per second.")
+@click.option("--history-days", type=int, default=14, show_default=True, help="Days of history sent first.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same traffic).")
+@click.option("--max-events", type=int, help="Stop after this many events (default: run until stopped).")
+def demo(
+    broker: str | None,
+    db: Path | None,
+    settings: Path | None,
+    rate: float,
+    history_days: int,
+    seed: int,
+    max_events: int | None,
+) -> None:
+    """Produce realistic demo traffic: teams, boards, a growing bottleneck, deploys that fail and recover."""
+    # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
+    from sources.demo import run_demo
+    from sources.producer import EventProducer
+
+    setup_logging()
+    conf = load_settings(broker=broker, db=db, settings=settings)
+    producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        sent = run_demo(
+            producer.send_event,
+            rate=rate,
+            history_days=history_days,
+            seed=seed,
+            should_stop=lambda: bool(stopping),
+            max_events=max_events,
+        )
+    except KeyboardInterrupt:
+        sent = producer.summary.sent
+    producer.flush()
+    producer.close()
+    click.echo(f"demo sent {sent:,} events; {producer.summary.failed:,} failed.", err=True)
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--worker-url", help="The worker's HTTP address [env FLOWMETER_WORKER_URL; default: the worker running on --db]."
+)
+@click.option("--host", help="Address the dashboard binds [env FLOWMETER_DASHBOARD_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, help="Dashboard port [env FLOWMETER_DASHBOARD_PORT; default 8501].")
+def dashboard(
+    broker: str | None,
+    db: Path | None,
+    settings: Path | None,
+    worker_url: str | None,
+    host: str | None,
+    port: int | None,
+) -> None:
+    """Run the Streamlit dashboard (it reads through the worker's HTTP server).
+
+    Beyond loopback it needs FLOWMETER_DASHBOARD_PASSWORD, which it asks for before showing
+    anything (docs/security.md)."""
+    conf = load_settings(
+        broker=broker, db=db, settings=settings, dashboard_host=host, dashboard_port=port, worker_url=worker_url
+    )
+    check_exposure(
+        "dashboard",
+        conf.dashboard_host,
+        conf.dashboard_password is not None,
+        "FLOWMETER_DASHBOARD_PASSWORD",
+        conf.allow_open_access,
+    )
+    os.execvpe(sys.executable, streamlit_argv(conf.dashboard_host, conf.dashboard_port), dashboard_env(conf))
