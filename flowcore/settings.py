@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from flowcore import routing
 from flowcore.errors import SettingsError
 
 DEFAULT_SETTINGS_FILE = Path("flowmeter.toml")
@@ -175,25 +176,29 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
 
     # Derived names, so no module spells a topic by hand.
+    def topic_of(self, kind: str) -> str:
+        """The input topic of one kind of event (flowcore.routing)."""
+        return routing.topic_for(self.topic_prefix, kind)
+
     @property
     def transitions_topic(self) -> str:
-        return f"{self.topic_prefix}transitions"
+        return self.topic_of("transition")
 
     @property
     def deploys_topic(self) -> str:
-        return f"{self.topic_prefix}deploys"
+        return self.topic_of("deploy")
 
     @property
     def dead_letter_topic(self) -> str:
-        return f"{self.topic_prefix}dead-letter"
+        return self.topic_prefix + routing.DEAD_LETTER_SUFFIX
 
     @property
-    def input_topics(self) -> tuple[str, str]:
-        return (self.transitions_topic, self.deploys_topic)
+    def input_topics(self) -> tuple[str, ...]:
+        return tuple(self.topic_of(kind) for kind in routing.KINDS)
 
     @property
     def alerts_topic(self) -> str:
-        return f"{self.topic_prefix}alerts"
+        return self.topic_prefix + routing.ALERTS_SUFFIX
 
     @property
     def dashboard_link(self) -> str:
