@@ -81,8 +81,14 @@ def settings_markdown() -> str:
 
 
 def _settings_row(name: str, field: FieldInfo) -> str:
-    cells = [f"`{name}`", f"`{ENV_PREFIX}{name.upper()}`", _type_name(field.annotation),
-             _default(field), _bounds(field), field.description or ""]
+    cells = [
+        f"`{name}`",
+        f"`{ENV_PREFIX}{name.upper()}`",
+        _type_name(field.annotation),
+        _default(field),
+        _bounds(field),
+        field.description or "",
+    ]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
