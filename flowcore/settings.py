@@ -138,7 +138,9 @@ class Settings(BaseSettings):
     dashboard_url: str | None = Field(
         default=None, description="Dashboard address alert links point to; unset = http://127.0.0.1:<dashboard_port>."
     )
-    failpoints: str = Field(default="", description="Fault injection for resilience tests, e.g. 'store.land=2*fail'.")
+    failpoints: str = Field(
+        default="", description="Fault injection for resilience tests, e.g. 'store.commit=3+2' (pass 3 calls, fail 2)."
+    )
     log_level: str = Field(default="info", description="debug | info | warning | error.")
 
     @field_validator(
@@ -259,7 +261,7 @@ def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "settings"
     if first["type"] == "extra_forbidden":
-        return f"unknown setting '{key}'; see `flowmeter --help` or the README for the known ones."
+        return f"unknown setting '{key}'; see docs/settings.md for the known ones."
     value = first.get("input")
     return f"setting '{key}' = {value!r} is not usable: {first['msg']}."
 
