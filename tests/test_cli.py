@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import transition
+from tests.helpers.events import transition
 
 
 def flowmeter(

@@ -25,7 +25,8 @@ from analytics.store import Store
 from flowcore import deadletter
 from flowcore.batch import Envelope, Reject, prepare
 from streams.lander import Lander
-from tests.conftest import encode, transition, wait_until
+from tests.helpers.events import encode, transition
+from tests.helpers.waiting import wait_until
 
 ATTACKS = Path(__file__).parent / "attacks" / "poison_events.jsonl"
 PRODUCER_LIMIT = 1_000_000  # Faust's producer refuses a message over this many bytes (docs/metrics.md)

@@ -18,7 +18,9 @@ from kafka import KafkaConsumer
 
 from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
-from tests.conftest import ARTIFACTS, transition, wait_until
+from tests.helpers.events import transition
+from tests.helpers.processes import ARTIFACTS
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker]
 

@@ -37,7 +37,8 @@ from kafka import KafkaConsumer, TopicPartition
 from flowcore.events import parse_deploy, parse_transition
 from sources.rejects import KEPT_BYTES, MAX_MESSAGE
 from streams.topics import ensure_topics
-from tests.conftest import transition, wait_until
+from tests.helpers.events import transition
+from tests.helpers.waiting import wait_until
 from tests.test_receiver import Receiver, cli_env, receiver_factory  # noqa: F401 - a fixture (F811 below: pytest passes it by name)
 
 pytestmark = [pytest.mark.broker]

@@ -18,7 +18,8 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from streams.broker import free_port
-from tests.conftest import ARTIFACTS, wait_until
+from tests.helpers.processes import ARTIFACTS
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow]
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
