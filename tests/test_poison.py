@@ -230,7 +230,7 @@ def test_a_dead_letter_copy_the_broker_refuses_is_counted_and_the_batch_lands(fr
             Envelope("flow.transitions", 0, 1, "transition", b"x" * 1_100_000),
             _dl(0, b"{}", "from the receiver"),
         ]
-        asyncio.run(lander._land(envelopes))
+        asyncio.run(lander.land_envelopes(envelopes))
     finally:
         lander.close()
     assert sent == ["flow.transitions[0]@1"]  # the receiver's dead letter is on the topic already
