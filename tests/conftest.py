@@ -89,3 +89,35 @@ def topics(broker: str, names: dict[str, str]) -> dict[str, str]:
         [broker.removeprefix("kafka://")], [names["transitions"], names["deploys"], names["dead_letter"]], partitions=4
     )
     return names
+
+
+# ---- the fast loop ---------------------------------------------------------------------------
+# `pytest --fast` runs only the tests that need no broker, no worker process and no browser.
+# A test needs the broker when it asks for the `broker` fixture, directly or through another
+# fixture (producer, topics, worker_factory all stand on it): such tests get the `broker` marker
+# here, so no one has to remember it. Tests that start a broker, a worker or `flowmeter up`
+# themselves, and the browser tests, carry the `broker` or `slow` marker by hand.
+NEEDS_BROKER = {"broker"}
+NOT_FAST = ("broker", "slow")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="run only the tests that need no broker, no worker process and no browser "
+        "(deselects the tests marked broker or slow; a test using the broker fixture is marked broker)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if NEEDS_BROKER.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("broker"):
+            item.add_marker(pytest.mark.broker)
+    if not config.getoption("fast"):
+        return
+    slow = [item for item in items if any(item.get_closest_marker(name) for name in NOT_FAST)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        chosen = set(map(id, slow))
+        items[:] = [item for item in items if id(item) not in chosen]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from analytics.store import Store
 from flowcore.batch import Envelope
@@ -13,24 +16,33 @@ from streams.lander import DeriveSchedule, Lander
 from tests.helpers.events import transition
 
 
-def make(tmp_path: Path, behind, batch_max: int = 100, derive_every: float = 5.0) -> Lander:
-    async def no_dead_letters(_reject):
-        return None
-
-    store = Store.open(tmp_path / "s.duckdb")
-    return Lander(store, {}, "dl", no_dead_letters, batch_max=batch_max, derive_every=derive_every, behind=behind)
+async def no_dead_letters(_reject):
+    return None
 
 
-def test_catching_up_is_a_full_batch_or_another_full_batch_waiting(tmp_path):
-    assert make(tmp_path, lambda events: 0).catching_up([object()] * 100)  # full
-    assert make(tmp_path, lambda events: 100).catching_up([object()] * 5)  # 100 more on the broker
-    assert not make(tmp_path, lambda events: 99).catching_up([object()] * 5)  # caught up
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "s.duckdb") as opened:
+        yield opened
+
+
+def test_catching_up_is_a_full_batch_or_another_full_batch_waiting(store):
+    def catching_up(behind, events: int, batch_max: int = 100) -> bool:
+        lander = Lander(store, {}, "dl", no_dead_letters, batch_max=batch_max, derive_every=5.0, behind=behind)
+        try:
+            return lander.catching_up([object()] * events)
+        finally:
+            lander.close()
+
+    assert catching_up(lambda events: 0, 100)  # full
+    assert catching_up(lambda events: 100, 5)  # 100 more on the broker
+    assert not catching_up(lambda events: 99, 5)  # caught up
 
     def unknown(events):
         raise RuntimeError("no fetch yet")
 
-    assert not make(tmp_path, unknown).catching_up([object()] * 5)  # unknown lag: derive every batch
-    assert not make(tmp_path, lambda events: 10**6, batch_max=0).catching_up([object()] * 5)
+    assert not catching_up(unknown, 5)  # unknown lag: derive every batch
+    assert not catching_up(lambda events: 10**6, 5, batch_max=0)
 
 
 def test_derives_are_spaced_by_their_own_duration_while_catching_up():
@@ -46,11 +58,7 @@ def test_derives_are_spaced_by_their_own_duration_while_catching_up():
     assert schedule.due(catching_up=False)  # caught up: every batch derives
 
 
-def test_a_batch_landed_while_catching_up_leaves_the_derive_to_the_schedule(tmp_path):
-    async def no_dead_letters(_reject):
-        return None
-
-    store = Store.open(tmp_path / "s.duckdb")
+def test_a_batch_landed_while_catching_up_leaves_the_derive_to_the_schedule(store):
     lander = Lander(store, {"t": "transition"}, "dl", no_dead_letters, batch_max=100, derive_every=3600.0)
 
     def batch(n: int) -> list[Envelope]:
@@ -63,4 +71,3 @@ def test_a_batch_landed_while_catching_up_leaves_the_derive_to_the_schedule(tmp_
         assert not store.backlog_pending  # caught up: derived with this batch, backlog included
     finally:
         lander.close()
-        store.close()
