@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
 from tests.helpers.processes import ARTIFACTS, WorkerProcess
+from tests.helpers.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +90,22 @@ def topics(broker: str, names: dict[str, str]) -> dict[str, str]:
         [broker.removeprefix("kafka://")], [names["transitions"], names["deploys"], names["dead_letter"]], partitions=4
     )
     return names
+
+
+@pytest.fixture
+def receiver_factory(tmp_path: Path) -> Iterator[Callable[..., Receiver]]:
+    """Starts `flowmeter receive` with the given settings; stops every one after the test."""
+    made: list[Receiver] = []
+
+    def make(env: dict[str, str], **settings: str) -> Receiver:
+        full = dict(env, **{f"FLOWMETER_{k.upper()}": v for k, v in settings.items()})
+        made.append(Receiver(full, tmp_path / "receiver.log"))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        if receiver.process.poll() is None:
+            receiver.stop()
 
 
 # ---- the fast loop ---------------------------------------------------------------------------

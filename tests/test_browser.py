@@ -23,9 +23,8 @@ from tests.helpers.browser import (
     wait_rendered,
     wait_settled,
 )
-from tests.helpers.processes import ARTIFACTS
+from tests.helpers.processes import ARTIFACTS, processes_mentioning
 from tests.helpers.waiting import wait_until
-from tests.test_up import processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 SHOTS = ARTIFACTS / "browser"

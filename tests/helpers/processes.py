@@ -3,6 +3,7 @@ tests keep logs and screenshots."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -85,3 +86,31 @@ class WorkerProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def flowmeter(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run `python -m flowmeter ARGS` with no FLOWMETER_* settings inherited; its output as text."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "flowmeter", *args],
+        env=dict(base, **(env or {})),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Every other process whose command line contains `text` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
