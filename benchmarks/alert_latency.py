@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
-from benchmarks.browser import poll
-from benchmarks.hook import AlertHook
 from benchmarks.query_latency import Worker
 from streams.broker import EmbeddedBroker
 from streams.topics import ensure_topics
+from tests.helpers.hook import AlertHook
+from tests.helpers.waiting import poll
 
 TARGET_P95 = 2.0
 # Event times just before now: alerts judge fresh events (older batches are history being replayed).

@@ -28,10 +28,10 @@ from pathlib import Path
 import duckdb
 
 from analytics.store import Store
-from benchmarks.browser import VIEWPORT, ChromiumMissing, Up, chromium, require_chromium, wait_rendered
 from benchmarks.views import generate
 from dashboard.navigation import PAGES
 from flowcore.workflow import Workflow
+from tests.helpers.browser import VIEWPORT, ChromiumMissing, Up, chromium, require_chromium, wait_rendered
 
 TARGET_MS = 2000
 TRANSITIONS_PER_TICKET = 9  # generate(): 4 in 5 tickets take all 10 steps, the others 5 on average

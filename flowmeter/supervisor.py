@@ -195,12 +195,15 @@ class Supervisor:
                         log.warning("%s exited with code %s; its log ends with:\n%s", child.name, code, child.tail())
                     self.children.remove(child)
                     break
-                self._restart(child, code)
+                self.restart(child, code)
             if self.broker and self.broker.process and self.broker.process.poll() is not None:
                 raise FlowmeterError("the embedded broker stopped unexpectedly; see " + str(self.broker.log_path))
             time.sleep(0.5)
 
-    def _restart(self, child: Child, code: int | None) -> None:
+    def restart(self, child: Child, code: int | None) -> None:
+        """Start a child that exited with `code` again after a backoff, or raise FlowmeterError
+        once it failed MAX_RESTARTS times within RESTART_WINDOW (never for the worker while the
+        embedded broker runs). The watch loop calls it; tests/test_supervisor_policy.py too."""
         now = time.monotonic()
         child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW] + [now]
         if child.name == "worker" and self.broker is not None:

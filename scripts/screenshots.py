@@ -19,10 +19,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a file: the repository's packages (benchmarks) come from here
+sys.path.insert(0, str(ROOT))  # run as a file: the repository's packages (and tests.helpers) come from here
 
-from benchmarks.browser import ChromiumMissing, Up, chromium, page_name, poll, screenshot, wait_rendered, wait_settled  # noqa: E402
 from dashboard.navigation import PAGES  # noqa: E402
+from tests.helpers.browser import (  # noqa: E402
+    ChromiumMissing,
+    Up,
+    chromium,
+    page_name,
+    screenshot,
+    wait_rendered,
+    wait_settled,
+)
+from tests.helpers.waiting import poll  # noqa: E402
 
 
 def history_landed(up: Up, live_rate: float = 50.0) -> bool:

@@ -59,6 +59,33 @@ class LandingStats:
     writing_seconds: float = 0.0
 
 
+class DeriveSchedule:
+    """When a batch landed while catching up also refreshes the derived tables: at most every
+    `every` seconds (0: with every batch), and at least DERIVE_SPACING times the last derive's
+    own duration after it. A derive re-reads every event of the tickets touched since the last
+    one, so on a long backlog each takes longer than the one before; the spacing keeps deriving
+    under a fifth of the catching up (see benchmarks/CHANGES.md). A batch landed while not
+    catching up always derives. `clock` gives monotonic seconds (tests pass their own)."""
+
+    def __init__(self, every: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self._clock = clock
+        self._last = clock()
+        self._last_took = 0.0
+
+    def due(self, catching_up: bool) -> bool:
+        """Whether the batch landing now should derive."""
+        if not catching_up or not self.every:
+            return True
+        return self._clock() - self._last >= max(self.every, DERIVE_SPACING * self._last_took)
+
+    def derived(self, took: float | None = None) -> None:
+        """A derive finished now, taking `took` seconds (None: keep the last known duration)."""
+        self._last = self._clock()
+        if took is not None:
+            self._last_took = took
+
+
 class Lander:
     def __init__(
         self,
@@ -90,18 +117,13 @@ class Lander:
         # it raises is logged and dropped: alerting must never stop or redo the landing.
         self._after_land = after_land
         # Catching up, deriving every batch re-scans a growing store for each; then the derived
-        # tables are refreshed at most every derive_every seconds instead, and with every batch
-        # again once caught up (see Store.commit). Catching up: the batch came full, or the
-        # broker holds at least another full batch behind it. The second matters because a
-        # short batch_within ends batches before they fill even while a backlog waits.
+        # tables are refreshed on a DeriveSchedule instead, and with every batch again once
+        # caught up (see Store.commit). Catching up: the batch came full, or the broker holds at
+        # least another full batch behind it. The second matters because a short batch_within
+        # ends batches before they fill even while a backlog waits.
         self._batch_max = batch_max
-        self._derive_every = derive_every
         self._behind = behind
-        self._last_derive = time.monotonic()
-        # A derive re-reads every event of the tickets touched since the last one, so on a long
-        # backlog each takes longer than the one before; spacing them DERIVE_SPACING times their
-        # own duration keeps deriving under a fifth of the catching up (see benchmarks/CHANGES.md).
-        self._last_derive_seconds = 0.0
+        self._derives = DeriveSchedule(derive_every)
         # One writer thread: DuckDB work stays off the event loop, and in order
         # (docs/architecture.md#6-duckdb-work-does-not-belong-on-the-event-loop).
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
@@ -158,7 +180,7 @@ class Lander:
     async def land(self, events: Sequence[Any]) -> None:
         """Land one batch; return only when it is safe for Faust to acknowledge it."""
         self.stats.filling_seconds += time.perf_counter() - self._last_done
-        task = asyncio.ensure_future(self._land(self.envelopes(events), self._catching_up(events)))
+        task = asyncio.ensure_future(self.land_envelopes(self.envelopes(events), self.catching_up(events)))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -176,7 +198,10 @@ class Lander:
             self._exit_unacknowledged(f"landing a batch failed unexpectedly: {exc!r}")
         self._last_done = time.perf_counter()
 
-    def _catching_up(self, events: Sequence[Any]) -> bool:
+    def catching_up(self, events: Sequence[Any]) -> bool:
+        """Whether this batch came while the worker is catching up: it is full, or the broker
+        holds at least another full batch behind it (False without a batch_max, or when the
+        lag cannot be told)."""
         if not self._batch_max:
             return False
         if len(events) >= self._batch_max:
@@ -187,7 +212,9 @@ class Lander:
             log.debug("could not tell the consumer lag: %s", exc)
             return False
 
-    async def _land(self, envelopes: list[Envelope], catching_up: bool = False) -> None:
+    async def land_envelopes(self, envelopes: list[Envelope], catching_up: bool = False) -> None:
+        """Land envelopes already built (land() builds them from Faust's events, then comes here):
+        skip what landed before, dead-letter what does not parse, commit the rest with retries."""
         fresh, skipped = self._store.unseen(envelopes)
         if skipped and self._log_ids is not None:
             fresh, skipped = await self.write(self._recheck_logs, envelopes)
@@ -205,12 +232,10 @@ class Lander:
         self.stats.parsing_seconds += time.perf_counter() - started
         await self._publish_dead_letters(batch.rejects)
         started = time.perf_counter()
-        interval = max(self._derive_every, DERIVE_SPACING * self._last_derive_seconds)
-        derive = not (catching_up and self._derive_every and time.monotonic() - self._last_derive < interval)
+        derive = self._derives.due(catching_up)
         result = await self._commit_with_retries(batch, derive)
         if derive:
-            self._last_derive = time.monotonic()
-            self._last_derive_seconds = time.perf_counter() - started
+            self._derives.derived(took=time.perf_counter() - started)
         self.stats.writing_seconds += time.perf_counter() - started
         self._count(result)
         if self._after_land is not None and result.landed:
@@ -259,7 +284,7 @@ class Lander:
         that stopped on a full batch would otherwise leave it for the next batch)."""
         if self._store.backlog_pending and time.perf_counter() - self._last_done >= quiet_seconds:
             derived = await self.write(self._store.derive_backlog)
-            self._last_derive = time.monotonic()
+            self._derives.derived()
             log.info("derived %d tickets deferred while catching up", derived)
 
     async def write(self, work: Callable[..., Any], *args: Any) -> Any:

@@ -1,36 +1,22 @@
 """Shared fixtures: one embedded broker per session, fresh topics and groups per test,
-and real worker processes (so SIGKILL is a real SIGKILL)."""
+and real worker processes (so SIGKILL is a real SIGKILL). Only fixtures and hooks live
+here; what tests import lives in tests/helpers/."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from kafka import KafkaProducer
 
-from benchmarks.browser import poll
 from streams.broker import EmbeddedBroker, free_port
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll until predicate() is truthy; fail the test with `what` when the deadline passes."""
-    try:
-        return poll(predicate, timeout, what, interval)
-    except TimeoutError as exc:
-        pytest.fail(str(exc))
+from streams.topics import ensure_topics
+from tests.helpers.processes import ARTIFACTS, WorkerProcess
+from tests.helpers.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -65,68 +51,6 @@ def producer(broker: str) -> Iterator[KafkaProducer]:
     p.close(timeout=10)
 
 
-@dataclass
-class WorkerProcess:
-    env: dict[str, str]
-    log_path: Path
-    url: str
-    process: subprocess.Popen | None = None
-    history: list[int] = field(default_factory=list)  # exit codes of earlier runs
-
-    def start(self, **extra_env: str) -> WorkerProcess:
-        env = dict(self.env, **extra_env)
-        with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "flowmeter", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        wait_until(self._ready, 60, f"the worker's HTTP server ({self.url}); log:\n{self.log_tail()}")
-        return self
-
-    def _ready(self) -> bool:
-        assert self.process is not None, "start() launched it"
-        if self.process.poll() is not None:
-            pytest.fail(f"worker exited with {self.process.returncode} while starting; log:\n{self.log_tail()}")
-        try:  # any answer means it listens (a worker with a token answers 401 without one)
-            return requests.get(f"{self.url}/api/status", timeout=2).status_code in (200, 401)
-        except requests.RequestException:
-            return False
-
-    @property
-    def headers(self) -> dict[str, str]:
-        token = self.env.get("FLOWMETER_QUERY_TOKEN")
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def status(self) -> dict[str, Any]:
-        report = requests.get(f"{self.url}/api/status", timeout=10, headers=self.headers).json()
-        report["by_kind"] = {row["kind"]: row for row in report["kinds"]}
-        report["accounted"] = sum(r["landed"] + r["duplicates"] + r["dead_lettered"] for r in report["kinds"])
-        return report
-
-    def wait_accounted(self, total: int, timeout: float = 90) -> dict[str, Any]:
-        """Wait until every one of `total` input events is landed, duplicate or dead-lettered."""
-
-        def done() -> dict[str, Any] | None:
-            assert self.process is not None, "start() first"
-            if self.process.poll() is not None:
-                pytest.fail(f"worker exited with {self.process.returncode}; log:\n{self.log_tail()}")
-            report = self.status()
-            return report if report["accounted"] >= total else None
-
-        return wait_until(done, timeout, f"{total} events accounted for")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout)
-        assert self.process is not None, "start() first"
-        code = self.process.returncode
-        self.history.append(code)
-        return code
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture
 def worker_factory(broker: str, names: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Builds a worker on a fresh store and fresh topics; start() it, restart it at will."""
@@ -155,36 +79,12 @@ def worker_factory(broker: str, names: dict[str, str], tmp_path: Path) -> Iterat
 
     yield make
     for worker in made:
-        if worker.process and worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait(10)
-
-
-def transition(n: int, **over: Any) -> dict[str, Any]:
-    """A valid v1 transition; ticket n % 500, so tickets have several events."""
-    event = {
-        "event_id": f"ev-{n}",
-        "ticket_id": f"T-{n % 500}",
-        "board": "payments",
-        "from_state": "Backlog",
-        "to_state": "In Progress",
-        "at": "2025-03-01T09:00:00+01:00",
-        "team": "core",
-        "assignee": "ana",
-        "source": "test",
-    }
-    event.update(over)
-    return event
-
-
-def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event).encode()
+        worker.kill()
 
 
 @pytest.fixture
 def topics(broker: str, names: dict[str, str]) -> dict[str, str]:
     """Create the test's three topics up front (4 partitions), as the worker would."""
-    from streams.topics import ensure_topics
 
     ensure_topics(
         [broker.removeprefix("kafka://")], [names["transitions"], names["deploys"], names["dead_letter"]], partitions=4
@@ -192,38 +92,49 @@ def topics(broker: str, names: dict[str, str]) -> dict[str, str]:
     return names
 
 
-# Malformed inputs, one per rejection reason, with a fragment of the reason each must get.
-MALFORMED: list[tuple[Callable[[int], bytes], str]] = [
-    (lambda n: b"{not json " + str(n).encode(), "is not JSON"),
-    (lambda n: encode({k: v for k, v in transition(n).items() if k != "to_state"}), "to_state is missing"),
-    (lambda n: encode(transition(n, at="2025-03-01T09:00:00")), "has no UTC offset"),
-    (lambda n: encode(transition(n, ticket_id=n)), "ticket_id must be a string"),
-    (lambda n: encode(transition(n, at="1970-01-01T00:00:00Z")), "before 2000-01-01"),
-    (lambda n: b"[" + str(n).encode() + b"]", "must be a JSON object"),
-    (lambda n: b"\xff\xfe" + str(n).encode(), "not UTF-8"),
-    (lambda n: encode(transition(n, board=None)), "board is null"),
-    (lambda n: encode(transition(n, at=f"day {n}")), "is not an ISO-8601 timestamp"),
-    (lambda n: encode(transition(n, to_state="  ")), "to_state is empty"),
-]
+@pytest.fixture
+def receiver_factory(tmp_path: Path) -> Iterator[Callable[..., Receiver]]:
+    """Starts `flowmeter receive` with the given settings; stops every one after the test."""
+    made: list[Receiver] = []
+
+    def make(env: dict[str, str], **settings: str) -> Receiver:
+        full = dict(env, **{f"FLOWMETER_{k.upper()}": v for k, v in settings.items()})
+        made.append(Receiver(full, tmp_path / "receiver.log"))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        if receiver.process.poll() is None:
+            receiver.stop()
 
 
-def dead_letter_headers(broker: str, topic: str, expected: int, timeout: float = 30) -> list[dict[str, str]]:
-    """Read the dead-letter topic from the start; each message's headers as text."""
-    from kafka import KafkaConsumer
+# ---- the fast loop ---------------------------------------------------------------------------
+# `pytest --fast` runs only the tests that need no broker, no worker process and no browser.
+# A test needs the broker when it asks for the `broker` fixture, directly or through another
+# fixture (producer, topics, worker_factory all stand on it): such tests get the `broker` marker
+# here, so no one has to remember it. Tests that start a broker, a worker or `flowmeter up`
+# themselves, and the browser tests, carry the `broker` or `slow` marker by hand.
+NEEDS_BROKER = {"broker"}
+NOT_FAST = ("broker", "slow")
 
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=broker.removeprefix("kafka://"),
-        group_id=None,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=2000,
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="run only the tests that need no broker, no worker process and no browser "
+        "(deselects the tests marked broker or slow; a test using the broker fixture is marked broker)",
     )
-    found: list[dict[str, str]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < expected and time.monotonic() < deadline:
-            for message in consumer:
-                found.append({k: v.decode() for k, v in message.headers})
-    finally:
-        consumer.close()
-    return found
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if NEEDS_BROKER.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("broker"):
+            item.add_marker(pytest.mark.broker)
+    if not config.getoption("fast"):
+        return
+    slow = [item for item in items if any(item.get_closest_marker(name) for name in NOT_FAST)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        chosen = set(map(id, slow))
+        items[:] = [item for item in items if id(item) not in chosen]

@@ -17,6 +17,7 @@ import pytest
 from analytics.store import Store
 from flowcore.batch import Envelope, prepare
 from flowcore.workflow import StateDef, Workflow
+from tests.helpers.store import pin_now, writer_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 JAM_PYTHON = ROOT / ".venv-jam" / "bin" / "python"
@@ -84,7 +85,7 @@ def both(tmp_path_factory):
     histories = forward_histories()
     path = tmp_path_factory.mktemp("jam") / "flow.duckdb"
     store = Store.open(path, workflow=Workflow(boards={"b": STATES}))
-    store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
+    pin_now(store, NOW)
     envs = []
     for h in histories:
         for i, move in enumerate(h["transitions"]):
@@ -108,7 +109,7 @@ def both(tmp_path_factory):
 
 
 def rows(store: Store, sql: str) -> list[tuple]:
-    return store._con.execute(sql).fetchall()
+    return writer_rows(store, sql)
 
 
 def test_commitment_and_done_dates_agree(both):

@@ -6,7 +6,7 @@ even an error, is taken at its word; a success clears last_error; a clean stop r
 in flight, so a restart sends nothing twice.
 
 First the outbox's bookkeeping on a real DuckDB store (fast), then the faults end to end with a
-real worker and a real local receiver (benchmarks.hook.AlertHook) on 127.0.0.1."""
+real worker and a real local receiver (tests.helpers.hook.AlertHook) on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from click.testing import CliRunner
 from alerting import outbox
 from alerting.dispatcher import DeliveryFailed, _may_have_arrived
 from analytics.store import Store
-from benchmarks.hook import AlertHook
 from flowcore.workflow import WipLimit
 from flowmeter.cli import cli
-from tests.conftest import wait_until
+from tests.helpers.hook import AlertHook
+from tests.helpers.waiting import wait_until
 from tests.test_alert_evaluate import T0, judge, land, make, move
 
 # ---- the outbox's bookkeeping ---------------------------------------------------------------

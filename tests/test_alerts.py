@@ -15,9 +15,10 @@ import pytest
 import requests
 from kafka import KafkaConsumer
 
-from benchmarks.hook import AlertHook
 from streams.broker import free_port
-from tests.conftest import encode, transition, wait_until
+from tests.helpers.events import encode, transition
+from tests.helpers.hook import AlertHook
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 SECRET = "s3cret"

@@ -11,7 +11,8 @@ import socket
 
 import pytest
 
-from benchmarks.browser import (
+from dashboard.navigation import PAGES
+from tests.helpers.browser import (
     VIEWPORT,
     ChromiumMissing,
     Up,
@@ -22,9 +23,8 @@ from benchmarks.browser import (
     wait_rendered,
     wait_settled,
 )
-from dashboard.navigation import PAGES
-from tests.conftest import ARTIFACTS, wait_until
-from tests.test_up import processes_mentioning
+from tests.helpers.processes import ARTIFACTS, processes_mentioning
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 SHOTS = ARTIFACTS / "browser"
@@ -84,9 +84,9 @@ def check_filter_survives_page_change(page, up: Up, errors: list[str]) -> None:
 
 
 def test_without_chromium_the_browser_code_says_so_in_one_sentence(monkeypatch):
-    import benchmarks.browser
+    import tests.helpers.browser
 
-    monkeypatch.setattr(benchmarks.browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(tests.helpers.browser, "CHROMIUM", "/nonexistent/chromium")
     with pytest.raises(
         ChromiumMissing,
         match=r"^Chromium is not installed at /nonexistent/chromium: install the "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import transition
-
-
-def flowmeter(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "flowmeter", *args],
-        env=dict(base, **(env or {})),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.helpers.events import transition
+from tests.helpers.processes import flowmeter
 
 
 @pytest.fixture

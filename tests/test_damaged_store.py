@@ -19,7 +19,7 @@ import pytest
 from analytics.store import Store
 from flowcore.batch import Envelope, prepare
 from flowcore.errors import EX_TEMPFAIL, StoreDamaged
-from tests.conftest import encode, transition
+from tests.helpers.events import encode, transition
 
 # How the file is damaged, and a fragment of what DuckDB says (measured with DuckDB 2.0.1):
 # counting rows passes on each of these; only reading every block finds them.

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from streams.broker import free_port
-from tests.conftest import encode, transition
+from tests.helpers.events import encode, transition
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 

@@ -767,6 +767,7 @@ def test_alerts_link_opens_that_alert(db):
     assert "There is no alert no-such-alert" in app.warning[0].value
 
 
+@pytest.mark.slow  # every page times every filter: half a minute on a busy 2-core machine
 def test_every_page_renders_with_every_filter_set(db):
     from dashboard.navigation import PAGES
 

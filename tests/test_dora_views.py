@@ -12,6 +12,7 @@ import pytest
 
 from analytics.store import Store
 from flowcore.batch import Envelope, prepare
+from tests.helpers.store import pin_now, writer_rows
 
 # fm_now() in every test. The dora_summary window is (NOW - 30 days, NOW]
 # = (2025-03-01 12:00, 2025-03-31 12:00] UTC.
@@ -22,9 +23,8 @@ _offsets = itertools.count()
 @pytest.fixture
 def store(tmp_path):
     with Store.open(tmp_path / "dora.duckdb") as s:
-        # A temp macro is visible on the connection that defines it (not on Store.read's
-        # fresh cursors), so the tests query through s._con.
-        s._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}'")
+        # Pinned on the writer connection; rows() reads there too (tests/helpers/store.py says why).
+        pin_now(s, NOW)
         yield s
 
 
@@ -62,7 +62,7 @@ def before(hours: float) -> str:
 
 
 def rows(store: Store, sql: str, params: list[Any] | None = None) -> list[tuple]:
-    return store._con.execute(sql, params).fetchall()
+    return writer_rows(store, sql, params)
 
 
 def ts(text: str) -> datetime:

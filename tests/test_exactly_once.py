@@ -8,7 +8,9 @@ from collections import Counter
 import duckdb
 import pytest
 
-from tests.conftest import MALFORMED, dead_letter_headers, encode, transition, wait_until
+from tests.helpers.dead_letters import dead_letter_headers
+from tests.helpers.events import MALFORMED, encode, transition
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import faust
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+import pytest
 
-from streams import fetch_wait
-from streams.fetch_wait import set_fetch_wait
+from streams.fetch_wait import clear_fetch_wait, set_fetch_wait
+from tests.helpers.faust_internals import fetch_wait_ms_of_a_new_consumer
 
 
-def test_the_consumer_faust_builds_gets_the_configured_fetch_wait(monkeypatch):
-    # Faust's own method first (as if no worker had set the wait in this process); undone after.
-    monkeypatch.setattr(AIOKafkaConsumerThread, "_create_worker_consumer", fetch_wait._original_create)
-    monkeypatch.setattr(fetch_wait, "_wait_ms", None)
+@pytest.fixture
+def faust_default() -> Iterator[None]:
+    """Faust's own consumer first (as if no worker had set the wait in this process), and after."""
+    clear_fetch_wait()
+    yield
+    clear_fetch_wait()
 
+
+def test_the_consumer_faust_builds_gets_the_configured_fetch_wait(faust_default):
     async def waits() -> list[int]:
         app = faust.App("fetch-wait-test", broker="kafka://127.0.0.1:1", autodiscover=False, store="memory://")
-        # Faust's AIOKafkaConsumerThread, which builds the aiokafka consumer: private, so not on ConsumerT.
-        thread = app.consumer._thread  # type: ignore[attr-defined]
-        found = [thread._create_worker_consumer(app.transport)._fetch_max_wait_ms]  # never started
+        found = [fetch_wait_ms_of_a_new_consumer(app)]
         for seconds in (0.25, 0.1):  # 0.1 is the default, as the worker sets it
             set_fetch_wait(seconds)
-            found.append(thread._create_worker_consumer(app.transport)._fetch_max_wait_ms)
+            found.append(fetch_wait_ms_of_a_new_consumer(app))
         return found
 
     assert asyncio.run(waits()) == [1500, 250, 100]  # Faust's constant, then ours

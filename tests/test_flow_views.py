@@ -12,6 +12,7 @@ import pytest
 from analytics.store import Store
 from flowcore.batch import Envelope, prepare
 from flowcore.workflow import StateDef, WipLimit, Workflow
+from tests.helpers.store import pin_now, writer_rows
 
 NOW = "2025-03-10 12:00:00"
 PAY = (
@@ -96,7 +97,7 @@ def land(store: Store, events: list[dict], batches: int = 1) -> None:
 
 def open_store(tmp_path, name="s.duckdb") -> Store:
     store = Store.open(tmp_path / name, workflow=WORKFLOW)
-    store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
+    pin_now(store, NOW)
     return store
 
 
@@ -108,7 +109,7 @@ def store(tmp_path):
 
 
 def q(store: Store, sql: str) -> list[tuple]:
-    return store._con.execute(sql).fetchall()
+    return writer_rows(store, sql)
 
 
 def approx_rows(rows):
@@ -279,7 +280,7 @@ def test_changing_the_mapping_rederives_without_reingesting(tmp_path):
     # QA becomes active work; 'Blocked' gets mapped as a queue state.
     remapped = Workflow(boards={"pay": PAY[:3] + (StateDef("QA", "active"), StateDef("Blocked", "queue"), PAY[4])})
     with Store.open(tmp_path / "s.duckdb", workflow=remapped) as store:
-        store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
+        pin_now(store, NOW)
         assert q(store, "SELECT count(*) FROM transitions") == [(len(EVENTS),)]
         # A: QA's 12 h move from wait to active: wait 0.5 d, active 1.5 d, efficiency 0.75.
         assert q(store, "SELECT wait_days, active_days, flow_efficiency FROM ticket_flow WHERE ticket_id = 'A'") == [

@@ -9,7 +9,7 @@ import sys
 import pytest
 import requests
 
-from benchmarks.import_jira import generate
+from tests.helpers.jira_export import generate
 
 pytestmark = [pytest.mark.broker]
 # Views that do not depend on the clock for finished work (every generated issue ends Done).

@@ -20,8 +20,9 @@ import duckdb
 import pytest
 from kafka import KafkaConsumer
 
-from tests.conftest import dead_letter_headers, transition
-from tests.test_cli import flowmeter
+from tests.helpers.dead_letters import dead_letter_headers
+from tests.helpers.events import transition
+from tests.helpers.processes import flowmeter
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "attacks" / "bad_lines.jsonl").open() if line.strip()]
 

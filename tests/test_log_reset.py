@@ -19,7 +19,9 @@ from kafka import KafkaProducer
 from flowmeter.cli import cli
 from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
-from tests.conftest import WorkerProcess, encode, transition, wait_until
+from tests.helpers.events import encode, transition
+from tests.helpers.processes import WorkerProcess
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

@@ -18,7 +18,8 @@ import requests
 from kafka import KafkaProducer
 
 from streams.broker import free_port
-from tests.conftest import encode, transition, wait_until
+from tests.helpers.events import encode, transition
+from tests.helpers.waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,

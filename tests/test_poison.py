@@ -25,7 +25,8 @@ from analytics.store import Store
 from flowcore import deadletter
 from flowcore.batch import Envelope, Reject, prepare
 from streams.lander import Lander
-from tests.conftest import encode, transition, wait_until
+from tests.helpers.events import encode, transition
+from tests.helpers.waiting import wait_until
 
 ATTACKS = Path(__file__).parent / "attacks" / "poison_events.jsonl"
 PRODUCER_LIMIT = 1_000_000  # Faust's producer refuses a message over this many bytes (docs/metrics.md)
@@ -229,7 +230,7 @@ def test_a_dead_letter_copy_the_broker_refuses_is_counted_and_the_batch_lands(fr
             Envelope("flow.transitions", 0, 1, "transition", b"x" * 1_100_000),
             _dl(0, b"{}", "from the receiver"),
         ]
-        asyncio.run(lander._land(envelopes))
+        asyncio.run(lander.land_envelopes(envelopes))
     finally:
         lander.close()
     assert sent == ["flow.transitions[0]@1"]  # the receiver's dead letter is on the topic already

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 import requests
 
-from tests.conftest import encode, transition, wait_until
+from tests.helpers.events import encode, transition
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker]
 ARROW = "application/vnd.apache.arrow.stream"

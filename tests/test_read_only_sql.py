@@ -24,7 +24,9 @@ from streamlit.testing.v1 import AppTest
 
 from flowmeter.cli import cli
 from streams.broker import free_port
-from tests.conftest import ARTIFACTS, MALFORMED, WorkerProcess, encode, transition, wait_until
+from tests.helpers.events import MALFORMED, encode, transition
+from tests.helpers.processes import ARTIFACTS, WorkerProcess
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker]
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,11 +6,7 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,62 +14,16 @@ from kafka import KafkaConsumer
 
 from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
-from tests.conftest import ARTIFACTS, transition, wait_until
+from tests.helpers.events import transition
+from tests.helpers.processes import ARTIFACTS
+from tests.helpers.receiver import cli_env
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker]
 
 
-class Receiver:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "flowmeter", "receive", "--port", str(self.port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.log = log
-        wait_until(self._up, 30, f"the receiver on {self.url}")
-
-    def _up(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"receiver exited: {self.log.read_text()[-2000:]}")
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def post(self, path: str, body: bytes, **headers: str) -> requests.Response:
-        return requests.post(f"{self.url}{path}", data=body, headers=headers, timeout=30)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(20)
-
-
 def signed(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@pytest.fixture
-def receiver_factory(tmp_path) -> Iterator:
-    made: list[Receiver] = []
-
-    def make(env: dict[str, str], **settings: str) -> Receiver:
-        full = dict(env, **{f"FLOWMETER_{k.upper()}": v for k, v in settings.items()})
-        made.append(Receiver(full, tmp_path / "receiver.log"))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        if receiver.process.poll() is None:
-            receiver.stop()
-
-
-def cli_env(worker) -> dict[str, str]:
-    return {k: v for k, v in worker.env.items()}
 
 
 def test_v1_events_land_and_a_bad_line_is_dead_lettered_not_dropped(worker_factory, topics, receiver_factory):

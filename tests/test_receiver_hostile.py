@@ -37,8 +37,9 @@ from kafka import KafkaConsumer, TopicPartition
 from flowcore.events import parse_deploy, parse_transition
 from sources.rejects import KEPT_BYTES, MAX_MESSAGE
 from streams.topics import ensure_topics
-from tests.conftest import transition, wait_until
-from tests.test_receiver import Receiver, cli_env, receiver_factory  # noqa: F401 - a fixture (F811 below: pytest passes it by name)
+from tests.helpers.events import transition
+from tests.helpers.receiver import Receiver, cli_env
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker]
 
@@ -195,7 +196,7 @@ def test_a_replayed_delivery_is_answered_again_not_dead_lettered_again(hostile):
         assert topics.rest() == []
 
 
-def test_the_http_poison_pills_of_issue_13_leave_the_worker_running(worker_factory, topics, receiver_factory):  # noqa: F811
+def test_the_http_poison_pills_of_issue_13_leave_the_worker_running(worker_factory, topics, receiver_factory):
     """The three from item 2, with good events around them: all accounted, the worker never exits."""
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker))

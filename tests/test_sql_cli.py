@@ -17,7 +17,7 @@ import pytest
 
 from analytics.catalog import documented
 from streams.broker import free_port
-from tests.conftest import encode
+from tests.helpers.events import encode
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = sorted(

@@ -13,7 +13,7 @@ from analytics.store import LandResult, Store
 from flowcore.batch import Envelope, prepare
 from flowcore.errors import StoreError, StoreLocked
 from flowcore.failpoints import Failpoints
-from tests.conftest import encode, transition
+from tests.helpers.events import encode, transition
 
 T = "flow.transitions"
 

@@ -31,7 +31,7 @@ def test_with_the_embedded_broker_the_worker_is_restarted_past_the_limit(tmp_pat
     up.broker = object()  # only whether there is one matters here
     child = crashing_worker(tmp_path)
     for _ in range(MAX_RESTARTS + 3):
-        up._restart(child, 75)
+        up.restart(child, 75)
         assert child.process is not None and child.process.wait(30) == 75
     assert len(child.restarts) == MAX_RESTARTS + 3
 
@@ -40,7 +40,7 @@ def test_with_a_real_kafka_it_gives_up_after_the_limit(tmp_path, no_backoff):
     up = Supervisor(Settings(db=tmp_path / "s.duckdb", broker="kafka://127.0.0.1:9092"), demo=False)
     child = crashing_worker(tmp_path)
     for _ in range(MAX_RESTARTS):
-        up._restart(child, 75)
+        up.restart(child, 75)
         assert child.process is not None and child.process.wait(30) == 75
     with pytest.raises(FlowmeterError, match=f"failed {MAX_RESTARTS} times"):
-        up._restart(child, 75)
+        up.restart(child, 75)

@@ -18,7 +18,8 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from streams.broker import free_port
-from tests.conftest import ARTIFACTS, wait_until
+from tests.helpers.processes import ARTIFACTS, processes_mentioning
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow]
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -31,18 +32,6 @@ def port_is_free(port: int) -> bool:
             return True
         except OSError:
             return False
-
-
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def test_up_demo_shows_events_within_20_seconds_and_ctrl_c_stops_everything(tmp_path, monkeypatch):

@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from streams.lander import EXIT_WRITE_FAILED
-from tests.conftest import MALFORMED, encode, transition, wait_until
+from tests.helpers.events import MALFORMED, encode, transition
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

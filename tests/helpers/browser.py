@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ import requests
 
 from dashboard.navigation import url_path
 from streams.broker import free_port
+from tests.helpers.waiting import poll
 
 if TYPE_CHECKING:  # Playwright is a test extra: imported only when a browser is launched
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -47,18 +48,6 @@ MAX_SHOT_HEIGHT = 12_000  # px: a full-page screenshot of a runaway page stops h
 
 class ChromiumMissing(RuntimeError):
     pass
-
-
-def poll(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """predicate()'s first truthy value; TimeoutError naming `what` once `timeout` s have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {value!r:.300})")
-        time.sleep(interval)
 
 
 # ---- flowmeter up ------------------------------------------------------------------------------
@@ -106,11 +95,11 @@ class Up:
             self.process = subprocess.Popen(
                 argv, cwd=self.db.parent, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        info = poll(self._started, timeout, f"flowmeter up to start (log: {self.log_path})")
+        info = poll(self.announced, timeout, f"flowmeter up to start (log: {self.log_path})")
         self.worker_url = info["url"]
         return self
 
-    def _started(self) -> dict[str, Any] | None:
+    def announced(self) -> dict[str, Any] | None:
         assert self.process is not None, "start() launched it"
         if self.process.poll() is not None:
             raise RuntimeError(

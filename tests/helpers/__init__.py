@@ -1,0 +1,15 @@
+"""Helpers the tests import: plain modules, so conftest.py holds only fixtures and hooks.
+
+- waiting.py: poll a predicate against a deadline (every wait in the suite goes through it)
+- events.py: valid v1 events, their bytes, one malformed input per rejection reason
+- processes.py: a real `flowmeter worker` child process and where tests keep their logs
+- dead_letters.py: read the dead-letter topic's headers back from the broker
+- store.py: pin fm_now() on a store and query on the connection that sees the pin
+- browser.py: `flowmeter up` as a child process, headless Chromium, "the page has rendered"
+- hook.py: a local HTTP receiver of alert notices
+- jira_export.py: a generated Jira search-results export
+- faust_internals.py: the one place a test looks inside Faust
+
+benchmarks/ import browser.py, hook.py, waiting.py and jira_export.py from here, so each
+harness exists once.
+"""
