@@ -84,7 +84,8 @@ def fetch_status(conf: Settings, timeout: float = 5.0) -> dict[str, Any]:
         report: dict[str, Any] = request(conf, url, "GET", "/api/status", timeout=timeout).json()
         report["source"] = f"worker at {url}"
         return report
-    from analytics.status import ingest_report  # start-up: only `flowmeter status` without a worker needs it
+    # start-up: the store (pyarrow.compute and the writer) loads only for `flowmeter status` without a worker
+    from analytics.status import ingest_report
     from analytics.store import Store
 
     with Store.open(conf.db, read_only=True) as store:
