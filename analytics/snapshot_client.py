@@ -1,5 +1,6 @@
-"""`flowmeter snapshot`: a consistent standalone copy, downloaded from the worker (or written
-from the file when none runs), and optionally every view as Parquet from that one copy."""
+"""`flowmeter snapshot`: a consistent standalone copy, downloaded from the worker through the
+client (or written from the file when none runs), and optionally every view as Parquet from
+that one copy. Checks the paths first and reports progress while it downloads."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from pathlib import Path
 import requests
 
 from analytics.catalog import documented
-from analytics.client import WorkerUnreachable, worker_url
+from analytics.client import WorkerError, WorkerUnreachable, open_read_only, request, worker_url
 from analytics.snapshot import SnapshotError, export_parquet, write_snapshot
-from analytics.sqlclient import WorkerError, open_read_only, request
 from flowcore.settings import Settings
 
 Progress = Callable[[int, str], contextlib.AbstractContextManager[Callable[[int], None]]]

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import logging
 import operator
-import re
 import threading
 import time
 import weakref
@@ -29,6 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
+from analytics.lock import lock_holder
 from analytics.query import read_only_transaction
 from flowcore import deadletter
 from flowcore.batch import Envelope, PreparedBatch
@@ -879,11 +879,10 @@ def is_fatal(exc: BaseException) -> bool:
 def _explain_open_error(path: Path, exc: BaseException) -> Exception:
     text = str(exc)
     lowered = text.lower()
-    if "lock" in lowered and isinstance(exc, duckdb.IOException):
-        pid = re.search(r"PID (\d+)", text)
-        who = f" (PID {pid.group(1)})" if pid else ""
+    holder = lock_holder(exc)
+    if holder is not None and isinstance(exc, duckdb.IOException):
         return StoreLocked(
-            f"the store {path} is in use by another process{who}, normally a running `flowmeter worker`; "
+            f"the store {path} is in use by another process{holder}, normally a running `flowmeter worker`; "
             "send events through the broker (`flowmeter produce`) or stop the worker first."
         )
     if is_disk_full(exc):

@@ -4,9 +4,9 @@ Starts one embedded broker (Tansu) for the whole run; every scenario uses fresh 
 fresh stores under a scratch directory that is removed at the end, also after an error or
 Ctrl-C. --scale multiplies every size (1.0 = the sizes of the benchmarks issue: 1,000,000
 transitions landed, 2,000 events/s for 60 s, a 1,000,000-line backfill, views at 10 million
-transitions, 1 million open tickets; 30 s quiet then 30 s of hostile queries). Progress lines go
-to stdout as it runs.
-Run: python -m benchmarks [--scale 1.0] [--repeats 3] [--only landing,freshness,backfill,views,memory,hostile]
+transitions, 1 million open tickets; 30 s quiet then 30 s of hostile queries; 15 runs of each
+start-up command). Progress lines go to stdout as it runs.
+Run: python -m benchmarks [--scale 1.0] [--repeats 3] [--only landing,freshness,backfill,views,memory,hostile,startup]
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from tests.helpers.browser import VIEWPORT, ChromiumMissing, Up, chromium, requi
 
 TARGET_MS = 2000
 TRANSITIONS_PER_TICKET = 9  # generate(): 4 in 5 tickets take all 10 steps, the others 5 on average
-QUERY_CACHE_TTL = 2.0  # seconds: st.cache_data(ttl=2) on the dashboard's queries (dashboard/data.py)
+QUERY_CACHE_TTL = 2.0  # seconds: st.cache_data(ttl=2) on the dashboard's queries (dashboard/reading.py)
 
 
 def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.data import ALL, default_range, options
+from dashboard.filters import ALL, default_range, options
 from dashboard.navigation import PAGES, PAGES_DIR
 from dashboard.signin import require_sign_in
 from flowcore.settings import load_settings

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from analytics.catalog import documented
-from analytics.sqlclient import query, source
+from analytics.client import query, source
 from flowcore.errors import FlowmeterError
 from flowcore.settings import Settings
 from flowmeter.render import truncation_note, write_result

@@ -39,6 +39,7 @@ from aiohttp import web as aiohttp_web
 from faust.web import View
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
+from analytics.client import ARROW_STREAM
 from analytics.query import (
     QueryFailed,
     QueryInterrupted,
@@ -54,7 +55,6 @@ from analytics.store import Store
 from flowcore.settings import Settings
 from streams.lander import Lander
 
-ARROW_STREAM = "application/vnd.apache.arrow.stream"
 _STATUS_OF = {QueryRefused: 400, QueryFailed: 422, QueryTimeout: 408, QueryInterrupted: 503}
 API_PREFIX = "/api/"
 BUSY_WAIT = 5.0  # seconds a query waits for a free slot before it is told the service is busy

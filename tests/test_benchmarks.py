@@ -137,6 +137,21 @@ def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline(
         assert f"\n{title} " in result.stdout
 
 
+def test_startup_benchmark_prints_each_command_next_to_the_import_duckdb_baseline():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.startup", "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "machine: " in result.stdout
+    assert "(the baseline)" in result.stdout and 'python -c "import duckdb"' in result.stdout
+    for label in ("flowmeter --help", 'flowmeter sql --db FILE "SELECT 1"', "flowmeter status --db FILE"):
+        assert f"\n{label} " in result.stdout, label
+    assert result.stdout.count("target within 0.5 s of the baseline") == 3
+
+
 @pytest.mark.timeout(660)
 def test_harness_runs_every_scenario_at_tiny_size_and_writes_results(tmp_path):
     output = tmp_path / "RESULTS.md"
@@ -170,6 +185,8 @@ def test_harness_runs_every_scenario_at_tiny_size_and_writes_results(tmp_path):
         "decode floor",
         "## 4. Metric queries at scale",
         "## 5. Memory",
+        "## 7. Start-up",
+        'baseline: `python -c "import duckdb"`',
         "worker peak RSS through scenario 1",
         "open tickets",
         "## What each change bought",

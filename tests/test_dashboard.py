@@ -89,7 +89,7 @@ def test_first_page_sends_the_configured_token(worker_factory, clean_env):
     clean_env.setenv("FLOWMETER_WORKER_URL", worker.url)
     clean_env.setenv("FLOWMETER_QUERY_TOKEN", "wrong")
     refused = AppTest.from_file(APP, default_timeout=30).run()
-    assert "refused the request" in refused.warning[0].value and "FLOWMETER_QUERY_TOKEN" in refused.warning[0].value
+    assert "refused the token" in refused.warning[0].value and "FLOWMETER_QUERY_TOKEN" in refused.warning[0].value
     clean_env.setenv("FLOWMETER_QUERY_TOKEN", "s3cret")
     page = AppTest.from_file(APP, default_timeout=30).run()
     assert not page.exception and not page.warning

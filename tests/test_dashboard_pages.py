@@ -17,9 +17,12 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics import client
 from analytics.store import Store
-from dashboard.data import Filters, literal
+from dashboard.filters import Filters
+from dashboard.reading import bind
 from flowcore.batch import Envelope, prepare
+from flowcore.settings import load_settings
 from flowcore.workflow import StateDef, WipLimit, Workflow
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -360,12 +363,16 @@ def expander(app: AppTest, alert_id: str):
     return next(e for e in app.expander if f"· {alert_id}" in e.label)
 
 
-def test_literal_doubles_quotes_so_a_value_cannot_end_the_string():
-    assert literal("o'brien") == "'o''brien'"
-    assert literal("x' OR TRUE --") == "'x'' OR TRUE --'"
-    f = Filters("pay's", None, None, BASE.date(), BASE.date())
-    day = BASE.date()
-    assert f.where(day="day") == f"TRUE AND board = 'pay''s' AND day BETWEEN DATE '{day}' AND DATE '{day}'"
+def test_filter_values_travel_as_parameters_so_a_value_cannot_change_the_sql(db):
+    hostile = "pay' OR TRUE --"
+    f = Filters(hostile, None, None, BASE.date(), BASE.date())
+    assert f.where(day="day") == "TRUE AND board = $board AND day BETWEEN $start::DATE AND $end::DATE"
+    sql = f"SELECT count(*) AS n FROM ticket_flow WHERE {f.where()}"
+    assert bind(sql, f.params) == (sql, {"board": hostile})  # only the names it uses: DuckDB refuses others
+    table, _ = client.query(load_settings(), *bind(sql, f.params))
+    assert table.column("n").to_pylist() == [0]  # no board has that name; TRUE did not leak into the SQL
+    table, _ = client.query(load_settings(), *bind(sql, Filters("pay", None, None, day(0), day(0)).params))
+    assert table.column("n").to_pylist() == [4]  # pay: A, C, E, G
 
 
 def test_ingest_is_the_default_page_and_reads_the_file(db):

@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks.query_latency import Worker
 from benchmarks.report import Progress
 
-ORDER = ("landing", "freshness", "backfill", "views", "memory", "hostile")
+ORDER = ("landing", "freshness", "backfill", "views", "memory", "hostile", "startup")
 
 
 @dataclass

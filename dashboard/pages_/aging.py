@@ -6,7 +6,9 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard.data import EMPTY_HINT, days, filters, literal, load, refresh_every, run
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load, run
+from dashboard.text import EMPTY_HINT, days
 from flowcore.errors import FlowmeterError
 
 st.title("Aging WIP")
@@ -24,6 +26,7 @@ def aging() -> None:
             f"p50_days, p85_days, p95_days, band FROM aging_wip WHERE {f.ticket_where()} "
             f"ORDER BY age_days DESC, ticket_id",
         },
+        f.params,
     )
     if data is None:
         return
@@ -63,11 +66,11 @@ def aging() -> None:
 
     st.subheader("History")
     shown = aging.head(SHOWN)
-    ids = ", ".join(literal(t) for t in shown["ticket_id"])
     try:
         history = run(
-            f"SELECT ticket_id, seq, state, category, entered_at, left_at, duration_days, party "
-            f"FROM state_visits WHERE ticket_id IN ({ids}) ORDER BY ticket_id, seq"
+            "SELECT ticket_id, seq, state, category, entered_at, left_at, duration_days, party "
+            "FROM state_visits WHERE list_contains($ids::VARCHAR[], ticket_id) ORDER BY ticket_id, seq",
+            {"ids": [str(t) for t in shown["ticket_id"]]},
         )
     except FlowmeterError:  # the warning above already said why
         st.write("Histories show again once the store can be read.")

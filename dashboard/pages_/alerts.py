@@ -13,18 +13,10 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import (
-    ALERT_COLUMNS,
-    OPEN_ORDER,
-    alert_delivery,
-    alert_scope,
-    alert_table,
-    filters,
-    literal,
-    load,
-    refresh_every,
-    when,
-)
+from dashboard.alert_text import ALERT_COLUMNS, OPEN_ORDER, alert_delivery, alert_table
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
+from dashboard.text import when
 
 st.title("Alerts")
 st.caption(
@@ -116,7 +108,7 @@ def _section(alerts: pd.DataFrame, deliveries: pd.DataFrame, linked: str | None)
 def alerts() -> None:
     f = filters()
     linked = _linked()
-    scope = alert_scope(f)
+    scope = f.alert_where()
     history = f"status = 'resolved' AND {scope} AND {f.where(board=None, time='started_at')}"
     latest = "ORDER BY started_at DESC, alert_id"
     # Deliveries of the alerts that get a details expander (the first SHOWN of each list, and the linked one).
@@ -125,7 +117,7 @@ def alerts() -> None:
         f"UNION ALL SELECT alert_id FROM (SELECT alert_id FROM alert_log WHERE {history} {latest} LIMIT {SHOWN})"
     )
     if linked:
-        ids += f" UNION ALL SELECT {literal(linked)}"
+        ids += " UNION ALL SELECT $linked::VARCHAR"
     queries = {
         "open": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER}",
         "history": f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE {history} {latest} LIMIT {HISTORY_ROWS}",
@@ -136,8 +128,8 @@ def alerts() -> None:
         f"array_to_string(routes, ', ') AS routes FROM wip_limits WHERE {f.where()} ORDER BY board, name",
     }
     if linked:
-        queries["linked"] = f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE alert_id = {literal(linked)}"
-    data = load("alerts", queries)
+        queries["linked"] = f"SELECT {ALERT_COLUMNS} FROM alert_log WHERE alert_id = $linked"
+    data = load("alerts", queries, {**f.params, "linked": linked})
     if data is None:
         return
     open_, past, deliveries, limits = data["open"], data["history"], data["deliveries"], data["limits"]

@@ -7,7 +7,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import EMPTY_HINT, days, filters, load, refresh_every
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
+from dashboard.text import EMPTY_HINT, days
 
 st.title("Cycle time")
 
@@ -28,6 +30,7 @@ def cycle_time() -> None:
             "throughput": f"SELECT day, sum(done) AS done FROM throughput_daily "
             f"WHERE {f.ticket_where()} AND {f.where(board=None, day='day')} GROUP BY day ORDER BY day",
         },
+        f.params,
     )
     if data is None:
         return

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.data import filters, load, refresh_every
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
 
 st.title("Dead letters")
 st.caption("Rejected events never vanish: each is kept with one sentence saying why. Only the date range applies.")
@@ -19,6 +20,7 @@ def dead_letters() -> None:
             "dead": f"SELECT src, kind, reason, received_at FROM dead_letters "
             f"WHERE {f.where(board=None, time='received_at')} ORDER BY received_at DESC, src LIMIT 1000",
         },
+        f.params,
     )
     if data is None:
         return

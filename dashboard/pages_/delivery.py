@@ -7,7 +7,9 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard.data import filters, load, percent, refresh_every
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
+from dashboard.text import percent
 
 st.title("Delivery")
 st.caption("Deploys carry no board, team or type: only the date range filters this page.")
@@ -31,6 +33,7 @@ def delivery() -> None:
             "recovery": f"SELECT service, environment, failed_at, recovered_at, recovery_hours, failed_deploys "
             f"FROM recovery_time WHERE {f.where(board=None, time='failed_at')} ORDER BY failed_at",
         },
+        f.params,
     )
     if data is None:
         return

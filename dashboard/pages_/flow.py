@@ -10,7 +10,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import EMPTY_HINT, filters, literal, load, refresh_every
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
+from dashboard.text import EMPTY_HINT
 
 st.title("Flow")
 st.caption(
@@ -51,7 +53,7 @@ def flow() -> None:
     # would make any queue look like it shrinks): the last 7 days, and the 7 before them.
     trend_end = min(f.end, datetime.now(UTC).date() - timedelta(days=1))
     last_from, prev_from = trend_end - timedelta(days=TREND_DAYS - 1), trend_end - timedelta(days=2 * TREND_DAYS - 1)
-    in_range = f"day BETWEEN {literal(f.start)} AND {literal(f.end)}"
+    in_range = "day BETWEEN $start::DATE AND $end::DATE"
     data = load(
         "flow",
         {
@@ -65,13 +67,19 @@ def flow() -> None:
             f"GROUP BY state, category ORDER BY days DESC",
             # queue_wait_daily: over a period, sum(wait_days) (docs/metrics.md).
             "queues": f"SELECT board, state, coalesce(sum(wait_days) FILTER (WHERE {in_range}), 0) AS wait_days, "
-            f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(last_from)} "
-            f"AND day <= {literal(trend_end)}), 0) AS last_7_days, "
-            f"coalesce(sum(wait_days) FILTER (WHERE day >= {literal(prev_from)} "
-            f"AND day < {literal(last_from)}), 0) AS previous_7_days "
-            f"FROM queue_wait_daily WHERE {f.ticket_where()} AND day <= {literal(f.end)} "
-            f"AND (day >= {literal(prev_from)} OR {in_range}) "
+            "coalesce(sum(wait_days) FILTER (WHERE day >= $last_from::DATE "
+            "AND day <= $trend_end::DATE), 0) AS last_7_days, "
+            "coalesce(sum(wait_days) FILTER (WHERE day >= $prev_from::DATE "
+            "AND day < $last_from::DATE), 0) AS previous_7_days "
+            f"FROM queue_wait_daily WHERE {f.ticket_where()} AND day <= $end::DATE "
+            f"AND (day >= $prev_from::DATE OR {in_range}) "
             f"GROUP BY board, state ORDER BY wait_days DESC, board, state",
+        },
+        {
+            **f.params,
+            "last_from": last_from.isoformat(),
+            "prev_from": prev_from.isoformat(),
+            "trend_end": trend_end.isoformat(),
         },
     )
     if data is None:

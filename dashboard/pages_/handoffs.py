@@ -6,7 +6,9 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard.data import EMPTY_HINT, filters, literal, load, refresh_every
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
+from dashboard.text import EMPTY_HINT
 
 st.title("Handoffs")
 st.caption(
@@ -19,7 +21,7 @@ st.caption(
 @st.fragment(run_every=refresh_every())
 def handoffs() -> None:
     f = filters()
-    pair = f"{literal(f.team)} IN (from_team, to_team)" if f.team is not None else "TRUE"
+    pair = "$team IN (from_team, to_team)" if f.team is not None else "TRUE"
     data = load(
         "handoffs",
         {
@@ -28,6 +30,7 @@ def handoffs() -> None:
             "tickets": f"SELECT ticket_id, board, team, state, handoffs FROM ticket_flow "
             f"WHERE handoffs > 0 AND {f.ticket_where()} ORDER BY handoffs DESC, ticket_id LIMIT 20",
         },
+        f.params,
     )
     if data is None:
         return

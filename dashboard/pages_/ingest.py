@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.client import fetch_status
-from dashboard.data import refresh_every
+from dashboard.filters import refresh_every
 from flowcore.errors import FlowmeterError
 from flowcore.settings import load_settings
 

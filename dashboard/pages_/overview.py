@@ -7,18 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import (
-    ALERT_COLUMNS,
-    EMPTY_HINT,
-    OPEN_ORDER,
-    alert_scope,
-    alert_table,
-    days,
-    filters,
-    load,
-    percent,
-    refresh_every,
-)
+from dashboard.alert_text import ALERT_COLUMNS, OPEN_ORDER, alert_table
+from dashboard.filters import filters, refresh_every
+from dashboard.reading import load
+from dashboard.text import EMPTY_HINT, days, percent
 
 st.title("Overview")
 
@@ -73,7 +65,7 @@ def overview() -> None:
     f = filters()
     week = "date_trunc('week', fm_now())::DATE"
     finished = f"is_done AND cycle_time_days IS NOT NULL AND {f.ticket_where(time='done_at')}"
-    scope = alert_scope(f)
+    scope = f.alert_where()
     data = load(
         "overview",
         {
@@ -99,6 +91,7 @@ def overview() -> None:
             "fresh": "SELECT max(last_landed_at) AS last_landed_at, "
             "date_diff('second', max(last_landed_at), fm_now()) AS behind_s FROM ingest_status",
         },
+        f.params,
     )
     if data is None:
         return

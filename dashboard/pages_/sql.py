@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import sqlclient
+from analytics import client
 from flowcore.errors import FlowmeterError
 from flowcore.settings import load_settings
 
 st.title("SQL")
 conf = load_settings()
 st.caption(
-    f"Read-only, on {sqlclient.source(conf)}. Results are capped at {conf.query_max_rows:,} rows and "
+    f"Read-only, on {client.source(conf)}. Results are capped at {conf.query_max_rows:,} rows and "
     f"{conf.query_max_result_bytes / 2**20:,.0f} MiB."
 )
 
 sql = st.text_area("Query", value="SELECT * FROM wip_now ORDER BY board, position", key="sql_text", height=140)
 if st.button("Run", type="primary"):
     try:
-        table, truncated = sqlclient.query(conf, sql)
+        table, truncated = client.query(conf, sql)
         st.session_state["sql_result"] = (table.to_pandas(), truncated)
     except FlowmeterError as exc:
         st.session_state.pop("sql_result", None)
@@ -38,7 +38,7 @@ if result := st.session_state.get("sql_result"):
 
 st.subheader("Schema")
 try:
-    objects = sqlclient.schema(conf)
+    objects = client.schema(conf)
 except FlowmeterError as exc:
     st.warning(str(exc))
     objects = []

@@ -17,10 +17,10 @@ from flowmeter.cli.app import cli, common_options, setup_logging
 def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     """Show what became of every input event: landed, duplicates, dead-lettered, per kind."""
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
-    from analytics.client import fetch_status
+    from analytics import client
 
     conf = load_settings(broker=broker, db=db, settings=settings)
-    report = fetch_status(conf)
+    report = client.fetch_status(conf)
     click.echo(f"{'kind':<11} {'received':>10} {'landed':>10} {'duplicates':>10} {'dead':>8}  last event (UTC)")
     for row in report["kinds"]:
         click.echo(
@@ -75,13 +75,13 @@ def alerts(
     dashboard shows the tickets of each alert.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
-    from analytics import sqlclient
+    from analytics import client
     from flowmeter import render
 
     setup_logging("warning")
     conf = load_settings(broker=broker, db=db, settings=settings)
     where = f"WHERE kind = '{kind}'" if kind else ""
-    table, _ = sqlclient.query(conf, ALERTS_SQL.format(view="alert_log" if show_all else "open_alerts", where=where))
+    table, _ = client.query(conf, ALERTS_SQL.format(view="alert_log" if show_all else "open_alerts", where=where))
     if table.num_rows == 0 and fmt == "table":
         click.echo(
             "No alerts."
@@ -131,7 +131,7 @@ def sql(
       flowmeter sql < queries.sql
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
-    from analytics import sqlclient
+    from analytics import client
     from flowmeter import render, sqlshell
 
     setup_logging("warning")
@@ -143,7 +143,7 @@ def sql(
             raise click.UsageError("--output and --format parquet need a STATEMENT.")
         failures = sqlshell.interactive(conf, fmt, sys.stdin, sys.stdout, sys.stderr)
         sys.exit(1 if failures and not sys.stdin.isatty() else 0)
-    table, truncated = sqlclient.query(conf, statement)
+    table, truncated = client.query(conf, statement)
     render.write_result(table, fmt, output, sys.stdout)
     if truncated:
         click.echo(render.truncation_note(table), err=True)
@@ -166,9 +166,9 @@ def schema(broker: str | None, db: Path | None, settings: Path | None, fmt: str)
     running worker or the file. docs/metrics.md defines each one.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
-    from analytics import sqlclient
+    from analytics import client
     from flowmeter import render
 
     setup_logging("warning")
-    objects = sqlclient.schema(load_settings(broker=broker, db=db, settings=settings))
+    objects = client.schema(load_settings(broker=broker, db=db, settings=settings))
     click.echo(json.dumps(objects, indent=2) if fmt == "json" else render.render_schema(objects), nl=fmt == "json")

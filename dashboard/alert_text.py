@@ -1,0 +1,99 @@
+"""Alerts as the Alerts page and the Overview show them: the alert_log columns they select and
+one readable line per alert (scope, what was seen against what was crossed, status, delivery)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.text import given, minutes, when
+
+ALERT_COLUMNS = (
+    "alert_id, kind, level, board, limit_name, array_to_string(states, ' + ') AS states, team, person, "
+    "ticket_id, threshold, wip_limit, value, peak_value, status, started_at, recovering_since, "
+    "resolved_at, minutes_open, notified, delivered, pending, undelivered, last_error, "
+    "CAST(tickets AS VARCHAR) AS tickets"
+)
+# open_alerts' own order (breaches first, then oldest first), said again after a WHERE.
+OPEN_ORDER = "CASE level WHEN 'breach' THEN 0 WHEN 'aging' THEN 1 ELSE 2 END, started_at, alert_id"
+
+
+def _hours_or_days(seconds: float) -> str:
+    return f"{seconds / 86400:.1f} d" if seconds >= 86400 else f"{seconds / 3600:.1f} h"
+
+
+def alert_against(row: pd.Series) -> str:
+    """What was seen against what was crossed, in the alert's own unit."""
+    if row["kind"] == "aging":
+        return f"{_hours_or_days(row['value'])} in state vs p85 {_hours_or_days(row['threshold'])}"
+    limit = f"{int(row['wip_limit'])}" if given(row["wip_limit"]) else ""
+    if row["level"] == "warning":
+        return f"WIP {row['value']:g} vs warn at {row['threshold']:g}" + (f" (limit {limit})" if limit else "")
+    return f"WIP {row['value']:g} vs limit {limit or format(row['threshold'], 'g')}"
+
+
+def alert_scope_label(row: pd.Series) -> str:
+    parts = [f"{who} {row[who]}" for who in ("team", "person") if given(row[who])]
+    if row["kind"] == "aging" and given(row["ticket_id"]):
+        parts.append(f"ticket {row['ticket_id']}")
+    return ", ".join(parts) or "whole board"
+
+
+def alert_status(row: pd.Series) -> str:
+    if row["status"] == "recovering":
+        return f"recovering since {when(row['recovering_since'])}"
+    if row["status"] == "resolved":
+        return f"resolved {when(row['resolved_at'])}"
+    return str(row["status"])
+
+
+def alert_delivery(row: pd.Series) -> str:
+    """How the alert's notices fared: '1 delivered, 1 undelivered; last error: ...'."""
+    counts = [f"{int(row[name])} {name}" for name in ("delivered", "pending", "undelivered") if row[name]]
+    text = ", ".join(counts) or "no notices"
+    if given(row["last_error"]) and (row["pending"] or row["undelivered"]):
+        text += f"; last error: {row['last_error']}"
+    return text
+
+
+def alert_peak(row: pd.Series) -> str:
+    return _hours_or_days(row["peak_value"]) if row["kind"] == "aging" else f"{row['peak_value']:g}"
+
+
+ALERT_TABLE = (
+    "level",
+    "board",
+    "limit",
+    "states",
+    "scope",
+    "against",
+    "peak",
+    "since",
+    "open for",
+    "status",
+    "delivery",
+    "alert_id",
+)
+
+
+def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
+    """alert_log rows as shown: one readable line per alert, in the rows' order."""
+    return pd.DataFrame(
+        [
+            {
+                "level": row["level"],
+                "board": row["board"],
+                "limit": row["limit_name"],
+                "states": row["states"],
+                "scope": alert_scope_label(row),
+                "against": alert_against(row),
+                "peak": alert_peak(row),
+                "since": when(row["started_at"]),
+                "open for": minutes(row["minutes_open"]),
+                "status": alert_status(row),
+                "delivery": alert_delivery(row),
+                "alert_id": row["alert_id"],
+            }
+            for _, row in alerts.iterrows()
+        ],
+        columns=list(ALERT_TABLE),
+    )
