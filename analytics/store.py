@@ -70,7 +70,7 @@ _COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.ti
 @dataclass(frozen=True)
 class BatchTimes:
     """When the last batch with transitions committed, and its oldest event's time: lets the
-    alert evaluator tell history being replayed from fresh events (see streams.worker)."""
+    alert schedule tell history being replayed from fresh events (see alerting.schedule)."""
 
     landed_monotonic: float
     oldest_event_at: datetime  # naive UTC
