@@ -8,7 +8,8 @@ history being replayed (a backfill, the demo's first seconds, a worker catching 
 partitions interleave, so the state it leaves mixes old and new and would fire alerts that
 were never true. Judgements are then put off (aging ones too) until a batch of fresh events
 lands or the stream has been quiet for QUIET_SECONDS; so are they while the derived tables are
-behind the events (the worker catching up). See docs/alerts.md, "When it is judged".
+behind the events (the worker catching up). See "When it is judged" in
+docs/alerts.md#alerts-wip-limits-and-aging-tickets.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""The DuckDB store: landed facts, ingest positions, and the SQL views over them."""
+"""The DuckDB store (landed facts, ingest positions, the SQL views over them), read-only
+queries, and the one client that reads them through the worker or from the file."""

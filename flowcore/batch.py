@@ -15,8 +15,6 @@ from flowcore.deadletter import REASON_CHARS, clean_text
 from flowcore.errors import InvalidEvent
 from flowcore.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
 
-KINDS = ("transition", "deploy")
-
 
 @dataclass(frozen=True, slots=True)
 class Envelope:

@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from flowcore import routing
 from flowcore.errors import SettingsError
 
 DEFAULT_SETTINGS_FILE = Path("flowmeter.toml")
@@ -137,7 +138,9 @@ class Settings(BaseSettings):
     dashboard_url: str | None = Field(
         default=None, description="Dashboard address alert links point to; unset = http://127.0.0.1:<dashboard_port>."
     )
-    failpoints: str = Field(default="", description="Fault injection for resilience tests, e.g. 'store.land=2*fail'.")
+    failpoints: str = Field(
+        default="", description="Fault injection for resilience tests, e.g. 'store.commit=3+2' (pass 3 calls, fail 2)."
+    )
     log_level: str = Field(default="info", description="debug | info | warning | error.")
 
     @field_validator(
@@ -175,25 +178,29 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
 
     # Derived names, so no module spells a topic by hand.
+    def topic_of(self, kind: str) -> str:
+        """The input topic of one kind of event (flowcore.routing)."""
+        return routing.topic_for(self.topic_prefix, kind)
+
     @property
     def transitions_topic(self) -> str:
-        return f"{self.topic_prefix}transitions"
+        return self.topic_of("transition")
 
     @property
     def deploys_topic(self) -> str:
-        return f"{self.topic_prefix}deploys"
+        return self.topic_of("deploy")
 
     @property
     def dead_letter_topic(self) -> str:
-        return f"{self.topic_prefix}dead-letter"
+        return self.topic_prefix + routing.DEAD_LETTER_SUFFIX
 
     @property
-    def input_topics(self) -> tuple[str, str]:
-        return (self.transitions_topic, self.deploys_topic)
+    def input_topics(self) -> tuple[str, ...]:
+        return tuple(self.topic_of(kind) for kind in routing.KINDS)
 
     @property
     def alerts_topic(self) -> str:
-        return f"{self.topic_prefix}alerts"
+        return self.topic_prefix + routing.ALERTS_SUFFIX
 
     @property
     def dashboard_link(self) -> str:
@@ -254,7 +261,7 @@ def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "settings"
     if first["type"] == "extra_forbidden":
-        return f"unknown setting '{key}'; see `flowmeter --help` or the README for the known ones."
+        return f"unknown setting '{key}'; see docs/settings.md for the known ones."
     value = first.get("input")
     return f"setting '{key}' = {value!r} is not usable: {first['msg']}."
 

@@ -5,18 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from flowcore import routing
 from flowcore.events import load_object
-
-
-def kind_of(doc: object) -> str:
-    """'deploy' if it names a service, 'transition' if it names a ticket or state, else 'unknown'."""
-    if not isinstance(doc, dict):
-        return "unknown"
-    if "service" in doc:
-        return "deploy"
-    if "ticket_id" in doc or "to_state" in doc:
-        return "transition"
-    return "unknown"
 
 
 def peek(line: bytes) -> tuple[str, str | None]:
@@ -25,9 +15,8 @@ def peek(line: bytes) -> tuple[str, str | None]:
         doc = load_object(line)
     except Exception:  # noqa: BLE001 - not a JSON object (InvalidEvent), or one that breaks json: the parser says why
         return "unknown", None
-    kind = kind_of(doc)
-    key = doc.get("service" if kind == "deploy" else "ticket_id") if kind != "unknown" else None
-    return kind, key if isinstance(key, str) else None
+    kind = routing.kind_of(doc)
+    return kind, routing.key_for(kind, doc)
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -10,7 +10,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from flowcore import deadletter
+from flowcore import deadletter, routing
 from flowcore.errors import BrokerError
 from flowcore.settings import Settings
 
@@ -33,7 +33,7 @@ class EventProducer:
     """Routes each event to its topic, keyed so one ticket's (or service's) events stay ordered."""
 
     def __init__(self, settings: Settings, servers: list[str]) -> None:
-        self._topics = {"transition": settings.transitions_topic, "deploy": settings.deploys_topic}
+        self._topics = {kind: settings.topic_of(kind) for kind in routing.KINDS}
         self._dead_letter_topic = settings.dead_letter_topic
         self.summary = ProduceSummary()
         try:
@@ -57,8 +57,7 @@ class EventProducer:
         future.add_callback(self._sent, topic).add_errback(self._failed)
 
     def send_event(self, kind: str, event: dict[str, Any]) -> None:
-        key = event.get("service" if kind == "deploy" else "ticket_id")
-        self.send_raw(kind, key, json.dumps(event, separators=(",", ":")).encode())
+        self.send_raw(kind, routing.key_for(kind, event), json.dumps(event, separators=(",", ":")).encode())
 
     def dead_letter(self, source: str, value: bytes, reason: str, kind: str = "unknown") -> None:
         """Input refused before Kafka (not JSON, kind unknown, not v1) still goes somewhere visible."""

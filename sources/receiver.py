@@ -49,7 +49,7 @@ from aiohttp import web
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from flowcore import deadletter
+from flowcore import deadletter, routing
 from flowcore.events import parse_deploy, parse_transition
 from flowcore.exposure import is_loopback
 from flowcore.settings import Settings, bootstrap_servers
@@ -84,7 +84,7 @@ class Broker:
 
     def __init__(self, conf: Settings, broker: str) -> None:
         self._servers = bootstrap_servers(broker)
-        self._topics = {"transition": conf.transitions_topic, "deploy": conf.deploys_topic}
+        self._topics = {kind: conf.topic_of(kind) for kind in routing.KINDS}
         self._dead_letter_topic = conf.dead_letter_topic
         self._producer: KafkaProducer | None = None
 
@@ -189,8 +189,7 @@ def checked(kind: str, event: dict[str, Any]) -> Message:
             value,
             f"{field} holds a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8 text.",
         )
-    key = event.get("service" if kind == "deploy" else "ticket_id")
-    key = key if isinstance(key, str) else None
+    key = routing.key_for(kind, event)
     try:
         value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
     except Exception as exc:  # noqa: BLE001 - any failure of one event is that event's dead letter

@@ -1,7 +1,7 @@
 """What the sources do with input they cannot use: one sentence of reason, a copy that fits Kafka.
 
 Shared by the receiver, `flowmeter produce` and `flowmeter load`, so a hostile line gets the
-same reason whichever way it came in (README, "Why nothing is lost or doubled").
+same reason whichever way it came in (docs/architecture.md#why-nothing-is-lost-or-doubled).
 
 - ``reason_for(exc)``: any exception one message caused, as one sentence a person can act on
   (the parser's own ``InvalidEvent`` keeps its reason; a RecursionError, an OverflowError from a

@@ -1,1 +1,2 @@
-"""Stream processing: the v1 event contract and the Faust worker that lands events."""
+"""Stream processing: the Faust worker that lands events exactly once, its web API, `load`,
+topics and the embedded broker."""

@@ -2,7 +2,7 @@
 
 Faust's ``take_events`` acknowledges a batch in its own ``finally``: when the
 loop body returns, raises, or is cancelled (measured: an injected write failure lost ~3,000
-rows that way; README, "Why nothing is lost or doubled"). So this class
+rows that way; docs/architecture.md#why-nothing-is-lost-or-doubled). So this class
 never lets an exception escape, and when a batch cannot be written it either
 retries or ends the process with ``os._exit`` (which runs no ``finally``) so the
 batch stays unacknowledged and is redelivered on restart, where the offsets
@@ -102,7 +102,8 @@ class Lander:
         # backlog each takes longer than the one before; spacing them DERIVE_SPACING times their
         # own duration keeps deriving under a fifth of the catching up (see benchmarks/CHANGES.md).
         self._last_derive_seconds = 0.0
-        # One writer thread: DuckDB work stays off the event loop (pitfall 6) and in order.
+        # One writer thread: DuckDB work stays off the event loop, and in order
+        # (docs/architecture.md#6-duckdb-work-does-not-belong-on-the-event-loop).
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowmeter-writer")
         self.stats = LandingStats(log_resets=store.log_resets)
         self._last_done = time.perf_counter()

@@ -5,7 +5,8 @@ Reads go through the writer because DuckDB lets no other process open the file w
 worker holds it. Ad hoc queries run on a pool of their own (``query_concurrency`` threads,
 each on its own cursor in a read-only transaction), so however many arrive, the event
 loop that carries the stream, the writer thread and ``/api/status`` never wait behind
-them (pitfall 6); a cursor sees only whole batches (each batch is one transaction).
+them (docs/architecture.md#6-duckdb-work-does-not-belong-on-the-event-loop); a cursor sees
+only whole batches (each batch is one transaction).
 
 GET  /api/status                             what became of every input event
 POST /api/sql  {"sql": "...", "params": [..]}  one read-only statement; JSON, or Arrow IPC when asked

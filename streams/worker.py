@@ -23,7 +23,7 @@ from alerting.judge import AlertJudge
 from alerting.routes import parse_routes
 from alerting.schedule import AlertSchedule, Judgement
 from analytics.store import Store
-from flowcore import deadletter, runtime
+from flowcore import deadletter, routing, runtime
 from flowcore.batch import PreparedBatch, Reject
 from flowcore.exposure import check_exposure
 from flowcore.failpoints import Failpoints
@@ -86,7 +86,7 @@ def build_app(
         )
         return await pending
 
-    kind_by_topic = {settings.transitions_topic: "transition", settings.deploys_topic: "deploy"}
+    kind_by_topic = {settings.topic_of(kind): kind for kind in routing.KINDS}
     alerts = _Alerting(app, store, policy or AlertPolicy(routes=parse_routes({}, "", settings.alerts_topic)), settings)
 
     def behind(events: Any) -> int:

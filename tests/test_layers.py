@@ -181,15 +181,18 @@ def _modules(root: Path, floors: list[set[str]]) -> set[str]:
 
 # ---- the project ------------------------------------------------------------------------------
 def test_every_import_points_down_a_floor():
-    assert upward_imports(project_imports(ROOT, FLOORS), FLOORS) == []
+    wrong = upward_imports(project_imports(ROOT, FLOORS), FLOORS)
+    assert not wrong, "imports against the floors (docs/architecture.md#layers):\n" + "\n".join(wrong)
 
 
 def test_no_files_import_each_other_in_a_loop():
-    assert file_cycles(project_imports(ROOT, FLOORS), _modules(ROOT, FLOORS)) == []
+    loops = file_cycles(project_imports(ROOT, FLOORS), _modules(ROOT, FLOORS))
+    assert not loops, "files that import each other in a loop:\n" + "\n".join(" <-> ".join(g) for g in loops)
 
 
 def test_every_import_inside_a_function_says_why():
-    assert unexplained_function_imports(project_imports(ROOT, FLOORS)) == []
+    unexplained = unexplained_function_imports(project_imports(ROOT, FLOORS))
+    assert not unexplained, "\n".join(unexplained)
 
 
 def test_every_top_level_package_has_a_floor():
@@ -201,11 +204,11 @@ def test_flowcore_imports_nothing_else_of_the_project():
     # The ground floor is what every process imports first; it must never pull in Faust,
     # DuckDB or Streamlit by way of another package.
     wrong = [
-        i
+        f"{i.module}:{i.line} imports {i.target}"
         for i in project_imports(ROOT, FLOORS)
         if i.module.startswith("flowcore") and not i.target.startswith("flowcore")
     ]
-    assert wrong == []
+    assert not wrong, "the ground floor imports another package:\n" + "\n".join(wrong)
 
 
 # ---- the check itself, on small trees with one fault each --------------------------------------

@@ -53,7 +53,7 @@ def test_named_settings_file_via_environment(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("batchmax = 3\n", "unknown setting 'batchmax'; see `flowmeter --help` or the README for the known ones."),
+        ("batchmax = 3\n", "unknown setting 'batchmax'; see docs/settings.md for the known ones."),
         ("batch_max = 0\n", "setting 'batch_max' = 0 is not usable: Input should be greater than or equal to 1."),
         (
             "log_level = 'loud'\n",

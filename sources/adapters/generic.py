@@ -1,7 +1,7 @@
 """The generic adapter: v1 events as JSON (one object per line) or as CSV rows.
 
 ``from_jsonl_line(line)`` takes one v1 JSON object; its kind is told by its fields as in
-``sources.jsonl.kind_of`` (``service`` → deploy, ``ticket_id``/``to_state`` → transition).
+``flowcore.routing.kind_of`` (``service`` → deploy, ``ticket_id``/``to_state`` → transition).
 
 ``iter_csv(path, mapping)`` streams a CSV file row by row. ``mapping`` is {v1 field: CSV
 column} (from ``--map to_state=Status``); a field without an entry is read from the column of
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from flowcore.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.routing import kind_of
 from sources.adapters import Mapped, Unmappable
-from sources.jsonl import kind_of
 from sources.rejects import reason_for
 
 TRANSITION_FIELDS = (

@@ -65,7 +65,7 @@ SELECT * FROM glob('/etc/*')
 SELECT * FROM read_text('https://example.invalid/x')
 SELECT * FROM read_blob('/etc/passwd')
 SELECT * FROM duckdb_secrets()
--- Writes that DuckDB's own parser reports as SELECT (pitfall 11): only the engine stops these
+-- Writes that DuckDB's own parser reports as SELECT (docs/architecture.md#11-a-statement-type-check-is-no-read-only-guarantee): only the engine stops these
 WITH d AS (DELETE FROM dead_letters RETURNING 1) SELECT count(*) FROM d
 WITH d AS (DELETE FROM transitions RETURNING 1) SELECT count(*) FROM d
 WITH d AS (DELETE FROM ingest_counts RETURNING 1) SELECT count(*) FROM d
