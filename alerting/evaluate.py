@@ -22,11 +22,11 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from alerting.episodes import Episode, resolve_gone, step
 from alerting.notices import cloud_event, event_id
 from alerting.routes import LOG_ROUTE, Route
+from analytics.staging import staged
 
 log = logging.getLogger(__name__)
 
@@ -272,9 +272,8 @@ class AlertEvaluator:
             if route is None:  # checked when the worker starts; a stale limit row falls back to the log
                 log.warning("alert route %r is not defined; logging the notice instead", name)
                 route = self.policy.routes[LOG_ROUTE]
-            writes.deliveries.append(
-                (f"{event_id(alert_id, notice)}:{name}", alert_id, notice, name, route.kind, payload, now)
-            )
+            # Stored under the name asked for, even when the log route stands in for it.
+            writes.enqueue(f"{event_id(alert_id, notice)}:{name}", alert_id, notice, name, route.kind, payload, now)
         return len(names)
 
 
@@ -321,124 +320,90 @@ def _ticket_doc(
     }
 
 
+# Rows go in by column name (BY NAME, SET): the table's column order does not matter, and the
+# types are the store's own (analytics/sql/tables.sql), taken from the table by `staged`.
+_INSERT_ALERTS = "INSERT INTO alerts BY NAME SELECT * FROM new_alerts"
+_UPDATE_ALERTS = """
+    UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
+                      recovering_since = u.recovering_since, resolved_at = u.resolved_at
+    FROM changed_alerts u WHERE alerts.alert_id = u.alert_id"""
+_INSERT_DELIVERIES = """
+    INSERT INTO alert_deliveries BY NAME
+    SELECT *, 'pending' AS status, 0 AS attempts, created_at AS next_attempt_at, 0 AS resends, false AS in_doubt
+    FROM new_deliveries ON CONFLICT DO NOTHING"""
+
+
 class _Writes:
     """One judgement's changes, written in three statements at its end: a statement per
     episode made a first aging check on a big board (200 new episodes, each with its outbox
-    row, and an update for every open one) hold the writer, and so the landing, for seconds."""
+    row, and an update for every open one) hold the writer, and so the landing, for seconds.
+    Each row maps column names to values."""
 
     def __init__(self) -> None:
-        self.alerts: list[tuple] = []
-        self.updates: list[tuple] = []
-        self.deliveries: list[tuple] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
 
     def insert_alert(self, alert_id: str, rule: Rule, episode: Episode, tickets: list[dict[str, Any]]) -> None:
         self.alerts.append(
-            (
-                alert_id,
-                rule.key,
-                rule.kind,
-                rule.level,
-                rule.board,
-                rule.limit_name,
-                list(rule.states),
-                rule.team,
-                rule.person,
-                rule.ticket_id,
-                rule.threshold,
-                rule.wip_limit,
-                episode.value,
-                episode.peak_value,
-                json.dumps(tickets),
-                episode.status,
-                episode.started_at,
-                episode.recovering_since,
-                episode.resolved_at,
-                episode.notified,
-            )
+            {
+                "alert_id": alert_id,
+                "rule": rule.key,
+                "kind": rule.kind,
+                "level": rule.level,
+                "board": rule.board,
+                "limit_name": rule.limit_name,
+                "states": list(rule.states),
+                "team": rule.team,
+                "person": rule.person,
+                "ticket_id": rule.ticket_id,
+                "threshold": rule.threshold,
+                "wip_limit": rule.wip_limit,
+                "value": episode.value,
+                "peak_value": episode.peak_value,
+                "tickets": json.dumps(tickets),
+                "status": episode.status,
+                "started_at": episode.started_at,
+                "recovering_since": episode.recovering_since,
+                "resolved_at": episode.resolved_at,
+                "notified": episode.notified,
+            }
         )
 
     def update_alert(self, alert_id: str, episode: Episode) -> None:
         self.updates.append(
-            (alert_id, episode.status, episode.value, episode.peak_value, episode.recovering_since, episode.resolved_at)
+            {
+                "alert_id": alert_id,
+                "status": episode.status,
+                "value": episode.value,
+                "peak_value": episode.peak_value,
+                "recovering_since": episode.recovering_since,
+                "resolved_at": episode.resolved_at,
+            }
+        )
+
+    def enqueue(
+        self, delivery_id: str, alert_id: str, notice: str, route: str, route_kind: str, payload: str, now: datetime
+    ) -> None:
+        """One outbox row: pending, due now, no attempt yet (the statement fills those in)."""
+        self.deliveries.append(
+            {
+                "delivery_id": delivery_id,
+                "alert_id": alert_id,
+                "notice": notice,
+                "route": route,
+                "route_kind": route_kind,
+                "payload": payload,
+                "created_at": now,
+            }
         )
 
     def flush(self, con: duckdb.DuckDBPyConnection) -> None:
-        if self.alerts:
-            _run_over_rows(con, "INSERT INTO alerts SELECT * FROM new_alerts", "new_alerts", self.alerts, _ALERT_TYPES)
-        if self.updates:
-            _run_over_rows(
-                con,
-                """UPDATE alerts SET status = u.status, value = u.value, peak_value = u.peak_value,
-                                     recovering_since = u.recovering_since, resolved_at = u.resolved_at
-                                 FROM changed_alerts u WHERE alerts.alert_id = u.alert_id""",
-                "changed_alerts",
-                self.updates,
-                _UPDATE_TYPES,
-            )
-        if self.deliveries:
-            # Columns named: the table has grown columns at its end since (tables.sql).
-            _run_over_rows(
-                con,
-                """INSERT INTO alert_deliveries (delivery_id, alert_id, notice, route, route_kind,
-                                        payload, status, attempts, created_at, next_attempt_at, resends, in_doubt)
-                                 SELECT delivery_id, alert_id, notice, route, route_kind, payload, 'pending', 0,
-                                        created_at, created_at, 0, false
-                                 FROM new_deliveries ON CONFLICT DO NOTHING""",
-                "new_deliveries",
-                self.deliveries,
-                _DELIVERY_TYPES,
-            )
-
-
-_ALERT_TYPES = {
-    "alert_id": pa.string(),
-    "rule": pa.string(),
-    "kind": pa.string(),
-    "level": pa.string(),
-    "board": pa.string(),
-    "limit_name": pa.string(),
-    "states": pa.list_(pa.string()),
-    "team": pa.string(),
-    "person": pa.string(),
-    "ticket_id": pa.string(),
-    "threshold": pa.float64(),
-    "wip_limit": pa.int32(),
-    "value": pa.float64(),
-    "peak_value": pa.float64(),
-    "tickets": pa.string(),
-    "status": pa.string(),
-    "started_at": pa.timestamp("us"),
-    "recovering_since": pa.timestamp("us"),
-    "resolved_at": pa.timestamp("us"),
-    "notified": pa.bool_(),
-}
-_UPDATE_TYPES = {
-    "alert_id": pa.string(),
-    "status": pa.string(),
-    "value": pa.float64(),
-    "peak_value": pa.float64(),
-    "recovering_since": pa.timestamp("us"),
-    "resolved_at": pa.timestamp("us"),
-}
-_DELIVERY_TYPES = {
-    "delivery_id": pa.string(),
-    "alert_id": pa.string(),
-    "notice": pa.string(),
-    "route": pa.string(),
-    "route_kind": pa.string(),
-    "payload": pa.string(),
-    "created_at": pa.timestamp("us"),
-}
-
-
-def _run_over_rows(
-    con: duckdb.DuckDBPyConnection, sql: str, name: str, rows: list[tuple], types: dict[str, pa.DataType]
-) -> None:
-    """Run `sql` over `rows` registered as the relation `name` (columns and types from `types`)."""
-    columns = list(zip(*rows))
-    table = pa.table({col: pa.array(list(values), type) for (col, type), values in zip(types.items(), columns)})
-    con.register(name, table)
-    try:
-        con.execute(sql)
-    finally:
-        con.unregister(name)
+        for sql, name, table, rows in (
+            (_INSERT_ALERTS, "new_alerts", "alerts", self.alerts),
+            (_UPDATE_ALERTS, "changed_alerts", "alerts", self.updates),
+            (_INSERT_DELIVERIES, "new_deliveries", "alert_deliveries", self.deliveries),
+        ):
+            if rows:
+                with staged(con, name, table, rows):
+                    con.execute(sql)

@@ -1,4 +1,10 @@
-"""The DuckDB store: the only code that writes the file.
+"""The DuckDB store: it owns the file, its schema (sql/tables.sql, sql/views/) and its one
+writer connection.
+
+Who writes what: this module writes every table except two. The alerting package writes
+``alerts`` and ``alert_deliveries`` (its episodes and its outbox), only through
+``in_transaction`` on this writer connection, with rows typed by those tables' DDL here
+(analytics.staging); it declares no table or column of its own.
 
 One Store per process. Writes (``commit``) come from one thread at a time;
 reads take their own cursor (``read``), so they may run on other threads while
@@ -70,7 +76,7 @@ _COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.ti
 @dataclass(frozen=True)
 class BatchTimes:
     """When the last batch with transitions committed, and its oldest event's time: lets the
-    alert evaluator tell history being replayed from fresh events (see streams.worker)."""
+    alert schedule tell history being replayed from fresh events (see alerting.schedule)."""
 
     landed_monotonic: float
     oldest_event_at: datetime  # naive UTC
@@ -751,7 +757,8 @@ class Store:
 
     def in_transaction(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(con, *args)`` on the writer connection in one transaction (rolled back
-        if it raises). For the alert evaluator and outbox; call it from the writer thread."""
+        if it raises). The alerting package's one way to write (the alerts and alert_deliveries
+        tables: see the module's docstring); call it from the writer thread."""
         con = self._con
         con.begin()
         try:

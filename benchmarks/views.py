@@ -60,6 +60,7 @@ QUERIES = {
     "dora_summary": "SELECT * FROM dora_summary",
     "alert_log": "SELECT * FROM alert_log ORDER BY started_at DESC LIMIT 100",
     "open_alerts": "SELECT * FROM open_alerts",
+    "alert_list": "SELECT * FROM alert_list WHERE status <> 'resolved' ORDER BY started_at DESC",
 }
 
 

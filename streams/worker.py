@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -19,8 +18,10 @@ from faust.types import TP
 
 from alerting.config import load_policy
 from alerting.dispatcher import Dispatcher
-from alerting.evaluate import AlertEvaluator, AlertPolicy, Evaluation
+from alerting.evaluate import AlertPolicy
+from alerting.judge import AlertJudge
 from alerting.routes import parse_routes
+from alerting.schedule import AlertSchedule, Judgement
 from analytics.store import Store
 from flowcore import deadletter, routing, runtime
 from flowcore.batch import PreparedBatch, Reject
@@ -195,30 +196,19 @@ def _check_logs(store: Store, servers: list[str], log_ids: dict[str, str]) -> No
 
 
 class _Alerting:
-    """The alert evaluator and dispatcher of one worker.
-
-    Rules are judged after each landed batch of fresh events, on a one-second timer while a
-    recovery cooldown runs, and every aging_interval for aging. A batch holding a transition
-    older than alert_max_event_age is history being replayed (a backfill, the demo's first
-    seconds, a worker catching up): partitions interleave, so the state it leaves mixes old and
-    new and would fire alerts that were never true. Those batches are not judged (nor is aging
-    while they land); the state is judged once a batch of fresh events lands or the stream has
-    been quiet for QUIET_SECONDS.
-    """
-
-    QUIET_SECONDS = 2.0
+    """The Faust wiring of one worker's alerts: the delivery task, the one-second tick and the
+    after-batch hook call into the schedule (alerting.schedule), and judgements and outbox
+    writes run on the lander's writer thread."""
 
     def __init__(self, app: faust.App, store: Store, policy: AlertPolicy, settings: Settings) -> None:
         self._app = app
         self._store = store
-        self._evaluator = AlertEvaluator(policy)
-        self._settings = settings
-        self._recovering = 0
-        self._last_aging = float("-inf")
-        self._waiting = False  # a judgement was skipped while history landed: make it once quiet
+        self._policy = policy
+        self._schedule = AlertSchedule(settings.aging_interval, settings.alert_max_event_age)
         self._timer_judging = False
         self._topics: dict[str, Any] = {}
         self._lander: Lander | None = None
+        self._judge: AlertJudge | None = None
         self.dispatcher = Dispatcher(
             self._write,
             policy.routes,
@@ -230,6 +220,7 @@ class _Alerting:
 
     def start(self, lander: Lander) -> None:
         self._lander = lander
+        self._judge = AlertJudge(self._store, self._policy, self._schedule, lander.write)
         dispatcher = self.dispatcher
 
         @self._app.task
@@ -238,63 +229,27 @@ class _Alerting:
 
         @self._app.timer(1.0)
         async def judge_alerts_on_time() -> None:
-            aging_due = time.monotonic() - self._last_aging >= self._settings.aging_interval
-            if self._waiting or self._recovering or aging_due:
-                # Not awaited here: a judgement queued behind a long batch would make Faust
-                # report the timer as overlapping; the flag keeps one timer judgement at a time.
-                if not self._timer_judging:
-                    self._timer_judging = True
-                    task = asyncio.ensure_future(self.judge(aging=aging_due or self._waiting))
-                    task.add_done_callback(lambda _: setattr(self, "_timer_judging", False))
+            judgement = self._schedule.on_tick(time.monotonic())
+            # Not awaited here: a judgement queued behind a long batch would make Faust
+            # report the timer as overlapping; the flag keeps one timer judgement at a time.
+            if judgement is not None and not self._timer_judging:
+                self._timer_judging = True
+                task = asyncio.ensure_future(self.judge(judgement))
+                task.add_done_callback(lambda _: setattr(self, "_timer_judging", False))
 
     async def after_land(self, _result: Any, batch: PreparedBatch) -> None:
-        if batch.transitions:  # deploys and dead letters do not move WIP
-            await self.judge(aging=False)
+        judgement = self._schedule.after_batch(bool(batch.transitions))
+        if judgement is not None:
+            await self.judge(judgement)
 
     async def _write(self, work: Callable[..., Any], *args: Any) -> Any:
         assert self._lander is not None
         return await self._lander.write(self._store.in_transaction, work, *args)
 
-    def _history_landing(self) -> float | None:
-        """On the writer thread, so in order with the batches: the age in seconds of the oldest
-        transition of the last batch, when that batch was history landed under QUIET_SECONDS ago."""
-        last = self._store.last_transitions_batch
-        limit = self._settings.alert_max_event_age
-        if last is None or not limit or time.monotonic() - last.landed_monotonic >= self.QUIET_SECONDS:
-            return None
-        age = (datetime.now(UTC).replace(tzinfo=None) - last.oldest_event_at).total_seconds()
-        return age if age > limit else None
-
-    def _judge_on_writer(self, now: datetime, aging: bool) -> Evaluation | str:
-        if self._store.backlog_pending:
-            return "the worker is catching up and the derived tables are behind"
-        age = self._history_landing()
-        if age is not None:
-            return f"the last batch holds an event {age:.0f} s old (history being replayed)"
-        return self._store.in_transaction(self._evaluator.evaluate, now, aging)
-
-    async def judge(self, aging: bool) -> None:
-        assert self._lander is not None
-        now = datetime.now(UTC).replace(tzinfo=None)
-        try:
-            result = await self._lander.write(self._judge_on_writer, now, aging)
-        except Exception as exc:  # the next judgement catches up: rules are judged by state
-            log.error("judging the alert rules failed (%s); the next batch or tick tries again", exc)
-            return
-        if isinstance(result, str):
-            if not self._waiting:
-                log.info("alerts wait: %s; judging once a batch of fresh events lands or the stream is quiet", result)
-            self._waiting = True
-            return
-        self._waiting = False
-        if aging:
-            self._last_aging = time.monotonic()
-        self._recovering = result.recovering
-        if result.fired or result.recovered:
-            log.info(
-                "alerts: %d fired, %d recovered, %d notices queued", result.fired, result.recovered, result.deliveries
-            )
-        if result.deliveries:
+    async def judge(self, judgement: Judgement) -> None:
+        assert self._judge is not None
+        result = await self._judge.judge(judgement)
+        if result is not None and result.deliveries:
             self.dispatcher.wake()
 
     async def _send_kafka(self, topic: str, key: bytes, value: bytes) -> None:

@@ -226,6 +226,12 @@ def test_flowmeter_alerts_lists_open_breaches_from_the_file(tmp_path, monkeypatc
         row["status"],
         row["notices"],
     ) == ("breach", "pay", "Review", 2.0, 1.0, "open", "1 pending")
+    # --kind is a bound parameter of the alert_list query: the one WIP alert, no aging ones.
+    by_kind = {
+        kind: CliRunner().invoke(cli, ["alerts", "--kind", kind, "--db", str(tmp_path / "a.duckdb")]).output
+        for kind in ("wip", "aging")
+    }
+    assert "breach" in by_kind["wip"] and by_kind["aging"].startswith("No open alerts")
     # Resolved: not open any more, but --all still lists it.
     store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"), cooldown=0)
     land(store, move("R2", "Review", "QA", 3))

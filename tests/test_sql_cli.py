@@ -318,6 +318,9 @@ def test_through_a_worker(worker_factory, producer, topics, tmp_path):
     assert cut.stderr.startswith("note: only the first 2 rows are shown")
     schema = json.loads(flowmeter("schema", "--format", "json", env=env).stdout)
     assert {o["name"] for o in schema if o["columns"]} >= set(VIEWS)
+    # `alerts` sends --all and --kind as bound parameters (JSON false and "wip"); no limits, no alerts.
+    listed = flowmeter("alerts", "--all", "--kind", "wip", "--format", "csv", env=env)
+    assert (listed.returncode, listed.stderr) == (0, "") and listed.stdout.startswith("level,board,limit,ticket,")
 
 
 @pytest.mark.broker

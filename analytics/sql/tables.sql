@@ -166,7 +166,10 @@ CREATE TABLE IF NOT EXISTS tickets (
     transitions      INTEGER   NOT NULL
 );
 
--- ---- Alerts: written by the alert evaluator in the same transaction as the batch ----
+-- ---- Alerts: the two tables the store does not write itself ----
+-- The alerting package writes them (alerting/evaluate.py: episodes and new outbox rows;
+-- alerting/outbox.py: delivery outcomes) through Store.in_transaction, by column name, with
+-- the types declared here (analytics/staging.py); this file is their only definition.
 
 -- One row per alert episode: from the moment a rule is seen broken until it is seen kept
 -- again for the cooldown. Rules: a WIP limit's breach (wip > limit) or warning

@@ -44,18 +44,12 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
 
 
 # ---- alerts -------------------------------------------------------------------
+# The alert_list view (analytics/sql/views/72_alert_list.sql), filtered by bound parameters.
 ALERTS_SQL = """
-SELECT level, board, limit_name AS "limit", coalesce(ticket_id, '') AS ticket,
-       CASE WHEN kind = 'aging' THEN round(value / 86400, 1) ELSE value END AS value,
-       CASE WHEN kind = 'aging' THEN round(threshold / 86400, 1) ELSE threshold END AS threshold,
-       CASE WHEN kind = 'aging' THEN 'days in state' ELSE 'tickets' END AS unit,
-       status, strftime(started_at, '%Y-%m-%d %H:%M') AS since_utc,
-       concat_ws(' ', CASE WHEN delivered > 0 THEN delivered || ' delivered' END,
-                      CASE WHEN pending > 0 THEN pending || ' pending' END,
-                      CASE WHEN undelivered > 0 THEN undelivered || ' undelivered' END,
-                      CASE WHEN resends > 0 THEN '(' || resends || ' re-sent)' END) AS notices,
-       alert_id
-FROM {view} {where} ORDER BY started_at DESC
+SELECT level, board, "limit", ticket, value, threshold, unit, status, since_utc, notices, alert_id
+FROM alert_list
+WHERE ($all OR status <> 'resolved') AND ($kind IS NULL OR kind = $kind)
+ORDER BY started_at DESC
 """
 
 
@@ -69,10 +63,10 @@ def alerts(
 ) -> None:
     """List open alerts: WIP limits in breach or at their warning level, and aging tickets.
 
-    Reads the open_alerts view (alert_log with --all) through the running worker, else from the
-    file. The notices column says how delivery to the routes went ("re-sent": attempts that may
-    have reached a receiver twice; it deduplicates on the notice id); the Alerts page of the
-    dashboard shows the tickets of each alert.
+    Reads the alert_list view (the episodes not resolved; every one with --all) through the
+    running worker, else from the file. The notices column says how delivery to the routes went
+    ("re-sent": attempts that may have reached a receiver twice; it deduplicates on the notice
+    id); the Alerts page of the dashboard shows the tickets of each alert.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from analytics import client
@@ -80,8 +74,7 @@ def alerts(
 
     setup_logging("warning")
     conf = load_settings(broker=broker, db=db, settings=settings)
-    where = f"WHERE kind = '{kind}'" if kind else ""
-    table, _ = client.query(conf, ALERTS_SQL.format(view="alert_log" if show_all else "open_alerts", where=where))
+    table, _ = client.query(conf, ALERTS_SQL, {"all": show_all, "kind": kind})
     if table.num_rows == 0 and fmt == "table":
         click.echo(
             "No alerts."
