@@ -45,14 +45,17 @@ def build_app(
 ) -> tuple[faust.App, Lander]:
     set_fetch_wait(settings.fetch_wait)
     datadir = settings.db.with_name(settings.db.name + ".faust")
-    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust needs datadir's parent (pitfall 8)
+    # Faust needs datadir's parent (docs/architecture.md#8-fausts-web-server-binds-every-address).
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.group_id,
         broker=faust_broker(broker),
         autodiscover=False,
-        store="memory://",  # no Faust tables: state lives in DuckDB (pitfall 9)
+        # No Faust tables: state lives in DuckDB (docs/architecture.md#9-the-embedded-broker-keeps-no-state-for-faust).
+        store="memory://",
         datadir=str(datadir),
-        # Raw bytes in, our parser decides: a bad message is a dead letter, never a stall (pitfalls 1-2).
+        # Raw bytes in, our parser decides: a bad message is a dead letter, never a stall
+        # (docs/architecture.md#1-raw-bytes-are-not-raw-by-default and the section after it).
         value_serializer="raw",
         key_serializer="raw",
         consumer_auto_offset_reset="earliest",
@@ -60,7 +63,8 @@ def build_app(
         broker_heartbeat_interval=settings.heartbeat_interval,
         topic_partitions=settings.partitions,
         web_enabled=True,
-        web_bind=settings.web_host,  # Faust binds 0.0.0.0 unless told (pitfall 8)
+        # Faust binds 0.0.0.0 unless told (docs/architecture.md#8-fausts-web-server-binds-every-address).
+        web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=web_port,
     )

@@ -255,7 +255,7 @@ def test_snapshot_without_a_worker(store, tmp_path):
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(
         rf"snapshot {re.escape(str(target))} \([\d.]+ MB, 15 tables: 5 transitions, 0 deploys, "
-        rf"0 dead_letters, 2 tickets\) from {re.escape(str(store))} in [\d.]+ s; 22 views as "
+        rf"0 dead_letters, 2 tickets\) from {re.escape(str(store))} in [\d.]+ s; 23 views as "
         rf"Parquet in {re.escape(str(parquet))} \([\d,]+ rows\)\.\n",
         result.stdout,
     ), result.stdout
