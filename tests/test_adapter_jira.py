@@ -1,6 +1,7 @@
 """Jira adapter: webhooks and search results shaped as Atlassian documents them -> v1 transitions.
 
-Expected events are written out by hand; every produced event must also pass the v1 parser.
+The payloads (issue PAY-7) come from tests/helpers/jira_payloads.py. Expected events are
+written out by hand; every produced event must also pass the v1 parser.
 """
 
 from __future__ import annotations
@@ -17,153 +18,27 @@ import pytest
 from flowcore.events import parse_transition
 from sources.adapters import Unmappable
 from sources.adapters.jira import from_issue, from_webhook, iter_import, with_changelog
+from tests.helpers.jira_payloads import (
+    ANN,
+    ASSIGN_ANN_TO_BO,
+    ASSIGN_BO_TO_NONE,
+    BO,
+    HISTORIES,
+    LABELS,
+    SITE,
+    STATUS_PROGRESS_TO_REVIEW,
+    STATUS_TODO_TO_PROGRESS,
+    T_0730,
+    TEAM,
+    TEAM_PLATFORM_TO_CHECKOUT,
+    created,
+    history,
+    item,
+    searched_issue,
+    updated,
+)
 
 NOW = datetime(2024, 6, 1)  # naive UTC, after every fixture time
-SITE = "https://your-domain.atlassian.net"
-TEAM = "customfield_10001"
-
-# 2024-05-01T07:30:00.123Z: 19844 days from 1970-01-01 to 2024-05-01 (54 years, 13 leap days,
-# then 31+29+31+30 days) = 1,714,521,600 s, + 7.5 h (27,000 s) = 1,714,548,600 s, + 123 ms.
-T_0730 = 1714548600123
-
-
-def _user(account_id: str, name: str) -> dict[str, Any]:
-    return {
-        "self": f"{SITE}/rest/api/2/user?accountId={account_id}",
-        "accountId": account_id,
-        "avatarUrls": {
-            size: f"https://avatar-management.example/{account_id}.png?s={size}"
-            for size in ("48x48", "24x24", "16x16", "32x32")
-        },
-        "displayName": name,
-        "active": True,
-        "timeZone": "Europe/Berlin",
-        "accountType": "atlassian",
-    }
-
-
-MIA = _user("5b10a2844c20165700ede21g", "Mia Krystof")
-ANN = _user("5b10ac8d82e05b22cc7d4ef5", "Ann Lee")
-BO = _user("712020:0e99e8b3-7b6d-4a5e-9f1e-22e4d1a1b3c4", "Bo Chen")
-
-
-def _fields(status: str, assignee: dict[str, Any] | None, team: Any = None) -> dict[str, Any]:
-    """An issue's fields as a webhook or the search API sends them (most left out: they are ignored)."""
-    return {
-        "statuscategorychangedate": "2024-04-30T09:00:00.000+0200",
-        "issuetype": {
-            "self": f"{SITE}/rest/api/2/issuetype/10001",
-            "id": "10001",
-            "description": "Functionality or a feature expressed as a user goal.",
-            "iconUrl": f"{SITE}/secure/viewavatar?size=medium&avatarId=10315&avatarType=issuetype",
-            "name": "Story",
-            "subtask": False,
-            "avatarId": 10315,
-            "hierarchyLevel": 0,
-        },
-        "project": {
-            "self": f"{SITE}/rest/api/2/project/10000",
-            "id": "10000",
-            "key": "PAY",
-            "name": "Payments",
-            "projectTypeKey": "software",
-            "simplified": False,
-            "avatarUrls": {"48x48": f"{SITE}/secure/projectavatar?pid=10000&avatarId=10400"},
-        },
-        TEAM: team,
-        "resolution": None,
-        "created": "2024-04-29T10:15:00.000+0200",
-        "priority": {"self": f"{SITE}/rest/api/2/priority/3", "name": "Medium", "id": "3"},
-        "labels": ["checkout"],
-        "assignee": assignee,
-        "updated": "2024-05-01T09:30:00.123+0200",
-        "status": {
-            "self": f"{SITE}/rest/api/2/status/3",
-            "description": "",
-            "iconUrl": f"{SITE}/",
-            "name": status,
-            "id": "3",
-            "statusCategory": {
-                "self": f"{SITE}/rest/api/2/statuscategory/4",
-                "id": 4,
-                "key": "indeterminate",
-                "colorName": "yellow",
-                "name": "In Progress",
-            },
-        },
-        "summary": "Retry card payments once on a gateway timeout",
-        "creator": MIA,
-        "reporter": MIA,
-    }
-
-
-def _item(
-    field: str,
-    from_: str | None,
-    from_string: str | None,
-    to: str | None,
-    to_string: str | None,
-    fieldtype: str = "jira",
-    field_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "field": field,
-        "fieldtype": fieldtype,
-        "fieldId": field_id or field,
-        "from": from_,
-        "fromString": from_string,
-        "to": to,
-        "toString": to_string,
-    }
-
-
-STATUS_TODO_TO_PROGRESS = _item("status", "10000", "To Do", "3", "In Progress")
-STATUS_PROGRESS_TO_REVIEW = _item("status", "3", "In Progress", "10002", "Review")
-STATUS_REVIEW_TO_DONE = _item("status", "10002", "Review", "10003", "Done")
-ASSIGN_NONE_TO_ANN = _item("assignee", None, None, ANN["accountId"], "Ann Lee")
-ASSIGN_ANN_TO_BO = _item("assignee", ANN["accountId"], "Ann Lee", BO["accountId"], "Bo Chen")
-ASSIGN_BO_TO_NONE = _item("assignee", BO["accountId"], "Bo Chen", None, None)
-LABELS = {
-    "field": "labels",
-    "fieldtype": "jira",
-    "fieldId": "labels",
-    "from": None,
-    "fromString": "",
-    "to": None,
-    "toString": "checkout",
-}
-TEAM_PLATFORM_TO_CHECKOUT = _item("Team", "10020", "Platform", "10021", "Checkout", "custom", TEAM)
-
-
-def updated(
-    items: list[dict[str, Any]],
-    status: str = "In Progress",
-    assignee: dict[str, Any] | None = ANN,
-    team: Any = None,
-    changelog_id: str = "10500",
-) -> dict[str, Any]:
-    """A jira:issue_updated delivery, as on developer.atlassian.com/cloud/jira/platform/webhooks."""
-    return {
-        "timestamp": T_0730,
-        "webhookEvent": "jira:issue_updated",
-        "issue_event_type_name": "issue_generic",
-        "user": MIA,
-        "issue": {
-            "id": "10002",
-            "self": f"{SITE}/rest/api/2/10002",
-            "key": "PAY-7",
-            "fields": _fields(status, assignee, team),
-        },
-        "changelog": {"id": changelog_id, "items": copy.deepcopy(items)},
-    }
-
-
-def created(assignee: dict[str, Any] | None = None) -> dict[str, Any]:
-    payload = updated([], status="To Do", assignee=assignee)
-    payload["webhookEvent"] = "jira:issue_created"
-    payload["issue_event_type_name"] = "issue_created"
-    del payload["changelog"]
-    return payload
 
 
 def event(**given: Any) -> tuple[str, dict[str, Any]]:
@@ -261,7 +136,7 @@ def test_team_field_change_is_a_reassignment_when_the_team_field_is_configured()
     "items",
     [
         pytest.param([LABELS], id="labels only"),
-        pytest.param([_item("summary", None, "Retry payments", None, "Retry card payments")], id="summary"),
+        pytest.param([item("summary", None, "Retry payments", None, "Retry card payments")], id="summary"),
         pytest.param([ASSIGN_BO_TO_NONE], id="unassigned: nothing v1 can carry"),
         pytest.param([], id="no items"),
     ],
@@ -363,7 +238,7 @@ def _with_timestamp(value: Any) -> dict[str, Any]:
     ("payload", "reason"),
     [
         pytest.param(_without_key(updated([STATUS_TODO_TO_PROGRESS])), "no issue.key", id="no key"),
-        pytest.param(updated([_item("status", "10000", "To Do", "3", None)]), "without toString", id="no toString"),
+        pytest.param(updated([item("status", "10000", "To Do", "3", None)]), "without toString", id="no toString"),
         pytest.param(_with_timestamp("1714548600123"), "not epoch milliseconds", id="timestamp string"),
         pytest.param(_with_timestamp(True), "not epoch milliseconds", id="timestamp bool"),
         pytest.param(_with_timestamp(None), "not epoch milliseconds", id="timestamp missing"),
@@ -386,39 +261,6 @@ def test_created_with_an_unreadable_time_is_unmappable() -> None:
 
 
 # -- backfill: one issue of the search API with expand=changelog ----------------------------
-
-
-def _history(history_id: str, created_at: str, author: dict[str, Any], items: list[dict[str, Any]]) -> dict:
-    return {"id": history_id, "author": author, "created": created_at, "items": items}
-
-
-def searched_issue(histories: list[dict[str, Any]] | None = None, total: int | None = None) -> dict[str, Any]:
-    """PAY-7 as GET /rest/api/3/search/jql?expand=changelog returns it: now Done, unassigned, team Checkout."""
-    histories = copy.deepcopy(HISTORIES if histories is None else histories)  # tests may edit their copy
-    return {
-        "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
-        "id": "10002",
-        "self": f"{SITE}/rest/api/3/issue/10002",
-        "key": "PAY-7",
-        "changelog": {
-            "startAt": 0,
-            "maxResults": len(histories),
-            "total": len(histories) if total is None else total,
-            "histories": histories,
-        },
-        "fields": _fields("Done", None, {"value": "Checkout", "id": "10021"}),
-    }
-
-
-# Newest first, as Jira Cloud lists them; the adapter orders by time.
-HISTORIES = [
-    _history("10504", "2024-05-03T16:00:00.000+0200", BO, [STATUS_REVIEW_TO_DONE]),
-    _history("10503", "2024-05-03T15:00:00.000+0200", BO, [ASSIGN_BO_TO_NONE]),
-    _history("10502", "2024-05-02T11:00:00.000+0200", ANN, [STATUS_PROGRESS_TO_REVIEW, ASSIGN_ANN_TO_BO]),
-    _history("10501", "2024-05-01T12:00:00.000+0200", MIA, [LABELS, TEAM_PLATFORM_TO_CHECKOUT]),
-    _history("10500", "2024-05-01T09:30:00.000+0200", ANN, [STATUS_TODO_TO_PROGRESS]),
-    _history("10400", "2024-04-29T11:00:00.000+0200", MIA, [ASSIGN_NONE_TO_ANN]),
-]
 
 
 def test_issue_history_is_its_creation_then_every_change_in_time_order() -> None:
@@ -545,7 +387,7 @@ def test_unmappable_issues_say_why(change: Any, reason: str) -> None:
 def numbered_issue(n: int) -> dict[str, Any]:
     """PAY-n: created in To Do, moved to In Progress by Ann; 2 events."""
     issue = searched_issue(
-        histories=[_history(str(20000 + n), "2024-05-01T09:30:00.000+0200", ANN, [STATUS_TODO_TO_PROGRESS])]
+        histories=[history(str(20000 + n), "2024-05-01T09:30:00.000+0200", ANN, [STATUS_TODO_TO_PROGRESS])]
     )
     issue.update(id=str(30000 + n), key=f"PAY-{n}", self=f"{SITE}/rest/api/3/issue/{30000 + n}")
     issue["fields"]["status"]["name"] = "In Progress"

@@ -25,9 +25,9 @@ from alerting.dispatcher import DeliveryFailed, _may_have_arrived
 from analytics.store import Store
 from flowcore.workflow import WipLimit
 from flowmeter.cli import cli
+from tests.helpers.alerts import T0, breach, judge, land, make, move, query, settings_file
 from tests.helpers.hook import AlertHook
 from tests.helpers.waiting import wait_until
-from tests.test_alert_evaluate import T0, judge, land, make, move
 
 # ---- the outbox's bookkeeping ---------------------------------------------------------------
 
@@ -153,8 +153,6 @@ def test_a_store_made_before_resends_gets_the_columns_and_the_cli_shows_them(tmp
 
 
 def delivery(worker) -> list:
-    from tests.test_alerts import query
-
     return query(worker, "SELECT status, attempts, resends, last_error FROM alert_deliveries")
 
 
@@ -172,8 +170,6 @@ def notice_ids(hook: AlertHook) -> Counter[str]:
 def test_a_receiver_timing_out_once_gets_one_notice_id_twice_counted_as_one_resend(
     worker_factory, names, producer, tmp_path
 ):
-    from tests.test_alerts import breach, settings_file
-
     # It takes the first request and answers after 3 s, past the 1 s deadline; the retry (1 s later) gets 200.
     with AlertHook(answer_after=[3.0]) as hook:
         w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=1, alert_backoff_max=1).start()
@@ -191,8 +187,6 @@ def test_a_receiver_timing_out_once_gets_one_notice_id_twice_counted_as_one_rese
 def test_a_worker_killed_between_sending_and_recording_sends_once_more_and_counts_it(
     worker_factory, names, producer, tmp_path
 ):
-    from tests.test_alerts import breach, settings_file
-
     with AlertHook(statuses=[0]) as hook:  # takes the first request and never answers it
         w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=60).start()
         breach(producer, names)
@@ -209,8 +203,6 @@ def test_a_worker_killed_between_sending_and_recording_sends_once_more_and_count
 def test_a_clean_stop_records_the_attempt_in_flight_so_a_restart_sends_nothing_twice(
     worker_factory, names, producer, tmp_path
 ):
-    from tests.test_alerts import breach, settings_file
-
     with AlertHook(answer_after=[2.0]) as hook:  # a slow receiver: answers 200 after 2 s
         w = worker_factory(settings=settings_file(tmp_path, hook.url), alert_timeout=10).start()
         breach(producer, names)

@@ -7,58 +7,11 @@ QA (queue) -> Done."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from alerting.evaluate import AlertEvaluator, AlertPolicy
-from alerting.routes import Route, parse_routes
 from analytics.store import Store
-from flowcore.batch import Envelope, prepare
-from flowcore.workflow import StateDef, WipLimit, Workflow
-
-PAY = (
-    StateDef("Backlog", "backlog"),
-    StateDef("In Progress", "active"),
-    StateDef("Review", "queue"),
-    StateDef("QA", "queue"),
-    StateDef("Done", "done"),
-)
-T0 = datetime(2026, 3, 2, 9, 0, 0)
-ROUTES = {
-    **parse_routes({}, "", "flow.alerts"),
-    "hook": Route("hook", "webhook", url="http://127.0.0.1:9/x"),
-    "chat": Route("chat", "slack", url="http://127.0.0.1:9/y"),
-}
-_offset = iter(range(1_000_000))
-
-
-def at(minutes: float) -> str:
-    return (T0 + timedelta(minutes=minutes)).isoformat() + "Z"
-
-
-def move(ticket: str, frm: str | None, to: str, minutes: float, team: str = "core", assignee: str = "ana") -> dict:
-    return {
-        "event_id": f"{ticket}-{to}-{minutes}",
-        "ticket_id": ticket,
-        "board": "pay",
-        "from_state": frm,
-        "to_state": to,
-        "at": at(minutes),
-        "team": team,
-        "assignee": assignee,
-    }
-
-
-def land(store: Store, *events: dict) -> None:
-    store.commit(prepare([Envelope("t", 0, next(_offset), "transition", json.dumps(e).encode()) for e in events]))
-
-
-def make(tmp_path, *limits: WipLimit, name: str = "a.duckdb", **policy) -> tuple[Store, AlertEvaluator]:
-    store = Store.open(tmp_path / name, workflow=Workflow(boards={"pay": PAY}, wip_limits=limits))
-    return store, AlertEvaluator(AlertPolicy(routes=ROUTES, **policy))
-
-
-def judge(store: Store, evaluator: AlertEvaluator, minutes: float, aging: bool = False):
-    return store.in_transaction(evaluator.evaluate, T0 + timedelta(minutes=minutes), aging)
+from flowcore.workflow import WipLimit, Workflow
+from tests.helpers.alerts import PAY, T0, judge, land, make, move
 
 
 def alerts(store: Store) -> list[dict]:

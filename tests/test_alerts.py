@@ -8,71 +8,17 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import requests
 from kafka import KafkaConsumer
 
 from streams.broker import free_port
+from tests.helpers.alerts import SECRET, breach, query, send, settings_file, to_qa, to_review
 from tests.helpers.events import encode, transition
 from tests.helpers.hook import AlertHook
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-SECRET = "s3cret"
-
-
-def settings_file(tmp_path: Path, hook_url: str, limit: int = 2, routes: str = '["hook"]', extra: str = "") -> Path:
-    path = tmp_path / "flowmeter.toml"
-    path.write_text(f"""
-[boards.payments]
-states = [
-  {{ name = "Backlog", category = "backlog" }},
-  {{ name = "In Progress", category = "active" }},
-  {{ name = "Review", category = "queue" }},
-  {{ name = "QA", category = "queue" }},
-  {{ name = "Done", category = "done" }},
-]
-
-[[boards.payments.wip_limits]]
-states = ["Review"]
-limit = {limit}
-routes = {routes}
-
-[alerts.hook]
-kind = "webhook"
-url = "{hook_url}/alerts"
-secret = "{SECRET}"
-{extra}
-""")
-    return path
-
-
-def fresh(seconds_ago: float) -> str:
-    """A timestamp just before now: alerts judge fresh events (older ones are history, replayed)."""
-    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
-
-
-def to_review(n: int, ticket: str) -> bytes:
-    return encode(transition(n, ticket_id=ticket, from_state="In Progress", to_state="Review", at=fresh(200 - n)))
-
-
-def to_qa(n: int, ticket: str) -> bytes:
-    return encode(transition(n, ticket_id=ticket, from_state="Review", to_state="QA", at=fresh(100 - n)))
-
-
-def send(producer, topic: str, *values: bytes) -> None:
-    for value in values:
-        producer.send(topic, value)
-    producer.flush(30)
-
-
-def query(worker, statement: str) -> list[list]:
-    response = requests.post(f"{worker.url}/api/sql", json={"sql": statement}, timeout=10)
-    response.raise_for_status()
-    return [list(row.values()) for row in response.json()["rows"]]
 
 
 def alert_state(worker) -> list[list]:
@@ -163,10 +109,6 @@ def test_flapping_within_the_cooldown_fires_nothing_more(worker_factory, names, 
         assert level == "breach" and status in ("open", "recovering")
         assert query(w, "SELECT count(*) FROM alert_deliveries")[0][0] == 1
         assert len(hook.received) == 1
-
-
-def breach(producer, names) -> None:
-    send(producer, names["transitions"], to_review(1, "R1"), to_review(2, "R2"), to_review(3, "R3"))
 
 
 def test_a_receiver_answering_500_then_200_gets_the_alert_once_after_a_retry(worker_factory, names, producer, tmp_path):

@@ -8,6 +8,10 @@ imports inside functions, which Python would only run later. It fails on:
 - an import inside a function without a comment saying why (in the project, the reason is
   start-up time: `flowmeter --help` must not load Faust), on its line or just above its block.
 
+The tests keep to a rule of their own (tests/README.md#helpers): what they share lives in
+plain modules in tests/helpers/, so no module under tests/ imports a test module or conftest,
+and only tests/test_benchmarks.py (which tests the benchmarks) imports benchmarks/.
+
 ``test_the_check_catches_*`` feed it small trees with one fault each, so a check that stopped
 finding anything would fail too.
 """
@@ -179,6 +183,39 @@ def _modules(root: Path, floors: list[set[str]]) -> set[str]:
     }
 
 
+def imports_across_tests(root: Path) -> list[str]:
+    """Imports under root/tests of a test module (`tests.test_*`, or `test_*` as pytest's rootdir
+    import would find it), of conftest, or of benchmarks from any file but test_benchmarks.py."""
+    wrong = []
+    for path in sorted((root / "tests").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # `from tests import test_x` names the module in the alias; `from .test_x import y` is relative.
+                base = ".".join(module.split(".")[: -node.level]) if node.level else ""
+                named = ".".join(part for part in (base, node.module or "") if part)
+                targets = [named, *(f"{named}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for target in targets:
+                parts = target.split(".")
+                if parts[0].startswith("test_") or (
+                    parts[0] == "tests" and len(parts) > 1 and parts[1].startswith("test_")
+                ):
+                    why = "a test module"
+                elif "conftest" in parts:
+                    why = "conftest"
+                elif parts[0] == "benchmarks" and module != "tests.test_benchmarks":
+                    why = "the benchmarks"
+                else:
+                    continue
+                wrong.append(f"{module}:{node.lineno} imports {target}, {why}")
+                break
+    return wrong
+
+
 # ---- the project ------------------------------------------------------------------------------
 def test_every_import_points_down_a_floor():
     wrong = upward_imports(project_imports(ROOT, FLOORS), FLOORS)
@@ -209,6 +246,11 @@ def test_flowcore_imports_nothing_else_of_the_project():
         if i.module.startswith("flowcore") and not i.target.startswith("flowcore")
     ]
     assert not wrong, "the ground floor imports another package:\n" + "\n".join(wrong)
+
+
+def test_tests_import_helpers_not_each_other_conftest_or_the_benchmarks():
+    wrong = imports_across_tests(ROOT)
+    assert not wrong, "move what is shared to tests/helpers/ (tests/README.md#helpers):\n" + "\n".join(wrong)
 
 
 # ---- the check itself, on small trees with one fault each --------------------------------------
@@ -266,4 +308,23 @@ def test_the_check_catches_an_unexplained_import_in_a_function(tmp_path):
     )
     assert unexplained_function_imports(project_imports(root, SMALL)) == [
         "top.cli:3 imports ground.base inside a function with no comment saying why"
+    ]
+
+
+def test_the_check_catches_a_test_importing_a_test_conftest_or_the_benchmarks(tmp_path):
+    files = {
+        "tests/helpers/alerts.py": "from tests.helpers.events import transition\n",  # allowed
+        "tests/test_a.py": "from tests.test_b import make\nfrom tests.helpers import alerts\n",
+        "tests/test_b.py": "def f():\n    from tests import conftest\n",
+        "tests/test_c.py": "from .test_a import make\nimport benchmarks.views\n",
+        "tests/test_benchmarks.py": "from benchmarks.views import QUERIES\n",  # allowed: it tests them
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert imports_across_tests(tmp_path) == [
+        "tests.test_a:1 imports tests.test_b, a test module",
+        "tests.test_b:2 imports tests.conftest, conftest",
+        "tests.test_c:1 imports tests.test_a, a test module",
+        "tests.test_c:2 imports benchmarks.views, the benchmarks",
     ]

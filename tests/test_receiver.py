@@ -15,6 +15,8 @@ from kafka import KafkaConsumer
 from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
 from tests.helpers.events import transition
+from tests.helpers.github_payloads import DELIVERY, deployment_status
+from tests.helpers.jira_payloads import STATUS_PROGRESS_TO_REVIEW, updated
 from tests.helpers.processes import ARTIFACTS
 from tests.helpers.receiver import cli_env
 from tests.helpers.waiting import wait_until
@@ -99,8 +101,6 @@ def test_503_while_the_broker_is_down_then_recovers(tmp_path, receiver_factory):
 
 
 def test_github_signature_and_a_replayed_delivery_lands_once(worker_factory, topics, receiver_factory):
-    from tests.test_adapter_github import DELIVERY, deployment_status
-
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker), github_secret="gh-s3cret")
     body = json.dumps(deployment_status("success")).encode()
@@ -127,8 +127,6 @@ def test_github_signature_and_a_replayed_delivery_lands_once(worker_factory, top
 
 
 def test_jira_status_change_lands_as_a_transition(worker_factory, topics, receiver_factory):
-    from tests.test_adapter_jira import STATUS_PROGRESS_TO_REVIEW, updated
-
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker), jira_secret="j1ra")
     body = json.dumps(updated([STATUS_PROGRESS_TO_REVIEW], status="Review")).encode()

@@ -8,6 +8,10 @@
 - browser.py: `flowmeter up` as a child process, headless Chromium, "the page has rendered"
 - hook.py: a local HTTP receiver of alert notices
 - jira_export.py: a generated Jira search-results export
+- alerts.py: the alert tests' scaffolding: a store judged by the evaluator; a worker's alert
+  settings, the transitions that break its limit, SQL on the worker
+- jira_payloads.py: Jira webhook deliveries and search results, as Atlassian documents them
+- github_payloads.py: GitHub webhook deliveries and REST documents, as GitHub documents them
 - faust_internals.py: the one place a test looks inside Faust
 
 benchmarks/ import browser.py, hook.py, waiting.py and jira_export.py from here, so each
