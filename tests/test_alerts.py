@@ -137,7 +137,8 @@ def test_a_receiver_down_across_a_worker_restart_still_gets_the_alert(worker_fac
     w = worker_factory(settings=settings_file(tmp_path, url), alert_retries=20, alert_backoff_max=1).start()
     breach(producer, names)
     failed = wait_until(
-        lambda: query(w, "SELECT attempts, last_error FROM alert_deliveries WHERE attempts >= 1"),
+        # A claim counts its attempt before the outcome is stored: wait for the stored error.
+        lambda: query(w, "SELECT attempts, last_error FROM alert_deliveries WHERE last_error IS NOT NULL"),
         30,
         "a failed attempt",
     )
