@@ -44,7 +44,7 @@ def build_store(path: Path, transitions: int, deploys: int) -> dict[str, float]:
     tickets = max(1, round(transitions / TRANSITIONS_PER_TICKET))
     workflow = Workflow()  # the worker's own mapping without a settings file: it re-derives nothing
     with Store.open(path, workflow=workflow) as store:
-        con = store._con
+        con = store.cursor()
         started = time.perf_counter()
         generate(store, tickets, deploys)
         # Move everything so the latest transition happened an hour ago, keeping all gaps.

@@ -15,9 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
+
 from analytics.store import Store
 from flowcore.batch import Envelope, prepare
 from flowcore.workflow import StateDef, Workflow
+from tests.helpers.store import pin_now, writer_rows
 
 STATES = (
     StateDef("Backlog", "backlog"),
@@ -65,7 +68,10 @@ QUERIES = {
 
 
 def generate(store: Store, tickets: int, deploys: int) -> None:
-    con = store._con
+    store.in_transaction(_insert_generated, tickets, deploys)
+
+
+def _insert_generated(con: duckdb.DuckDBPyConnection, tickets: int, deploys: int) -> None:
     path = "[" + ", ".join(f"'{s}'" for s in PATH) + "]"
     con.execute(f"""
         INSERT INTO transitions
@@ -99,9 +105,9 @@ def build(path: Path, tickets: int, deploys: int) -> tuple[Store, int, float, fl
     workflow = Workflow(default=STATES)
     store = Store.open(path, workflow=workflow)
     try:
-        pin_now(store)
+        pin_now(store, NOW)
         gen = timed(lambda: generate(store, tickets, deploys))[0]
-        transitions = store._con.execute("SELECT count(*) FROM transitions").fetchall()[0][0]
+        transitions = store.read("SELECT count(*) FROM transitions")[1][0][0]
         derive = timed(lambda: store.sync_workflow(workflow, force=True))[0]
     except BaseException:
         store.close()
@@ -109,16 +115,13 @@ def build(path: Path, tickets: int, deploys: int) -> tuple[Store, int, float, fl
     return store, transitions, gen, derive
 
 
-def pin_now(store: Store) -> None:
-    store._con.execute(f"CREATE OR REPLACE TEMP MACRO fm_now() AS TIMESTAMP '{NOW}'")
-
-
 def time_views(store: Store, repeats: int) -> dict[str, tuple[list[float], int]]:
-    """Each view's query in QUERIES run `repeats` times: {view: (seconds per run, rows)}."""
+    """Each view's query in QUERIES run `repeats` times: {view: (seconds per run, rows)}. On the
+    writer connection, the one that sees the pinned fm_now() (tests/helpers/store.py)."""
     out = {}
     for view, sql in QUERIES.items():
         rows: list[int] = []
-        times = timed(lambda rows=rows, sql=sql: rows.append(len(store._con.execute(sql).fetchall())), repeats)
+        times = timed(lambda rows=rows, sql=sql: rows.append(len(writer_rows(store, sql))), repeats)
         out[view] = (times, rows[-1])
     return out
 

@@ -44,8 +44,8 @@ def build_open_store(path: Path, tickets: int) -> int:
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     states = "[" + ", ".join(f"'{s}'" for s in PATH) + "]"
     with Store.open(path) as store:
-        con = store._con
-        con.execute(f"""
+        store.in_transaction(
+            lambda con: con.execute(f"""
             INSERT INTO transitions
             WITH t AS (
                 SELECT id, TIMESTAMP '{now - timedelta(days=60)}' + INTERVAL (id * 7919 % (50 * 24 * 60)) MINUTE
@@ -58,8 +58,9 @@ def build_open_store(path: Path, tickets: int) -> int:
                    TIMESTAMP '{now}', 'bench'
             FROM t, range(4) s(k) WHERE k < steps
         """)
+        )
         store.sync_workflow(Workflow(), force=True)
-        return con.execute("SELECT count(*) FROM transitions").fetchall()[0][0]
+        return store.read("SELECT count(*) FROM transitions")[1][0][0]
 
 
 def moves(tickets: int, count: int, tag: str) -> list[tuple[int, bytes, bytes]]:

@@ -14,6 +14,6 @@
 - github_payloads.py: GitHub webhook deliveries and REST documents, as GitHub documents them
 - faust_internals.py: the one place a test looks inside Faust
 
-benchmarks/ import browser.py, hook.py, waiting.py and jira_export.py from here, so each
-harness exists once.
+benchmarks/ import browser.py, hook.py, waiting.py, jira_export.py and store.py from here, so
+each harness exists once.
 """
