@@ -137,7 +137,7 @@ class Dispatcher:
                 reason,
                 self._retries,
                 self._backoff_max,
-                _may_have_arrived(exc),
+                may_have_arrived(exc),
             )
             level = logging.ERROR if status == "undelivered" else logging.WARNING
             log.log(
@@ -214,7 +214,7 @@ def _explain(exc: Exception, route: Route, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _may_have_arrived(exc: Exception) -> bool:
+def may_have_arrived(exc: Exception) -> bool:
     """Whether a failed attempt may still have reached the receiver. An HTTP answer is the
     receiver's word that it did not take the notice, and a refused connection sent nothing;
     a timeout or a connection dropped mid-request leaves it unknown."""

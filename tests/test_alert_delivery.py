@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from alerting import outbox
-from alerting.dispatcher import DeliveryFailed, _may_have_arrived
+from alerting.dispatcher import DeliveryFailed, may_have_arrived
 from analytics.store import Store
 from flowcore.workflow import WipLimit
 from flowmeter.cli import cli
@@ -123,9 +123,9 @@ def test_the_log_route_takes_every_due_notice_at_once(tmp_path):
 
 def test_failures_are_classified_by_whether_the_notice_may_have_arrived():
     refused = aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))
-    assert [_may_have_arrived(e) for e in (DeliveryFailed("HTTP 500"), refused)] == [False, False]
+    assert [may_have_arrived(e) for e in (DeliveryFailed("HTTP 500"), refused)] == [False, False]
     dropped = aiohttp.ServerDisconnectedError()
-    assert [_may_have_arrived(e) for e in (TimeoutError(), dropped)] == [True, True]
+    assert [may_have_arrived(e) for e in (TimeoutError(), dropped)] == [True, True]
 
 
 def test_a_store_made_before_resends_gets_the_columns_and_the_cli_shows_them(tmp_path, monkeypatch):
