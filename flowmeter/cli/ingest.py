@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from flowcore.settings import bootstrap_servers, load_settings
+from flowcore.settings import bootstrap_servers
 from flowcore.workflow_file import load_workflow
-from flowmeter.cli.app import cli, common_options, progress, running_broker, setup_logging
+from flowmeter.cli.app import cli, command_settings, common_options, progress, running_broker, setup_logging
 
 
 # ---- produce / load ----------------------------------------------------------
@@ -27,7 +27,7 @@ def produce(broker: str | None, db: Path | None, settings: Path | None, file: Pa
     from sources.replay import produce_file
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
     started = time.monotonic()
     with progress(file.stat().st_size, f"producing {file.name}") as advance:
@@ -74,7 +74,7 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     from streams.backfill import load_file
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     started = time.monotonic()
     with (
         Store.open(conf.db, workflow=load_workflow(conf.settings)) as store,
@@ -124,7 +124,7 @@ def import_(
     from sources.importer import import_files
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     columns = {}
     for item in mapping:
         field, sep, column = item.partition("=")
