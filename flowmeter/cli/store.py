@@ -10,7 +10,7 @@ import click
 from flowcore.errors import FlowmeterError, StoreError, StoreLocked
 from flowcore.workflow_file import load_workflow
 from flowmeter.cli.app import cli, command_settings, common_options, progress, setup_logging
-from flowmeter.cli.stores import reading_store
+from flowmeter.cli.stores import holder, reading_store
 
 
 @cli.command()
@@ -31,8 +31,12 @@ def remap(broker: str | None, db: Path | None, settings: Path | None, force: boo
     try:
         with Store.open(conf.db) as store:
             count = store.sync_workflow(workflow, force=force)
-    except StoreLocked as exc:
-        raise StoreLocked(f"{exc} A running worker applies a changed mapping when it restarts.") from None
+    except StoreLocked:
+        # Not the store's own advice, which is meant for `load` (send the events through the broker).
+        raise StoreLocked(
+            f"the store {conf.db} is in use by {holder(conf) or 'another process'}; a worker re-derives with "
+            "the settings file's mapping when it starts, so restart it instead of running remap."
+        ) from None
     if count is None:
         click.echo(f"the workflow mapping of {conf.db} is already current; nothing to re-derive (use --force).")
     else:
