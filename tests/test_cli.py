@@ -231,3 +231,18 @@ def test_remap_while_a_process_holds_the_store_says_to_restart_the_worker(tmp_pa
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"is in use by another process (PID {holder.pid}); a worker re-derives" in result.stderr
     assert "restart it instead of running remap" in result.stderr and "produce" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "states, problem",
+    [
+        ('[{ name = "Doing", category = "waiting" }, { name = "Done", category = "done" }]', "states[0].category"),
+        ('[{ name = "Doing", category = "active" }]', "has no state with category 'done'"),
+    ],
+)
+def test_a_bad_boards_table_is_refused_by_any_command_not_only_the_worker(tmp_path, states, problem):
+    (tmp_path / "flowmeter.toml").write_text(f"[boards.payments]\nstates = {states}\n")
+    for command in (["status"], ["sql", "SELECT 1"]):
+        result = flowmeter(*command, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "flowmeter.toml: boards.payments." in result.stderr and problem in result.stderr

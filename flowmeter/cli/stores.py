@@ -46,7 +46,7 @@ def holder(conf: Settings) -> str | None:
     # start-up: duckdb loads only for `up` on an existing store
     import duckdb
 
-    from analytics.lock import lock_holder
+    from analytics.lock import lock_holder  # start-up: with duckdb, for the same reason
 
     try:
         duckdb.connect(str(conf.db), read_only=True).close()
