@@ -1,9 +1,11 @@
 """Consistent, standalone copies of the store, taken while the worker keeps writing.
 
 One cursor, one read transaction: every table is read as of the same moment, so a
-copy never holds part of a batch. Tables stream as Arrow into a new DuckDB file, which
-then gets the same macros and views, so the copy answers the same queries (DuckDB CLI,
-notebooks). Written to a temporary name and renamed, so a copy is whole or absent.
+copy never holds part of a batch. The new DuckDB file gets the store's own tables first
+(sql/tables.sql: keys, NOT NULL, defaults), the rows stream in as Arrow, then it gets the
+same macros and views: the copy answers the same queries (DuckDB CLI, notebooks) and is a
+store `flowmeter load`, `remap` and the worker can write to. Written to a temporary name
+and renamed, so a copy is whole or absent.
 """
 
 from __future__ import annotations
@@ -60,10 +62,13 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, target: Path, overwrite: b
     cursor.execute("BEGIN TRANSACTION READ ONLY")  # a reader: DuckDB refuses any write
     try:
         with duckdb.connect(str(partial)) as copy:
+            # The schema from its file, not CREATE TABLE AS: that drops the primary keys the
+            # store's upserts (INSERT ... ON CONFLICT) need, so a copy could be read but not written.
+            copy.execute((resources.files("analytics") / "sql" / "tables.sql").read_text())
             for table in TABLES:
                 reader = cursor.sql(f"SELECT * FROM {table}").to_arrow_reader(100_000)
                 copy.register("incoming", reader)
-                copy.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming")
+                copy.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
                 copy.unregister("incoming")
                 rows[table] = copy.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             _add_views(copy)

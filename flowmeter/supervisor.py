@@ -73,10 +73,21 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, *, demo: bool, demo_rate: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        demo: bool,
+        demo_speed: float = 1.0,
+        fixed_ports: set[str] | frozenset = frozenset(),
+    ) -> None:
         self.settings = settings
         self.demo = demo
-        self.demo_rate = demo_rate
+        self.demo_speed = demo_speed
+        # Ports named on the command line ("web_port", "receiver_port"): those or none. The
+        # others fall back to any free port when taken; the dashboard's is always fixed, as
+        # its address is the one a person opens.
+        self.fixed_ports = fixed_ports
         self.logs = settings.db.with_name(settings.db.name + ".logs")
         self.broker: EmbeddedBroker | None = None
         self.children: list[Child] = []
@@ -101,9 +112,18 @@ class Supervisor:
             raise KeyboardInterrupt
 
     # ---- start -----------------------------------------------------------------
-    def _start_all(self) -> None:
+    def check_ports(self) -> None:
+        """Refuse in one sentence when a port that must be this one is taken."""
         conf = self.settings
         _check_port_free(conf.dashboard_port, "dashboard", "--dashboard-port")
+        if "web_port" in self.fixed_ports and conf.web_port:
+            _check_port_free(conf.web_port, "worker", "--worker-port")
+        if "receiver_port" in self.fixed_ports and conf.receiver_port:
+            _check_port_free(conf.receiver_port, "receiver", "--receiver-port")
+
+    def _start_all(self) -> None:
+        conf = self.settings
+        self.check_ports()
         broker = conf.broker
         if not broker:
             self.broker = EmbeddedBroker(log_path=self.logs / "broker.log").start()
@@ -154,7 +174,7 @@ class Supervisor:
             self._launch(
                 Child(
                     "demo",
-                    base + ["demo", "--broker", broker, "--rate", str(self.demo_rate)] + where,
+                    base + ["demo", "--broker", broker, "--speed", str(self.demo_speed)] + where,
                     self.logs / "demo.log",
                 )
             )
@@ -248,7 +268,11 @@ class Supervisor:
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now. The probe sets SO_REUSEADDR as the servers
+    we start do (aiohttp through asyncio, Tornado): connections of a stopped run linger in TIME_WAIT for
+    about 60 s, which blocks a plain bind but not a server; a live listener still blocks both."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
             return True

@@ -2,16 +2,19 @@
 
 ``run_demo(send)`` is what ``flowmeter up --demo`` runs. It first sends a history of
 ``history_days`` ending now, so every metric has days of data at once, then goes live: the
-same simulation carries on with its clock compressed (a simulated day passes in about 40 s
-at the default rate) and each event is sent, stamped with its wall-clock time, when that time
-arrives. Nothing is ever stamped in the future.
+same simulation carries on in real time, each event sent when its time arrives. Live traffic
+is therefore as slow as the team it simulates (about 17 transitions and under one production
+deploy an hour), so the pages still look like this team after an hour, or a week. ``speed``
+runs live time faster (60: an hour a minute) for previews and tests. Nothing is ever stamped
+in the future.
 
 The organisation: three boards worked by three dev teams and a shared QA team. Tickets flow
 Backlog -> In Progress -> Review -> QA -> Done. Review and QA are staffed queues: a ticket sits
 there until a reviewer or tester is free. Review on ``checkout`` is understaffed (work arrives
-faster than it is reviewed), so its queue and its wait grow day by day: the bottleneck the
-dashboard should reveal. Six services deploy to staging and then production; every failed
-deploy is followed by a fix.
+faster than it is reviewed), so its queue and its wait grow for the first week: the bottleneck
+the dashboard should reveal. Then developers help review whenever the queue passes SWARM_AT,
+so from then on it stays in a band, as every board's WIP does. Six services deploy to staging
+and then production; every failed deploy is followed by a fix.
 
 Everything comes from one ``random.Random(seed)`` and the simulation runs in event-time order,
 so one seed and one start time give the same events every run.
@@ -92,11 +95,12 @@ REWORK_SHARE = 0.4  # fixing review or QA findings takes this share of the origi
 BACKLOG_HOURS = 20.0  # mean wait before someone starts a ticket
 MIN_STEP = MINUTE  # shortest stay in any state: a ticket's events are strictly ordered in time
 
-# A swamped queue is eventually swarmed: extra people join until it is small again. The
-# history never reaches it (the checkout queue is ~60 after 14 days); live mode runs for
-# hours of wall time, i.e. months of simulated time, and must not grow without bound.
-SWARM_AT = 150
-SWARM_UNTIL = 20
+# A swamped queue is swarmed: extra people review until it is back at SWARM_UNTIL. Checkout's
+# queue grows by ~4 tickets a day, reaches SWARM_AT after about a week and then saws between
+# the two (5 reviewers clear 48 a day for ~23 arriving), so a demo left running for days keeps
+# the WIP of a team that copes, not one that grows without bound.
+SWARM_AT = 45
+SWARM_UNTIL = 30
 SWARM_EXTRA = 3
 
 # Deploys: staging a few times a day per service, most successful builds promoted to
@@ -129,17 +133,14 @@ class Draft:
 
 @dataclass(frozen=True)
 class TimeMap:
-    """Sim time -> wall time: the identity up to ``end`` (history); after it the simulation
-    runs ``speedup`` times faster than the wall clock, starting at ``anchor``."""
+    """Sim time -> wall time: the identity up to ``end`` (history, which ends "now"); after it
+    live time runs ``speed`` times faster than the wall clock (1: it stays the identity)."""
 
     end: float
-    anchor: float | None = None
-    speedup: float = 1.0
+    speed: float = 1.0
 
     def wall(self, t: float) -> float:
-        if self.anchor is None or t <= self.end:
-            return t
-        return self.anchor + (t - self.end) / self.speedup
+        return t if t <= self.end else self.end + (t - self.end) / self.speed
 
 
 def iso(t: float) -> str:
@@ -455,9 +456,10 @@ class DemoFeed:
         while self.in_history():
             yield self.take()
 
-    def go_live(self, anchor: float, speedup: float) -> None:
-        # anchor >= end keeps wall time increasing even if the wall clock stepped back.
-        self.time_map = TimeMap(self.end, max(anchor, self.end), speedup)
+    def go_live(self, speed: float) -> None:
+        # Live time continues the history from its end: events that fell due while the history
+        # was being sent go out at once, stamped with their own time, so no gap opens.
+        self.time_map = TimeMap(self.end, speed)
 
     def due(self) -> float:
         """Wall time at which the next event happens."""
@@ -470,28 +472,13 @@ class DemoFeed:
         return draft.kind, event
 
 
-def events_per_day(seed: int, start: float = 0.0, days: float = 4.0) -> float:
-    """Steady event density of the simulation, measured on a throwaway run (the first day is
-    left out: the organisation starts empty and needs a day to fill up)."""
-    traffic = DemoTraffic(seed, start)
-    count = 0
-    while (at := traffic.next().at) <= start + days * DAY:
-        count += at > start + DAY
-    return count / (days - 1)
-
-
-def live_speedup(rate: float, seed: int) -> float:
-    """How many sim seconds pass per wall second so that about ``rate`` events/s come out."""
-    return rate * DAY / events_per_day(seed)
-
-
 MAX_NAP = 0.5  # longest single sleep, so should_stop is seen within half a second
 
 
 def run_demo(
     send: Callable[[str, dict], None],
     *,
-    rate: float = 10.0,
+    speed: float = 1.0,
     history_days: int = 14,
     seed: int = 7,
     should_stop: Callable[[], bool] = lambda: False,
@@ -500,9 +487,9 @@ def run_demo(
     max_events: int | None = None,
 ) -> int:
     """Send ``history_days`` of history ending now, then live events until ``should_stop()``
-    or ``max_events``; returns how many events were sent."""
-    if rate <= 0:
-        raise ValueError(f"rate must be positive, got {rate}")
+    or ``max_events``, ``speed`` times faster than real time; returns how many were sent."""
+    if speed <= 0:
+        raise ValueError(f"speed must be positive, got {speed}")
 
     def stopped(sent: int) -> bool:
         return (max_events is not None and sent >= max_events) or should_stop()
@@ -513,9 +500,8 @@ def run_demo(
     log.info("demo: history sent, %d events", sent)
     if stopped(sent):
         return sent
-    speedup = live_speedup(rate, seed)
-    feed.go_live(clock(), speedup)
-    log.info("demo: live at about %.0f events/s; one wall second is %.0f simulated minutes", rate, speedup / MINUTE)
+    feed.go_live(speed)
+    log.info("demo: live at %g times real time", speed)
     sent = _send_live(feed, send, stopped, clock, sleep, sent)
     log.info("demo: stopped after %d events", sent)
     return sent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,24 @@ class ImportSummary:
     duplicates: int = 0
     failed: int = 0
     first_failure: str | None = None
-    first_skips: list[tuple[str, str]] = field(default_factory=list)
+    first_skips: list[str] = field(default_factory=list)  # "FILE, where: reason", the file named once
+    empty_files: list[str] = field(
+        default_factory=list
+    )  # files that gave no event: unreadable, or every record skipped
 
     @property
     def sent(self) -> int:
         return self.transitions + self.deploys
 
 
-def records(conf: Settings, source: str, path: Path, columns: dict[str, str]) -> Iterator[Any]:
-    """What the adapter of `source` yields for one file."""
+def records(conf: Settings, source: str, path: Path, columns: dict[str, str], zone: tzinfo = UTC) -> Iterator[Any]:
+    """What the adapter of `source` yields for one file; `zone`: of CSV times without an offset."""
     if source == "jira":
         return jira.iter_import(path, team_field=conf.jira_team_field)
     if source == "github":
         return github.iter_import(path, label_states=conf.github_label_states)
     if source == "csv":
-        return generic.iter_csv(path, columns or None)
+        return generic.iter_csv(path, columns or None, zone)
     return _jsonl(path)
 
 
@@ -59,16 +63,20 @@ def import_files(
     paths: list[Path],
     columns: dict[str, str],
     progress: Callable[[int], None] = lambda _n: None,
+    zone: tzinfo = UTC,
 ) -> ImportSummary:
     producer = EventProducer(conf, bootstrap_servers(broker))
     summary = ImportSummary()
     seen: set[str] = set()
     try:
         for path in paths:
+            before = summary.sent + summary.duplicates
             try:
-                _send_file(producer, records(conf, source, path, columns), path, summary, seen)
+                _send_file(producer, records(conf, source, path, columns, zone), path, summary, seen)
             except Unmappable as exc:  # the file itself is unreadable (not JSON, cut off): the rest go on
                 _skip(summary, path, f"the whole file: {exc}")
+            if summary.sent + summary.duplicates == before:
+                summary.empty_files.append(path.name)
             progress(path.stat().st_size)
         producer.flush()
     finally:
@@ -81,7 +89,8 @@ def import_files(
 def _skip(summary: ImportSummary, path: Path, reason: str) -> None:
     summary.skipped += 1
     if len(summary.first_skips) < 5:
-        summary.first_skips.append((path.name, reason))
+        # Adapters name the file in some reasons ("page-1.json, issue 2 ...") and not in others ("row 5: ...").
+        summary.first_skips.append(reason if path.name in reason else f"{path.name}, {reason}")
 
 
 def _send_file(

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -270,3 +271,30 @@ def test_whatever_one_line_raises_is_unmappable_with_a_reason(line, reason):
     """Issue 13: OverflowError, ValueError and RecursionError escaped from_jsonl_line (a 500)."""
     with pytest.raises(Unmappable, match=reason):
         from_jsonl_line(line)
+
+
+def test_times_without_an_offset_are_read_in_the_given_zone(tmp_path):
+    # A spreadsheet's "2025-05-31 09:30": 09:30 in Berlin is 07:30 UTC in summer (CEST, +02:00),
+    # 08:30 UTC in winter (CET, +01:00); a time with its own offset keeps it.
+    text = (
+        "ticket_id,board,to_state,at\n"
+        "PAY-1,ops,Done,2025-05-31 09:30\n"
+        "PAY-2,ops,Done,2025-01-15 09:30\n"
+        "PAY-3,ops,Done,2025-05-31T09:30:00Z\n"
+    )
+    berlin = checked(list(iter_csv(write(tmp_path, text), zone=ZoneInfo("Europe/Berlin"))))
+    stamps = [(event["at"], PARSE[kind](json.dumps(event), now=NOW).at) for kind, event in berlin]
+    assert stamps == [
+        ("2025-05-31T09:30:00+02:00", datetime(2025, 5, 31, 7, 30)),
+        ("2025-01-15T09:30:00+01:00", datetime(2025, 1, 15, 8, 30)),
+        ("2025-05-31T09:30:00Z", datetime(2025, 5, 31, 9, 30)),
+    ]
+    # Without a zone: UTC, so the same file imports instead of every row being refused.
+    utc = checked(list(iter_csv(write(tmp_path, text))))
+    assert [event["at"] for _, event in utc][:2] == ["2025-05-31T09:30:00+00:00", "2025-01-15T09:30:00+00:00"]
+
+
+def test_commit_times_without_an_offset_are_read_in_the_zone_too(tmp_path):
+    text = "service,environment,status,at,commits\napi,production,success,2025-05-31 10:00,a1@2025-05-30 09:00\n"
+    [(_, event)] = checked(list(iter_csv(write(tmp_path, text), zone=ZoneInfo("Europe/Berlin"))))
+    assert event["commits"] == [{"sha": "a1", "committed_at": "2025-05-30T09:00:00+02:00"}]

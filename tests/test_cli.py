@@ -156,3 +156,93 @@ def test_remap_rederives_with_the_settings_mapping(tmp_path):
         assert con.execute("SELECT state, category FROM ticket_current").fetchall() == [("Blocked", "queue")]
     again = flowmeter("remap", "--db", str(db), "--settings", str(settings))
     assert "already current" in again.stdout
+
+
+def test_read_commands_name_the_demo_store_when_only_it_exists(events_file, tmp_path):
+    # After `up --demo` stopped: ./flowmeter.duckdb does not exist, flowmeter-demo.duckdb does.
+    assert flowmeter("load", str(events_file), "--db", str(tmp_path / "flowmeter-demo.duckdb")).returncode == 0
+    for command in (["status"], ["sql", "SELECT 1"], ["alerts"]):
+        result = flowmeter(*command, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert (
+            "no store at flowmeter.duckdb; the demo's store is flowmeter-demo.duckdb: "
+            "pass --db flowmeter-demo.duckdb." in result.stderr
+        )
+
+
+@pytest.mark.broker
+def test_read_commands_find_the_running_demo(events_file, worker_factory, topics, tmp_path):
+    # `up --demo` runs its worker on ./flowmeter-demo.duckdb; `status`, `sql` and `alerts` given
+    # no store read through that worker, and say so on stderr.
+    worker = worker_factory(db=str(tmp_path / "flowmeter-demo.duckdb")).start()
+    produced = flowmeter(
+        "produce", str(events_file), env={k: v for k, v in worker.env.items() if k.startswith("FLOWMETER_")}
+    )
+    assert produced.returncode == 0, produced.stderr
+    worker.wait_accounted(109)  # as in the test above
+    note = "no store at flowmeter.duckdb; reading the running demo's store flowmeter-demo.duckdb"
+    status = flowmeter("status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert note in status.stderr and f"source: worker at {worker.url}" in status.stdout
+    sql = flowmeter("sql", "--format", "csv", "SELECT count(*) AS n FROM transitions", cwd=tmp_path)
+    assert sql.returncode == 0 and sql.stdout.splitlines() == ["n", "100"] and note in sql.stderr
+    alerts = flowmeter("alerts", cwd=tmp_path)
+    assert alerts.returncode == 0 and note in alerts.stderr
+
+
+def test_import_names_an_unknown_time_zone_in_one_sentence(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("ticket_id,board,to_state,at\n")
+    result = flowmeter("import", "csv", str(path), "--timezone", "Mars/Olympus")
+    assert result.returncode == 2 and "'Mars/Olympus' is not a known time zone" in result.stderr
+
+
+def test_remap_and_load_work_on_a_snapshot(events_file, tmp_path):
+    # A snapshot keeps the store's keys (tables.sql), so the upserts of remap and load work on it.
+    db, copy = tmp_path / "flow.duckdb", tmp_path / "copy.duckdb"
+    assert flowmeter("load", str(events_file), "--db", str(db)).returncode == 0
+    assert flowmeter("snapshot", "--db", str(db), str(copy)).returncode == 0
+    remap = flowmeter("remap", "--force", "--db", str(copy))
+    assert remap.returncode == 0, remap.stderr
+    assert "re-derived 100 tickets" in remap.stdout  # transition(n) makes one ticket per n: 100
+    again = flowmeter("load", str(events_file), "--db", str(copy))
+    assert again.returncode == 0, again.stderr
+    # Every line was stored before: 105 transitions, 1 deploy, and the 3 bad lines as dead letters.
+    assert "0 landed, 109 duplicates" in again.stdout
+
+
+def test_remap_while_a_process_holds_the_store_says_to_restart_the_worker(tmp_path):
+    db = tmp_path / "flow.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = flowmeter("remap", "--db", str(db))
+    finally:
+        holder.communicate("", timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"is in use by another process (PID {holder.pid}); a worker re-derives" in result.stderr
+    assert "restart it instead of running remap" in result.stderr and "produce" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "states, problem",
+    [
+        ('[{ name = "Doing", category = "waiting" }, { name = "Done", category = "done" }]', "states[0].category"),
+        ('[{ name = "Doing", category = "active" }]', "has no state with category 'done'"),
+    ],
+)
+def test_a_bad_boards_table_is_refused_by_any_command_not_only_the_worker(tmp_path, states, problem):
+    (tmp_path / "flowmeter.toml").write_text(f"[boards.payments]\nstates = {states}\n")
+    for command in (["status"], ["sql", "SELECT 1"]):
+        result = flowmeter(*command, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "flowmeter.toml: boards.payments." in result.stderr and problem in result.stderr

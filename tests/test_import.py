@@ -85,6 +85,39 @@ def test_a_broken_file_is_skipped_and_the_rest_imported(worker_factory, topics, 
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
+    # The good file is imported; the run still fails, naming the file that gave nothing.
+    assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"imported {issues * 10:,} events" in result.stdout and "1 skipped" in result.stdout
-    assert "skipped bad.json: the whole file:" in result.stdout
+    assert "  skipped the whole file: bad.json stops being valid JSON" in result.stdout  # the name once
+    assert "Error: nothing was imported from bad.json: every record was skipped" in result.stderr
+
+
+def test_a_csv_whose_every_row_is_skipped_fails_and_times_follow_timezone(worker_factory, topics, tmp_path):
+    worker = worker_factory().start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
+    env.update({k: v for k, v in worker.env.items() if k.startswith("FLOWMETER_")})
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "flowmeter", "import", "csv", *args], env=env, capture_output=True, text=True
+        )
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ticket_id,board,to_state,at\nPAY-1,ops,Done,yesterday\nPAY-2,ops,Done,today\n")
+    result = run(str(bad))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "imported 0 events" in result.stdout and "2 skipped" in result.stdout
+    assert "  skipped bad.csv, row 2: " in result.stdout  # the file named once
+    assert "Error: nothing was imported from bad.csv: every record was skipped" in result.stderr
+
+    good = tmp_path / "good.csv"
+    good.write_text("ticket_id,board,to_state,at\nPAY-3,ops,Done,2025-05-31 09:30\n")
+    result = run(str(good), "--timezone", "Europe/Berlin")
+    assert result.returncode == 0, result.stderr
+    worker.wait_accounted(1)
+    rows = requests.post(
+        f"{worker.url}/api/sql", json={"sql": "SELECT ticket_id, occurred_at FROM transitions"}, timeout=30
+    )
+    assert rows.json()["rows"] == [
+        {"ticket_id": "PAY-3", "occurred_at": "2025-05-31T07:30:00Z"}
+    ]  # 09:30 CEST is 07:30 UTC

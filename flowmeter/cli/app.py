@@ -17,13 +17,13 @@ import click
 from flowcore import __version__
 from flowcore.errors import BrokerError, FlowmeterError
 from flowcore.runtime import read_runtime
-from flowcore.settings import Settings
+from flowcore.settings import Settings, load_settings
+from flowcore.workflow_file import load_workflow
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
 log = logging.getLogger("flowmeter")
-DEMO_DB = "flowmeter-demo.duckdb"
 
 
 class _Group(click.Group):
@@ -65,6 +65,14 @@ def common_options(func: Callable) -> Callable:
         help="Kafka bootstrap, e.g. kafka://host:9092 [env FLOWMETER_BROKER; default: the embedded broker].",
     )(func)
     return func
+
+
+def command_settings(**overrides: Any) -> Settings:
+    """The settings a command runs with (load_settings), its settings file's workflow checked
+    too: a bad [boards] table is one sentence from any command, not only from the worker."""
+    conf = load_settings(**overrides)
+    load_workflow(conf.settings)
+    return conf
 
 
 def setup_logging(level: str = "info") -> None:

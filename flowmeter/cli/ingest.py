@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from flowcore.settings import bootstrap_servers, load_settings
+from flowcore.settings import bootstrap_servers
 from flowcore.workflow_file import load_workflow
-from flowmeter.cli.app import cli, common_options, progress, running_broker, setup_logging
+from flowmeter.cli.app import cli, command_settings, common_options, progress, running_broker, setup_logging
 
 
 # ---- produce / load ----------------------------------------------------------
@@ -27,7 +29,7 @@ def produce(broker: str | None, db: Path | None, settings: Path | None, file: Pa
     from sources.replay import produce_file
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
     started = time.monotonic()
     with progress(file.stat().st_size, f"producing {file.name}") as advance:
@@ -74,7 +76,7 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     from streams.backfill import load_file
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     started = time.monotonic()
     with (
         Store.open(conf.db, workflow=load_workflow(conf.settings)) as store,
@@ -109,6 +111,13 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     metavar="FIELD=COLUMN",
     help="csv: which column holds a v1 field, e.g. --map to_state=Status (repeatable).",
 )
+@click.option(
+    "--timezone",
+    "zone_name",
+    metavar="ZONE",
+    help="csv: the time zone of times written without an offset, e.g. Europe/Berlin [default: UTC]. "
+    "Times with an offset or 'Z' keep theirs.",
+)
 def import_(
     broker: str | None,
     db: Path | None,
@@ -116,35 +125,59 @@ def import_(
     source: str,
     files: tuple[Path, ...],
     mapping: tuple[str, ...],
+    zone_name: str | None,
 ) -> None:
     """Backfill history: saved Jira search results (expand=changelog), GitHub issue timelines, CSV or
     JSON Lines, streamed to Kafka as v1 events. Re-running an import changes nothing.
+
+    Records that cannot be mapped are skipped, each counted and the first few shown with their
+    reason; the exit code is 1 when a file gave no event at all.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from sources.importer import import_files
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     columns = {}
     for item in mapping:
         field, sep, column = item.partition("=")
         if not sep or not field or not column:
             raise click.UsageError(f"--map '{item}' is not FIELD=COLUMN, e.g. --map to_state=Status.")
         columns[field.strip()] = column.strip()
+    zone = _zone(zone_name, source)
     started = time.monotonic()
     total = sum(f.stat().st_size for f in files)
     with progress(total, f"importing {source}") as advance:
-        summary = import_files(conf, running_broker(conf), source, list(files), columns, advance)
+        summary = import_files(conf, running_broker(conf), source, list(files), columns, advance, zone)
     seconds = time.monotonic() - started
     click.echo(
         f"imported {summary.sent:,} events ({summary.transitions:,} transitions, {summary.deploys:,} deploys) "
         f"from {len(files)} file(s) in {seconds:.1f} s ({summary.sent / max(seconds, 1e-9):,.0f}/s); "
         f"{summary.skipped:,} skipped; {summary.duplicates:,} duplicates within the files (sent once)."
     )
-    for where, reason in summary.first_skips:
-        click.echo(f"  skipped {where}: {reason}")
+    for reason in summary.first_skips:
+        click.echo(f"  skipped {reason}")
+    if summary.empty_files:
+        raise click.ClickException(
+            f"nothing was imported from {', '.join(summary.empty_files)}: every record was skipped (reasons "
+            "above); fix the file or the --map options and import it again, which doubles nothing."
+        )
     if summary.failed:
         raise click.ClickException(
             f"{summary.failed:,} events were not acknowledged by the broker; first error: "
             f"{summary.first_failure}. Re-run the import: what landed is not doubled."
         )
+
+
+def _zone(name: str | None, source: str) -> tzinfo:
+    """The --timezone ZONE as a tzinfo (UTC when not given); a usage error in one sentence."""
+    if name is None:
+        return UTC
+    if source != "csv":
+        raise click.UsageError(f"--timezone applies to csv only; {source} times carry their own offset.")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.UsageError(
+            f"--timezone {name!r} is not a known time zone; use an IANA name such as Europe/Berlin or UTC."
+        ) from None

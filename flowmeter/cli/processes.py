@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
+from flowcore.errors import StoreLocked
 from flowcore.exposure import check_exposure
-from flowcore.settings import bootstrap_servers, load_settings
-from flowmeter.cli.app import DEMO_DB, cli, common_options, running_broker, setup_logging
+from flowcore.settings import bootstrap_servers
+from flowmeter.cli.app import cli, command_settings, common_options, running_broker, setup_logging
+from flowmeter.cli.stores import DEMO_DB, holder
 from flowmeter.launch import dashboard_env, streamlit_argv
 
 
@@ -40,7 +42,7 @@ def worker(
     from streams.broker import EmbeddedBroker
     from streams.worker import run_worker
 
-    conf = load_settings(broker=broker, db=db, settings=settings, web_host=web_host, web_port=web_port)
+    conf = command_settings(broker=broker, db=db, settings=settings, web_host=web_host, web_port=web_port)
     if conf.broker:
         run_worker(conf, conf.broker)
         return
@@ -69,31 +71,77 @@ def worker(
 @common_options
 @click.option("--demo", is_flag=True, help="Also generate realistic demo traffic (14 days of history, then live).")
 @click.option("--dashboard-port", type=int, help="Dashboard port [env FLOWMETER_DASHBOARD_PORT; default 8501].")
-@click.option("--demo-rate", type=float, default=5.0, show_default=True, help="Live demo events per second.")
+@click.option(
+    "--worker-port",
+    type=int,
+    help="Port of the worker's HTTP server [env FLOWMETER_WEB_PORT; default 6066, or any free one when taken].",
+)
+@click.option(
+    "--receiver-port",
+    type=int,
+    help="Port of the webhook receiver [env FLOWMETER_RECEIVER_PORT; default 8088, or any free one when taken].",
+)
+@click.option(
+    "--demo-speed",
+    type=click.FloatRange(min=1.0, min_open=False),
+    default=1.0,
+    show_default=True,
+    help="How fast live demo time runs: 1 = real time, 60 = an hour a minute (a preview; the pages then "
+    "show a team far busier than a real one).",
+)
+@click.option("--demo-rate", hidden=True, type=float, help="Replaced by --demo-speed.")
 def up(
-    broker: str | None, db: Path | None, settings: Path | None, demo: bool, dashboard_port: int | None, demo_rate: float
+    broker: str | None,
+    db: Path | None,
+    settings: Path | None,
+    demo: bool,
+    dashboard_port: int | None,
+    worker_port: int | None,
+    receiver_port: int | None,
+    demo_speed: float,
+    demo_rate: float | None,
 ) -> None:
     """Start the broker (embedded unless --broker), the worker, the webhook receiver, the dashboard and
     optionally demo traffic.
 
-    Prints the dashboard's address; Ctrl-C stops every part cleanly.
+    A port given here must be free; one from the environment or the default is replaced by any
+    free port when taken. Prints the dashboard's address; Ctrl-C stops every part cleanly.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from flowmeter.supervisor import Supervisor
 
+    if demo_rate is not None:
+        raise click.UsageError("--demo-rate (events per second) is gone; --demo-speed 1 runs the demo in real time.")
     setup_logging()
-    if demo and db is None and "FLOWMETER_DB" not in os.environ:
-        # Demo data gets a store of its own, fresh each run: two runs' ticket ids would collide.
-        db = Path(DEMO_DB)
-        for stale in (db, db.with_name(db.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        click.echo(f"demo store {db} (recreated each run; pass --db to keep one)", err=True)
+    fresh_demo_store = demo and db is None and "FLOWMETER_DB" not in os.environ
+    if fresh_demo_store:
+        db = DEMO_DB  # demo data gets a store of its own: two runs' ticket ids would collide
     if demo and settings is None and "FLOWMETER_SETTINGS" not in os.environ and not Path("flowmeter.toml").exists():
         # The demo's boards with a few WIP limits, so alerts have something to show.
         settings = Path(str(resources.files("sources") / "demo.toml"))
         click.echo(f"demo settings {settings} (WIP limits for the demo boards; pass --settings to use yours)", err=True)
-    conf = load_settings(broker=broker, db=db, settings=settings, dashboard_port=dashboard_port)
-    Supervisor(conf, demo=demo, demo_rate=demo_rate).run()
+    conf = command_settings(
+        broker=broker,
+        db=db,
+        settings=settings,
+        dashboard_port=dashboard_port,
+        web_port=worker_port,
+        receiver_port=receiver_port,
+    )
+    given = {"web_port": worker_port, "receiver_port": receiver_port}
+    supervisor = Supervisor(conf, demo=demo, demo_speed=demo_speed, fixed_ports={k for k, v in given.items() if v})
+    supervisor.check_ports()  # before the demo store is recreated: a refused start must lose nothing
+    if fresh_demo_store:
+        who = holder(conf)
+        if who is not None:
+            raise StoreLocked(
+                f"the demo store {conf.db} is in use by {who}: a demo is running. Stop it first (Ctrl-C where "
+                "it runs), or pass --db to run another demo on a store of its own."
+            )
+        for stale in (conf.db, conf.db.with_name(conf.db.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        click.echo(f"demo store {conf.db} (recreated each run; pass --db to keep one)", err=True)
+    supervisor.run()
 
 
 # ---- sources: webhooks and history ---------------------------------------------
@@ -111,7 +159,7 @@ def receive(broker: str | None, db: Path | None, settings: Path | None, host: st
     from sources.receiver import run_receiver
 
     setup_logging()
-    conf = load_settings(broker=broker, db=db, settings=settings, receiver_host=host, receiver_port=port)
+    conf = command_settings(broker=broker, db=db, settings=settings, receiver_host=host, receiver_port=port)
     secrets = (conf.events_secret, conf.github_secret, conf.jira_secret, conf.cdevents_secret)
     check_exposure(
         "webhook receiver",
@@ -132,7 +180,14 @@ def receive(broker: str | None, db: Path | None, settings: Path | None, host: st
 # ---- demo / dashboard / status -----------------------------------------------
 @cli.command()
 @common_options
-@click.option("--rate", type=float, default=5.0, show_default=True, help="Live events per second.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="How fast live time runs: 1 = real time (a transition every few minutes), 60 = an hour a minute.",
+)
+@click.option("--rate", hidden=True, type=float, help="Replaced by --speed.")
 @click.option("--history-days", type=int, default=14, show_default=True, help="Days of history sent first.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same traffic).")
 @click.option("--max-events", type=int, help="Stop after this many events (default: run until stopped).")
@@ -140,25 +195,32 @@ def demo(
     broker: str | None,
     db: Path | None,
     settings: Path | None,
-    rate: float,
+    speed: float,
+    rate: float | None,
     history_days: int,
     seed: int,
     max_events: int | None,
 ) -> None:
-    """Produce realistic demo traffic: teams, boards, a growing bottleneck, deploys that fail and recover."""
+    """Produce realistic demo traffic: teams, boards, a bottleneck, deploys that fail and recover.
+
+    First --history-days of history ending now, then live events in real time: 3 boards and 17
+    people make about 400 transitions and 15 production deploys a day (docs/sources.md).
+    """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from sources.demo import run_demo
     from sources.producer import EventProducer
 
+    if rate is not None:
+        raise click.UsageError("--rate (events per second) is gone; --speed 1 runs the demo in real time.")
     setup_logging()
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
         sent = run_demo(
             producer.send_event,
-            rate=rate,
+            speed=speed,
             history_days=history_days,
             seed=seed,
             should_stop=lambda: bool(stopping),
@@ -190,7 +252,7 @@ def dashboard(
 
     Beyond loopback it needs FLOWMETER_DASHBOARD_PASSWORD, which it asks for before showing
     anything (docs/security.md)."""
-    conf = load_settings(
+    conf = command_settings(
         broker=broker, db=db, settings=settings, dashboard_host=host, dashboard_port=port, worker_url=worker_url
     )
     check_exposure(

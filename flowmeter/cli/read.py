@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from flowcore.settings import load_settings
-from flowmeter.cli.app import cli, common_options, setup_logging
+from flowmeter.cli.app import cli, command_settings, common_options, setup_logging
+from flowmeter.cli.stores import reading_store
 
 
 @cli.command()
@@ -19,7 +19,7 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from analytics import client
 
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = reading_store(command_settings(broker=broker, db=db, settings=settings))
     report = client.fetch_status(conf)
     click.echo(f"{'kind':<11} {'received':>10} {'landed':>10} {'duplicates':>10} {'dead':>8}  last event (UTC)")
     for row in report["kinds"]:
@@ -73,7 +73,7 @@ def alerts(
     from flowmeter import render
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = reading_store(command_settings(broker=broker, db=db, settings=settings))
     table, _ = client.query(conf, ALERTS_SQL, {"all": show_all, "kind": kind})
     if table.num_rows == 0 and fmt == "table":
         click.echo(
@@ -128,7 +128,7 @@ def sql(
     from flowmeter import render, sqlshell
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = reading_store(command_settings(broker=broker, db=db, settings=settings))
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a binary file; add --output FILE.")
     if statement is None:
@@ -163,5 +163,5 @@ def schema(broker: str | None, db: Path | None, settings: Path | None, fmt: str)
     from flowmeter import render
 
     setup_logging("warning")
-    objects = client.schema(load_settings(broker=broker, db=db, settings=settings))
+    objects = client.schema(reading_store(command_settings(broker=broker, db=db, settings=settings)))
     click.echo(json.dumps(objects, indent=2) if fmt == "json" else render.render_schema(objects), nl=fmt == "json")

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from flowcore.errors import FlowmeterError, StoreError, StoreLocked
-from flowcore.settings import load_settings
 from flowcore.workflow_file import load_workflow
-from flowmeter.cli.app import cli, common_options, progress, setup_logging
+from flowmeter.cli.app import cli, command_settings, common_options, progress, setup_logging
+from flowmeter.cli.stores import holder, reading_store
 
 
 @cli.command()
@@ -25,14 +25,18 @@ def remap(broker: str | None, db: Path | None, settings: Path | None, force: boo
     from analytics.store import Store
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     workflow = load_workflow(conf.settings)
     started = time.monotonic()
     try:
         with Store.open(conf.db) as store:
             count = store.sync_workflow(workflow, force=force)
-    except StoreLocked as exc:
-        raise StoreLocked(f"{exc} A running worker applies a changed mapping when it restarts.") from None
+    except StoreLocked:
+        # Not the store's own advice, which is meant for `load` (send the events through the broker).
+        raise StoreLocked(
+            f"the store {conf.db} is in use by {holder(conf) or 'another process'}; a worker re-derives with "
+            "the settings file's mapping when it starts, so restart it instead of running remap."
+        ) from None
     if count is None:
         click.echo(f"the workflow mapping of {conf.db} is already current; nothing to re-derive (use --force).")
     else:
@@ -73,7 +77,7 @@ def snapshot(
     from analytics import snapshot_client
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = reading_store(command_settings(broker=broker, db=db, settings=settings))
     names = [v.strip() for v in views.split(",") if v.strip()] if views else None
     done = snapshot_client.snapshot(conf, path, parquet_dir=parquet_dir, views=names, force=force, progress=progress)
     click.echo(done.summary())
@@ -93,7 +97,7 @@ def restore(broker: str | None, db: Path | None, settings: Path | None, snapshot
     from analytics.store import Store
 
     setup_logging("warning")
-    conf = load_settings(broker=broker, db=db, settings=settings)
+    conf = command_settings(broker=broker, db=db, settings=settings)
     if conf.db.exists():
         raise StoreError(
             f"{conf.db} exists; move it aside first (e.g. to {conf.db.name}.damaged), then restore into the free path."

@@ -11,6 +11,8 @@ either a JSON list or a ``;``-separated list: ``T-1; T-2`` for tickets, ``sha`` 
 ``sha@committed_at`` for commits (``a1b2c3@2024-05-01T09:30:00Z; d4e5f6``). A row that
 cannot be mapped is yielded as an ``Unmappable`` naming its row (the header is row 1, as a
 spreadsheet counts); a mapping that cannot work for any row raises ``Unmappable`` at once.
+Spreadsheets often write times without an offset (``2024-05-01 09:30``): those are read as
+times in ``zone`` (``--timezone``; UTC unless given) and sent with their offset, as v1 requires.
 
 Every event passes ``flowcore.events.parse_*`` before it is returned, and carries an
 ``event_id``: the sender's, or the one the parser derives from the content, so a re-sent line
@@ -23,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,7 @@ DEPLOY_FIELDS = (
 )
 V1_FIELDS = tuple(dict.fromkeys(TRANSITION_FIELDS + DEPLOY_FIELDS))
 LIST_FIELDS = ("commits", "tickets")
+TIME_FIELDS = ("at", "started_at")  # and each commit's committed_at
 # Annotated: the two parsers' return types would otherwise join to `object`.
 _PARSERS: dict[str, Callable[[str], Transition | Deploy]] = {"transition": parse_transition, "deploy": parse_deploy}
 
@@ -89,7 +93,9 @@ def from_jsonl_line(line: bytes) -> Mapped:
     return [(kind, validated(kind, doc))]
 
 
-def iter_csv(path: Path, mapping: dict[str, str] | None = None) -> Iterator[tuple[str, dict] | Unmappable]:
+def iter_csv(
+    path: Path, mapping: dict[str, str] | None = None, zone: tzinfo = UTC
+) -> Iterator[tuple[str, dict] | Unmappable]:
     """(kind, v1 event) per data row, or an Unmappable naming the row; see the module doc."""
     with path.open("rb") as handle:
         reader = csv.DictReader(_utf8_lines(handle, path.name))
@@ -97,7 +103,7 @@ def iter_csv(path: Path, mapping: dict[str, str] | None = None) -> Iterator[tupl
             columns = _columns(reader.fieldnames or [], mapping or {}, path.name)
             for row_number, row in enumerate(reader, start=2):
                 try:
-                    yield _row_event(row, columns)
+                    yield _row_event(row, columns, zone)
                 except Unmappable as exc:
                     yield Unmappable(f"row {row_number}: {exc}")
         except csv.Error as exc:
@@ -134,12 +140,15 @@ def _columns(header: Sequence[str], mapping: dict[str, str], name: str) -> dict[
     return columns
 
 
-def _row_event(row: dict[str | None, Any], columns: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def _row_event(row: dict[str | None, Any], columns: dict[str, str], zone: tzinfo) -> tuple[str, dict[str, Any]]:
     doc: dict[str, Any] = {}
     for field, column in columns.items():
         cell = (row.get(column) or "").strip()
         if cell:
-            doc[field] = _list(field, cell) if field in LIST_FIELDS else cell
+            doc[field] = _list(field, cell, zone) if field in LIST_FIELDS else cell
+    for field in TIME_FIELDS:
+        if field in doc:
+            doc[field] = _in_zone(doc[field], zone)
     kind = kind_of(doc)
     if kind == "unknown":
         raise Unmappable("it has no service (a deploy) and no ticket_id or to_state (a transition).")
@@ -147,7 +156,19 @@ def _row_event(row: dict[str | None, Any], columns: dict[str, str]) -> tuple[str
     return kind, validated(kind, {field: value for field, value in doc.items() if field in fields})
 
 
-def _list(field: str, cell: str) -> list[Any]:
+def _in_zone(stamp: Any, zone: tzinfo) -> Any:
+    """An ISO time without an offset as the same wall time in `zone`, with its offset; anything
+    else (an offset given, not a time at all) as it was, for the v1 parser to judge."""
+    if not isinstance(stamp, str):
+        return stamp
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return parsed.replace(tzinfo=zone).isoformat() if parsed.tzinfo is None else stamp
+
+
+def _list(field: str, cell: str, zone: tzinfo) -> list[Any]:
     if cell.startswith("["):
         try:
             items = json.loads(cell)
@@ -155,15 +176,17 @@ def _list(field: str, cell: str) -> list[Any]:
             raise Unmappable(f"{field} starts with '[' but is not a JSON list ({exc}).") from None
     else:
         items = [item.strip() for item in cell.split(";") if item.strip()]
-    return [_commit(item) for item in items] if field == "commits" else items
+    return [_commit(item, zone) for item in items] if field == "commits" else items
 
 
-def _commit(item: Any) -> Any:
+def _commit(item: Any, zone: tzinfo) -> Any:
     """'sha' or 'sha@committed_at' becomes {sha, committed_at}; objects pass as they are."""
     if not isinstance(item, str):
+        if isinstance(item, dict) and "committed_at" in item:
+            return {**item, "committed_at": _in_zone(item["committed_at"], zone)}
         return item
     sha, _, committed_at = item.partition("@")
     commit = {"sha": sha.strip()}
     if committed_at.strip():
-        commit["committed_at"] = committed_at.strip()
+        commit["committed_at"] = _in_zone(committed_at.strip(), zone)
     return commit
