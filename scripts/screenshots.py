@@ -1,11 +1,12 @@
 """Screenshots of every dashboard page for the README, taken from a real `flowmeter up --demo`.
 
 Starts the demo on a fresh store in a temporary directory (ports the OS picks, 127.0.0.1 only),
-waits until its 14 days of history have landed and ingest has slowed to the live pace, then saves
+waits until its 14 days of history have landed and ingest has slowed to the live pace, lets the
+live demo run for --run-minutes (so the pages show what a team lead sees after a while), then saves
 one viewport-sized PNG per page in dashboard.navigation.PAGES to docs/screenshots/<page>.png
 (a PNG over the size budget is reduced to 256 colours), and stops the demo with SIGINT, as Ctrl-C.
 
-Run: python scripts/screenshots.py   (needs the test extra and /usr/bin/chromium)
+Run: python scripts/screenshots.py --run-minutes 30   (needs the test extra and /usr/bin/chromium)
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--height", type=int, default=800)
     parser.add_argument("--max-kib", type=int, default=250, help="size budget per PNG")
     parser.add_argument("--timeout", type=float, default=180, help="longest wait for the demo's history, seconds")
+    parser.add_argument(
+        "--run-minutes", type=float, default=0, help="minutes the live demo runs after its history, before the shots"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="flowmeter-screenshots-"))
@@ -73,6 +77,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"flowmeter up --demo: {up.url} (log {up.log_path}); waiting for the demo's history", flush=True)
         poll(lambda: history_landed(up), args.timeout, "the demo's history to land", interval=0)
         print(f"{up.landed():,} transitions and {up.landed('deploy'):,} deploys landed", flush=True)
+        if args.run_minutes > 0:
+            until = time.monotonic() + args.run_minutes * 60
+            print(f"letting the live demo run for {args.run_minutes:g} minutes", flush=True)
+            while time.monotonic() < until:  # bounded by --run-minutes; a line a minute shows it is alive
+                time.sleep(min(60.0, max(0.0, until - time.monotonic())))
+                print(f"  {up.landed():,} transitions, {up.landed('deploy'):,} deploys landed", flush=True)
         with chromium() as browser:
             context = browser.new_context(viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
             page = context.new_page()
