@@ -81,7 +81,7 @@ def handoffs() -> None:
         )
         return
     top = int(matrix["handoffs"].max())
-    base = alt.Chart(matrix, title=f"Handoffs {choice.lower()}").encode(
+    base = alt.Chart(matrix).encode(
         x=alt.X("to_party:N", title="To", sort="ascending"),
         y=alt.Y("from_party:N", title="From", sort="ascending"),
     )
@@ -102,7 +102,7 @@ def handoffs() -> None:
         color=alt.condition(f"datum.handoffs > {top / 2}", alt.value("white"), alt.value("black")),
         tooltip=tooltip,
     )
-    st.altair_chart(cells + labels, width="stretch")
+    st.altair_chart((cells + labels).properties(title=f"Handoffs {choice.lower()}"), width="stretch")
     st.dataframe(
         matrix,
         hide_index=True,
