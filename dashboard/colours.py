@@ -22,8 +22,9 @@ STATE_BAND_COLOURS = ("#1a9850", "#d73027", NO_HISTORY_COLOUR)
 # Shades per state category, light to dark: a board's n-th queue state takes the n-th shade of its category.
 CATEGORY_SHADES = {
     "backlog": ("#d9d9d9", "#bdbdbd", "#969696"),
-    "active": ("#9ecae1", "#4292c6", "#2171b5", "#08519c", "#08306b"),
-    "queue": ("#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603"),
+    # No near-white shade: a state's line on the WIP chart must stand out from the page.
+    "active": ("#6baed6", "#4292c6", "#2171b5", "#08519c"),
+    "queue": ("#fdae6b", "#fd8d3c", "#e6550d", "#a63603"),
     "done": ("#74c476", "#31a354", "#006d2c"),
     "unmapped": ("#d4b9da", "#c994c7", "#df65b0"),
 }

@@ -537,7 +537,7 @@ def test_flow_cfd_per_board_in_workflow_order_arrivals_or_end_of_day(db):
     scale = spec["encoding"]["color"]["scale"]
     assert scale == {
         "domain": ["Backlog", "In Progress", "Review", "QA", "Done"],
-        "range": ["#bdbdbd", "#2171b5", "#fdd0a2", "#a63603", "#31a354"],
+        "range": ["#bdbdbd", "#2171b5", "#fdae6b", "#a63603", "#31a354"],
     }
     # End of d3 on pay. Arrivals: A reached Done (d3 09:00); C reached Review (d2) and went back to In Progress
     # (d3 00:00), still counted. >= Backlog, In Progress, Review: A C = 2; >= QA, Done: A = 1.

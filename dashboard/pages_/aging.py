@@ -21,6 +21,7 @@ st.caption(
     "**time in its current state** against that state's p85 (how stuck it is now: what aging alerts use)."
 )
 SHOWN = 30  # tickets with a history expander
+PER_ROW = 3  # boards side by side
 # Alerts page, "Open aging": open_alerts rows of level 'aging' under the board and team filters.
 OPEN_AGING_ALERTS = "SELECT count(*) AS n FROM open_alerts WHERE level = 'aging' AND {scope}"
 COLUMNS = {
@@ -90,13 +91,16 @@ def aging() -> None:
         alt.Tooltip("state_band:N", title="time in state vs state p85"),
         alt.Tooltip("aging_alert:N", title="aging alert open"),
     ]
-    for board, rows in aging.groupby("board", sort=True):
+    boards = list(aging.groupby("board", sort=True))
+    columns = st.columns(min(PER_ROW, len(boards)))
+    for n, (board, rows) in enumerate(boards):
+        column = columns[n % len(columns)]
         order = list(rows.sort_values("position")["state"].drop_duplicates())
-        st.altair_chart(
+        column.altair_chart(
             alt.Chart(rows, title=f"{board}: age of open tickets by state")
-            .mark_point(size=90, filled=True)
+            .mark_point(size=70, filled=True, opacity=0.75)
             .encode(
-                x=alt.X("state:N", title="State (workflow order)", sort=order),
+                x=alt.X("state:N", title="State (workflow order)", sort=order, axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("age_days:Q", title="Age since commitment (days)"),
                 color=alt.Color(
                     "band:N",

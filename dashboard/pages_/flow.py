@@ -88,14 +88,20 @@ def _board_charts(board: str, states: pd.DataFrame, cfd: pd.DataFrame, wip: pd.D
         ),
         width="stretch",
     )
-    working = [s for s, c in zip(states["state"], states["category"], strict=True) if c in ("queue", "active")]
+    # WIP counts queue and active states only: the legend lists those, in the same colours as the CFD.
+    working = [(s, c) for s, c in zip(order, colours, strict=True) if s in set(wip["state"])]
     st.altair_chart(
         alt.Chart(wip[wip["board"] == board], title=f"{board}: WIP at the end of each day")
         .mark_line(point=True)
         .encode(
             x=alt.X("day:T", title="Day (UTC)"),
             y=alt.Y("wip:Q", title="Tickets in progress"),
-            color=alt.Color("state:N", title="State", scale=scale, sort=working),
+            color=alt.Color(
+                "state:N",
+                title="State",
+                scale=alt.Scale(domain=[s for s, _ in working], range=[c for _, c in working]),
+                sort=[s for s, _ in working],
+            ),
             tooltip=["state", day, "wip:Q"],
         ),
         width="stretch",

@@ -24,6 +24,7 @@ LEVELS = {
     "Between people": ("person", "the ticket's assignee changed (the events' `assignee` field)"),
 }
 TOP_TICKETS = 20
+ROW_PX = 32  # height of a matrix row: room for the count
 
 
 @st.fragment(run_every=refresh_every())
@@ -82,7 +83,7 @@ def handoffs() -> None:
         return
     top = int(matrix["handoffs"].max())
     base = alt.Chart(matrix).encode(
-        x=alt.X("to_party:N", title="To", sort="ascending"),
+        x=alt.X("to_party:N", title="To", sort="ascending", axis=alt.Axis(labelAngle=-30, orient="top")),
         y=alt.Y("from_party:N", title="From", sort="ascending"),
     )
     tooltip = [
@@ -102,7 +103,9 @@ def handoffs() -> None:
         color=alt.condition(f"datum.handoffs > {top / 2}", alt.value("white"), alt.value("black")),
         tooltip=tooltip,
     )
-    st.altair_chart((cells + labels).properties(title=f"Handoffs {choice.lower()}"), width="stretch")
+    rows = matrix["from_party"].nunique()
+    chart = (cells + labels).properties(title=f"Handoffs {choice.lower()}", height=max(120, ROW_PX * rows))
+    st.altair_chart(chart, width="stretch")
     st.dataframe(
         matrix,
         hide_index=True,
