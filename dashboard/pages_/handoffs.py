@@ -83,7 +83,7 @@ def handoffs() -> None:
         return
     top = int(matrix["handoffs"].max())
     base = alt.Chart(matrix).encode(
-        x=alt.X("to_party:N", title="To", sort="ascending", axis=alt.Axis(labelAngle=-30, orient="top")),
+        x=alt.X("to_party:N", title="To", sort="ascending", axis=alt.Axis(labelAngle=-30)),
         y=alt.Y("from_party:N", title="From", sort="ascending"),
     )
     tooltip = [
@@ -104,8 +104,9 @@ def handoffs() -> None:
         tooltip=tooltip,
     )
     rows = matrix["from_party"].nunique()
-    chart = (cells + labels).properties(title=f"Handoffs {choice.lower()}", height=max(120, ROW_PX * rows))
-    st.altair_chart(chart, width="stretch")
+    chart = (cells + labels).properties(title=f"Handoffs {choice.lower()}")
+    # Room for the title, the axis labels and a row of ROW_PX per from-party (Streamlit sets the chart's height).
+    st.altair_chart(chart, width="stretch", height=max(160, ROW_PX * rows + 140))
     st.dataframe(
         matrix,
         hide_index=True,
