@@ -46,15 +46,19 @@ QUERIES = {
     "wip_now": "SELECT * FROM wip_now WHERE board = 'board1'",
     "wip_daily": "SELECT * FROM wip_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
     "cfd_daily": "SELECT * FROM cfd_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
+    "cfd_arrivals_daily": "SELECT * FROM cfd_arrivals_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",
     "throughput_daily": "SELECT day, sum(done) FROM throughput_daily WHERE board = 'board1' "
     "AND day >= fm_now()::DATE - 30 GROUP BY day",
     "throughput_weekly": "SELECT week, sum(done) FROM throughput_weekly WHERE board = 'board1' GROUP BY week",
     "cycle_time_percentiles": "SELECT * FROM cycle_time_percentiles WHERE board = 'board1' AND team = '*' "
     "AND ticket_type = '*'",
+    "state_time_percentiles": "SELECT * FROM state_time_percentiles WHERE board = 'board1'",
     "aging_wip": "SELECT * FROM aging_wip WHERE board = 'board1' ORDER BY age_days DESC LIMIT 50",
     "queue_wait_daily": "SELECT state, sum(wait_days) FROM queue_wait_daily WHERE board = 'board1' "
     "AND day >= fm_now()::DATE - 30 GROUP BY state",
     "handoff_matrix": "SELECT * FROM handoff_matrix WHERE board = 'board1'",
+    "handoff_events": "SELECT from_party, to_party, count(*), median(wait_after_hours) FROM handoff_events "
+    "WHERE level = 'team' GROUP BY ALL",
     "deploy_frequency": "SELECT * FROM deploy_frequency WHERE service = 'svc1' AND day >= fm_now()::DATE - 30",
     "change_lead_time": "SELECT median(lead_time_hours) FROM change_lead_time WHERE service = 'svc1'",
     "change_failure_rate": "SELECT sum(failed_deploys) / sum(deploys) FROM change_failure_rate WHERE service = 'svc1'",

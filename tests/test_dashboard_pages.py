@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -359,6 +361,16 @@ def frame(app: AppTest, column: str, nth: int = 0):
     return frames[nth]
 
 
+def charts(app: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """The page's Altair charts by title: (the Vega-Lite spec, the rows it draws)."""
+    found = {}
+    for chart in app.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        rows = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas() if chart.proto.datasets else None
+        found[spec.get("title")] = (spec, rows)
+    return found
+
+
 def expander(app: AppTest, alert_id: str):
     return next(e for e in app.expander if f"· {alert_id}" in e.label)
 
@@ -499,7 +511,50 @@ def test_flow(db):
         f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before."
         in app.markdown[0].value
     )
-    assert len(app.get("vega_lite_chart")) == 3
+    # Board = All: per board a CFD and a WIP chart, boards in name order, never interleaved; then time in state.
+    assert list(charts(app)) == [
+        "ops: cumulative flow (arrivals)",
+        "ops: WIP at the end of each day",
+        "pay: cumulative flow (arrivals)",
+        "pay: WIP at the end of each day",
+        "Time in state: wait vs. active",
+    ]
+
+
+def cfd_on(app: AppTest, title: str, n: int) -> dict[str, int]:
+    spec, rows = charts(app)[title]
+    rows = rows[pd.to_datetime(rows["day"]).dt.date == day(n)]
+    return dict(zip(rows["state"], rows["tickets"], strict=True))
+
+
+def test_flow_cfd_per_board_in_workflow_order_arrivals_or_end_of_day(db):
+    app = open_page("flow")
+    title = "pay: cumulative flow (arrivals)"
+    spec, rows = charts(app)[title]
+    assert set(rows["board"]) == {"pay"}
+    # States in workflow order, coloured by category: backlog grey, the active state blue, the two queue states
+    # orange light then dark, done green.
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale == {
+        "domain": ["Backlog", "In Progress", "Review", "QA", "Done"],
+        "range": ["#bdbdbd", "#2171b5", "#fdae6b", "#a63603", "#31a354"],
+    }
+    # End of d3 on pay. Arrivals: A reached Done (d3 09:00); C reached Review (d2) and went back to In Progress
+    # (d3 00:00), still counted. >= Backlog, In Progress, Review: A C = 2; >= QA, Done: A = 1.
+    assert cfd_on(app, title, 3) == {"Backlog": 2, "In Progress": 2, "Review": 2, "QA": 1, "Done": 1}
+    # Bands run between the lines (no stacking of cumulative counts): Review's band is below = QA's line.
+    row = rows[(pd.to_datetime(rows["day"]).dt.date == day(3)) & (rows["state"] == "Review")].iloc[0]
+    assert (row["tickets"], row["below"], row["in_band"]) == (2, 1, 1)
+
+    app.radio(key="cfd_kind").set_value("State at end of day").run()
+    # End-of-day state on d3: A in Done, C in In Progress: >= Review is A alone = 1.
+    title = "pay: cumulative flow (state at end of day)"
+    assert cfd_on(app, title, 3) == {"Backlog": 2, "In Progress": 2, "Review": 1, "QA": 1, "Done": 1}
+    assert "can shrink" in app.caption[1].value
+    # The colours stay put under any filter: they come from the board's states, not from the rows shown.
+    pick(pick_board(app, "pay"), "ticket_type", "bug")
+    assert charts(app)[title][0]["encoding"]["color"]["scale"] == scale
+    assert list(charts(app)) == [title, "pay: WIP at the end of each day", "Time in state: wait vs. active"]
 
 
 def test_flow_bottleneck_names_the_largest_wait_and_whether_it_grows(db):
@@ -572,7 +627,7 @@ def test_aging_wip(db):
     assert [e.label.split(" · ")[0] for e in app.expander] == ["E", "G", "Y"]
     # E's history: Backlog, In Progress, Review.
     assert list(app.expander[0].dataframe[0].value["state"]) == ["Backlog", "In Progress", "Review"]
-    assert metrics(pick_board(app, "ops")) == {"Open tickets": "1"}
+    assert metrics(pick_board(app, "ops"))["Open tickets"] == "1"
 
 
 def test_aging_wip_team_and_type_filters(db):
@@ -586,33 +641,102 @@ def test_aging_wip_team_and_type_filters(db):
     assert "the date range does not" in app.caption[0].value
 
 
+def test_aging_reads_both_ways_with_one_ordered_colour_scale(db):
+    app = open_page("aging")
+    table = frame(app, "state_band").set_index("ticket_id")
+    # Age since commitment vs cycle time. pay finished A 2 d and C 4 d: p95 = 2 + 0.95 * 2 = 3.9 d; E committed
+    # d6 00:30 is at least 3.98 d old today: beyond p95. ops finished X alone (1 d); Y committed d8 09:00 is at
+    # least 1.6 d old: beyond p95.
+    assert (table.loc["E", "band"], table.loc["Y", "band"]) == ("beyond p95", "beyond p95")
+    # Time in state vs the state's p85: no state has the 10 finished visits the rule needs.
+    assert set(table["state_band"]) == {"no history"}
+    # Y carries the open aging alert (al-aging: ops, In Progress, Y); E and G none.
+    assert table["aging_alert"].to_dict() == {"E": False, "G": False, "Y": True}
+    assert "· aging alert" in app.expander[2].label and "aging alert" not in app.expander[0].label
+    ordered = {
+        "domain": ["within p50", "p50-p85", "p85-p95", "beyond p95", "no history"],
+        "range": ["#1a9850", "#a6d96a", "#fdae61", "#d73027", "#bdbdbd"],
+    }
+    for spec, _ in charts(app).values():
+        assert spec["encoding"]["color"]["scale"] == ordered
+    pick(pick_board(app, "pay"), "ticket_type", "story")  # only E and G: the scale does not follow the rows
+    assert [spec["encoding"]["color"]["scale"] for spec, _ in charts(app).values()] == [ordered]
+
+
+@pytest.mark.parametrize(("board", "team"), [("All", "All"), ("ops", "All"), ("pay", "All"), ("All", "web")])
+def test_aging_alert_count_agrees_with_the_alerts_page(db, board, team):
+    # One open aging alert (al-aging: ops, Y, whose tickets JSON says team web): 1 with All, ops and web; 0 on pay.
+    expected = "0" if board == "pay" else "1"
+    counts = []
+    for page, label in (("alerts", "Open aging"), ("aging", "Open aging alerts")):
+        app = pick(pick_board(open_page(page), board), "team", team)
+        counts.append(metrics(app)[label])
+    assert counts == [expected, expected]
+
+
 def test_handoffs(db):
     app = open_page("handoffs")
-    matrix = app.dataframe[0].value
-    # C: core -> qa; G: ana -> bob (no team: the assignee is the party).
-    assert sorted(zip(matrix["from_team"], matrix["to_team"], matrix["handoffs"])) == [
-        ("ana", "bob", 1),
-        ("core", "qa", 1),
-    ]
-    assert list(app.dataframe[1].value["ticket_id"]) == ["C", "G"]
+    # C: team core -> qa (c6); G: no team, assignee ana -> bob (g2). One handoff of each level.
+    assert metrics(app) == {"Between teams": "1", "Between people": "1"}
+    matrix = frame(app, "from_party")
+    assert list(zip(matrix["from_party"], matrix["to_party"], matrix["handoffs"], strict=True)) == [("core", "qa", 1)]
+    assert list(frame(app, "handoffs", 1)["ticket_id"]) == ["C"]
+    app.radio(key="handoff_level").set_value("Between people").run()
+    matrix = frame(app, "from_party")
+    assert list(zip(matrix["from_party"], matrix["to_party"], matrix["handoffs"], strict=True)) == [("ana", "bob", 1)]
+    assert list(frame(app, "handoffs", 1)["ticket_id"]) == ["G"]
     assert "No handoffs yet" in pick_board(app, "ops").info[0].value
 
 
-def test_handoffs_team_filter_applies_and_the_caption_names_the_rest(db):
+def test_handoffs_team_type_and_date_filters_apply(db):
     app = pick(open_page("handoffs"), "team", "qa")
-    # Handoffs into or out of qa: core -> qa (C). The ticket list: C (team qa).
-    matrix = frame(app, "from_team")
-    assert list(zip(matrix["from_team"], matrix["to_team"], matrix["handoffs"])) == [("core", "qa", 1)]
+    # Into or out of qa: core -> qa (C). Between people: G has no team: none.
+    assert metrics(app) == {"Between teams": "1", "Between people": "0"}
     assert list(frame(app, "handoffs", 1)["ticket_id"]) == ["C"]
-    # Core also sees core -> qa; no core ticket has a handoff (A none, C is qa's now).
-    app = pick(app, "team", "core")
-    assert len(frame(app, "from_team")) == 1 and len(app.dataframe) == 1
-    assert "No ticket with a handoff" in app.markdown[0].value
-    # The matrix has no ticket type: bug leaves both pairs, and the caption says type does not apply.
-    app = pick(pick(app, "team", "All"), "ticket_type", "bug")
-    assert len(frame(app, "from_team")) == 2
-    assert "ticket type and the date range do not" in app.caption[0].value
-    assert "No handoffs yet with these filters" in pick(pick(app, "ticket_type", "All"), "team", "web").info[0].value
+    app = pick(app, "team", "All")
+    # Bugs (X, Y) never changed hands; C's handoff was on d4 12:00, G's on d7 10:00.
+    assert "No handoffs yet with these filters" in pick(app, "ticket_type", "bug").info[0].value
+    app = pick_days(pick(app, "ticket_type", "All"), 5, 10)
+    assert metrics(app) == {"Between teams": "0", "Between people": "1"}
+    assert "No handoffs between teams here" in app.info[0].value
+
+
+def test_handoff_matrix_sums_boards_and_labels_each_cell(tmp_path, monkeypatch):
+    # pay: P1, P2 core -> qa; ops: O1 core -> qa, O2 qa -> core; J (ops) ana -> bob with no team, as a Jira
+    # import sends it. Board = All: core -> qa 3 (over 2 boards), qa -> core 1; people: ana -> bob 1.
+    transitions = []
+    for tid, board, first, second in (
+        ("P1", "pay", "core", "qa"),
+        ("P2", "pay", "core", "qa"),
+        ("O1", "ops", "core", "qa"),
+        ("O2", "ops", "qa", "core"),
+    ):
+        transitions += [
+            ev(f"{tid}a", tid, None, "In Progress", at(1), board=board, team=first),
+            ev(f"{tid}b", tid, "In Progress", "Review", at(2), board=board, team=second),
+        ]
+    transitions += [
+        ev("Ja", "J", None, "In Progress", at(1), board="ops", assignee="ana"),
+        ev("Jb", "J", "In Progress", "Review", at(2), board="ops", assignee="bob"),
+    ]
+    path = tmp_path / "h.duckdb"
+    envelopes = [Envelope("t", 0, n, "transition", json.dumps(e).encode()) for n, e in enumerate(transitions)]
+    with Store.open(path, workflow=WORKFLOW) as store:
+        store.commit(prepare(envelopes))
+    monkeypatch.setenv("FLOWMETER_DB", str(path))
+    app = open_page("handoffs")
+    matrix = frame(app, "from_party")
+    assert list(zip(matrix["from_party"], matrix["to_party"], matrix["handoffs"], matrix["boards"], strict=True)) == [
+        ("core", "qa", 3, 2),
+        ("qa", "core", 1, 1),
+    ]
+    spec, rows = charts(app)["Handoffs between teams"]
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]
+    assert spec["layer"][1]["encoding"]["text"]["field"] == "handoffs"  # each cell carries its count
+    assert sorted(rows["handoffs"]) == [1, 3]  # one row per pair, not per board
+    assert "ana" not in set(matrix["from_party"])  # people are not teams
+    assert len(frame(pick_board(app, "pay"), "from_party")) == 1  # pay alone: core -> qa 2
+    assert list(frame(app, "from_party")["handoffs"]) == [2]
 
 
 def test_delivery(db):

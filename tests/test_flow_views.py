@@ -206,6 +206,44 @@ def test_cfd_daily_counts_tickets_at_or_past_each_state(store):
     assert last == [("Backlog", 6), ("In Progress", 6), ("Review", 5), ("Done", 4), ("QA", 4)]
 
 
+def test_cfd_arrivals_daily_counts_first_arrivals_and_never_goes_down(store):
+    day = "SELECT state, tickets FROM cfd_arrivals_daily WHERE day = ? ORDER BY tickets DESC, state"
+    # End of 03-03. Furthest state reached so far: A QA (21:00), B In Progress, C Review, D Done (03-02 10:00;
+    # back in In Progress since 03-03, but its arrival stays). >= Backlog / In Progress: A B C D = 4;
+    # >= Review: A C D = 3; >= QA: A D = 2; Done: D = 1. (cfd_daily that day: 4 4 2 1 0, D counted where it is.)
+    assert writer_rows(store, day, ["2025-03-03"]) == [
+        ("Backlog", 4),
+        ("In Progress", 4),
+        ("Review", 3),
+        ("QA", 2),
+        ("Done", 1),
+    ]
+    # End of 03-04: C went back to In Progress, but reached Review on 03-03: >= Review A B C D = 4 (B skipped
+    # Review and QA: passing them counts); >= QA: A B D = 3; Done: A B D = 3. cfd_daily: Review 3, C not counted.
+    assert writer_rows(store, day, ["2025-03-04"]) == [
+        ("Backlog", 4),
+        ("In Progress", 4),
+        ("Review", 4),
+        ("Done", 3),
+        ("QA", 3),
+    ]
+    # Today: E (Review) and G (In Progress) join; H is unmapped: Backlog 6, In Progress 6, Review A B C D E = 5,
+    # QA and Done A B C D = 4.
+    assert writer_rows(store, day, ["2025-03-10"]) == [
+        ("Backlog", 6),
+        ("In Progress", 6),
+        ("Review", 5),
+        ("Done", 4),
+        ("QA", 4),
+    ]
+    drops = q(
+        store,
+        "SELECT count(*) FROM (SELECT tickets < lag(tickets) OVER (PARTITION BY board, state ORDER BY day) AS down "
+        "FROM cfd_arrivals_daily) WHERE down",
+    )
+    assert drops == [(0,)]
+
+
 def test_throughput_daily_and_weekly(store):
     rows = q(store, "SELECT day::VARCHAR, team, done FROM throughput_daily WHERE done > 0 ORDER BY day, team")
     # 03-04: A (core), B (no team; 23:00 UTC), D (web, final done only); 03-06: C (qa, its last team).
@@ -251,6 +289,71 @@ def test_handoff_matrix(store):
     assert rows == [("ana", "bob", 1, 0.0), ("core", "qa", 1, 24.0)]
 
 
+def test_handoff_events_keep_teams_and_people_apart(store):
+    rows = q(
+        store,
+        "SELECT level, from_party, to_party, team, previous_team, handoff_at::VARCHAR, wait_after_hours "
+        "FROM handoff_events ORDER BY level",
+    )
+    # C: team core -> qa at 03-05 12:00 into QA (a queue), next active or done entry Done 03-06 12:00: 24 h.
+    # G: no team, assignee ana -> bob straight into In Progress: 0 h. No other ticket changes team or assignee.
+    assert rows == [
+        ("person", "ana", "bob", None, None, "2025-03-08 10:00:00", 0.0),
+        ("team", "core", "qa", "qa", "core", "2025-03-05 12:00:00", 24.0),
+    ]
+
+
+def test_state_time_percentiles_and_aging_wip_read_both_ways(tmp_path):
+    # Ten tickets T0..T9 each wait 1..10 h in Review (entered 03-09 00:00, In Progress at 1..10 h): p85 over
+    # 1..10 h at rank 0.85 * 9 = 7.65: 8 + 0.65 * (9 - 8) = 8.65 h. p50 at rank 4.5: 5.5 h. An eleventh visit
+    # that ended 91 days before now is outside the 90-day history. In Progress has only open visits: no row.
+    events = []
+    for n in range(10):
+        events += [
+            ev(f"t{n}a", f"T{n}", None, "Review", "2025-03-09T00:00:00Z"),
+            ev(f"t{n}b", f"T{n}", "Review", "In Progress", f"2025-03-09T{n + 1:02d}:00:00Z"),
+        ]
+    events += [
+        ev("oa", "OLD", None, "Review", "2024-12-08T00:00:00Z"),
+        ev("ob", "OLD", "Review", "Done", "2024-12-09T11:00:00Z"),  # left 91 d 1 h before 03-10 12:00
+        # U: in Review since 03-10 03:00 = 9 h > 8.65 h; V since 03-10 04:00 = 8 h. Committed 03-10 00:00.
+        ev("u1", "U", None, "In Progress", "2025-03-10T00:00:00Z", team="a", assignee="x"),
+        ev("u2", "U", "In Progress", "Review", "2025-03-10T03:00:00Z", team="b", assignee="y"),
+        ev("v1", "V", None, "Review", "2025-03-10T04:00:00Z"),
+    ]
+    with open_store(tmp_path) as store:
+        land(store, events)
+        store.in_transaction(
+            lambda con: con.executemany(
+                "INSERT INTO alerts (alert_id, rule, kind, level, board, limit_name, states, ticket_id, threshold, "
+                "value, peak_value, tickets, status, started_at, notified) "
+                "VALUES (?, 'r', 'aging', 'aging', 'pay', ?, ['s'], ?, 31140, 32400, 32400, '[]', ?, "
+                "TIMESTAMP '2025-03-10 12:00', false)",
+                # Open for U in Review; for V resolved, and open for V in a state it is no longer in.
+                [("u", "Review", "U", "open"), ("v1", "Review", "V", "resolved"), ("v2", "QA", "V", "open")],
+            )
+        )
+        assert approx_rows(q(store, "SELECT state, visits, p50_days, p85_days FROM state_time_percentiles")) == (
+            approx_rows([("Review", 10, 5.5 / 24, 8.65 / 24)])
+        )
+        rows = q(
+            store,
+            "SELECT ticket_id, time_in_state_days, state_p85_days, state_band, aging_alert, band "
+            "FROM aging_wip WHERE ticket_id IN ('U', 'V') ORDER BY ticket_id",
+        )
+        # Age since commitment reads differently: OLD, the one finished ticket, took 35 h (cycle p50 1.46 d);
+        # U (12 h) and V (8 h) are within p50, though U has been in Review longer than Review's p85.
+        assert approx_rows(rows) == approx_rows(
+            [
+                ("U", 9 / 24, 8.65 / 24, "beyond state p85", True, "within p50"),
+                ("V", 8 / 24, 8.65 / 24, "within state p85", False, "within p50"),
+            ]
+        )
+        # U changed team and assignee in one transition: one handoff of each level, never a mixed pair.
+        handoffs = q(store, "SELECT level, from_party, to_party FROM handoff_events ORDER BY level")
+        assert handoffs == [("person", "x", "y"), ("team", "a", "b")]
+
+
 def test_arrival_order_and_batching_do_not_change_any_view(store, tmp_path):
     shuffled = EVENTS[::-1] + EVENTS[3:9]  # reverse order, plus re-sent events in between
     random.Random(4).shuffle(shuffled)
@@ -261,11 +364,13 @@ def test_arrival_order_and_batching_do_not_change_any_view(store, tmp_path):
         "wip_now",
         "wip_daily",
         "cfd_daily",
+        "cfd_arrivals_daily",
         "throughput_daily",
         "throughput_weekly",
         "cycle_time_percentiles",
         "aging_wip",
         "handoff_matrix",
+        "handoff_events",
     ]
     with open_store(tmp_path, "other.duckdb") as other:
         land(other, shuffled, batches=7)

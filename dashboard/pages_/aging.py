@@ -1,19 +1,40 @@
-"""Aging WIP: open, committed tickets oldest first, against the board's cycle-time percentile
-bands, each with its history. Selects from the documented views only."""
+"""Aging WIP: open, committed tickets oldest first, each read two ways (aging_wip): age since
+commitment against the board's cycle-time percentiles, and time in the current state against
+that state's p85, which is what aging alerts judge; then each ticket's history. The count of
+open aging alerts is the Alerts page's own query. Selects from the documented views only."""
 
 from __future__ import annotations
 
 import altair as alt
 import streamlit as st
 
+from dashboard.colours import AGE_BAND_COLOURS, AGE_BANDS
 from dashboard.filters import filters, refresh_every
 from dashboard.reading import load, run
 from dashboard.text import EMPTY_HINT, days
 from flowcore.errors import FlowmeterError
 
 st.title("Aging WIP")
-st.caption("Open tickets now: board, team and ticket type apply; the date range does not.")
+st.caption(
+    "Open tickets now: board, team and ticket type apply; the date range does not. Two readings per ticket: "
+    "**age since commitment** against the board's cycle time p50/p85/p95 (how late it is as a whole), and "
+    "**time in its current state** against that state's p85 (how stuck it is now: what aging alerts use)."
+)
 SHOWN = 30  # tickets with a history expander
+PER_ROW = 3  # boards side by side
+# Alerts page, "Open aging": open_alerts rows of level 'aging' under the board and team filters.
+OPEN_AGING_ALERTS = "SELECT count(*) AS n FROM open_alerts WHERE level = 'aging' AND {scope}"
+COLUMNS = {
+    "age_days": st.column_config.NumberColumn("age since commitment (d)", format="%.1f"),
+    "band": st.column_config.TextColumn("age vs cycle time"),
+    "p50_days": st.column_config.NumberColumn("cycle p50 (d)", format="%.1f"),
+    "p85_days": st.column_config.NumberColumn("cycle p85 (d)", format="%.1f"),
+    "p95_days": st.column_config.NumberColumn("cycle p95 (d)", format="%.1f"),
+    "time_in_state_days": st.column_config.NumberColumn("time in state (d)", format="%.1f"),
+    "state_p85_days": st.column_config.NumberColumn("state p85 (d)", format="%.1f"),
+    "state_band": st.column_config.TextColumn("time in state vs state p85"),
+    "aging_alert": st.column_config.CheckboxColumn("aging alert open"),
+}
 
 
 @st.fragment(run_every=refresh_every())
@@ -22,46 +43,84 @@ def aging() -> None:
     data = load(
         "aging",
         {
-            "aging": f"SELECT ticket_id, board, state, team, assignee, ticket_type, age_days, time_in_state_days, "
-            f"p50_days, p85_days, p95_days, band FROM aging_wip WHERE {f.ticket_where()} "
-            f"ORDER BY age_days DESC, ticket_id",
+            "aging": f"SELECT a.ticket_id, a.board, a.state, b.position, a.team, a.assignee, a.ticket_type, "
+            f"a.age_days, a.band, a.p50_days, a.p85_days, a.p95_days, "
+            f"a.time_in_state_days, a.state_p85_days, a.state_band, a.aging_alert "
+            f"FROM aging_wip a JOIN board_states b USING (board, state) "
+            f"WHERE {f.where(board='a.board', team='a.team', ticket_type='a.ticket_type')} "
+            f"ORDER BY a.age_days DESC, a.ticket_id",
+            "alerts": OPEN_AGING_ALERTS.format(scope=f.alert_where()),
         },
         f.params,
     )
     if data is None:
         return
     aging = data["aging"]
+    open_alerts = int(data["alerts"]["n"].iloc[0])
     if aging.empty:
         st.info(
             f"No open, committed tickets. Tickets appear here once they enter a queue or active state. {EMPTY_HINT}"
         )
         return
-    st.metric("Open tickets", f"{len(aging):,}")
-    st.altair_chart(
-        alt.Chart(aging, title="Age of open tickets by state")
-        .mark_circle(size=80)
-        .encode(
-            x=alt.X("state:N", title="State"),
-            y=alt.Y("age_days:Q", title="Age since commitment (days)"),
-            color=alt.Color("band:N", title="Band"),
-            tooltip=[
-                "ticket_id",
-                "board",
-                "state",
-                "band",
-                alt.Tooltip("age_days:Q", format=".1f", title="age (days)"),
-            ],
-        ),
-        width="stretch",
+    cols = st.columns(3)
+    cols[0].metric("Open tickets", f"{len(aging):,}")
+    cols[1].metric(
+        "Beyond cycle time p85",
+        f"{int(aging['band'].isin(['p85-p95', 'beyond p95']).sum()):,}",
+        help="Age since commitment above the board's cycle time p85: older than 85% of finished tickets took.",
     )
+    cols[2].metric(
+        "Open aging alerts",
+        f"{open_alerts:,}",
+        help="As on the Alerts page: tickets the alert evaluator found longer in their state than that state's "
+        "p85 at its last check (board and team filters; ticket type does not apply).",
+    )
+    flagged = int(aging["aging_alert"].sum())
+    if flagged != open_alerts and not f.ticket_type:
+        st.caption(
+            f"{open_alerts - flagged:,} open aging alert(s) are for tickets that have moved on since the evaluator's "
+            "last check; they resolve at its next one."
+        )
+
+    ticket = [
+        "ticket_id",
+        "state",
+        alt.Tooltip("age_days:Q", format=".1f", title="age since commitment (d)"),
+        alt.Tooltip("band:N", title="age vs cycle time"),
+        alt.Tooltip("time_in_state_days:Q", format=".1f", title="time in state (d)"),
+        alt.Tooltip("state_band:N", title="time in state vs state p85"),
+        alt.Tooltip("aging_alert:N", title="aging alert open"),
+    ]
+    boards = list(aging.groupby("board", sort=True))
+    columns = st.columns(min(PER_ROW, len(boards)))
+    for n, (board, rows) in enumerate(boards):
+        column = columns[n % len(columns)]
+        order = list(rows.sort_values("position")["state"].drop_duplicates())
+        column.altair_chart(
+            alt.Chart(rows, title=f"{board}: age of open tickets by state")
+            .mark_point(size=70, filled=True, opacity=0.75)
+            .encode(
+                x=alt.X("state:N", title="State (workflow order)", sort=order, axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("age_days:Q", title="Age since commitment (days)"),
+                color=alt.Color(
+                    "band:N",
+                    title="Age vs cycle time",
+                    scale=alt.Scale(domain=list(AGE_BANDS), range=list(AGE_BAND_COLOURS)),
+                ),
+                shape=alt.Shape(
+                    "aging_alert:N",
+                    title="Aging alert open",
+                    scale=alt.Scale(domain=[False, True], range=["circle", "diamond"]),
+                ),
+                tooltip=ticket,
+            ),
+            width="stretch",
+        )
     st.dataframe(
-        aging,
+        aging.drop(columns="position"),
         hide_index=True,
         width="stretch",
-        column_config={
-            name: st.column_config.NumberColumn(name.replace("_days", " (days)"), format="%.1f")
-            for name in ("age_days", "time_in_state_days", "p50_days", "p85_days", "p95_days")
-        },
+        column_config=COLUMNS,
     )
 
     st.subheader("History")
@@ -75,10 +134,13 @@ def aging() -> None:
     except FlowmeterError:  # the warning above already said why
         st.write("Histories show again once the store can be read.")
         return
-    for _, ticket in shown.iterrows():
-        label = f"{ticket['ticket_id']} · {ticket['state']} · {days(ticket['age_days'])} · {ticket['band']}"
+    for _, row in shown.iterrows():
+        label = (
+            f"{row['ticket_id']} · {row['state']} · {days(row['age_days'])} since commitment · {row['band']} · "
+            f"{days(row['time_in_state_days'])} in state" + (" · aging alert" if row["aging_alert"] else "")
+        )
         with st.expander(label):
-            visits = history[history["ticket_id"] == ticket["ticket_id"]]
+            visits = history[history["ticket_id"] == row["ticket_id"]]
             st.dataframe(visits.drop(columns="ticket_id"), hide_index=True, width="stretch")
 
 

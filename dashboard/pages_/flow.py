@@ -1,6 +1,8 @@
 """Flow: the bottleneck in words (the queue state with the most wait in the range, and whether
-that wait is growing), the cumulative flow diagram, WIP over time and time in state (wait vs.
-active). Selects from the documented views only."""
+that wait is growing), then per board (side by side, never interleaved) its cumulative flow
+diagram, arrivals-based or end-of-day state, and its WIP over time, each board's states in
+workflow order with colours by state category (dashboard/colours.py); then time in state
+(wait vs. active). Selects from the documented views only."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard.colours import CATEGORY_COLOURS, state_colours
 from dashboard.filters import filters, refresh_every
 from dashboard.reading import load
 from dashboard.text import EMPTY_HINT
@@ -20,6 +23,21 @@ st.caption(
     "team and ticket type do not. The bottleneck and time in state follow every filter."
 )
 TREND_DAYS = 7  # growing = the range's last 7 days against the 7 before
+PER_ROW = 3  # boards side by side
+# The two cumulative flow diagrams, by the toggle's words: (view, one line on what it shows).
+CFD_KINDS = {
+    "Arrivals": (
+        "cfd_arrivals_daily",
+        "Each line counts the tickets that have reached that state or a later one by the end of the day; "
+        "a ticket that moves back stays counted, so lines never go down (the CFD ActionableAgile and "
+        "jira-agile-metrics draw). Vertical gap: work between two states; horizontal gap: about how long it takes.",
+    ),
+    "State at end of day": (
+        "cfd_daily",
+        "Each band holds the tickets in that state at the end of the day (a line: that state or a later one); "
+        "a ticket that moves back leaves the later bands, so they can shrink.",
+    ),
+}
 
 
 def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
@@ -46,9 +64,56 @@ def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
     return text
 
 
+def _board_charts(board: str, states: pd.DataFrame, cfd: pd.DataFrame, wip: pd.DataFrame, kind: str) -> None:
+    """One board's CFD and WIP lines: its states in workflow order, each with its category's shade."""
+    order = list(states["state"])
+    colours = state_colours(list(states["category"]))
+    scale = alt.Scale(domain=order, range=colours)
+    day = alt.Tooltip("day:T", title="day (UTC)")
+    mine = cfd[cfd["board"] == board]
+    st.altair_chart(
+        alt.Chart(mine, title=f"{board}: cumulative flow ({kind.lower()})")
+        .mark_area()
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("tickets:Q", title="Tickets in this state or later"),
+            y2="below:Q",
+            color=alt.Color("state:N", title="State", scale=scale, sort=order),
+            tooltip=[
+                "state",
+                day,
+                alt.Tooltip("tickets:Q", title="this state or later"),
+                alt.Tooltip("in_band:Q", title="in this band"),
+            ],
+        ),
+        width="stretch",
+    )
+    # WIP counts queue and active states only: the legend lists those, in the same colours as the CFD.
+    working = [(s, c) for s, c in zip(order, colours, strict=True) if s in set(wip["state"])]
+    st.altair_chart(
+        alt.Chart(wip[wip["board"] == board], title=f"{board}: WIP at the end of each day")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("wip:Q", title="Tickets in progress"),
+            color=alt.Color(
+                "state:N",
+                title="State",
+                scale=alt.Scale(domain=[s for s, _ in working], range=[c for _, c in working]),
+                sort=[s for s, _ in working],
+            ),
+            tooltip=["state", day, "wip:Q"],
+        ),
+        width="stretch",
+    )
+
+
 @st.fragment(run_every=refresh_every())
 def flow() -> None:
     f = filters()
+    # The toggle is drawn above the charts, further down; its choice (session state) picks the view now.
+    kind = st.session_state.get("cfd_kind") or next(iter(CFD_KINDS))
+    cfd_view, cfd_caption = CFD_KINDS[kind]
     # Windows of whole days ending on the range's last complete UTC day (today is still filling up and
     # would make any queue look like it shrinks): the last 7 days, and the 7 before them.
     trend_end = min(f.end, datetime.now(UTC).date() - timedelta(days=1))
@@ -57,11 +122,17 @@ def flow() -> None:
     data = load(
         "flow",
         {
-            "cfd": f"SELECT c.board, c.state, c.board || ' · ' || c.state AS band, b.position, c.day, c.tickets "
-            f"FROM cfd_daily c JOIN board_states b USING (board, state) "
-            f"WHERE {f.where(board='c.board', day='c.day')} ORDER BY c.day, c.board, b.position",
-            "wip": f"SELECT board, state, board || ' · ' || state AS band, day, wip FROM wip_daily "
-            f"WHERE {f.where(day='day')} ORDER BY day",
+            # Every state of each board shown, in workflow order: the colours come from these, not the rows.
+            "states": f"SELECT board, state, category, position FROM board_states WHERE {f.where()} "
+            "ORDER BY board, position",
+            # A band runs from the next state's line (below) up to this state's (tickets).
+            "cfd": f"SELECT c.board, c.state, c.day, c.tickets, coalesce(lead(c.tickets) OVER next_state, 0) AS below, "
+            f"c.tickets - coalesce(lead(c.tickets) OVER next_state, 0) AS in_band "
+            f"FROM {cfd_view} c JOIN board_states b USING (board, state) "
+            f"WHERE {f.where(board='c.board', day='c.day')} "
+            "WINDOW next_state AS (PARTITION BY c.board, c.day ORDER BY b.position) "
+            "ORDER BY c.board, c.day, b.position",
+            "wip": f"SELECT board, state, day, wip FROM wip_daily WHERE {f.where(day='day')} ORDER BY board, day",
             "time": f"SELECT state, category, sum(duration_days) AS days FROM state_visits "
             f"WHERE category IN ('queue', 'active') AND {f.ticket_where(time='entered_at')} "
             f"GROUP BY state, category ORDER BY days DESC",
@@ -103,37 +174,27 @@ def flow() -> None:
             },
         )
 
-    tooltip = ["board", "state", alt.Tooltip("day:T", title="day (UTC)")]
-    st.altair_chart(
-        alt.Chart(data["cfd"], title="Cumulative flow")
-        .mark_area()
-        .encode(
-            x=alt.X("day:T", title="Day (UTC)"),
-            y=alt.Y("tickets:Q", title="Tickets", stack=True),
-            color=alt.Color("band:N", title="Board · state", sort=alt.SortField("position", order="descending")),
-            order=alt.Order("position:Q", sort="descending"),
-            tooltip=[*tooltip, "tickets:Q"],
-        ),
-        width="stretch",
-    )
-    st.altair_chart(
-        alt.Chart(data["wip"], title="WIP at the end of each day")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("day:T", title="Day (UTC)"),
-            y=alt.Y("wip:Q", title="Tickets in progress"),
-            color=alt.Color("band:N", title="Board · state"),
-            tooltip=[*tooltip, "wip:Q"],
-        ),
-        width="stretch",
-    )
+    st.radio("Cumulative flow", list(CFD_KINDS), horizontal=True, key="cfd_kind")
+    st.caption(f"**{kind}:** {cfd_caption}")
+    boards = data["states"].groupby("board", sort=True)
+    for row_start in range(0, boards.ngroups, PER_ROW):
+        columns = st.columns(min(PER_ROW, boards.ngroups))
+        for column, (board, states) in zip(columns, list(boards)[row_start : row_start + PER_ROW], strict=False):
+            with column:
+                _board_charts(str(board), states, data["cfd"], data["wip"], kind)
     st.altair_chart(
         alt.Chart(data["time"], title="Time in state: wait vs. active")
         .mark_bar()
         .encode(
             x=alt.X("state:N", title="State", sort="-y"),
             y=alt.Y("days:Q", title="Total days", stack=True),
-            color=alt.Color("category:N", title="Kind"),
+            color=alt.Color(
+                "category:N",
+                title="Kind",
+                scale=alt.Scale(
+                    domain=["queue", "active"], range=[CATEGORY_COLOURS["queue"], CATEGORY_COLOURS["active"]]
+                ),
+            ),
             tooltip=["state", "category", alt.Tooltip("days:Q", format=".1f", title="days")],
         ),
         width="stretch",
