@@ -72,7 +72,9 @@ def alerts(
     Reads the alert_list view (the episodes not resolved; every one with --all) through the
     running worker, else from the file. The notices column says how delivery to the routes went
     ("re-sent": attempts that may have reached a receiver twice; it deduplicates on the notice
-    id); the Alerts page of the dashboard shows the tickets of each alert.
+    id); the Alerts page of the dashboard shows the tickets of each alert. The table says what was
+    seen against what was crossed in words: whole tickets, or ages in days (hours below a day);
+    csv and json give the numbers (value, threshold) and their unit.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from analytics import client
