@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -22,7 +22,7 @@ from flowcore.errors import FlowmeterError
 
 ALL = "All"
 FILTER_COLUMNS = ("board", "team", "ticket_type")
-URL = "query-params"  # a widget's `bind`: its value lives in the URL under its key
+URL: Literal["query-params"] = "query-params"  # a widget's `bind`: its value lives in the URL under its key
 # Who a ticket counts for under a team filter (docs/metrics.md, ticket_teams): the choice as the sidebar
 # and the URL name it (a bound widget puts its option text in the URL), and in words.
 FINISHER, ANY_TEAM = "finished it", "worked on it"
@@ -124,7 +124,8 @@ def filters() -> Filters:
     picked = state.get("date_range") or default_range()
     start, end = (picked[0], picked[-1]) if len(picked) else default_range()
     board, team, ticket_type = (None if state.get(key, ALL) == ALL else state[key] for key in FILTER_COLUMNS)
-    attribution = state.get("attribution") if state.get("attribution") in ATTRIBUTIONS else FINISHER
+    picked_rule = state.get("attribution")
+    attribution = picked_rule if isinstance(picked_rule, str) and picked_rule in ATTRIBUTIONS else FINISHER
     return Filters(board, team, ticket_type, start=start, end=end, attribution=attribution)
 
 
