@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 import pytest
@@ -89,6 +90,10 @@ def check_filter_survives_page_change(page, up: Up, errors: list[str]) -> None:
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def shows(box, value: str) -> bool:
+    return box.input_value() == value
+
+
 def check_url_opens_the_filters_it_names(page, up: Up, errors: list[str]) -> None:
     """A shared link: the demo's checkout board, team storefront, bugs, a date range and Delivery's
     own Environments choice, all from the URL; then a reload keeps them."""
@@ -114,8 +119,9 @@ def check_url_opens_the_filters_it_names(page, up: Up, errors: list[str]) -> Non
         assert wait_rendered(page, "Delivery").exception is None
         wait_settled(page, timeout=8)
         for name, value in (("Board", "checkout"), ("Team", "storefront"), ("Ticket type", "bug")):
-            box = sidebar.get_by_role("combobox", name=name)
-            wait_until(lambda box=box, value=value: box.input_value() == value, 10, f"{name} to show {value} ({how})")
+            wait_until(
+                partial(shows, sidebar.get_by_role("combobox", name=name), value), 10, f"{name}: {value} ({how})"
+            )
         dates = [box.input_value() for box in sidebar.get_by_test_id("stDateInput").locator("input").all()]
         assert dates == [first.isoformat(), last.isoformat()], (how, dates)
         assert page.get_by_role("radio", name="all").is_checked(), how

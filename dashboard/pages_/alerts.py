@@ -75,7 +75,8 @@ def _highlight(linked: str | None):
 
 def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> None:
     is_linked = alert["alert_id"] == linked
-    label = f"{alert_title(alert)} · {alert_level(alert)} · {alert['status']} · started {when(alert['started_at'])}" + (
+    status = "" if alert["status"] == "recovering" else f" · {alert['status']}"  # the level says recovering
+    label = f"{alert_title(alert)} · {alert_level(alert)}{status} · started {when(alert['started_at'])}" + (
         " · linked" if is_linked else ""
     )
     with st.expander(label, expanded=is_linked, icon=":material/link:" if is_linked else None):
@@ -100,7 +101,12 @@ def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> 
 
 
 def _section(alerts: pd.DataFrame, deliveries: pd.DataFrame, linked: str | None) -> None:
-    st.dataframe(alert_table(alerts).style.apply(_highlight(linked), axis=1), hide_index=True, width="stretch")
+    st.dataframe(
+        alert_table(alerts).style.apply(_highlight(linked), axis=1),
+        hide_index=True,
+        width="stretch",
+        column_config={"level": st.column_config.TextColumn(width="medium")},  # "breach, recovering"
+    )
     shown = alerts.head(SHOWN)
     if linked in set(alerts["alert_id"]) and linked not in set(shown["alert_id"]):
         shown = pd.concat([shown, alerts[alerts["alert_id"] == linked]])

@@ -22,19 +22,22 @@ SHADE = alt.Opacity(
     "production:N", title="Environment", scale=alt.Scale(domain=["production", "other"], range=[1, 0.4])
 )
 
-scope_choice = st.radio(
-    "Environments",
-    list(ENVIRONMENTS),
-    key="environments",
-    bind=URL,
-    horizontal=True,
-    help="Which deploys the figures below the DORA keys count. The DORA keys are always production only.",
-)
+SERVICE = alt.Color("service:N", title="Service", scale=alt.Scale(scheme="tableau10"))  # distinct hues
 
 
 @st.fragment(run_every=refresh_every())
 def delivery() -> None:
     f = filters()
+    keys = st.container()  # the DORA keys go first on the page, drawn once the data is read
+    st.subheader("In the date range")
+    scope_choice = st.radio(
+        "Environments",
+        list(ENVIRONMENTS),
+        key="environments",
+        bind=URL,
+        horizontal=True,
+        help="Which deploys the figures below count. The DORA keys above are always production only.",
+    )
     env = "is_production" if scope_choice == "production" else "TRUE"
     shade = "CASE WHEN is_production THEN 'production' ELSE 'other' END AS production"
     data = load(
@@ -58,10 +61,10 @@ def delivery() -> None:
     )
     if data is None:
         return
-    dora_keys(data["dora"])
+    with keys:
+        dora_keys(data["dora"])
 
     scope = f"{ENVIRONMENTS[scope_choice].capitalize()}, deploys finished {f.start} – {f.end} (UTC)"
-    st.subheader("In the date range")
     st.caption(f"{scope}. Deploys carry no board, team or type: those filters do not apply here.")
     totals = data["totals"]
     if totals.empty:
@@ -92,7 +95,7 @@ def delivery() -> None:
         .encode(
             x=alt.X("day:T", title="Day (UTC)", axis=days),
             y=alt.Y("sum(deploys):Q", title="Deploys"),
-            color=alt.Color("service:N", title="Service"),
+            color=SERVICE,
             opacity=SHADE,
             tooltip=[
                 "service",
@@ -112,9 +115,8 @@ def delivery() -> None:
             .encode(
                 x=alt.X("deployed_at:T", title="Deployed (UTC)", axis=days),
                 y=alt.Y("lead_time_hours:Q", title="Lead time (hours)"),
-                color=alt.Color("service:N", title="Service"),
+                color=SERVICE,
                 opacity=SHADE,
-                shape=alt.Shape("environment:N", title="Environment"),
                 tooltip=[
                     "service",
                     "environment",

@@ -43,7 +43,12 @@ def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
             f"{'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}{total} open. "
             "The board and team filters apply."
         )
-        st.dataframe(alert_table(top), hide_index=True, width="stretch")
+        st.dataframe(
+            alert_table(top),
+            hide_index=True,
+            width="stretch",
+            column_config={"level": st.column_config.TextColumn(width="medium")},  # "breach, recovering"
+        )
     st.page_link(
         "pages_/alerts.py", label="All alerts, their tickets and deliveries", icon=":material/notifications_active:"
     )
@@ -111,13 +116,13 @@ def overview() -> None:
     cols[2].metric(
         "Done, last 7 days",
         f"{int(done['last_7']):,}",
-        delta=f"{int(done['last_7'] - done['previous_7']):+,} vs the 7 days before",
+        delta=f"{int(done['last_7'] - done['previous_7']):+,} vs 7 days before",
         delta_color="off",
         help="Tickets that reached done in the 7 x 24 hours up to now, against the 7 x 24 hours before them "
         "(equal spans). Board, team and type apply; the date range does not.",
     )
     cols[3].metric(
-        "Done, the 7 days before",
+        "Done, 7 days before",
         f"{int(done['previous_7']):,}",
         help="Tickets that reached done between 14 and 7 days ago (7 x 24 hours).",
     )
