@@ -42,6 +42,8 @@ QUERIES = {
     "ORDER BY time_in_state_days DESC LIMIT 100",
     "ticket_flow": "SELECT count(*), avg(cycle_time_days), avg(flow_efficiency) FROM ticket_flow "
     "WHERE board = 'board1' AND done_at >= fm_now() - INTERVAL 30 DAY",
+    "ticket_teams": "SELECT count(DISTINCT ticket_id) FROM ticket_teams WHERE board = 'board1' AND team = 'team3' "
+    "AND done_at >= fm_now() - INTERVAL 7 DAY",
     "board_states": "SELECT * FROM board_states WHERE board = 'board1'",
     "wip_now": "SELECT * FROM wip_now WHERE board = 'board1'",
     "wip_daily": "SELECT * FROM wip_daily WHERE board = 'board1' AND day >= fm_now()::DATE - 30",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.text import given, minutes, when
+from dashboard.text import age, count, given, minutes, when
 
 ALERT_COLUMNS = (
     "alert_id, kind, level, board, limit_name, array_to_string(states, ' + ') AS states, team, person, "
@@ -17,18 +17,16 @@ ALERT_COLUMNS = (
 OPEN_ORDER = "CASE level WHEN 'breach' THEN 0 WHEN 'aging' THEN 1 ELSE 2 END, started_at, alert_id"
 
 
-def _hours_or_days(seconds: float) -> str:
-    return f"{seconds / 86400:.1f} d" if seconds >= 86400 else f"{seconds / 3600:.1f} h"
-
-
 def alert_against(row: pd.Series) -> str:
     """What was seen against what was crossed, in the alert's own unit."""
     if row["kind"] == "aging":
-        return f"{_hours_or_days(row['value'])} in state vs p85 {_hours_or_days(row['threshold'])}"
-    limit = f"{int(row['wip_limit'])}" if given(row["wip_limit"]) else ""
+        return f"{age(row['value'])} in state vs p85 {age(row['threshold'])}"
+    limit = count(row["wip_limit"]) if given(row["wip_limit"]) else ""
     if row["level"] == "warning":
-        return f"WIP {row['value']:g} vs warn at {row['threshold']:g}" + (f" (limit {limit})" if limit else "")
-    return f"WIP {row['value']:g} vs limit {limit or format(row['threshold'], 'g')}"
+        return f"WIP {count(row['value'])} vs warn at {count(row['threshold'])}" + (
+            f" (limit {limit})" if limit else ""
+        )
+    return f"WIP {count(row['value'])} vs limit {limit or count(row['threshold'])}"
 
 
 def alert_scope_label(row: pd.Series) -> str:
@@ -36,6 +34,21 @@ def alert_scope_label(row: pd.Series) -> str:
     if row["kind"] == "aging" and given(row["ticket_id"]):
         parts.append(f"ticket {row['ticket_id']}")
     return ", ".join(parts) or "whole board"
+
+
+def alert_title(row: pd.Series) -> str:
+    """What an alert is about, in words: 'pay · Review limit' for a WIP rule (with its team or person),
+    'Y · In Progress on ops' for an aging ticket."""
+    if row["kind"] == "aging" and given(row["ticket_id"]):
+        return f"{row['ticket_id']} · {row['states']} on {row['board']}"
+    who = ", ".join(f"{w} {row[w]}" for w in ("team", "person") if given(row[w]))
+    return f"{row['board']} · {row['limit_name']} limit" + (f" ({who})" if who else "")
+
+
+def alert_level(row: pd.Series) -> str:
+    """The level, with 'recovering' when the condition has cleared and the cooldown runs: a red
+    breach row that is already getting better says so in the row."""
+    return f"{row['level']}, recovering" if row["status"] == "recovering" else str(row["level"])
 
 
 def alert_status(row: pd.Series) -> str:
@@ -56,7 +69,7 @@ def alert_delivery(row: pd.Series) -> str:
 
 
 def alert_peak(row: pd.Series) -> str:
-    return _hours_or_days(row["peak_value"]) if row["kind"] == "aging" else f"{row['peak_value']:g}"
+    return age(row["peak_value"]) if row["kind"] == "aging" else count(row["peak_value"])
 
 
 ALERT_TABLE = (
@@ -80,7 +93,7 @@ def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "level": row["level"],
+                "level": alert_level(row),
                 "board": row["board"],
                 "limit": row["limit_name"],
                 "states": row["states"],

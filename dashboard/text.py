@@ -17,6 +17,23 @@ def days(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.1f} d"
 
 
+def age(seconds: float | None) -> str:
+    """How long something has been (in a state, open, waiting), by one rule on every page: days to
+    one decimal from 1 day up ('1.5 d'), hours to one decimal below ('7.2 h')."""
+    if seconds is None or pd.isna(seconds):
+        return "—"
+    return f"{seconds / 86400:.1f} d" if seconds >= 86400 else f"{seconds / 3600:.1f} h"
+
+
+def age_hours(hours: float | None) -> str:
+    return age(None if hours is None or pd.isna(hours) else hours * 3600)
+
+
+def count(value: Any) -> str:
+    """A number of things (tickets, deploys, a WIP limit): a whole number, '—' when there is none."""
+    return "—" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
 def percent(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.0%}"
 

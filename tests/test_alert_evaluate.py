@@ -185,6 +185,10 @@ def test_flowmeter_alerts_lists_open_breaches_from_the_file(tmp_path, monkeypatc
         for kind in ("wip", "aging")
     }
     assert "breach" in by_kind["wip"] and by_kind["aging"].startswith("No open alerts")
+    # The table says whole tickets: 2 in Review against a limit of 1, never "2.0 / 1.0".
+    header, row = by_kind["wip"].splitlines()[0], by_kind["wip"].splitlines()[2]
+    assert header.split()[:6] == ["level", "board", "limit", "ticket", "seen", "against"]
+    assert "2 tickets  1 ticket " in row and ".0" not in row
     # Resolved: not open any more, but --all still lists it.
     store, evaluator = make(tmp_path, WipLimit("pay", ("Review",), 1, name="Review"), cooldown=0)
     land(store, move("R2", "Review", "QA", 3))

@@ -1,13 +1,18 @@
 """Every dashboard page in a real browser: `flowmeter up --demo`, then headless Chromium opens each
 page in dashboard.navigation.PAGES (so a page added there is covered here without a change), waits
 for its real content, saves a full-page screenshot to test-artifacts/browser/ and checks that no
-page shows a Streamlit exception or throws in JavaScript. Then one behaviour: a Board chosen in
-the sidebar is still chosen after moving to another page through the sidebar."""
+page shows a Streamlit exception or throws in JavaScript. Then two behaviours: a Board chosen in
+the sidebar is still chosen after moving to another page through the sidebar and is in the
+URL; a URL with filters (a shared link) opens the page with those filters set, and a reload
+keeps them."""
 
 from __future__ import annotations
 
 import re
 import socket
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from urllib.parse import urlencode
 
 import pytest
 
@@ -68,18 +73,60 @@ def check_filter_survives_page_change(page, up: Up, errors: list[str]) -> None:
     page.get_by_role("option", name=chosen, exact=True).click()
     wait_until(lambda: board.input_value() == chosen, 10, f"the Board filter to show {chosen}")
     wait_settled(page, timeout=10)  # the rerun with the new filter has finished
+    wait_until(lambda: f"board={chosen}" in page.url, 10, f"the URL to name board={chosen}: {page.url}")
 
     sidebar.locator(f'[data-testid=stSidebarNav] a[href="{up.page_url(second)}"]').click()
     wait_until(
-        lambda: page.evaluate("location.href").rstrip("/") == up.page_url(second).rstrip("/"),
+        lambda: page.evaluate("location.origin + location.pathname").rstrip("/") == up.page_url(second).rstrip("/"),
         15,
         f"the sidebar link to take the browser to {second_title}",
     )
     assert wait_rendered(page, second_title).exception is None
     wait_until(lambda: board.input_value() == chosen, 10, f"the Board filter to still show {chosen} on {second_title}")
+    wait_until(lambda: f"board={chosen}" in page.url, 10, f"the URL on {second_title} to keep board={chosen}")
     wait_settled(page, timeout=8)
     screenshot(page, SHOTS / "filter-after-page-change.png", full_page=False)
     assert page.get_by_test_id("stException").count() == 0
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def shows(box, value: str) -> bool:
+    return box.input_value() == value
+
+
+def check_url_opens_the_filters_it_names(page, up: Up, errors: list[str]) -> None:
+    """A shared link: the demo's checkout board, team storefront, bugs, a date range and Delivery's
+    own Environments choice, all from the URL; then a reload keeps them."""
+    today = datetime.now(UTC).date()
+    first, last = today - timedelta(days=6), today
+    query = urlencode(
+        [
+            ("board", "checkout"),
+            ("team", "storefront"),
+            ("ticket_type", "bug"),
+            ("date_range", first.isoformat()),
+            ("date_range", last.isoformat()),
+            ("environments", "all"),
+        ]
+    )
+    url = f"{up.url}/delivery?{query}"
+    sidebar = page.get_by_test_id("stSidebar")
+    for how in ("opened", "reloaded"):
+        if how == "opened":
+            page.goto(url, wait_until="commit")
+        else:
+            page.reload(wait_until="commit")
+        assert wait_rendered(page, "Delivery").exception is None
+        wait_settled(page, timeout=8)
+        for name, value in (("Board", "checkout"), ("Team", "storefront"), ("Ticket type", "bug")):
+            wait_until(
+                partial(shows, sidebar.get_by_role("combobox", name=name), value), 10, f"{name}: {value} ({how})"
+            )
+        dates = [box.input_value() for box in sidebar.get_by_test_id("stDateInput").locator("input").all()]
+        assert dates == [first.isoformat(), last.isoformat()], (how, dates)
+        assert page.get_by_role("radio", name="all").is_checked(), how
+        screenshot(page, SHOTS / f"url-filters-{how}.png", full_page=True)
+        assert page.get_by_test_id("stException").count() == 0, how
     assert not errors, f"JavaScript errors: {errors}"
 
 
@@ -96,7 +143,7 @@ def test_without_chromium_the_browser_code_says_so_in_one_sentence(monkeypatch):
             pass
 
 
-def test_every_page_renders_in_chromium_without_errors_and_filters_survive_page_changes(tmp_path):
+def test_every_page_renders_in_chromium_without_errors_and_filters_survive_page_changes_and_links(tmp_path):
     try:
         require_chromium()
     except ChromiumMissing as exc:  # a fresh machine without it must hear why, not skip silently
@@ -116,6 +163,7 @@ def test_every_page_renders_in_chromium_without_errors_and_filters_survive_page_
             open_every_page(page, up, errors)
             try:
                 check_filter_survives_page_change(page, up, errors)
+                check_url_opens_the_filters_it_names(page, up, errors)
             except BaseException:
                 screenshot(page, SHOTS / "filter-failure.png", full_page=True)
                 raise

@@ -250,7 +250,8 @@ def test_ticket_to_production_from_commitment_to_first_production_success(store)
 
 # ---- dora_summary -------------------------------------------------------------------
 def summary(store: Store) -> dict[str, tuple]:
-    return {r[0]: r[1:] for r in rows(store, "SELECT * FROM dora_summary")}
+    columns = "metric, value, unit, band, window_days, deploys_considered, sample_size"
+    return {r[0]: r[1:] for r in rows(store, f"SELECT {columns} FROM dora_summary")}
 
 
 def test_dora_summary_all_four_keys_production_only(store):
@@ -418,6 +419,28 @@ def test_dora_summary_recovery_time_bands(store, episodes, median, band, n_deplo
         n_deploys,
         len(episodes),
     )
+
+
+@pytest.mark.parametrize(
+    "first_hours_ago, successes, covered",
+    [
+        # 14 days of data: 28 successes / 14 d = 2.0 a day (not 28 / 30 = 0.93).
+        (14 * 24, 28, 14.0),
+        # A first deploy 6 h ago: at least 1 day, so 3 successes read 3.0 a day, not 12.
+        (6, 3, 1.0),
+        # 40 days of data: the window's 30 days.
+        (40 * 24, 3, 30.0),
+    ],
+)
+def test_dora_summary_frequency_divides_by_the_days_the_data_covers(store, first_hours_ago, successes, covered):
+    # The first deploy is a staging failure: the data covers from it, whatever its environment or status.
+    events = [deploy("first", "failure", before(first_hours_ago), environment="staging")]
+    events += [deploy(f"ok{k}", "success", before(k + 0.5)) for k in range(successes)]
+    land(store, *events)
+    [(value, days_covered)] = rows(
+        store, "SELECT value, days_covered FROM dora_summary WHERE metric = 'deployment_frequency'"
+    )
+    assert (value, days_covered) == (pytest.approx(successes / covered), pytest.approx(covered))
 
 
 def test_dora_summary_without_any_deploys_has_no_bands(store):

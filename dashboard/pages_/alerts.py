@@ -13,10 +13,10 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.alert_text import ALERT_COLUMNS, OPEN_ORDER, alert_delivery, alert_table
+from dashboard.alert_text import ALERT_COLUMNS, OPEN_ORDER, alert_delivery, alert_level, alert_table, alert_title
 from dashboard.filters import filters, refresh_every
 from dashboard.reading import load
-from dashboard.text import when
+from dashboard.text import age_hours, when
 
 st.title("Alerts")
 st.caption(
@@ -26,6 +26,9 @@ st.caption(
 SHOWN = 50  # alerts with a details expander, per section
 HISTORY_ROWS = 1000  # resolved alerts listed
 TICKET_COLUMNS = ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
+BREACH = "background-color: #f8d7da"  # red: over the limit now
+EASING = "background-color: #fde8cf"  # amber: was over the limit, kept again, the cooldown runs
+LINKED = "background-color: #fff3cd"
 DELIVERY_COLUMNS = (
     "notice, route, route_kind, status, attempts, resends, created_at, next_attempt_at, delivered_at, last_error"
 )
@@ -50,15 +53,19 @@ def _tickets(raw: str | None) -> pd.DataFrame:
     except ValueError:
         rows = []
     rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
-    return pd.DataFrame(rows).reindex(columns=TICKET_COLUMNS)
+    tickets = pd.DataFrame(rows).reindex(columns=TICKET_COLUMNS)
+    tickets["age"] = [age_hours(h) for h in tickets["age_hours"]]  # the one age rule (dashboard/text.py)
+    return tickets.drop(columns="age_hours")
 
 
 def _highlight(linked: str | None):
     def paint(row: pd.Series) -> list[str]:
         if row["alert_id"] == linked:
-            colour = "background-color: #fff3cd"
-        elif row["level"] == "breach" and not row["status"].startswith("resolved"):
-            colour = "background-color: #f8d7da"
+            colour = LINKED
+        elif row["level"] == "breach" and row["status"] == "open":
+            colour = BREACH
+        elif row["level"] == "breach, recovering":
+            colour = EASING
         else:
             colour = ""
         return [colour] * len(row)
@@ -68,23 +75,21 @@ def _highlight(linked: str | None):
 
 def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> None:
     is_linked = alert["alert_id"] == linked
-    label = (
-        f"{alert['level']} · {alert['board']} · {alert['limit_name']} · {alert['status']} · "
-        f"started {when(alert['started_at'])} · {alert['alert_id']}" + (" · linked" if is_linked else "")
+    status = "" if alert["status"] == "recovering" else f" · {alert['status']}"  # the level says recovering
+    label = f"{alert_title(alert)} · {alert_level(alert)}{status} · started {when(alert['started_at'])}" + (
+        " · linked" if is_linked else ""
     )
     with st.expander(label, expanded=is_linked, icon=":material/link:" if is_linked else None):
-        st.markdown(f"**States:** {alert['states']} · **delivery:** {alert_delivery(alert)}")
+        st.markdown(
+            f"**States:** {alert['states']} · **delivery:** {alert_delivery(alert)} · "
+            f"**alert id:** `{alert['alert_id']}`"
+        )
         tickets = _tickets(alert["tickets"])
         st.markdown(f"**Tickets when it fired** ({len(tickets)})")
         if tickets.empty:
             st.write("None recorded.")
         else:
-            st.dataframe(
-                tickets,
-                hide_index=True,
-                width="stretch",
-                column_config={"age_hours": st.column_config.NumberColumn("age (h)", format="%.1f")},
-            )
+            st.dataframe(tickets, hide_index=True, width="stretch")
         mine = deliveries[deliveries["alert_id"] == alert["alert_id"]].drop(columns="alert_id").reset_index(drop=True)
         st.markdown(f"**Deliveries** ({len(mine)})")
         if mine.empty:
@@ -96,7 +101,12 @@ def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> 
 
 
 def _section(alerts: pd.DataFrame, deliveries: pd.DataFrame, linked: str | None) -> None:
-    st.dataframe(alert_table(alerts).style.apply(_highlight(linked), axis=1), hide_index=True, width="stretch")
+    st.dataframe(
+        alert_table(alerts).style.apply(_highlight(linked), axis=1),
+        hide_index=True,
+        width="stretch",
+        column_config={"level": st.column_config.TextColumn(width="medium")},  # "breach, recovering"
+    )
     shown = alerts.head(SHOWN)
     if linked in set(alerts["alert_id"]) and linked not in set(shown["alert_id"]):
         shown = pd.concat([shown, alerts[alerts["alert_id"] == linked]])
@@ -190,7 +200,15 @@ def alerts() -> None:
         if limits.empty:
             st.write("None. Add `[[boards.<name>.wip_limits]]` entries to the settings file (docs/workflow.md).")
         else:
-            st.dataframe(limits, hide_index=True, width="stretch")
+            st.dataframe(
+                limits,
+                hide_index=True,
+                width="stretch",
+                column_config={  # whole tickets: pandas reads a column with a NULL as float ("8.000000")
+                    "wip_limit": st.column_config.NumberColumn("limit", format="%d"),
+                    "warn_at": st.column_config.NumberColumn("warn at", format="%d"),
+                },
+            )
 
 
 alerts()

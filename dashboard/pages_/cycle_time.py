@@ -17,7 +17,15 @@ st.title("Cycle time")
 @st.fragment(run_every=refresh_every())
 def cycle_time() -> None:
     f = filters()
-    finished = f"is_done AND {f.ticket_where(time='done_at')}"
+    finished = f"is_done AND {f.ticket_where(time='done_at', ticket='ticket_id')}"
+    # throughput_daily counts a ticket for the team that finished it; under "any team that worked on it"
+    # the day's count comes from the same finished tickets as the rest of the page (zero days filled below).
+    throughput = (
+        f"SELECT done_at::DATE AS day, count(*) AS done FROM ticket_flow WHERE {finished} GROUP BY day ORDER BY day"
+        if f.any_team
+        else f"SELECT day, sum(done) AS done FROM throughput_daily "
+        f"WHERE {f.ticket_where()} AND {f.where(board=None, day='day')} GROUP BY day ORDER BY day"
+    )
     data = load(
         "cycle_time",
         {
@@ -27,8 +35,7 @@ def cycle_time() -> None:
             "pct": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50, "
             f"quantile_cont(cycle_time_days, 0.85) AS p85, quantile_cont(cycle_time_days, 0.95) AS p95 "
             f"FROM ticket_flow WHERE {finished}",
-            "throughput": f"SELECT day, sum(done) AS done FROM throughput_daily "
-            f"WHERE {f.ticket_where()} AND {f.where(board=None, day='day')} GROUP BY day ORDER BY day",
+            "throughput": throughput,
         },
         f.params,
     )
@@ -38,6 +45,7 @@ def cycle_time() -> None:
     if done.empty:
         st.info(f"No finished tickets in this range. Send transitions that reach a done state. {EMPTY_HINT}")
         return
+    st.caption(f"Tickets finished {f.start} – {f.end} (UTC). {f.team_rule()}")
     cols = st.columns(4)
     cols[0].metric("Finished", f"{int(pct['tickets']):,}")
     for col, name in zip(cols[1:], ("p50", "p85", "p95")):
@@ -79,8 +87,13 @@ def cycle_time() -> None:
         ),
         width="stretch",
     )
+    per_day = data["throughput"]
+    if f.any_team:  # days without a finished ticket count 0, as throughput_daily has them
+        span = pd.date_range(f.start, min(f.end, pd.Timestamp.now("UTC").date()), freq="D")
+        per_day = per_day.set_index(pd.to_datetime(per_day["day"]))["done"].reindex(span, fill_value=0)
+        per_day = per_day.rename_axis("day").reset_index()
     st.altair_chart(
-        alt.Chart(data["throughput"], title="Throughput per day")
+        alt.Chart(per_day, title="Throughput per day")
         .mark_line(point=True)
         .encode(
             x=alt.X("day:T", title="Day (UTC)"),

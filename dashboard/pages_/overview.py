@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.alert_text import ALERT_COLUMNS, OPEN_ORDER, alert_table
+from dashboard.dora import DORA_SQL, dora_keys
 from dashboard.filters import filters, refresh_every
 from dashboard.reading import load
 from dashboard.text import EMPTY_HINT, days, percent
@@ -15,22 +16,10 @@ from dashboard.text import EMPTY_HINT, days, percent
 st.title("Overview")
 
 TOP_ALERTS = 5
-DORA_LABELS = {
-    "deployment_frequency": "Deployment frequency",
-    "change_lead_time": "Change lead time",
-    "change_failure_rate": "Change failure rate",
-    "failed_deployment_recovery_time": "Recovery time",
-}
-
-
-def _dora_value(row: pd.Series) -> str:
-    if row["value"] is None or pd.isna(row["value"]):
-        return "no data"
-    if row["metric"] == "change_failure_rate":
-        return percent(row["value"])
-    if row["metric"] == "deployment_frequency":
-        return f"{row['value']:.2f} /day"
-    return f"{row['value']:.1f} h"
+# Equal spans (docs/metrics.md, ticket_flow): the 7 x 24 hours up to now against the 7 x 24 before them,
+# so a Monday morning is never a partial week set against a whole one.
+DONE_NOW = "done_at > fm_now() - INTERVAL 7 DAY AND done_at <= fm_now()"
+DONE_BEFORE = "done_at > fm_now() - INTERVAL 14 DAY AND done_at <= fm_now() - INTERVAL 7 DAY"
 
 
 def _highlight_breaches(row: pd.Series) -> list[str]:
@@ -54,7 +43,12 @@ def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
             f"{'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}{total} open. "
             "The board and team filters apply."
         )
-        st.dataframe(alert_table(top), hide_index=True, width="stretch")
+        st.dataframe(
+            alert_table(top),
+            hide_index=True,
+            width="stretch",
+            column_config={"level": st.column_config.TextColumn(width="medium")},  # "breach, recovering"
+        )
     st.page_link(
         "pages_/alerts.py", label="All alerts, their tickets and deliveries", icon=":material/notifications_active:"
     )
@@ -63,17 +57,17 @@ def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
 @st.fragment(run_every=refresh_every())
 def overview() -> None:
     f = filters()
-    week = "date_trunc('week', fm_now())::DATE"
-    finished = f"is_done AND cycle_time_days IS NOT NULL AND {f.ticket_where(time='done_at')}"
+    tickets = f.ticket_where(ticket="ticket_id")  # board, team (by the chosen attribution), type
+    finished = f"is_done AND cycle_time_days IS NOT NULL AND {f.ticket_where(time='done_at', ticket='ticket_id')}"
     scope = f.alert_where()
     data = load(
         "overview",
         {
             "wip": f"SELECT board, state, category, wip, wip_limit, warn_at, over_limit FROM wip_now "
             f"WHERE {f.where()} ORDER BY board, position NULLS LAST",
-            "weeks": f"SELECT coalesce(sum(done) FILTER (WHERE week = {week}), 0) AS this_week, "
-            f"coalesce(sum(done) FILTER (WHERE week = {week} - 7), 0) AS last_week "
-            f"FROM throughput_weekly WHERE {f.ticket_where()}",
+            "open": f"SELECT count(*) AS wip FROM ticket_current WHERE category IN ('queue', 'active') AND {tickets}",
+            "done": f"SELECT count(*) FILTER (WHERE {DONE_NOW}) AS last_7, count(*) FILTER (WHERE {DONE_BEFORE}) "
+            f"AS previous_7 FROM ticket_flow WHERE is_done AND {tickets}",
             # Tickets finished in the date range, the documented way for a range (docs/metrics.md,
             # cycle_time_percentiles): quantile_cont over ticket_flow, all filters as WHERE.
             "cycle": f"SELECT count(*) AS tickets, quantile_cont(cycle_time_days, 0.5) AS p50_days, "
@@ -87,7 +81,7 @@ def overview() -> None:
             f"count(*) FILTER (WHERE level = 'warning') AS warnings, "
             f"count(*) FILTER (WHERE level = 'aging') AS aging FROM open_alerts WHERE {scope}",
             "alerts": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {TOP_ALERTS}",
-            "dora": "SELECT metric, value, unit, band, sample_size FROM dora_summary",
+            "dora": DORA_SQL,
             "fresh": "SELECT max(last_landed_at) AS last_landed_at, "
             "date_diff('second', max(last_landed_at), fm_now()) AS behind_s FROM ingest_status",
         },
@@ -101,33 +95,41 @@ def overview() -> None:
         return
     st.caption(f"Data as of {fresh['last_landed_at']:%Y-%m-%d %H:%M:%S} UTC ({fresh['behind_s']:,} s behind)")
 
-    wip = data["wip"]
-    open_wip = wip[wip["category"].isin(["queue", "active"])]
-    weeks, eff = data["weeks"].iloc[0], data["eff"].iloc[0]
+    wip, done, eff = data["wip"], data["done"].iloc[0], data["eff"].iloc[0]
+    st.caption(
+        f"{f.team_rule()} WIP and done follow the board, team and type filters; the date range applies to "
+        "flow efficiency and cycle time only."
+    )
     cols = st.columns(5)
     cols[0].metric(
         "WIP now",
-        f"{int(open_wip['wip'].sum()):,}",
-        help="Tickets in queue or active states now (wip_now: the board filter applies, team and type do not).",
+        f"{int(data['open']['wip'].iloc[0]):,}",
+        help="Tickets in a queue or active state now. Board, team and type apply; the date range does not.",
     )
     cols[1].metric(
         "States over limit",
         f"{int(wip['over_limit'].fillna(False).sum()):,}",
-        help="States above a limit set on exactly that state; group, team and person limits are in the "
-        "open alerts below.",
+        help="States above a limit set on exactly that state, on the boards shown. Limits are per board and "
+        "state: the team and type filters do not apply. Group, team and person limits are in the open "
+        "alerts below.",
     )
     cols[2].metric(
-        "Done this week",
-        f"{int(weeks['this_week']):,}",
-        delta=f"{int(weeks['this_week'] - weeks['last_week']):+,} vs last week",
+        "Done, last 7 days",
+        f"{int(done['last_7']):,}",
+        delta=f"{int(done['last_7'] - done['previous_7']):+,} vs 7 days before",
         delta_color="off",
-        help="ISO weeks (Monday, UTC) up to now; the date range does not apply.",
+        help="Tickets that reached done in the 7 x 24 hours up to now, against the 7 x 24 hours before them "
+        "(equal spans). Board, team and type apply; the date range does not.",
     )
-    cols[3].metric("Done last week", f"{int(weeks['last_week']):,}")
+    cols[3].metric(
+        "Done, 7 days before",
+        f"{int(done['previous_7']):,}",
+        help="Tickets that reached done between 14 and 7 days ago (7 x 24 hours).",
+    )
     cols[4].metric(
         "Flow efficiency",
         percent(eff["flow_efficiency"]),
-        help=f"Active / (active + wait), averaged over the {eff['finished']} tickets finished in the range.",
+        help=f"Active / (active + wait), averaged over the {eff['finished']} tickets finished in the date range.",
     )
 
     _open_alerts(data["alert_counts"].iloc[0], data["alerts"])
@@ -154,25 +156,24 @@ def overview() -> None:
         )
 
     st.subheader("WIP now against limits")
-    st.caption("Per board and state, now: the board filter applies; team, type and date range do not.")
+    st.caption(
+        "Per board and state, now: limits are set per board and state, so the board filter applies; team, "
+        "type and the date range do not."
+    )
     if wip.empty:
         st.info(f"No work in progress. {EMPTY_HINT}")
     else:
-        st.dataframe(wip.style.apply(_highlight_breaches, axis=1), hide_index=True, width="stretch")
-
-    st.subheader("DORA keys (production, trailing 30 days)")
-    dora = data["dora"].set_index("metric")
-    dora_cols = st.columns(4)
-    for col, (metric, label) in zip(dora_cols, DORA_LABELS.items()):
-        row = dora.loc[metric].copy()
-        row["metric"] = metric
-        col.metric(
-            label,
-            _dora_value(row),
-            delta=row["band"] or "no band",
-            delta_color="off",
-            help=f"Sample: {row['sample_size']} ({row['unit']}).",
+        st.dataframe(
+            wip.style.apply(_highlight_breaches, axis=1),
+            hide_index=True,
+            width="stretch",
+            column_config={  # whole tickets: a column with a NULL limit comes back as float ("8.000000")
+                "wip_limit": st.column_config.NumberColumn("limit", format="%d"),
+                "warn_at": st.column_config.NumberColumn("warn at", format="%d"),
+            },
         )
+
+    dora_keys(data["dora"])
 
 
 overview()

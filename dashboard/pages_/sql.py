@@ -1,7 +1,10 @@
 """SQL: ad hoc read-only queries on the store (through the worker, or the file read-only), with
-a CSV download and a browser of the documented tables and views."""
+the row count and time taken, a CSV download, and a browser of the documented views (what to
+query) before the tables they are built from."""
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
@@ -19,14 +22,17 @@ st.caption(
 sql = st.text_area("Query", value="SELECT * FROM wip_now ORDER BY board, position", key="sql_text", height=140)
 if st.button("Run", type="primary"):
     try:
+        started = time.perf_counter()
         table, truncated = client.query(conf, sql)
-        st.session_state["sql_result"] = (table.to_pandas(), truncated)
+        st.session_state["sql_result"] = (table.to_pandas(), truncated, time.perf_counter() - started)
     except FlowmeterError as exc:
         st.session_state.pop("sql_result", None)
         st.error(str(exc))
 
 if result := st.session_state.get("sql_result"):
-    frame, truncated = result
+    frame, truncated, took = result
+    rows = f"{len(frame):,} row{'' if len(frame) == 1 else 's'}"
+    st.caption(f"{rows}{' (cut at the cap)' if truncated else ''} in {took:.2f} s (the query and its transfer).")
     if truncated:
         st.warning(
             f"Only the first {len(frame):,} rows are shown (the row or size cap); narrow the query for the rest."
@@ -36,15 +42,31 @@ if result := st.session_state.get("sql_result"):
         "Download CSV", frame.to_csv(index=False).encode(), file_name="flowmeter-query.csv", mime="text/csv"
     )
 
-st.subheader("Schema")
+st.subheader("Views")
+st.caption("The documented views: the metrics, one definition each (docs/metrics.md). Query these.")
 try:
     objects = client.schema(conf)
 except FlowmeterError as exc:
     st.warning(str(exc))
     objects = []
-for obj in objects:
+
+
+def _describe(obj: dict) -> None:
     with st.expander(f"{obj['name']} ({obj['kind']})"):
         st.write(obj["description"] or "—")
         st.dataframe(
             [{"column": c["name"], "type": c["type"]} for c in obj["columns"]], hide_index=True, width="stretch"
         )
+
+
+for obj in (o for o in objects if o["kind"] == "view"):
+    _describe(obj)
+tables = [o for o in objects if o["kind"] != "view"]
+if tables:
+    st.subheader("Tables")
+    st.caption(
+        f"{len(tables)} tables the views are built from: landed events, derived rows and bookkeeping. "
+        "Most questions are answered by a view above."
+    )
+    for obj in tables:
+        _describe(obj)

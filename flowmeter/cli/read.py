@@ -45,8 +45,14 @@ def status(broker: str | None, db: Path | None, settings: Path | None) -> None:
 
 # ---- alerts -------------------------------------------------------------------
 # The alert_list view (analytics/sql/views/72_alert_list.sql), filtered by bound parameters.
+# csv and json keep the numbers and their unit; the table says them in words: whole tickets
+# ("22 tickets", never "22.0"), ages by the dashboard's rule ("1.5 d", "7.2 h").
+ALERTS_COLUMNS = {
+    "table": 'level, board, "limit", ticket, seen, against, status, since_utc, notices, alert_id',
+    "data": 'level, board, "limit", ticket, value, threshold, unit, status, since_utc, notices, alert_id',
+}
 ALERTS_SQL = """
-SELECT level, board, "limit", ticket, value, threshold, unit, status, since_utc, notices, alert_id
+SELECT {columns}
 FROM alert_list
 WHERE ($all OR status <> 'resolved') AND ($kind IS NULL OR kind = $kind)
 ORDER BY started_at DESC
@@ -66,7 +72,9 @@ def alerts(
     Reads the alert_list view (the episodes not resolved; every one with --all) through the
     running worker, else from the file. The notices column says how delivery to the routes went
     ("re-sent": attempts that may have reached a receiver twice; it deduplicates on the notice
-    id); the Alerts page of the dashboard shows the tickets of each alert.
+    id); the Alerts page of the dashboard shows the tickets of each alert. The table says what was
+    seen against what was crossed in words: whole tickets, or ages in days (hours below a day);
+    csv and json give the numbers (value, threshold) and their unit.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from analytics import client
@@ -74,7 +82,8 @@ def alerts(
 
     setup_logging("warning")
     conf = reading_store(command_settings(broker=broker, db=db, settings=settings))
-    table, _ = client.query(conf, ALERTS_SQL, {"all": show_all, "kind": kind})
+    columns = ALERTS_COLUMNS["table" if fmt == "table" else "data"]
+    table, _ = client.query(conf, ALERTS_SQL.format(columns=columns), {"all": show_all, "kind": kind})
     if table.num_rows == 0 and fmt == "table":
         click.echo(
             "No alerts."

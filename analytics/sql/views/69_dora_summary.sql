@@ -1,7 +1,9 @@
 -- dora_summary: the four DORA keys for production over the trailing 30 days, with bands.
 -- Definition: the window is (fm_now() - 30 days, fm_now()]; only environments listed in
 --   production_environments count (compared case-insensitively).
---   deployment_frequency = successful production deploys finished in the window / 30.
+--   deployment_frequency = successful production deploys finished in the window / days_covered,
+--     the days the deploy data covers: from the first deploy of any environment to fm_now(),
+--     at most the 30 days of the window and at least 1 (14 days of data divide by 14, not 30).
 --     NULL (no data) only when no production deploy has ever finished by fm_now();
 --     a system that did deploy before but not in the window scores 0 ('low').
 --   change_lead_time = median (linear interpolation) of change_lead_time.lead_time_hours
@@ -27,10 +29,13 @@
 --   deploys of the measured episodes. sample_size = what the value is over: deploys,
 --   commits, deploys, episodes.
 -- Grain: one row per DORA key (4 rows), for the window ending at fm_now().
--- Unit: per metric in `unit`: deploys per day, hours, ratio 0..1, hours; window_days in days.
+-- Unit: per metric in `unit`: deploys per day, hours, ratio 0..1, hours; window_days and
+--   days_covered in days (the same on every row).
 CREATE OR REPLACE VIEW dora_summary AS
 WITH win AS (
-    SELECT fm_now() - INTERVAL 30 DAY AS window_start, fm_now() AS window_end, 30 AS window_days
+    SELECT fm_now() - INTERVAL 30 DAY AS window_start, fm_now() AS window_end, 30 AS window_days,
+           least(30.0, greatest(1.0, coalesce(epoch(fm_now() - (SELECT min(finished_at) FROM deploys)) / 86400.0, 30.0)))
+               AS days_covered
 ),
 prod AS (
     SELECT d.status, d.finished_at
@@ -65,7 +70,7 @@ recovery AS (
 ),
 keys AS (
     SELECT 1 AS ord, 'deployment_frequency' AS metric,
-           CASE WHEN known THEN n / (SELECT window_days FROM win) END AS value,
+           CASE WHEN known THEN n / (SELECT days_covered FROM win) END AS value,
            'deploys per day' AS unit, n AS deploys_considered, n AS sample_size
     FROM freq
     UNION ALL
@@ -94,6 +99,7 @@ SELECT metric,
        END AS band,
        (SELECT window_days FROM win) AS window_days,
        deploys_considered,
-       sample_size
+       sample_size,
+       (SELECT days_covered FROM win)::DOUBLE AS days_covered
 FROM keys
 ORDER BY ord;
