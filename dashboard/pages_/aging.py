@@ -16,7 +16,8 @@ from flowcore.errors import FlowmeterError
 
 st.title("Aging WIP")
 st.caption(
-    "Open tickets now: board, team and ticket type apply; the date range does not. Two readings per ticket: "
+    "Open tickets now: board, team (the team that holds the ticket now, whatever the sidebar's rule for "
+    "finished tickets) and ticket type apply; the date range does not. Two readings per ticket: "
     "**age since commitment** against the board's cycle time p50/p85/p95 (how late it is as a whole), and "
     "**time in its current state** against that state's p85 (how stuck it is now: what aging alerts use)."
 )

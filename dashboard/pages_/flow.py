@@ -20,7 +20,8 @@ from dashboard.text import EMPTY_HINT
 st.title("Flow")
 st.caption(
     "The cumulative flow and WIP charts are per board and state: the board filter and date range apply, "
-    "team and ticket type do not. The bottleneck and time in state follow every filter."
+    "team and ticket type do not. The bottleneck and time in state follow every filter (team: the team "
+    "that held the ticket in that state)."
 )
 TREND_DAYS = 7  # growing = the range's last 7 days against the 7 before
 PER_ROW = 3  # boards side by side
