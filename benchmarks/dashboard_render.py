@@ -11,7 +11,8 @@ first animation frame that shows the page's title and a metric, drawn chart, tab
 the first complete render (COMPLETE_JS: every chart and table in view drawn, nothing loading, and
 that shape held for CALM_MS), both from navigation start. The target (issue 15, item 17) is the
 complete render within 1.5 s at 1,000,000 transitions on a quiet machine. One warm-up round, then
---repeats rounds; by default (--pace) every visit starts after the dashboard's query cache has expired, so each one reads through the worker.
+--repeats rounds; by default (--pace) every visit starts after the dashboard's query cache has
+expired, so each one reads through the worker.
 The built store is kept under --cache for later runs the same day with the same schema and size.
 Run: python -m benchmarks.dashboard_render --transitions 1000000
 """
