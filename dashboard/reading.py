@@ -39,10 +39,18 @@ def _run_all(
     return tuple(future.result()[0].to_pandas() for future in results)
 
 
-def run_all(statements: tuple[Statement, ...]) -> tuple[pd.DataFrame, ...]:
-    """The statements' results, cached for 2 s per store and worker; raises FlowmeterError."""
+@st.cache_data(ttl=30, show_spinner=False)
+def _run_all_slowly(statements: tuple[Statement, ...], db: str, worker: str | None) -> tuple[pd.DataFrame, ...]:
+    return _run_all(statements, db, worker)
+
+
+def run_all(statements: tuple[Statement, ...], changes_slowly: bool = False) -> tuple[pd.DataFrame, ...]:
+    """The statements' results, cached for 2 s per store and worker (30 s when `changes_slowly`:
+    lists such as the sidebar's boards and teams, which every page reads before its own queries,
+    so they need not cost each page a round trip); raises FlowmeterError."""
     conf = load_settings()
-    return _run_all(statements, str(conf.db), conf.worker_url)
+    cached = _run_all_slowly if changes_slowly else _run_all
+    return cached(statements, str(conf.db), conf.worker_url)
 
 
 def run(sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
