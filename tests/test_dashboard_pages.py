@@ -1088,3 +1088,52 @@ def test_alerts_sit_right_before_dead_letters_in_the_navigation():
     assert titles.index("Alerts") == titles.index("Dead letters") - 1
     assert ("alerts.py", "Alerts", ":material/notifications_active:") in PAGES
     assert url_path("alerts.py") == "alerts"  # what notifications link to: <dashboard>/alerts?alert=<id>
+
+
+def test_big_boards_send_the_oldest_and_latest_but_count_every_ticket(tmp_path, monkeypatch):
+    # pay: 305 open tickets, O000 committed first (d1 00:00), each next one a minute later, so the
+    # oldest 300 are O000..O299. ops: 2,100 finished tickets, F0000..F2099, each 1 h in progress,
+    # done a minute apart from d2 00:00: the latest 2,000 are F0100..F2099.
+    transitions = [
+        ev(
+            f"o{n}",
+            f"O{n:03}",
+            None,
+            "In Progress",
+            (BASE + timedelta(days=1, minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        for n in range(305)
+    ]
+    for n in range(2100):
+        start = BASE + timedelta(days=2, minutes=n)
+        transitions += [
+            ev(f"f{n}a", f"F{n:04}", None, "In Progress", start.strftime("%Y-%m-%dT%H:%M:%SZ"), board="ops"),
+            ev(
+                f"f{n}b",
+                f"F{n:04}",
+                "In Progress",
+                "Done",
+                (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                board="ops",
+            ),
+        ]
+    path = tmp_path / "big.duckdb"
+    envelopes = [Envelope("t", 0, n, "transition", json.dumps(e).encode()) for n, e in enumerate(transitions)]
+    with Store.open(path, workflow=WORKFLOW) as store:
+        store.commit(prepare(envelopes))
+    monkeypatch.setenv("FLOWMETER_DB", str(path))
+
+    app = open_page("aging")
+    assert metrics(app)["Open tickets"] == "305"  # every open ticket counted
+    listed = frame(app, "band")
+    assert len(listed) == 300 and listed["ticket_id"].iloc[-1] == "O299"  # the oldest 300, oldest first
+    assert any("300 oldest open tickets of each board (300 of 305)" in c.value for c in app.caption)
+
+    app = open_page("cycle_time")
+    assert metrics(app)["Finished"] == "2,100"
+    drawn = charts(app)
+    dots = next(rows for title, (_, rows) in drawn.items() if title and "finished tickets" in str(title))
+    assert len(dots) == 2000 and dots["ticket_id"].min() == "F0100"  # the latest 2,000
+    # Every cycle time is 1 h = 1/24 d, so all 2,100 fall in one bin of the distribution.
+    _, bins = drawn["Cycle time distribution"]
+    assert int(bins["tickets"].sum()) == 2100

@@ -23,7 +23,7 @@ st.caption(
     "Board and team filters apply (team: the limit is that team's, or a ticket in the alert is); the date "
     "range applies to the history, by when an alert started. Ticket type does not apply."
 )
-SHOWN = 50  # alerts with a details expander, per section
+SHOWN = 10  # alerts with a details expander, per section (each holds tables; more slowed the page)
 HISTORY_ROWS = 1000  # resolved alerts listed
 TICKET_COLUMNS = ["ticket_id", "state", "assignee", "team", "entered_state_at", "age_hours"]
 BREACH = "background-color: #f8d7da"  # red: over the limit now
