@@ -181,14 +181,18 @@ def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str
     samples: Samples = {file: [] for file, _, _ in pages(args)}
     firsts: Samples = {file: [] for file, _, _ in pages(args)}
     finished = 0.0
+    # --warm-browser: one browser context for every visit, so its HTTP cache keeps Streamlit's
+    # static files as a returning person's browser does; each visit is still a new tab and so a
+    # new Streamlit session that runs the page from the start.
+    shared = browser.new_context(viewport=VIEWPORT) if args.warm_browser else None
     for round_no in range(args.warmup + args.repeats):
         for file, title, _ in pages(args):
             # Pacing, not synchronisation: by default start once the previous visit's cached query
             # results have expired, so this visit's queries reach the worker.
             time.sleep(max(0.0, finished + args.pace - time.monotonic()))
-            context = browser.new_context(viewport=VIEWPORT)
+            context = shared or browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
             try:
-                page = context.new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
                 page.goto(up.page_url(file), wait_until="commit", timeout=args.timeout * 1000)
@@ -203,12 +207,16 @@ def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str
                     complete = math.inf
                     unsettled.setdefault(file, str(exc))
             finally:
-                context.close()
+                page.close()
+                if shared is None:
+                    context.close()
             finished = time.monotonic()
             if round_no >= args.warmup:
                 samples[file].append(complete)
                 firsts[file].append(rendered.ms)
                 alerts.setdefault(file, set()).update(rendered.alerts)
+    if shared is not None:
+        shared.close()
     return samples, firsts
 
 
@@ -250,6 +258,12 @@ def main(argv: list[str] | None = None) -> None:
         default=QUERY_CACHE_TTL + 0.2,
         help="seconds from one visit's end to the next one's start (default: the dashboard's "
         "query cache has expired; 0 = back to back, cached results may be reused)",
+    )
+    parser.add_argument(
+        "--warm-browser",
+        action="store_true",
+        help="keep one browser context (its HTTP cache) for every visit, as a returning person's browser; "
+        "default: a fresh context, empty cache, for each visit",
     )
     args = parser.parse_args(argv)
     if args.transitions < 1 or args.repeats < 1 or args.warmup < 0 or args.timeout <= 0 or args.pace < 0:
@@ -293,11 +307,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.pace > QUERY_CACHE_TTL
         else f"visits {args.pace:g} s apart (cached query results may be reused)"
     )
+    visit = (
+        "a new tab of one browser context (its HTTP cache warm)"
+        if args.warm_browser
+        else "a new browser context (empty cache)"
+    )
     print(
         f"first complete render: ms from navigation start until the page shows its title, every chart and "
         f"table in view is drawn, nothing is loading and the page then stays unchanged for {CALM_MS} ms "
-        f"(first content: the title and one metric, chart, table or message); each visit a new browser "
-        f"context;\n{args.warmup} warm-up round(s), then {args.repeats} counted, "
+        f"(first content: the title and one metric, chart, table or message); each visit {visit};\n"
+        f"{args.warmup} warm-up round(s), then {args.repeats} counted, "
         f"{pacing}; "
         f"baseline: the same pages on an empty store, same run"
     )

@@ -21,11 +21,11 @@ st.caption(
     "**age since commitment** against the board's cycle time p50/p85/p95 (how late it is as a whole), and "
     "**time in its current state** against that state's p85 (how stuck it is now: what aging alerts use)."
 )
-SHOWN = 30  # tickets with a history expander
+SHOWN = 10  # tickets with a history expander (each holds a table)
 # The oldest tickets of each board drawn and listed: at 1M transitions a board holds thousands of
 # open tickets, and sending every one to the browser is what made this page slow, not the query.
 # The figures above the chart count every open ticket.
-PER_BOARD = 300
+PER_BOARD = 100
 PER_ROW = 3  # boards side by side
 # Alerts page, "Open aging": open_alerts rows of level 'aging' under the board and team filters.
 OPEN_AGING_ALERTS = "SELECT count(*) AS n FROM open_alerts WHERE level = 'aging' AND {scope}"

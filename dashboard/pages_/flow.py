@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.colours import CATEGORY_COLOURS, state_colours
-from dashboard.filters import filters, refresh_every
+from dashboard.filters import URL, filters, refresh_every
 from dashboard.reading import load
 from dashboard.text import EMPTY_HINT
 
@@ -175,7 +175,7 @@ def flow() -> None:
             },
         )
 
-    st.radio("Cumulative flow", list(CFD_KINDS), horizontal=True, key="cfd_kind")
+    st.radio("Cumulative flow", list(CFD_KINDS), horizontal=True, key="cfd_kind", bind=URL)
     st.caption(f"**{kind}:** {cfd_caption}")
     boards = data["states"].groupby("board", sort=True)
     for row_start in range(0, boards.ngroups, PER_ROW):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard.filters import filters, refresh_every
+from dashboard.filters import URL, filters, refresh_every
 from dashboard.reading import load
 from dashboard.text import EMPTY_HINT
 
@@ -70,7 +70,7 @@ def handoffs() -> None:
     cols[1].metric(
         "Between people", f"{counts.get('person', 0):,}", help=LEVELS["Between people"][1].capitalize() + "."
     )
-    st.radio("Handoffs", list(LEVELS), horizontal=True, key="handoff_level", label_visibility="collapsed")
+    st.radio("Handoffs", list(LEVELS), horizontal=True, key="handoff_level", label_visibility="collapsed", bind=URL)
     st.caption(f"**{choice}:** a handoff is a transition where {meaning}. From = before, to = after.")
 
     matrix = data["matrix"]
