@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.helpers.events import transition
-from tests.helpers.processes import flowmeter
+from tests.helpers.processes import flowmeter, holding_store
 
 
 @pytest.fixture
@@ -59,25 +57,11 @@ def test_load_lands_a_file_and_a_rerun_changes_nothing(events_file, tmp_path):
 
 def test_load_refuses_while_a_worker_holds_the_store(events_file, tmp_path):
     db = tmp_path / "held.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,sys; c=duckdb.connect({str(db)!r}); print('held', flush=True); sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with holding_store(db) as holder_pid:
         result = flowmeter("load", str(events_file), "--db", str(db))
-    finally:
-        holder.stdin.close()
-        holder.wait(10)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert f"is in use by another process (PID {holder.pid})" in result.stderr
+    assert f"is in use by another process (PID {holder_pid})" in result.stderr
 
 
 def test_produce_without_a_broker_or_worker_says_what_to_do(events_file, tmp_path):
@@ -213,23 +197,10 @@ def test_remap_and_load_work_on_a_snapshot(events_file, tmp_path):
 
 def test_remap_while_a_process_holds_the_store_says_to_restart_the_worker(tmp_path):
     db = tmp_path / "flow.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('held', flush=True); sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with holding_store(db) as holder_pid:
         result = flowmeter("remap", "--db", str(db))
-    finally:
-        holder.communicate("", timeout=30)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"is in use by another process (PID {holder.pid}); a worker re-derives" in result.stderr
+    assert f"is in use by another process (PID {holder_pid}); a worker re-derives" in result.stderr
     assert "restart it instead of running remap" in result.stderr and "produce" not in result.stderr
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -16,7 +14,7 @@ import pytest
 
 from flowmeter.supervisor import _port_free
 from streams.broker import free_port
-from tests.helpers.processes import flowmeter
+from tests.helpers.processes import flowmeter, holding_store
 from tests.helpers.waiting import wait_until
 
 DEMO = "flowmeter-demo.duckdb"
@@ -96,23 +94,10 @@ def test_up_demo_refuses_while_a_worker_announces_itself_on_the_demo_store(tmp_p
 
 def test_up_demo_refuses_while_another_process_holds_the_demo_store(tmp_path):
     db = demo_store(tmp_path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('held', flush=True); sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with holding_store(db) as holder_pid:
         result = flowmeter("up", "--demo", "--dashboard-port", str(free_port()), cwd=tmp_path)
-    finally:
-        holder.communicate("", timeout=30)  # closing stdin ends it
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"the demo store {DEMO} is in use by another process (PID {holder.pid})" in result.stderr
+    assert f"the demo store {DEMO} is in use by another process (PID {holder_pid})" in result.stderr
     assert still_there(db)
 
 
