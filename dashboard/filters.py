@@ -151,3 +151,14 @@ def options(column: str) -> list[str]:
     except FlowmeterError:
         return []
     return [str(v) for v in frames[FILTER_COLUMNS.index(column)]["v"]]
+
+
+def chosen(key: str, offered: list[str]) -> str:
+    """A page's own choice before its widget is drawn further down the page: the session's value,
+    else the URL's (a shared link: a widget bound to the URL fills the session only once it is
+    drawn, too late for the charts above it), else the first offered. A value not offered is
+    ignored, as the widget itself ignores it."""
+    for value in (st.session_state.get(key), st.query_params.get(key)):
+        if value in offered:
+            return str(value)
+    return offered[0]

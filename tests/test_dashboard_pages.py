@@ -578,6 +578,10 @@ def test_a_url_with_filters_opens_the_view_it_names(db):
         app.switch_page(f"pages_/{page}.py").run()
         assert not app.exception, app.exception
         assert app.radio(key=key).value == value
+        # What is drawn follows the link too, not only the widget (on the first run, before the
+        # widget further down the page has been drawn).
+        titles = [str(t) for t in charts(app)]
+        assert any(("end of day" if page == "flow" else "between people") in t for t in titles), titles
     # A value the page does not offer is dropped: the default stands.
     app = AppTest.from_file(APP, default_timeout=30)
     app.query_params["board"] = "no-such-board"

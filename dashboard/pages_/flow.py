@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.colours import CATEGORY_COLOURS, state_colours
-from dashboard.filters import URL, filters, refresh_every
+from dashboard.filters import URL, chosen, filters, refresh_every
 from dashboard.reading import load
 from dashboard.text import EMPTY_HINT
 
@@ -112,8 +112,8 @@ def _board_charts(board: str, states: pd.DataFrame, cfd: pd.DataFrame, wip: pd.D
 @st.fragment(run_every=refresh_every())
 def flow() -> None:
     f = filters()
-    # The toggle is drawn above the charts, further down; its choice (session state) picks the view now.
-    kind = st.session_state.get("cfd_kind") or next(iter(CFD_KINDS))
+    # The toggle is drawn above the charts, further down; its choice (session or URL) picks the view now.
+    kind = chosen("cfd_kind", list(CFD_KINDS))
     cfd_view, cfd_caption = CFD_KINDS[kind]
     # Windows of whole days ending on the range's last complete UTC day (today is still filling up and
     # would make any queue look like it shrinks): the last 7 days, and the 7 before them.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from dashboard.filters import URL, filters, refresh_every
+from dashboard.filters import URL, chosen, filters, refresh_every
 from dashboard.reading import load
 from dashboard.text import EMPTY_HINT
 
@@ -30,8 +30,8 @@ ROW_PX = 32  # height of a matrix row: room for the count
 @st.fragment(run_every=refresh_every())
 def handoffs() -> None:
     f = filters()
-    # The selector is drawn below the counts; its choice (session state) picks the level now.
-    choice = st.session_state.get("handoff_level") or next(iter(LEVELS))
+    # The selector is drawn below the counts; its choice (session or URL) picks the level now.
+    choice = chosen("handoff_level", list(LEVELS))
     level, meaning = LEVELS[choice]
 
     def scope(h: str = "") -> str:
