@@ -125,6 +125,9 @@ def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline(
             "60",
             "--cache",
             "none",
+            # One browser context for every visit: the test checks what the benchmark prints, and a
+            # fresh context per visit (the default) re-fetches Streamlit's scripts each time (~1 min here).
+            "--warm-browser",
         ],
         capture_output=True,
         text=True,
