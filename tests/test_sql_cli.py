@@ -4,12 +4,11 @@ file with no worker, and through a running worker."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -18,6 +17,7 @@ import pytest
 from analytics.catalog import documented
 from streams.broker import free_port
 from tests.helpers.events import encode
+from tests.helpers.processes import flowmeter as run_flowmeter
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = sorted(
@@ -107,19 +107,10 @@ REFUSALS = {
 }
 
 
-def flowmeter(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "flowmeter", *args],
-        env=dict(base, **(env or {})),
-        cwd=cwd,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def flowmeter(*args: str, stdin: str = "", **options: Any) -> subprocess.CompletedProcess:
+    """The shared runner, with empty standard input unless a test gives some: `sql` with no
+    statement reads its statements from stdin."""
+    return run_flowmeter(*args, stdin=stdin, **options)
 
 
 def one_sentence(result: subprocess.CompletedProcess, fragment: str) -> None:

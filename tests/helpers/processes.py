@@ -91,14 +91,20 @@ class WorkerProcess:
 
 
 def flowmeter(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run `python -m flowmeter ARGS` with no FLOWMETER_* settings inherited; its output as text."""
+    """Run `python -m flowmeter ARGS` with no FLOWMETER_* settings inherited; its output as text.
+    `stdin`: text to read on standard input (None: this process's own)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
     return subprocess.run(
         [sys.executable, "-m", "flowmeter", *args],
         env=dict(base, **(env or {})),
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
