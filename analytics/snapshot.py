@@ -20,10 +20,13 @@ import pyarrow.parquet as pq
 
 from flowcore.errors import FlowmeterError
 
-# What a snapshot copies: the landed facts, bookkeeping, mapping and derived tables.
+# What a snapshot copies: every table of sql/tables.sql (the landed facts, bookkeeping, mapping and
+# derived tables). derive_backlog too: tickets a worker catching up has not derived yet are derived
+# when the restored store is first opened for writing, as after a crash.
 TABLES = (
     "transitions",
     "deploys",
+    "incidents",
     "dead_letters",
     "ingest_positions",
     "ingest_counts",
@@ -32,6 +35,7 @@ TABLES = (
     "wip_limits",
     "production_environments",
     "flowmeter_meta",
+    "derive_backlog",
     "visits",
     "tickets",
     "alerts",

@@ -70,6 +70,19 @@ _DEPLOY_COLUMNS = {
     "version": "version",
     "source": "source",
 }
+_INCIDENT_COLUMNS = {
+    "event_id": "event_id",
+    "incident_id": "incident_id",
+    "service": "service",
+    "status": "status",
+    "at": "occurred_at",
+    "environment": "environment",
+    "severity": "severity",
+    "title": "title",
+    "url": "url",
+    "caused_by": "caused_by",
+    "source": "source",
+}
 _COMMITS_TYPE = pa.list_(pa.struct([("sha", pa.string()), ("committed_at", pa.timestamp("us"))]))
 
 
@@ -504,6 +517,7 @@ class Store:
             elif touched is not None:
                 self._append("derive_backlog", touched)
             self._insert_deploys(batch, now, counts)
+            self._insert_incidents(batch, now, counts)
             own_copies = self._insert_dead_letters(batch, now, counts)
             positions = self._record_positions(batch, now)
             self._record_counts(counts, now)
@@ -638,9 +652,19 @@ class Store:
             [[{"sha": c.sha, "committed_at": c.committed_at} for c in e.commits] for _, e in fresh], _COMMITS_TYPE
         )
         columns["tickets"] = pa.array([list(e.tickets) for _, e in fresh], pa.list_(pa.string()))
+        columns["fixes"] = pa.array([list(e.fixes) for _, e in fresh], pa.list_(pa.string()))
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
         self._append("deploys", pa.table(columns))
+
+    def _insert_incidents(self, batch: PreparedBatch, now: datetime, counts: Counter) -> None:
+        fresh = self._new_events("incidents", batch.incidents, "incident", counts)
+        if not fresh:
+            return
+        columns: dict[str, Any] = {col: [getattr(e, attr) for _, e in fresh] for attr, col in _INCIDENT_COLUMNS.items()}
+        columns["landed_at"] = [now] * len(fresh)
+        columns["src"] = [env.src for env, _ in fresh]
+        self._append("incidents", pa.table(columns))
 
     def _insert_dead_letters(self, batch: PreparedBatch, now: datetime, counts: Counter) -> int:
         """Record the batch's rejects, each dead letter once; return how many were copies of this

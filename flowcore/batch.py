@@ -13,7 +13,15 @@ from typing import Any
 
 from flowcore.deadletter import REASON_CHARS, clean_text
 from flowcore.errors import InvalidEvent
-from flowcore.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.events import (
+    Deploy,
+    Incident,
+    Transition,
+    parse_deploy,
+    parse_incident,
+    parse_transition,
+    unknown_kind_reason,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +31,7 @@ class Envelope:
     source: str  # a topic name, or 'file:PATH'
     partition: int
     offset: int  # Kafka offset, or 1-based line number for files
-    kind: str  # 'transition' | 'deploy' | 'unknown' (the channel could not tell)
+    kind: str  # 'transition' | 'deploy' | 'incident' | 'unknown' (the channel could not tell)
     value: bytes | None
     # Set when another producer already rejected this message and put it on the
     # dead-letter topic with this reason: it is recorded, not parsed.
@@ -63,13 +71,14 @@ class PreparedBatch:
     transitions: list[tuple[Envelope, Transition]] = field(default_factory=list)
     rows: TransitionRows | None = None  # `flowmeter load`'s fast path; landed with `transitions`
     deploys: list[tuple[Envelope, Deploy]] = field(default_factory=list)
+    incidents: list[tuple[Envelope, Incident]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     # Highest offset per (source, partition) covered by this batch, valid or not.
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         rows = self.rows.table.num_rows if self.rows is not None else 0
-        return len(self.transitions) + rows + len(self.deploys) + len(self.rejects)
+        return len(self.transitions) + rows + len(self.deploys) + len(self.incidents) + len(self.rejects)
 
 
 def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedBatch:
@@ -90,6 +99,8 @@ def prepare(envelopes: list[Envelope], now: datetime | None = None) -> PreparedB
                 batch.transitions.append((envelope, parse_transition(envelope.value, now)))
             elif envelope.kind == "deploy":
                 batch.deploys.append((envelope, parse_deploy(envelope.value, now)))
+            elif envelope.kind == "incident":
+                batch.incidents.append((envelope, parse_incident(envelope.value, now)))
             else:
                 raise InvalidEvent(unknown_kind_reason(envelope.value))
         except InvalidEvent as exc:

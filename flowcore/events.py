@@ -1,8 +1,9 @@
 """Event contract v1: one typed event per kind and one pure parser per kind.
 
-``parse_transition(raw)`` and ``parse_deploy(raw)`` take the bytes of one Kafka
-message (or one line of a file) and return a frozen event, or raise
-``InvalidEvent`` whose reason is one sentence a person can act on.
+``parse_transition(raw)``, ``parse_deploy(raw)`` and ``parse_incident(raw)`` take the bytes of
+one Kafka message (or one line of a file) and return a typed event, or raise
+``InvalidEvent`` whose reason is one sentence a person can act on. ``PARSERS`` names them by
+kind, for every producer and reader that checks an event before it travels.
 
 Timestamps must carry a UTC offset; they are stored as naive UTC datetimes.
 Unknown fields are ignored so that senders may add fields without breaking v1.
@@ -24,6 +25,7 @@ from flowcore.errors import InvalidEvent
 from flowcore.text import is_utf8
 
 DEPLOY_STATUSES = ("success", "failure", "rolled_back")
+INCIDENT_STATUSES = ("opened", "acknowledged", "resolved")
 MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ticket
 MAX_LIST = 10_000  # most commits or tickets on one deploy
 EARLIEST = datetime(2000, 1, 1)
@@ -65,6 +67,25 @@ class Deploy:
     version: str | None = None
     commits: tuple[Commit, ...] = ()
     tickets: tuple[str, ...] = ()
+    source: str | None = None
+    fixes: tuple[str, ...] = ()  # incident_ids this deploy was made to fix (rework rate)
+
+
+@dataclass(slots=True)
+class Incident:
+    """One change of an incident's status (docs/contract.md#incident): opened, acknowledged or
+    resolved. An incident is its events grouped by incident_id; the views compute its timeline."""
+
+    event_id: str
+    incident_id: str
+    service: str
+    status: str
+    at: datetime  # naive UTC
+    environment: str | None = None
+    severity: str | None = None  # as the source says it; settings map it to critical/high/low
+    title: str | None = None
+    url: str | None = None
+    caused_by: str | None = None  # a deploy's event_id or version
     source: str | None = None
 
 
@@ -112,6 +133,7 @@ def parse_deploy(raw: bytes | str | None, now: datetime | None = None) -> Deploy
         commits=tuple(reader.items("commits", lambda r, i: _commit(r, i))),
         tickets=tuple(reader.items("tickets", lambda r, i: r.item_text("tickets", i))),
         source=reader.text("source", required=False),
+        fixes=tuple(reader.items("fixes", lambda r, i: r.item_text("fixes", i))),
         event_id=reader.text("event_id", required=False) or "",
     )
     if not event.event_id:
@@ -119,13 +141,51 @@ def parse_deploy(raw: bytes | str | None, now: datetime | None = None) -> Deploy
     return event
 
 
+def parse_incident(raw: bytes | str | None, now: datetime | None = None) -> Incident:
+    doc = load_object(raw)
+    reader = _Reader(doc, now)
+    text = reader.text
+    incident_id = text("incident_id")
+    service = text("service")
+    status = text("status")
+    if status not in INCIDENT_STATUSES:
+        raise InvalidEvent(f"status {quote(status)} is not one of {', '.join(INCIDENT_STATUSES)}.")
+    event = Incident(
+        incident_id=incident_id,
+        service=service,
+        status=status,
+        at=reader.timestamp("at"),
+        environment=text("environment", required=False),
+        severity=text("severity", required=False),
+        title=text("title", required=False),
+        url=text("url", required=False),
+        caused_by=text("caused_by", required=False),
+        source=text("source", required=False),
+        event_id=text("event_id", required=False) or "",
+    )
+    if not event.event_id:
+        event.event_id = _content_id(event, "i")
+    return event
+
+
+Event = Transition | Deploy | Incident
+PARSERS: dict[str, Callable[..., Event]] = {
+    "transition": parse_transition,
+    "deploy": parse_deploy,
+    "incident": parse_incident,
+}
+
+
 def unknown_kind_reason(raw: bytes | str | None) -> str:
     """Why a message whose kind could not be told is rejected: bad JSON first, else the kind."""
     load_object(raw)
-    return "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor service (a deploy)."
+    return (
+        "the event's kind cannot be told: it has neither ticket_id/to_state (a transition), "
+        "incident_id (an incident) nor service (a deploy)."
+    )
 
 
-def event_to_json(event: Transition | Deploy) -> dict[str, Any]:
+def event_to_json(event: Event) -> dict[str, Any]:
     """The v1 wire form of an event (timestamps as UTC ISO-8601 with 'Z')."""
     out: dict[str, Any] = {}
     for name in event.__slots__:
@@ -149,10 +209,12 @@ def _commit(reader: _Reader, index: int) -> Commit:
     return Commit(sha=inner.text("sha"), committed_at=inner.timestamp("committed_at", required=False))
 
 
-def _content_id(event: Transition | Deploy, kind: str) -> str:
+def _content_id(event: Event, kind: str) -> str:
     """An id derived from the content, for events sent without one, so that re-sends collide."""
     content = event_to_json(event)
     content.pop("event_id")
+    if not content.get("fixes"):  # added after v1 shipped: ids of deploys sent without it stay the same
+        content.pop("fixes", None)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{kind}-{digest[:32]}"
 

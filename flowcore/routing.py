@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-KINDS = ("transition", "deploy")
-TOPIC_SUFFIX = {"transition": "transitions", "deploy": "deploys"}
-KEY_FIELD = {"transition": "ticket_id", "deploy": "service"}
+KINDS = ("transition", "deploy", "incident")
+TOPIC_SUFFIX = {"transition": "transitions", "deploy": "deploys", "incident": "incidents"}
+KEY_FIELD = {"transition": "ticket_id", "deploy": "service", "incident": "service"}
 DEAD_LETTER_SUFFIX = "dead-letter"
 ALERTS_SUFFIX = "alerts"
 
@@ -28,10 +28,12 @@ def key_for(kind: str, event: Any) -> str | None:
 
 
 def kind_of(doc: Any) -> str:
-    """A JSON Lines record's kind, told by its fields: 'deploy' if it names a service,
-    'transition' if it names a ticket or a state, else 'unknown'."""
+    """A JSON Lines record's kind, told by its fields: 'incident' if it names an incident,
+    'deploy' if it names a service, 'transition' if it names a ticket or a state, else 'unknown'."""
     if not isinstance(doc, dict):
         return "unknown"
+    if "incident_id" in doc:  # first: an incident names its service too
+        return "incident"
     if "service" in doc:
         return "deploy"
     if "ticket_id" in doc or "to_state" in doc:

@@ -23,6 +23,7 @@ from sources.producer import EventProducer
 class ImportSummary:
     transitions: int = 0
     deploys: int = 0
+    incidents: int = 0
     skipped: int = 0
     duplicates: int = 0
     failed: int = 0
@@ -34,7 +35,7 @@ class ImportSummary:
 
     @property
     def sent(self) -> int:
-        return self.transitions + self.deploys
+        return self.transitions + self.deploys + self.incidents
 
 
 def records(conf: Settings, source: str, path: Path, columns: dict[str, str], zone: tzinfo = UTC) -> Iterator[Any]:
@@ -108,5 +109,7 @@ def _send_file(
         producer.send_event(kind, event)
         if kind == "deploy":
             summary.deploys += 1
+        elif kind == "incident":
+            summary.incidents += 1
         else:
             summary.transitions += 1

@@ -50,7 +50,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from flowcore import deadletter, routing
-from flowcore.events import parse_deploy, parse_transition
+from flowcore.events import PARSERS
 from flowcore.exposure import is_loopback
 from flowcore.settings import Settings, bootstrap_servers
 from sources.adapters import Mapped, Unmappable, cdevents, generic, github, jira
@@ -64,7 +64,6 @@ ANSWER_WITHIN = 8.0  # seconds from the request to the broker's last ack, else 5
 RECENT_DELIVERIES = 10_000  # kept deliveries remembered to answer a re-send without producing again
 LISTED_REASONS = 100  # reasons listed in an answer; the count says how many there were
 DELIVERY_HEADERS = {"github": "X-GitHub-Delivery", "jira": "X-Atlassian-Webhook-Identifier"}
-_PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +198,7 @@ def checked(kind: str, event: dict[str, Any]) -> Message:
             kind, None, value, f"the event is {len(value):,} bytes as JSON; at most {MAX_MESSAGE:,} fit in one message."
         )
     try:
-        _PARSERS[kind](value)
+        PARSERS[kind](value)
     except Exception as exc:  # noqa: BLE001 - InvalidEvent, and whatever else the parser may raise
         return Message(kind, None, value, reason_for(exc))
     return Message(kind, key, value)

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowcore.events import parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.events import PARSERS, unknown_kind_reason
 from sources.jsonl import peek, read_lines
 from sources.producer import EventProducer
 from sources.rejects import MAX_MESSAGE, kept_copy, printable, reason_for, size_note, surrogate_reason
 
 SHOWN_REJECTS = 20  # rejects listed by line; the count covers them all
-_PARSERS = {"transition": parse_transition, "deploy": parse_deploy}
 
 
 @dataclass
@@ -57,7 +56,7 @@ def _reason(kind: str, line: bytes) -> str | None:
     try:
         if kind == "unknown":
             return unknown_kind_reason(line)
-        _PARSERS[kind](line)
+        PARSERS[kind](line)
     except Exception as exc:  # noqa: BLE001 - InvalidEvent, or whatever else this one line raises
         return reason_for(exc)
     if len(line) > MAX_MESSAGE:  # valid, but Kafka cannot carry it (the unknown fields are that big)

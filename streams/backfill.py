@@ -38,6 +38,7 @@ class LoadSummary:
     result: LandResult = field(default_factory=lambda: LandResult(0, 0, 0))
     transitions: int = 0
     deploys: int = 0
+    incidents: int = 0
     first_rejects: list[tuple[str, str]] = field(default_factory=list)  # (where, reason), the first SHOWN_REJECTS
     rejected: int = 0  # lines rejected (each a dead letter in the store; re-runs count them again)
     derived: int = 0  # tickets derived at the end
@@ -62,6 +63,7 @@ def load_file(
             summary.result = summary.result + store.commit(batch, derive=False)
             summary.transitions += batch.rows.table.num_rows + len(batch.transitions)  # type: ignore[union-attr]
             summary.deploys += len(batch.deploys)
+            summary.incidents += len(batch.incidents)
             summary.checked_per_event += per_event
             summary.rejected += len(batch.rejects)
             for reject in batch.rejects[: max(0, SHOWN_REJECTS - len(summary.first_rejects))]:
@@ -124,6 +126,7 @@ def _prepare(envelopes: list[Envelope], now: datetime) -> PreparedBatch:
                 one = prepare([replace(envelope, rejected_because=reason_for(exc))], now)
             batch.transitions += one.transitions
             batch.deploys += one.deploys
+            batch.incidents += one.incidents
             batch.rejects += one.rejects
             for key, offset in one.positions.items():
                 batch.positions[key] = max(offset, batch.positions.get(key, -1))

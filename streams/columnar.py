@@ -8,7 +8,7 @@ checks them all.
 
 It accepts only lines it can prove the per-event parser would accept with the same result,
 a strict subset of the contract:
-- a JSON object orjson decodes, without a `service` field (so a transition);
+- a JSON object orjson decodes, without a `service` or `incident_id` field (so a transition);
 - an event_id given (a derived id needs the parser's content hash);
 - every text field a string that starts and ends with a printable ASCII character (so
   stripping changes nothing), at most 512 bytes long (so at most 512 characters);
@@ -106,7 +106,7 @@ def split(con: duckdb.DuckDBPyConnection, lines: list[bytes], numbers: list[int]
             doc = orjson.loads(line)
         except orjson.JSONDecodeError:
             doc = None
-        if type(doc) is not dict or "service" in doc:
+        if type(doc) is not dict or "service" in doc or "incident_id" in doc:
             docs.append({})
             bad.append(True)
         else:

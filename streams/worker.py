@@ -1,4 +1,4 @@
-"""The Faust worker: consume both input topics in micro-batches and land them.
+"""The Faust worker: consume the input topics (transitions, deploys, incidents) in micro-batches and land them.
 
 ``run_worker`` is what ``flowmeter worker`` calls. It makes sure the topics
 exist, opens the store, builds the app and runs it until SIGINT/SIGTERM.

@@ -40,6 +40,7 @@ def names() -> dict[str, str]:
         "group": f"g{tag}",
         "transitions": f"{prefix}transitions",
         "deploys": f"{prefix}deploys",
+        "incidents": f"{prefix}incidents",
         "dead_letter": f"{prefix}dead-letter",
     }
 
@@ -84,11 +85,9 @@ def worker_factory(broker: str, names: dict[str, str], tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def topics(broker: str, names: dict[str, str]) -> dict[str, str]:
-    """Create the test's three topics up front (4 partitions), as the worker would."""
-
-    ensure_topics(
-        [broker.removeprefix("kafka://")], [names["transitions"], names["deploys"], names["dead_letter"]], partitions=4
-    )
+    """Create the test's input and dead-letter topics up front (4 partitions), as the worker would."""
+    wanted = [names["transitions"], names["deploys"], names["incidents"], names["dead_letter"]]
+    ensure_topics([broker.removeprefix("kafka://")], wanted, partitions=4)
     return names
 
 

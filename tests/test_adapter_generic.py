@@ -88,7 +88,8 @@ def test_resending_a_line_gives_the_same_id():
         (b"[1, 2]", "the message must be a JSON object, got a list."),
         (
             b'{"board": "payments"}',
-            "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor service (a deploy).",
+            "the event's kind cannot be told: it has neither ticket_id/to_state (a transition), "
+            "incident_id (an incident) nor service (a deploy).",
         ),
         (
             b'{"ticket_id": "PAY-1", "board": "payments", "to_state": "Doing", "at": "2025-05-31 10:00"}',
@@ -216,7 +217,9 @@ def test_a_bad_list_cell_names_its_row(tmp_path):
 def test_a_row_of_neither_kind_is_unmappable(tmp_path):
     text = "ticket_id,service,board,to_state,at\n,,payments,,2025-05-31T10:00:00Z\n"
     [record] = list(iter_csv(write(tmp_path, text)))
-    assert str(record) == "row 2: it has no service (a deploy) and no ticket_id or to_state (a transition)."
+    assert str(record) == (
+        "row 2: it has no service (a deploy), no incident_id (an incident) and no ticket_id or to_state (a transition)."
+    )
 
 
 def test_excel_bom_and_short_rows(tmp_path):
@@ -231,15 +234,15 @@ def test_mapping_mistakes_stop_the_import_with_one_sentence(tmp_path):
     assert refusal(lambda: list(iter_csv(path, {"state": "Status"}))) == (
         "--map state=Status: 'state' is not a v1 field; use one of event_id, ticket_id, board, from_state, "
         "to_state, at, assignee, team, ticket_type, actor, source, service, environment, status, started_at, "
-        "version, commits, tickets."
+        "version, commits, tickets, fixes, incident_id, severity, title, url, caused_by."
     )
     assert refusal(lambda: list(iter_csv(path, {"to_state": "State"}))) == (
         "--map to_state=State: export.csv has no column 'State' "
         "(its columns: Key, Board, From, Status, Changed, Assignee, Type)."
     )
     assert refusal(lambda: list(iter_csv(path))) == (
-        "export.csv has no column for service (deploys) nor ticket_id/to_state (transitions); name them with "
-        "--map, e.g. --map ticket_id=Key --map to_state=Status."
+        "export.csv has no column for service (deploys), incident_id (incidents) nor ticket_id/to_state "
+        "(transitions); name them with --map, e.g. --map ticket_id=Key --map to_state=Status."
     )
 
 

@@ -50,9 +50,33 @@ def test_load_lands_a_file_and_a_rerun_changes_nothing(events_file, tmp_path):
         reasons = [r[0] for r in con.execute("SELECT reason FROM dead_letters ORDER BY src").fetchall()]
     assert reasons == [
         "the message is not JSON: Expecting property name enclosed in double quotes at line 1 column 2.",
-        "the event's kind cannot be told: it has neither ticket_id/to_state (a transition) nor service (a deploy).",
+        "the event's kind cannot be told: it has neither ticket_id/to_state (a transition), "
+        "incident_id (an incident) nor service (a deploy).",
         "required field to_state is null.",
     ]
+
+
+def test_load_lands_incidents_even_one_that_also_looks_like_a_transition(tmp_path):
+    # The column-wise check takes lines that look like transitions; one naming an incident_id is an
+    # incident (flowcore.routing.kind_of) and must reach the incident parser instead.
+    opened = {
+        "event_id": "i1",
+        "incident_id": "PD-1",
+        "service": "api",
+        "status": "opened",
+        "at": "2025-03-01T10:00:00Z",
+    }
+    odd = {**opened, "event_id": "i2", "status": "resolved", "ticket_id": "T-1", "board": "b", "to_state": "Done"}
+    path = tmp_path / "incidents.jsonl"
+    path.write_text(json.dumps(opened) + "\n" + json.dumps(odd) + "\n" + json.dumps(transition(1)) + "\n")
+    result = flowmeter("load", str(path), "--db", str(tmp_path / "flow.duckdb"))
+    assert "3 landed, 0 duplicates, 0 dead-lettered (of 1 transitions, 0 deploys, 2 incidents)" in result.stdout
+    with duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT event_id, status FROM incidents ORDER BY 1").fetchall() == [
+            ("i1", "opened"),
+            ("i2", "resolved"),
+        ]
+        assert con.execute("SELECT count(*) FROM transitions").fetchone()[0] == 1
 
 
 def test_load_refuses_while_a_worker_holds_the_store(events_file, tmp_path):
@@ -83,12 +107,13 @@ def test_status_reads_the_file_when_no_worker_runs(events_file, tmp_path):
     flowmeter("load", str(events_file), "--db", str(db))
     result = flowmeter("status", "--db", str(db))
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split()[1:5] for line in result.stdout.splitlines()[1:4]}
+    rows = {line.split()[0]: line.split()[1:5] for line in result.stdout.splitlines()[1:5]}
     # transition: received 106 = 100 landed + 5 duplicates + 1 dead (to_state null);
-    # unknown: the line that is not JSON and the one with no kind.
+    # unknown: the line that is not JSON and the one with no kind; no incidents in the file.
     assert rows == {
         "transition": ["106", "100", "5", "1"],
         "deploy": ["1", "1", "0", "0"],
+        "incident": ["0", "0", "0", "0"],
         "unknown": ["2", "0", "0", "2"],
     }
     assert "no worker running" in result.stdout

@@ -397,6 +397,7 @@ def test_overview_is_home_and_ingest_reads_the_file(db):
     assert metrics(app) == {
         "Transitions landed": "21",
         "Deploys landed": "3",
+        "Incidents landed": "0",
         "Dead letters": "1",
         "Duplicates dropped": "0",
     }

@@ -8,7 +8,8 @@ from datetime import datetime
 import pytest
 
 from flowcore.errors import InvalidEvent
-from flowcore.events import Commit, event_to_json, parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.events import Commit, event_to_json, parse_deploy, parse_incident, parse_transition, unknown_kind_reason
+from flowcore.routing import key_for, kind_of
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
 
@@ -256,3 +257,82 @@ def test_padded_fields_are_stripped_by_python_whitespace_rules():
     # A 512-character id padded with spaces is within the limit once stripped.
     assert len(parse_transition(AWKWARD_MESSAGES[10], NOW).ticket_id) == 512
     assert "at most 512" in _outcome(parse_transition, AWKWARD_MESSAGES[9])
+
+
+# ---- incidents (docs/contract.md#incident) --------------------------------------------
+def inc(**over):
+    doc = {
+        "event_id": "i1",
+        "incident_id": "PD-7",
+        "service": "api",
+        "status": "opened",
+        "at": "2025-05-31T10:00:00+02:00",
+    }
+    doc.update(over)
+    return json.dumps({k: v for k, v in doc.items() if v is not ...}).encode()
+
+
+def test_incident_is_typed_and_stored_in_utc():
+    event = parse_incident(
+        inc(environment="production", severity="P1", title="5xx", url="https://x/PD-7", caused_by="d1"), NOW
+    )
+    # 10:00 at UTC+2 is 08:00 UTC.
+    assert (event.incident_id, event.service, event.status, event.at) == (
+        "PD-7",
+        "api",
+        "opened",
+        datetime(2025, 5, 31, 8),
+    )
+    assert (event.environment, event.severity, event.title, event.caused_by) == ("production", "P1", "5xx", "d1")
+
+
+@pytest.mark.parametrize("status", ["opened", "acknowledged", "resolved"])
+def test_every_incident_status_is_accepted(status):
+    assert parse_incident(inc(status=status), NOW).status == status
+
+
+def test_an_incident_id_is_derived_from_content_and_the_same_moment_in_two_offsets_collides():
+    a = parse_incident(inc(event_id=..., at="2025-05-31T08:00:00Z"), NOW)
+    b = parse_incident(inc(event_id=..., at="2025-05-31T10:00:00+02:00"), NOW)
+    c = parse_incident(inc(event_id=..., status="resolved", at="2025-05-31T08:00:00Z"), NOW)
+    assert a.event_id == b.event_id and a.event_id.startswith("i-") and c.event_id != a.event_id
+
+
+def test_a_deploy_without_fixes_keeps_the_id_it_had_before_fixes_existed():
+    # Content ids are how re-sent deploys without an event_id collide: adding the optional `fixes`
+    # field must not change them. The digest below was computed before the field existed.
+    assert parse_deploy(dp(event_id=...), NOW).event_id == "d-f26db794034bd8676957a9ba30075037"
+    assert parse_deploy(dp(event_id=..., fixes=["PD-7"]), NOW).event_id != "d-f26db794034bd8676957a9ba30075037"
+    assert parse_deploy(dp(fixes=["PD-7", "PD-9"]), NOW).fixes == ("PD-7", "PD-9")
+
+
+@pytest.mark.parametrize(
+    "over, expected",
+    [
+        ({"incident_id": ...}, "required field incident_id is missing."),
+        ({"service": None}, "required field service is null."),
+        ({"status": ...}, "required field status is missing."),
+        ({"status": "firing"}, "status 'firing' is not one of opened, acknowledged, resolved."),
+        ({"status": "Resolved"}, "status 'Resolved' is not one of opened, acknowledged, resolved."),
+        (
+            {"at": "2025-05-31T10:00:00"},
+            "at '2025-05-31T10:00:00' has no UTC offset; add 'Z' or '+hh:mm' so the moment is unambiguous.",
+        ),
+        ({"severity": 1}, "severity must be a string, got a number."),
+        ({"caused_by": ["d1"]}, "caused_by must be a string, got a list."),
+        ({"incident_id": "x" * 513}, "incident_id is 513 characters long; at most 512 are accepted."),
+    ],
+)
+def test_incident_rejections(over, expected):
+    assert reason(parse_incident, inc(**over)) == expected
+
+
+def test_deploy_fixes_must_be_incident_ids():
+    assert reason(parse_deploy, dp(fixes="PD-7")) == "fixes must be a list, got a string."
+    assert reason(parse_deploy, dp(fixes=[7])) == "fixes[0] must be a string, got a number."
+
+
+def test_an_incident_is_told_from_a_deploy_by_its_incident_id():
+    assert kind_of(json.loads(inc())) == "incident"  # it names a service too
+    assert kind_of(json.loads(dp())) == "deploy"
+    assert key_for("incident", json.loads(inc())) == "api"

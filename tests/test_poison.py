@@ -204,15 +204,15 @@ def test_an_unknown_kind_is_stored_and_shown_in_ingest_status(fresh_store):
     fresh_store.commit(
         prepare(
             [
-                _dl(0, b"{}", "an incident v1 has no kind for", kind="incident"),
+                _dl(0, b"{}", "a kind this version does not know", kind="postmortem"),
                 _dl(1, b"{}", "a kind with a lone surrogate", kind="k\ud800"),
             ]
         )
     )
     _, rows = fresh_store.read("SELECT kind, dead_lettered, received FROM ingest_status")
     shown = {kind: (dead, received) for kind, dead, received in rows}
-    assert shown["incident"] == (1, 1) and shown["k\\ud800"] == (1, 1)
-    assert [r[0] for r in rows][:3] == ["deploy", "transition", "unknown"]  # the v1 kinds first
+    assert shown["postmortem"] == (1, 1) and shown["k\\ud800"] == (1, 1)
+    assert [r[0] for r in rows][:4] == ["deploy", "incident", "transition", "unknown"]  # the v1 kinds first
 
 
 # ---- the lander: a refused copy does not stop landing; foreign ones are not re-sent ----------
@@ -304,7 +304,11 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
         ),
         (
             "unknown-kind",
-            [("flowmeter-reason", b"an incident"), ("flowmeter-origin", b"receiver"), ("flowmeter-kind", b"incident")],
+            [
+                ("flowmeter-reason", b"a postmortem"),
+                ("flowmeter-origin", b"receiver"),
+                ("flowmeter-kind", b"postmortem"),
+            ],
         ),
         ("no-headers", []),
         ("bad-header-bytes", [("flowmeter-reason", b"\xed\xa0\x80\xff"), ("flowmeter-kind", b"\xff")]),
@@ -333,7 +337,7 @@ def test_poison_and_hostile_input_over_kafka_never_stop_the_worker(worker_factor
     assert sum(r["landed"] for r in kinds.values()) == goods
     assert sum(r["duplicates"] for r in kinds.values()) == 0
     assert sum(r["dead_lettered"] for r in kinds.values()) == bad_cases + len(foreign)
-    assert kinds["incident"]["dead_lettered"] == 1  # an unknown kind shows
+    assert kinds["postmortem"]["dead_lettered"] == 1  # an unknown kind shows
     assert final["worker"]["dead_letter_copies_failed"] == 0
 
     rows = requests.post(

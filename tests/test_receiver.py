@@ -31,13 +31,15 @@ def signed(secret: str, body: bytes) -> str:
 def test_v1_events_land_and_a_bad_line_is_dead_lettered_not_dropped(worker_factory, topics, receiver_factory):
     worker = worker_factory().start()
     receiver = receiver_factory(cli_env(worker))
-    body = json.dumps(transition(1)).encode() + b"\n{not json\n" + json.dumps(transition(2)).encode() + b"\n"
-    answer = receiver.post("/events", body)
+    incident = {"incident_id": "PD-1", "service": "api", "status": "opened", "at": "2025-03-01T10:00:00Z"}
+    lines = [json.dumps(transition(1)), "{not json", json.dumps(transition(2)), json.dumps(incident)]
+    answer = receiver.post("/events", "\n".join(lines).encode() + b"\n")
     assert answer.status_code == 202, answer.text
-    assert answer.json()["accepted"] == 2
+    assert answer.json()["accepted"] == 3
     assert answer.json()["dead_lettered"][0].startswith("line 2:")
-    final = worker.wait_accounted(3)
+    final = worker.wait_accounted(4)
     assert final["by_kind"]["transition"]["landed"] == 2
+    assert final["by_kind"]["incident"]["landed"] == 1  # its own topic, landed by the worker
     assert final["by_kind"]["unknown"]["dead_lettered"] == 1  # recorded from the dead-letter topic
     assert final["recent_dead_letters"][0]["reason"].startswith("line 2:")
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from analytics import snapshot
 from analytics.store import LandResult, Store
 from flowcore.batch import Envelope, prepare
 from flowcore.errors import StoreError, StoreLocked
@@ -123,7 +126,12 @@ def test_ingest_status_view_accounts_for_every_kind(store):
     )
     rows = {r[0]: r[1:5] for r in store.read("SELECT * FROM ingest_status")[1]}
     # kind: (received, landed, duplicates, dead_lettered)
-    assert rows == {"deploy": (0, 0, 0, 0), "transition": (3, 1, 1, 1), "unknown": (1, 0, 0, 1)}
+    assert rows == {
+        "deploy": (0, 0, 0, 0),
+        "incident": (0, 0, 0, 0),
+        "transition": (3, 1, 1, 1),
+        "unknown": (1, 0, 0, 1),
+    }
 
 
 def test_opening_a_store_held_by_another_process_says_so_in_one_sentence(tmp_path):
@@ -222,3 +230,43 @@ def test_batches_deferred_while_catching_up_are_derived_with_the_next_live_batch
         assert not caught.backlog_pending
         assert _derived(caught) == _derived(live)
         assert count(caught, "SELECT count(*) FROM derive_backlog") == 0
+
+
+def test_incidents_land_once_and_are_counted_per_kind(store):
+    opened = {
+        "event_id": "i1",
+        "incident_id": "PD-7",
+        "service": "api",
+        "status": "opened",
+        "at": "2025-03-01T10:00:00Z",
+    }
+    resolved = {**opened, "event_id": "i2", "status": "resolved", "at": "2025-03-01T11:00:00+01:00", "severity": "P1"}
+    store.use_logs({"flow.incidents": "log-3"})
+    batch = [
+        env(0, encode(opened), kind="incident", source="flow.incidents"),
+        env(1, encode(resolved), kind="incident", source="flow.incidents"),
+        env(2, encode(opened), kind="incident", source="flow.incidents"),  # sent twice: a duplicate
+        env(3, encode({**opened, "status": "firing"}), kind="incident", source="flow.incidents"),
+    ]
+    result = store.commit(prepare(batch))
+    assert (result.landed, result.duplicates, result.dead_lettered) == (2, 1, 1)
+    rows = store.read("SELECT event_id, status, occurred_at::VARCHAR, severity, src FROM incidents ORDER BY event_id")[
+        1
+    ]
+    # 11:00 at UTC+1 is 10:00 UTC.
+    assert rows == [
+        ("i1", "opened", "2025-03-01 10:00:00", None, "flow.incidents[0]@0"),
+        ("i2", "resolved", "2025-03-01 10:00:00", "P1", "flow.incidents[0]@1"),
+    ]
+    status = {r[0]: r[1:5] for r in store.read("SELECT * FROM ingest_status")[1]}
+    assert status["incident"] == (4, 2, 1, 1)  # received = landed + duplicates + dead-lettered
+    assert store.read("SELECT reason FROM dead_letters")[1] == [
+        ("status 'firing' is not one of opened, acknowledged, resolved.",)
+    ]
+
+
+def test_a_snapshot_copies_every_table_the_store_keeps():
+    # A table added to tables.sql and forgotten in TABLES would be silently missing from every
+    # snapshot and restore (the incidents table nearly was).
+    sql = (Path(snapshot.__file__).parent / "sql" / "tables.sql").read_text()
+    assert set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sql)) == set(snapshot.TABLES)

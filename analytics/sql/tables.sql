@@ -34,11 +34,31 @@ CREATE TABLE IF NOT EXISTS deploys (
     landed_at   TIMESTAMP NOT NULL,
     src         VARCHAR   NOT NULL
 );
+-- Added later (stores made before get it, NULL in older rows): the incident_ids a deploy was made to fix.
+ALTER TABLE deploys ADD COLUMN IF NOT EXISTS fixes VARCHAR[];
+
+-- One row per distinct incident status change (event contract v1, kind incident): an incident
+-- is the rows of one incident_id; the views build its timeline (opened, acknowledged, resolved).
+CREATE TABLE IF NOT EXISTS incidents (
+    event_id    VARCHAR   NOT NULL,
+    incident_id VARCHAR   NOT NULL,
+    service     VARCHAR   NOT NULL,
+    status      VARCHAR   NOT NULL,  -- opened | acknowledged | resolved
+    occurred_at TIMESTAMP NOT NULL,  -- the event's `at`
+    environment VARCHAR,
+    severity    VARCHAR,             -- as the source said it (settings map it to critical | high | low)
+    title       VARCHAR,
+    url         VARCHAR,
+    caused_by   VARCHAR,             -- a deploy's event_id or version, when the source knows it
+    source      VARCHAR,
+    landed_at   TIMESTAMP NOT NULL,
+    src         VARCHAR   NOT NULL
+);
 
 -- Input that broke the contract, with the reason and the original bytes.
 CREATE TABLE IF NOT EXISTS dead_letters (
     src         VARCHAR   NOT NULL,
-    kind        VARCHAR   NOT NULL,  -- transition | deploy | unknown, or as another producer said
+    kind        VARCHAR   NOT NULL,  -- transition | deploy | incident | unknown, or as another producer said
     reason      VARCHAR   NOT NULL,
     raw         BLOB,                -- the bytes: at most the first 1,000,000, or the copy another producer sent
     received_at TIMESTAMP NOT NULL

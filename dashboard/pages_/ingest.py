@@ -50,24 +50,31 @@ def ingest_panel() -> None:
         if not report:
             return
     kinds = {row["kind"]: row for row in report["kinds"]}
-    transitions, deploys = kinds["transition"], kinds["deploy"]
+    # A store written before incidents existed has no incident row until a worker opens it.
+    none = {"received": 0, "landed": 0, "last_landed_at": None, "last_event_at": None}
+    transitions, deploys, incidents = (kinds.get(kind, none) for kind in ("transition", "deploy", "incident"))
     dead = sum(row["dead_lettered"] for row in report["kinds"])
     duplicates = sum(row["duplicates"] for row in report["kinds"])
 
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("Transitions landed", f"{transitions['landed']:,}")
     cols[1].metric("Deploys landed", f"{deploys['landed']:,}")
-    cols[2].metric("Dead letters", f"{dead:,}")
-    cols[3].metric("Duplicates dropped", f"{duplicates:,}")
-    latest = max(filter(None, (transitions["last_landed_at"], deploys["last_landed_at"])), default=None)
+    cols[2].metric(
+        "Incidents landed", f"{incidents['landed']:,}", help="Incident status changes (opened, acknowledged, resolved)."
+    )
+    cols[3].metric("Dead letters", f"{dead:,}")
+    cols[4].metric("Duplicates dropped", f"{duplicates:,}")
+    kinds_landed = (transitions, deploys, incidents)
+    latest = max(filter(None, (k["last_landed_at"] for k in kinds_landed)), default=None)
     st.caption(
         f"Last event landed {_age(latest)} · latest transition {_when(transitions['last_event_at'])} · "
-        f"latest deploy {_when(deploys['last_event_at'])} · read from {report['source']}"
+        f"latest deploy {_when(deploys['last_event_at'])} · "
+        f"latest incident event {_when(incidents['last_event_at'])} · read from {report['source']}"
     )
 
-    if not transitions["received"] and not deploys["received"] and not dead:
+    if not any(k["received"] for k in kinds_landed) and not dead:
         st.info(
-            "No events yet. Send v1 events to the flow.transitions and flow.deploys topics, e.g. "
+            "No events yet. Send v1 events to the flow.transitions, flow.deploys and flow.incidents topics, e.g. "
             "`flowmeter produce events.jsonl`, or start `flowmeter up --demo` for demo traffic."
         )
         return

@@ -19,7 +19,7 @@ from flowmeter.cli.app import cli, command_settings, common_options, progress, r
 @common_options
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def produce(broker: str | None, db: Path | None, settings: Path | None, file: Path) -> None:
-    """Send a JSON Lines file of v1 events to Kafka, each to its topic (transitions or deploys).
+    """Send a JSON Lines file of v1 events to Kafka, each to its topic (transitions, deploys or incidents).
 
     Each line is checked as the worker would: a bad one (not JSON, kind unknown, not v1, too big
     for a message) goes to the dead-letter topic with its line number and reason, and the rest go on.
@@ -88,7 +88,7 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
     click.echo(
         f"loaded {file} into {conf.db} in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} events/s): "
         f"{r.landed:,} landed, {r.duplicates:,} duplicates, {r.dead_lettered:,} dead-lettered "
-        f"(of {summary.transitions:,} transitions, {summary.deploys:,} deploys); "
+        f"(of {summary.transitions:,} transitions, {summary.deploys:,} deploys, {summary.incidents:,} incidents); "
         f"{summary.derived:,} tickets derived; {summary.rejected:,} lines rejected."
     )
     for where, reason in summary.first_rejects:
@@ -151,7 +151,8 @@ def import_(
         summary = import_files(conf, running_broker(conf), source, list(files), columns, advance, zone)
     seconds = time.monotonic() - started
     click.echo(
-        f"imported {summary.sent:,} events ({summary.transitions:,} transitions, {summary.deploys:,} deploys) "
+        f"imported {summary.sent:,} events ({summary.transitions:,} transitions, {summary.deploys:,} deploys, "
+        f"{summary.incidents:,} incidents) "
         f"from {len(files)} file(s) in {seconds:.1f} s ({summary.sent / max(seconds, 1e-9):,.0f}/s); "
         f"{summary.skipped:,} skipped; {summary.duplicates:,} duplicates within the files (sent once)."
     )

@@ -30,7 +30,7 @@ from flowmeter.launch import dashboard_env, streamlit_argv
 def worker(
     broker: str | None, db: Path | None, settings: Path | None, web_host: str | None, web_port: int | None
 ) -> None:
-    """Consume flow.transitions and flow.deploys and land them in the DuckDB file (the one writer).
+    """Consume flow.transitions, flow.deploys and flow.incidents and land them in the DuckDB file (the one writer).
 
     With --broker it exits with code 75 when a batch cannot be written, so a supervisor restarts
     it. Without --broker it starts an embedded broker of its own and runs the worker beside it,

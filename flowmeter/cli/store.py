@@ -112,6 +112,7 @@ def restore(broker: str | None, db: Path | None, settings: Path | None, snapshot
         raise
     click.echo(
         f"restored {conf.db} from {snapshot_file}: {copied.get('transitions', 0):,} transitions, "
-        f"{copied.get('deploys', 0):,} deploys, {copied.get('dead_letters', 0):,} dead letters. Start the "
+        f"{copied.get('deploys', 0):,} deploys, {copied.get('incidents', 0):,} incident events, "
+        f"{copied.get('dead_letters', 0):,} dead letters. Start the "
         "worker with a fresh FLOWMETER_GROUP_ID to land what came after the snapshot."
     )

@@ -1,8 +1,8 @@
 """Adapters: pure functions from what a source sends (a webhook payload, a saved export) to v1 events.
 
-Every adapter returns a list of ``(kind, event)`` pairs, kind "transition" or "deploy" and
-event a v1 dict that ``flowcore.events.parse_transition`` / ``parse_deploy`` accept (times as
-ISO-8601 with an offset). A payload that is valid but says nothing flowmeter measures (a
+Every adapter returns a list of ``(kind, event)`` pairs, kind "transition", "deploy" or
+"incident" and event a v1 dict that the kind's parser in ``flowcore.events.PARSERS`` accepts
+(times as ISO-8601 with an offset). A payload that is valid but says nothing flowmeter measures (a
 comment, a label nobody maps) returns ``[]``. A payload that cannot be mapped raises
 ``Unmappable`` with a one-sentence reason: the receiver keeps it on the dead-letter topic.
 

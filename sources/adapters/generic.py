@@ -1,7 +1,8 @@
 """The generic adapter: v1 events as JSON (one object per line) or as CSV rows.
 
 ``from_jsonl_line(line)`` takes one v1 JSON object; its kind is told by its fields as in
-``flowcore.routing.kind_of`` (``service`` → deploy, ``ticket_id``/``to_state`` → transition).
+``flowcore.routing.kind_of`` (``incident_id`` → incident, ``service`` → deploy,
+``ticket_id``/``to_state`` → transition).
 
 ``iter_csv(path, mapping)`` streams a CSV file row by row. ``mapping`` is {v1 field: CSV
 column} (from ``--map to_state=Status``); a field without an entry is read from the column of
@@ -24,12 +25,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from flowcore.events import Deploy, Transition, parse_deploy, parse_transition, unknown_kind_reason
+from flowcore.events import PARSERS, unknown_kind_reason
 from flowcore.routing import kind_of
 from sources.adapters import Mapped, Unmappable
 from sources.rejects import reason_for
@@ -57,19 +58,32 @@ DEPLOY_FIELDS = (
     "version",
     "commits",
     "tickets",
+    "fixes",
     "source",
 )
-V1_FIELDS = tuple(dict.fromkeys(TRANSITION_FIELDS + DEPLOY_FIELDS))
-LIST_FIELDS = ("commits", "tickets")
+INCIDENT_FIELDS = (
+    "event_id",
+    "incident_id",
+    "service",
+    "status",
+    "at",
+    "environment",
+    "severity",
+    "title",
+    "url",
+    "caused_by",
+    "source",
+)
+FIELDS_OF = {"transition": TRANSITION_FIELDS, "deploy": DEPLOY_FIELDS, "incident": INCIDENT_FIELDS}
+V1_FIELDS = tuple(dict.fromkeys(TRANSITION_FIELDS + DEPLOY_FIELDS + INCIDENT_FIELDS))
+LIST_FIELDS = ("commits", "tickets", "fixes")
 TIME_FIELDS = ("at", "started_at")  # and each commit's committed_at
-# Annotated: the two parsers' return types would otherwise join to `object`.
-_PARSERS: dict[str, Callable[[str], Transition | Deploy]] = {"transition": parse_transition, "deploy": parse_deploy}
 
 
 def validated(kind: str, event: dict[str, Any]) -> dict[str, Any]:
     """`event` with its event_id (given, or derived as the worker would); Unmappable if v1 rejects it."""
     try:
-        parsed = _PARSERS[kind](json.dumps(event))
+        parsed = PARSERS[kind](json.dumps(event))
     except Exception as exc:  # noqa: BLE001 - InvalidEvent, or whatever else one event makes the parser raise
         raise Unmappable(reason_for(exc)) from None
     return event if event.get("event_id") == parsed.event_id else {**event, "event_id": parsed.event_id}
@@ -132,9 +146,10 @@ def _columns(header: Sequence[str], mapping: dict[str, str], name: str) -> dict[
             )
     columns = {field: mapping.get(field, field) for field in V1_FIELDS}
     columns = {field: column for field, column in columns.items() if column in header}
-    if not {"service", "ticket_id", "to_state"} & columns.keys():
+    if not {"service", "ticket_id", "to_state", "incident_id"} & columns.keys():
         raise Unmappable(
-            f"{name} has no column for service (deploys) nor ticket_id/to_state (transitions); "
+            f"{name} has no column for service (deploys), incident_id (incidents) nor ticket_id/to_state "
+            "(transitions); "
             "name them with --map, e.g. --map ticket_id=Key --map to_state=Status."
         )
     return columns
@@ -151,9 +166,10 @@ def _row_event(row: dict[str | None, Any], columns: dict[str, str], zone: tzinfo
             doc[field] = _in_zone(doc[field], zone)
     kind = kind_of(doc)
     if kind == "unknown":
-        raise Unmappable("it has no service (a deploy) and no ticket_id or to_state (a transition).")
-    fields = DEPLOY_FIELDS if kind == "deploy" else TRANSITION_FIELDS
-    return kind, validated(kind, {field: value for field, value in doc.items() if field in fields})
+        raise Unmappable(
+            "it has no service (a deploy), no incident_id (an incident) and no ticket_id or to_state (a transition)."
+        )
+    return kind, validated(kind, {field: value for field, value in doc.items() if field in FIELDS_OF[kind]})
 
 
 def _in_zone(stamp: Any, zone: tzinfo) -> Any:

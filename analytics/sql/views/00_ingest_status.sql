@@ -6,11 +6,11 @@
 --   received = the sum of the three.
 --   last_event_at = latest event time among stored events; last_landed_at = when
 --   the latest of them was written.
--- Grain: one row per kind (transition, deploy, unknown, then any other kind counted).
+-- Grain: one row per kind (deploy, incident, transition, unknown, then any other kind counted).
 -- Unit: events; times UTC.
 CREATE OR REPLACE VIEW ingest_status AS
 WITH kinds(kind) AS (
-    SELECT * FROM (VALUES ('transition'), ('deploy'), ('unknown'))
+    SELECT * FROM (VALUES ('transition'), ('deploy'), ('incident'), ('unknown'))
     UNION
     SELECT DISTINCT kind FROM ingest_counts
 ),
@@ -23,6 +23,8 @@ latest AS (
     SELECT 'transition' AS kind, max(occurred_at) AS last_event_at, max(landed_at) AS last_landed_at FROM transitions
     UNION ALL
     SELECT 'deploy', max(finished_at), max(landed_at) FROM deploys
+    UNION ALL
+    SELECT 'incident', max(occurred_at), max(landed_at) FROM incidents
 )
 SELECT k.kind,
        coalesce(c.landed, 0)::BIGINT + coalesce(c.duplicates, 0)::BIGINT
@@ -35,4 +37,4 @@ SELECT k.kind,
 FROM kinds k
 LEFT JOIN counts c USING (kind)
 LEFT JOIN latest l USING (kind)
-ORDER BY k.kind NOT IN ('deploy', 'transition', 'unknown'), k.kind;
+ORDER BY k.kind NOT IN ('deploy', 'incident', 'transition', 'unknown'), k.kind;
