@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import operator
 import threading
@@ -202,6 +203,8 @@ class Store:
         self._apply_schema()
         if workflow is not None or self._stored_fingerprint() is None:
             self.sync_workflow(workflow or Workflow())
+        elif self._stored_derivation() != self._derivation:
+            self._rederive_with_stored_mapping()
         backlog = self._con.execute("SELECT count(DISTINCT ticket_id) FROM derive_backlog").fetchall()[0][0]
         if backlog:  # a backfill stopped before deriving what it landed
             log.info("deriving %d tickets an interrupted backfill landed", backlog)
@@ -274,14 +277,22 @@ class Store:
             p.read_text()
             for p in sorted((p for p in derive_dir.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
         ]
+        # What the derived rows are computed by: a store derived by other SQL (an older
+        # flowmeter) is re-derived whole when it is next opened for writing.
+        self._derivation = hashlib.sha256("\0".join(self._derive_sql).encode()).hexdigest()
         self._con.execute("CREATE TEMP TABLE IF NOT EXISTS touched_tickets (ticket_id VARCHAR)")
 
     # ---- workflow mapping and derived tables ---------------------------------
     def sync_workflow(self, workflow: Workflow, force: bool = False) -> int | None:
-        """Store the mapping; when it changed (or force), re-derive every ticket.
+        """Store the mapping; when it, or the SQL that derives from it, changed (or force),
+        re-derive every ticket.
 
         Returns how many tickets were re-derived, or None when nothing changed."""
-        changed = force or self._stored_fingerprint() != workflow.fingerprint()
+        changed = (
+            force
+            or self._stored_fingerprint() != workflow.fingerprint()
+            or self._stored_derivation() != self._derivation
+        )
         con = self._con
         con.begin()
         try:
@@ -315,19 +326,34 @@ class Store:
                 con.execute(
                     "INSERT OR REPLACE INTO flowmeter_meta VALUES ('workflow_fingerprint', ?)", [workflow.fingerprint()]
                 )
-                con.execute("DELETE FROM touched_tickets")
-                con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM transitions")
-                rederived = self._rederive_touched()
+                rederived = self._rederive_all()
             con.commit()
         except BaseException:
             _rollback_quietly(con)
             raise
         if rederived:
-            log.info("workflow mapping changed: re-derived %d tickets from the stored events", rederived)
+            log.info("workflow mapping or derivation changed: re-derived %d tickets from the stored events", rederived)
         return rederived
+
+    def _rederive_with_stored_mapping(self) -> None:
+        """Re-derive every ticket with the mapping already stored (the derive SQL changed)."""
+        rederived = self.in_transaction(lambda _con: self._rederive_all())
+        log.info("this flowmeter derives metrics differently: re-derived %d tickets from the stored events", rederived)
+
+    def _rederive_all(self) -> int:
+        """Re-derive every ticket and record which SQL did it (inside the caller's transaction)."""
+        con = self._con
+        con.execute("INSERT OR REPLACE INTO flowmeter_meta VALUES ('derivation', ?)", [self._derivation])
+        con.execute("DELETE FROM touched_tickets")
+        con.execute("INSERT INTO touched_tickets SELECT DISTINCT ticket_id FROM transitions")
+        return self._rederive_touched()
 
     def _stored_fingerprint(self) -> str | None:
         rows = self._con.execute("SELECT value FROM flowmeter_meta WHERE key = 'workflow_fingerprint'").fetchall()
+        return rows[0][0] if rows else None
+
+    def _stored_derivation(self) -> str | None:
+        rows = self._con.execute("SELECT value FROM flowmeter_meta WHERE key = 'derivation'").fetchall()
         return rows[0][0] if rows else None
 
     def _rederive_touched(self) -> int:

@@ -100,7 +100,7 @@ def test_deploy_frequency_counts_per_utc_day_and_environment(store):
         ("api", "production", date(2025, 3, 10), 1, 2, True),  # a3 ok; a2 failed
         ("api", "production", date(2025, 3, 11), 1, 3, True),  # a1 ok; a4, a6 failed
         ("api", "staging", date(2025, 3, 11), 1, 1, False),  # a5
-        ("web", "Production", date(2025, 3, 11), 1, 1, True),  # w1
+        ("web", "production", date(2025, 3, 11), 1, 1, True),  # w1, sent as 'Production': shown normalised
     ]
     # A plain WHERE filters by service, environment and date range.
     assert rows(
@@ -121,7 +121,7 @@ def test_change_failure_rate_per_day_and_over_a_period(store):
         ("api", "production", date(2025, 3, 10), 2, 1, 0.5),  # a2 of a2, a3
         ("api", "production", date(2025, 3, 11), 3, 2, pytest.approx(2 / 3)),  # a4 (rolled_back), a6
         ("api", "staging", date(2025, 3, 11), 1, 0, 0.0),
-        ("web", "Production", date(2025, 3, 11), 1, 0, 0.0),
+        ("web", "production", date(2025, 3, 11), 1, 0, 0.0),  # 'Production', normalised
     ]
     # Over both days: (1 + 2) / (2 + 3) = 0.6, not the mean of the daily rates (0.5 + 0.667) / 2 = 0.583.
     ((rate,),) = rows(
@@ -164,6 +164,107 @@ def test_change_lead_time_counts_each_commit_once_at_its_first_success(store):
     assert rows(
         store, "SELECT count(*) FROM change_lead_time WHERE is_production AND deployed_at >= TIMESTAMP '2025-03-02'"
     ) == [(1,)]  # c4
+
+
+def test_change_lead_time_takes_committed_at_from_any_deploy_of_the_sha(store):
+    # A commit's time is a fact about the commit: the earliest one any deploy reports for the sha
+    # counts, whatever that deploy's status, environment or service.
+    land(
+        store,
+        # k1's time is only on a failed deploy: 03-12 06:00 -> its first success f2 12:00 = 6 h.
+        deploy("f1", "failure", "2025-03-12T10:00:00Z", commits=(("k1", "2025-03-12T06:00:00Z"),)),
+        deploy("f2", "success", "2025-03-12T12:00:00Z", commits=(("k1", None),)),
+        # k2's time is only on a staging deploy: staging 07:00 -> 08:00 = 1 h; production -> f3 13:00 = 6 h.
+        deploy(
+            "s1", "success", "2025-03-12T08:00:00Z", environment="staging", commits=(("k2", "2025-03-12T07:00:00Z"),)
+        ),
+        # k4's time is only on another service's deploy: web 05:00 -> 09:00 = 4 h; api 05:00 -> 13:00 = 8 h.
+        deploy("w1", "success", "2025-03-12T09:00:00Z", service="web", commits=(("k4", "2025-03-12T05:00:00Z"),)),
+        # k3: f3 says 12:30, the later f4 says 11:30: the earliest, 11:30 -> 13:00 = 1.5 h.
+        deploy(
+            "f3",
+            "success",
+            "2025-03-12T13:00:00Z",
+            commits=(("k2", None), ("k3", "2025-03-12T12:30:00Z"), ("k4", None)),
+        ),
+        deploy("f4", "success", "2025-03-13T09:00:00Z", commits=(("k3", "2025-03-12T11:30:00Z"),)),
+    )
+    got = rows(
+        store,
+        "SELECT service, environment, sha, committed_at, deploy_event_id, lead_time_hours "
+        "FROM change_lead_time ORDER BY service, environment, sha",
+    )
+    assert got == [
+        ("api", "production", "k1", ts("2025-03-12 06:00"), "f2", 6.0),
+        ("api", "production", "k2", ts("2025-03-12 07:00"), "f3", 6.0),
+        ("api", "production", "k3", ts("2025-03-12 11:30"), "f3", 1.5),
+        ("api", "production", "k4", ts("2025-03-12 05:00"), "f3", 8.0),
+        ("api", "staging", "k2", ts("2025-03-12 07:00"), "s1", 1.0),
+        ("web", "production", "k4", ts("2025-03-12 05:00"), "w1", 4.0),
+    ]
+
+
+# ---- one environment however it is spelled -----------------------------------------
+# api, 2025-03-10 and 03-11 UTC. Production is spelled three ways, staging two: each is ONE
+# environment, shown lower-cased.
+SPELLED = [
+    deploy(
+        "e1", "failure", "2025-03-10T10:00:00Z", environment="production", commits=(("c1", "2025-03-10T08:00:00Z"),)
+    ),
+    deploy(
+        "e2", "success", "2025-03-10T11:00:00Z", environment="Production", commits=(("c1", "2025-03-10T08:00:00Z"),)
+    ),
+    deploy(
+        "e3",
+        "success",
+        "2025-03-11T09:00:00Z",
+        environment="PRODUCTION",
+        commits=(("c1", "2025-03-10T08:00:00Z"), ("c2", "2025-03-11T07:00:00Z")),
+    ),
+    deploy("e4", "success", "2025-03-10T09:00:00Z", environment="Staging", commits=(("c1", "2025-03-10T08:00:00Z"),)),
+    deploy("e5", "failure", "2025-03-10T12:00:00Z", environment="staging"),
+    deploy("e6", "success", "2025-03-10T14:00:00Z", environment="STAGING"),
+]
+
+
+def test_environment_spellings_are_one_environment_in_every_delivery_view(store):
+    land(store, *SPELLED)
+    assert rows(
+        store,
+        "SELECT environment, day, successful_deploys, deploys, is_production FROM deploy_frequency ORDER BY ALL",
+    ) == [
+        ("production", date(2025, 3, 10), 1, 2, True),  # e2 ok; e1 failed
+        ("production", date(2025, 3, 11), 1, 1, True),  # e3
+        ("staging", date(2025, 3, 10), 2, 3, False),  # e4, e6 ok; e5 failed
+    ]
+    assert rows(
+        store,
+        "SELECT environment, day, deploys, failed_deploys, change_failure_rate FROM change_failure_rate ORDER BY ALL",
+    ) == [
+        ("production", date(2025, 3, 10), 2, 1, 0.5),  # e1 of e1, e2
+        ("production", date(2025, 3, 11), 1, 0, 0.0),
+        ("staging", date(2025, 3, 10), 3, 1, pytest.approx(1 / 3)),  # e5 of e4, e5, e6
+    ]
+    # c1 reaches production once, at e2 (08:00 -> 11:00 = 3 h); e3 does not add a second row.
+    assert rows(
+        store, "SELECT environment, sha, deploy_event_id, lead_time_hours FROM change_lead_time ORDER BY ALL"
+    ) == [
+        ("production", "c1", "e2", 3.0),
+        ("production", "c2", "e3", 2.0),  # 07:00 -> 09:00
+        ("staging", "c1", "e4", 1.0),  # 08:00 -> 09:00
+    ]
+    # The 'production' failure is fixed by the 'Production' success an hour later.
+    assert rows(
+        store, "SELECT environment, failed_event_id, recovered_event_id, recovery_hours FROM recovery_time ORDER BY ALL"
+    ) == [
+        ("production", "e1", "e2", 1.0),  # 10:00 -> 11:00
+        ("staging", "e5", "e6", 2.0),  # 12:00 -> 14:00
+    ]
+    got = summary(store)
+    # Lead time: c1 3 h, c2 2 h -> median 2.5 h, 2 commits over 2 deploys (e2, e3): elite.
+    assert got["change_lead_time"] == (pytest.approx(2.5), "hours", "elite", 30, 2, 2)
+    # Recovery: the one production episode, 1 h (not < 1: high); e1 failed + e2 recovering = 2 deploys.
+    assert got["failed_deployment_recovery_time"] == (pytest.approx(1.0), "hours", "high", 30, 2, 1)
 
 
 # ---- recovery_time -----------------------------------------------------------------
@@ -243,8 +344,8 @@ def test_ticket_to_production_from_commitment_to_first_production_success(store)
     assert got == [
         # staging d1 and failed d2 do not count; d3 is first; d4 does not move it. 03-02 09:00 -> 03-03 09:00.
         ("T-1", "payments", ts("2025-03-02 09:00"), ts("2025-03-03 09:00"), "api", "production", "d3", 24.0),
-        # 'PROD' is production (case-insensitive): 00:00 -> 06:30.
-        ("T-4", "payments", ts("2025-03-03 00:00"), ts("2025-03-03 06:30"), "web", "PROD", "d5", 6.5),
+        # 'PROD' is production (normalised: shown 'prod'): 00:00 -> 06:30.
+        ("T-4", "payments", ts("2025-03-03 00:00"), ts("2025-03-03 06:30"), "web", "prod", "d5", 6.5),
     ]
 
 

@@ -392,3 +392,92 @@ def test_changing_the_mapping_rederives_without_reingesting(tmp_path):
             (0.5, 1.5, 0.75)
         ]
         assert q(store, "SELECT state, category FROM ticket_current WHERE ticket_id = 'H'") == [("Blocked", "queue")]
+
+
+def test_same_instant_moves_are_ordered_by_mapped_states_not_raw_names(tmp_path):
+    # 'Doing' is an alias of In Progress. Two moves of one ticket at one instant connect through
+    # In Progress, once spelled 'doing' and once 'In Progress': the move into it comes first, so
+    # the ticket ends the instant in Review. (Ordered by event_id, x1/y1 would come first.)
+    events = [
+        # X: Backlog -> In Progress -> Review at 03-09 09:00, Done at 11:00: 2 h waiting in
+        #    Review, 0 h active (In Progress lasts no time). committed 09:00, done 11:00.
+        ev("x0", "X", None, "Backlog", "2025-03-09T08:00:00Z"),
+        ev("x1", "X", "In Progress", "Review", "2025-03-09T09:00:00Z"),
+        ev("x2", "X", "Backlog", "doing", "2025-03-09T09:00:00Z"),
+        ev("x3", "X", "Review", "Done", "2025-03-09T11:00:00Z"),
+        # Y: the alias on the other side; still in Review since 03-10 09:00 = 3 h before now.
+        ev("y0", "Y", None, "Backlog", "2025-03-09T08:00:00Z"),
+        ev("y1", "Y", "Doing", "Review", "2025-03-10T09:00:00Z"),
+        ev("y2", "Y", "Backlog", "In Progress", "2025-03-10T09:00:00Z"),
+    ]
+    with open_store(tmp_path) as store:
+        land(store, events)
+        visits = q(store, "SELECT seq, state, duration_days FROM state_visits WHERE ticket_id = 'X' ORDER BY seq")
+        assert approx_rows(visits) == approx_rows(
+            [(1, "Backlog", 1 / 24), (2, "In Progress", 0.0), (3, "Review", 2 / 24), (4, "Done", 1 + 1 / 24)]
+        )  # Done: 03-09 11:00 -> now 03-10 12:00 = 25 h
+        flow = q(store, "SELECT wait_days, active_days, flow_efficiency FROM ticket_flow WHERE ticket_id = 'X'")
+        assert approx_rows(flow) == approx_rows([(2 / 24, 0.0, 0.0)])  # 0 active / (0 + 2 h)
+        current = q(store, "SELECT state, category, time_in_state_days FROM ticket_current WHERE ticket_id = 'Y'")
+        assert approx_rows(current) == approx_rows([("Review", "queue", 3 / 24)])
+
+
+def test_an_event_without_a_team_keeps_the_tickets_team_as_responsible_party(tmp_path):
+    events = [
+        # K: team alpha (ana); k2 names only the assignee bob; k3 names alpha again; k4 hands to beta.
+        ev("k1", "K", None, "Backlog", "2025-03-09T08:00:00Z", team="alpha", assignee="ana"),
+        ev("k2", "K", "Backlog", "In Progress", "2025-03-09T09:00:00Z", assignee="bob"),
+        ev("k3", "K", "In Progress", "Review", "2025-03-09T10:00:00Z", team="alpha"),
+        ev("k4", "K", "Review", "QA", "2025-03-09T12:00:00Z", team="beta"),
+        ev("k5", "K", "QA", "Done", "2025-03-09T15:00:00Z"),
+    ]
+    with open_store(tmp_path) as store:
+        land(store, events)
+        # The party is the team carried forward: alpha, alpha, alpha, beta, beta. One handoff, not
+        # three (alpha -> bob -> alpha -> beta).
+        visits = q(store, "SELECT seq, party, handoff, from_party FROM state_visits ORDER BY seq")
+        assert visits == [
+            (1, "alpha", False, None),
+            (2, "alpha", False, None),
+            (3, "alpha", False, None),
+            (4, "beta", True, "alpha"),
+            (5, "beta", False, None),
+        ]
+        assert q(store, "SELECT handoffs FROM ticket_flow") == [(1,)]
+        # alpha -> beta at 12:00 into QA (a queue); next active or done entry: Done at 15:00 = 3 h.
+        assert q(store, "SELECT from_team, to_team, handoffs, median_wait_after_hours FROM handoff_matrix") == [
+            ("alpha", "beta", 1, 3.0)
+        ]
+        # handoff_events already kept levels apart: ana -> bob between people (into In Progress: 0 h).
+        assert q(store, "SELECT level, from_party, to_party, wait_after_hours FROM handoff_events ORDER BY level") == [
+            ("person", "ana", "bob", 0.0),
+            ("team", "alpha", "beta", 3.0),
+        ]
+
+
+@pytest.mark.parametrize("workflow", [WORKFLOW, None], ids=["with-settings", "stored-mapping"])
+def test_a_store_derived_by_older_sql_is_rederived_when_opened_for_writing(tmp_path, workflow):
+    # K as above: one handoff (alpha -> beta). An older flowmeter derived 3 (alpha -> bob -> alpha
+    # -> beta) and kept no record of its derive SQL: stand in for it by writing its figure and
+    # removing the record.
+    events = [
+        ev("k1", "K", None, "Backlog", "2025-03-09T08:00:00Z", team="alpha"),
+        ev("k2", "K", "Backlog", "In Progress", "2025-03-09T09:00:00Z", assignee="bob"),
+        ev("k3", "K", "In Progress", "Review", "2025-03-09T10:00:00Z", team="alpha"),
+        ev("k4", "K", "Review", "QA", "2025-03-09T12:00:00Z", team="beta"),
+    ]
+    path = tmp_path / "s.duckdb"
+
+    def make_old(con):
+        con.execute("UPDATE tickets SET handoffs = 3")
+        con.execute("DELETE FROM flowmeter_meta WHERE key = 'derivation'")
+
+    with open_store(tmp_path) as store:
+        land(store, events)
+        store.in_transaction(make_old)
+    with Store.open(path, workflow=workflow) as store:
+        assert q(store, "SELECT handoffs FROM ticket_flow") == [(1,)]
+        # Derived by this SQL now: opening again does not re-derive (a figure written by hand stays).
+        store.in_transaction(lambda con: con.execute("UPDATE tickets SET handoffs = 7"))
+    with Store.open(path, workflow=workflow) as store:
+        assert q(store, "SELECT handoffs FROM ticket_flow") == [(7,)]

@@ -160,7 +160,7 @@ CREATE TABLE IF NOT EXISTS visits (
     team        VARCHAR,             -- as of this transition (last one given)
     assignee    VARCHAR,
     ticket_type VARCHAR,
-    party       VARCHAR,             -- responsible party: team when given, else assignee
+    party       VARCHAR,             -- responsible party: the team (carried), else the assignee
     handoff     BOOLEAN   NOT NULL,  -- the party differs from the previous one
     from_party  VARCHAR              -- the previous party, when handoff
 );

@@ -1,6 +1,7 @@
 -- handoff_matrix: who hands work to whom, and how long it then waits.
--- Definition: a handoff is a transition whose responsible party (team when given, else
---   assignee) differs from the previous one. wait after a handoff = from the handoff to the
+-- Definition: a handoff is a transition whose responsible party (the ticket's team, carried
+--   forward from the last event that named one; before any team, the assignee) differs
+--   from the previous one. wait after a handoff = from the handoff to the
 --   ticket's next entry into an active or done state (0 when it lands in one); handoffs
 --   still waiting are counted but not in the median.
 -- Grain: one row per board, from_team and to_team.  Unit: handoffs; hours.

@@ -7,18 +7,19 @@
 --   failure: recovery_hours = failed_at -> recovered_at. failed_deploys counts the
 --   failed deploys in the episode. An episode with no success yet is open:
 --   recovered_at, recovered_event_id and recovery_hours are NULL.
---   is_production says whether the environment is one of production_environments
---   (case-insensitive); the DORA key is the median over production episodes.
+--   environment is normalised (fm_environment: lower-cased, trimmed), so a 'production'
+--   failure is recovered by a 'Production' success. is_production says whether it is one
+--   of production_environments; the DORA key is the median over production episodes.
 -- Grain: one row per service, environment and failure episode.
 -- Unit: recovery_hours in hours (DOUBLE); times UTC.
 CREATE OR REPLACE VIEW recovery_time AS
 WITH ordered AS (
-    SELECT service, environment, event_id, finished_at,
+    SELECT service, fm_environment(environment) AS environment, event_id, finished_at,
            status IN ('failure', 'rolled_back') AS failed,
            row_number() OVER w AS pos,
            lag(status IN ('failure', 'rolled_back')) OVER w AS prev_failed
     FROM deploys
-    WINDOW w AS (PARTITION BY service, environment ORDER BY finished_at, event_id)
+    WINDOW w AS (PARTITION BY service, fm_environment(environment) ORDER BY finished_at, event_id)
 ),
 episodes AS (
     -- episode n = the n-th start of a failure run and the deploys that follow it up to
@@ -48,5 +49,5 @@ SELECT service,
        failed_event_id,
        recovered_event_id,
        failed_deploys,
-       lower(environment) IN (SELECT lower(environment) FROM production_environments) AS is_production
+       fm_is_production(environment) AS is_production
 FROM runs;

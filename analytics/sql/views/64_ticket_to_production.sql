@@ -3,9 +3,9 @@
 --   ticket's commitment (tickets.committed_at: its first entry into a queue, active or
 --   done state, derived from its transitions). deployed_at is the finish time of the
 --   FIRST successful deploy to a production environment (production_environments,
---   compared case-insensitively) whose `tickets` list names the ticket, across all
---   services (earliest finished_at, ties broken by event_id); service, environment and
---   deploy_event_id are that deploy's. Failed and rolled-back deploys and deploys to
+--   compared normalised: fm_environment) whose `tickets` list names the ticket, across all
+--   services (earliest finished_at, ties broken by event_id); service, environment
+--   (normalised, as in the other delivery views) and deploy_event_id are that deploy's. Failed and rolled-back deploys and deploys to
 --   other environments never count; later deploys listing the ticket again do not
 --   move it. Tickets never deployed to production, tickets with no landed transitions
 --   and tickets never committed have no row. A negative value means the ticket was
@@ -14,11 +14,11 @@
 -- Unit: to_production_hours in hours (DOUBLE); times UTC.
 CREATE OR REPLACE VIEW ticket_to_production AS
 WITH listed AS (
-    SELECT event_id AS deploy_event_id, service, environment, finished_at AS deployed_at,
+    SELECT event_id AS deploy_event_id, service, fm_environment(environment) AS environment, finished_at AS deployed_at,
            unnest(tickets) AS ticket_id
     FROM deploys
     WHERE status = 'success'
-      AND lower(environment) IN (SELECT lower(environment) FROM production_environments)
+      AND fm_is_production(environment)
 ),
 firsts AS (
     SELECT *

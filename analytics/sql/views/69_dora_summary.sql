@@ -1,6 +1,6 @@
 -- dora_summary: the four DORA keys for production over the trailing 30 days, with bands.
 -- Definition: the window is (fm_now() - 30 days, fm_now()]; only environments listed in
---   production_environments count (compared case-insensitively).
+--   production_environments count (compared normalised: fm_environment).
 --   deployment_frequency = successful production deploys finished in the window / days_covered,
 --     the days the deploy data covers: from the first deploy of any environment to fm_now(),
 --     at most the 30 days of the window and at least 1 (14 days of data divide by 14, not 30).
@@ -40,7 +40,7 @@ WITH win AS (
 prod AS (
     SELECT d.status, d.finished_at
     FROM deploys d
-    WHERE lower(d.environment) IN (SELECT lower(environment) FROM production_environments)
+    WHERE fm_is_production(d.environment)
 ),
 freq AS (
     SELECT count(*) FILTER (WHERE p.finished_at > w.window_start AND p.status = 'success') AS n,
