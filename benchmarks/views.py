@@ -100,7 +100,7 @@ def _insert_generated(con: duckdb.DuckDBPyConnection, tickets: int, deploys: int
                TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys}) MINUTE, NULL, NULL,
                [{{'sha': 'c' || id,
                   'committed_at': TIMESTAMP '2025-01-01' + INTERVAL (id * 90 * 24 * 60 // {deploys} - 300) MINUTE}}],
-               ['T' || (id * 17 % {tickets})], 'bench', TIMESTAMP '2025-04-01', 'bench'
+               ['T' || (id * 17 % {tickets})], 'bench', TIMESTAMP '2025-04-01', 'bench', NULL
         FROM range({deploys}) r(id)
     """)
 
