@@ -18,6 +18,7 @@ def load_policy(settings: Settings, workflow: Workflow) -> AlertPolicy:
     source = str(path) if path is not None else "settings"
     routes = parse_routes(doc, source, settings.alerts_topic)
     check_limit_routes(workflow, routes, source, tuple(settings.aging_routes))
+    check_limit_routes(workflow, routes, source, tuple(settings.incident_routes), "incident_routes")
     return AlertPolicy(
         routes=routes,
         cooldown=settings.alert_cooldown,
@@ -27,6 +28,9 @@ def load_policy(settings: Settings, workflow: Workflow) -> AlertPolicy:
         aging_history_days=settings.aging_history_days,
         aging_min_samples=settings.aging_min_samples,
         aging_routes=tuple(settings.aging_routes),
+        incidents=settings.incident_alerts,
+        restore_objectives=tuple(sorted(settings.restore_objectives.items())),
+        incident_routes=tuple(settings.incident_routes),
         dashboard=settings.dashboard_link,
         source=f"flowmeter/{settings.group_id}",
     )

@@ -44,6 +44,10 @@ class AlertPolicy:
     aging_history_days: int = 90
     aging_min_samples: int = 10
     aging_routes: tuple[str, ...] = ()
+    incidents: bool = True
+    # (severity level, hours) pairs: an incident of that level open longer fires (docs/alerts.md)
+    restore_objectives: tuple[tuple[str, float], ...] = (("critical", 1.0), ("high", 4.0), ("low", 24.0))
+    incident_routes: tuple[str, ...] = ()
     dashboard: str = "http://127.0.0.1:8501"
     source: str = "flowmeter"
 
@@ -52,8 +56,8 @@ class AlertPolicy:
 class Rule:
     key: str  # stored as alerts.rule: the episode's identity across judgements and restarts
     scope: str  # what the rule watches (a limit, or one ticket's visit), whatever its level
-    kind: str  # wip | aging
-    level: str  # breach | warning | aging
+    kind: str  # wip | aging | incident
+    level: str  # breach | warning | aging; incident: the severity level
     board: str
     limit_name: str
     states: tuple[str, ...]
@@ -67,6 +71,7 @@ class Rule:
     broken: bool
     kept: bool
     ticket: dict[str, Any] | None = None  # aging: the ticket as a notice lists it (read with the rule)
+    incident: dict[str, Any] | None = None  # incident: its title, url and times, as a notice tells them
 
 
 @dataclass
@@ -81,8 +86,11 @@ class AlertEvaluator:
     def __init__(self, policy: AlertPolicy) -> None:
         self.policy = policy
 
-    def evaluate(self, con: duckdb.DuckDBPyConnection, now: datetime, aging: bool = False) -> Evaluation:
-        """Judge the WIP rules (and, when asked, the aging rule) at `now` (naive UTC)."""
+    def evaluate(
+        self, con: duckdb.DuckDBPyConnection, now: datetime, aging: bool = False, incidents: bool = False
+    ) -> Evaluation:
+        """Judge the WIP rules (and, when asked, the aging rule and the incidents' restore
+        objectives) at `now` (naive UTC)."""
         result = Evaluation()
         writes = _Writes()
         open_episodes = _open_episodes(con)
@@ -91,6 +99,9 @@ class AlertEvaluator:
         if aging and self.policy.aging:
             rules += self._aging_rules(con, now, open_episodes)
             kinds.add("aging")
+        if incidents and self.policy.incidents:
+            rules += self._incident_rules(con, now, open_episodes)
+            kinds.add("incident")
         breach_open = {
             r.scope for r in rules if r.level == "breach" and (r.broken or (r.key in open_episodes and not r.kept))
         }
@@ -102,7 +113,8 @@ class AlertEvaluator:
             episode = current[1] if current else None
             # A warning says nothing while its limit is (or is about to be) in breach.
             notify = not (rule.level == "warning" and rule.scope in breach_open)
-            cooldown = 0.0 if rule.kind == "aging" else self.policy.cooldown
+            # An aging ticket that moves on, or an incident resolved, is over at once: no flapping to damp.
+            cooldown = self.policy.cooldown if rule.kind == "wip" else 0.0
             outcome = step(episode, rule.value, rule.broken, rule.kept, now, cooldown, notify)
             if outcome.episode is None:
                 continue
@@ -120,6 +132,8 @@ class AlertEvaluator:
                 result.fired += outcome.notice == "fired"
                 result.recovered += outcome.notice == "recovered"
                 alert = _alert_doc(alert_id, rule, outcome.episode, tickets)
+                if rule.incident is not None:
+                    alert["incident"] = rule.incident
                 result.deliveries += self._enqueue(writes, alert, outcome.notice, rule.routes, now)
             result.recovering += outcome.episode.status == "recovering"
         for key, (alert_id, episode) in open_episodes.items():
@@ -232,10 +246,68 @@ class AlertEvaluator:
             )
         return rules
 
+    def _incident_rules(
+        self, con: duckdb.DuckDBPyConnection, now: datetime, open_episodes: dict[str, tuple[str, Episode]]
+    ) -> list[Rule]:
+        """One rule per incident open past its severity level's restore objective, and per incident
+        whose episode is still open (so its resolution, seen in incident_summary, recovers it).
+        The incident's times are incident_summary's, the view the Stability page shows."""
+        objectives = dict(self.policy.restore_objectives)
+        watched = [key.split("|", 2)[2] for key in open_episodes if key.startswith("incident|")]
+        rows = con.execute(
+            """
+            SELECT incident_id, service, environment, severity_level, title, url, opened_at, resolved_at,
+                   epoch(coalesce(resolved_at, $now) - opened_at) AS seconds
+            FROM incident_summary
+            WHERE (resolved_at IS NULL AND list_contains($levels, severity_level)
+                   AND epoch($now - opened_at) > $hours[list_position($levels, severity_level)] * 3600)
+               OR list_contains($watched, incident_id)
+            ORDER BY opened_at
+        """,
+            {"now": now, "levels": list(objectives), "hours": list(objectives.values()), "watched": watched},
+        ).fetchall()
+        rules = []
+        for incident_id, service, environment, level, title, url, opened_at, resolved_at, seconds in rows:
+            hours = objectives.get(level)
+            threshold = (hours or 0.0) * 3600
+            resolved = resolved_at is not None
+            rules.append(
+                Rule(
+                    key=f"incident|{service}|{incident_id}",
+                    scope=f"incident|{service}|{incident_id}",
+                    kind="incident",
+                    level=level or "unmapped",
+                    board=service,
+                    limit_name=incident_id,
+                    states=(),
+                    team=None,
+                    person=None,
+                    ticket_id=None,
+                    threshold=threshold,
+                    wip_limit=None,
+                    routes=self.policy.incident_routes,
+                    value=float(seconds),
+                    broken=not resolved and hours is not None and seconds > threshold,
+                    kept=resolved,
+                    incident={
+                        "incident_id": incident_id,
+                        "service": service,
+                        "environment": environment,
+                        "title": title,
+                        "url": url,
+                        "opened_at": opened_at,
+                        "resolved_at": resolved_at,
+                    },
+                )
+            )
+        return rules
+
     def _tickets(self, con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> list[dict[str, Any]]:
         """The tickets a notice lists: those in the rule's column, oldest in their state first."""
         if rule.ticket is not None:  # aging: read with the rule, no query per ticket
             return [rule.ticket]
+        if rule.kind == "incident":  # an incident names no tickets
+            return []
         where = (
             "ticket_id = $ticket"
             if rule.ticket_id

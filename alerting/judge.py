@@ -33,7 +33,7 @@ class AlertJudge:
         """Judge now, unless the schedule says to wait; None when nothing was judged. A failure
         is logged, not raised: rules are judged by state, so the next judgement catches up."""
         try:
-            result = await self._on_writer(self._judge_on_writer, _utc_now(), judgement.aging)
+            result = await self._on_writer(self._judge_on_writer, _utc_now(), judgement)
         except Exception as exc:
             log.error("judging the alert rules failed (%s); the next batch or tick tries again", exc)
             return None
@@ -48,7 +48,7 @@ class AlertJudge:
             )
         return result
 
-    def _judge_on_writer(self, now: datetime, aging: bool) -> Evaluation | str:
+    def _judge_on_writer(self, now: datetime, judgement: Judgement) -> Evaluation | str:
         """On the writer thread: the reason to wait, or the judgement made in one transaction."""
         store = self._store
         reason = self.schedule.reason_to_wait(
@@ -56,7 +56,7 @@ class AlertJudge:
         )
         if reason is not None:
             return reason
-        return store.in_transaction(self._evaluator.evaluate, now, aging)
+        return store.in_transaction(self._evaluator.evaluate, now, judgement.aging, judgement.incidents)
 
 
 def _utc_now() -> datetime:

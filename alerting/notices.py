@@ -35,6 +35,13 @@ def cloud_event(alert: dict[str, Any], notice: str, now: datetime, source: str, 
         "resolved_at": _iso(alert.get("resolved_at")),
         "link": f"{dashboard}/alerts?alert={alert['alert_id']}",
     }
+    if alert.get("incident") is not None:  # kind incident: what a person on call needs to find it
+        incident = alert["incident"]
+        data["incident"] = {
+            **incident,
+            "opened_at": _iso(incident.get("opened_at")),
+            "resolved_at": _iso(incident.get("resolved_at")),
+        }
     data["summary"] = summary(data)
     return {
         "specversion": "1.0",
@@ -55,6 +62,15 @@ def summary(data: dict[str, Any]) -> str:
     if scope:
         where += f" ({scope})"
     wip = int(data["value"]) if data["kind"] == "wip" else None
+    if data["kind"] == "incident":
+        incident = data.get("incident") or {}
+        what = f"Incident {data['limit_name']} on {data['board']}" + (
+            f" ({incident['title']})" if incident.get("title") else ""
+        )
+        hours, objective = data["value"] / 3600, data["threshold"] / 3600
+        if data["notice"] == "recovered":
+            return f"{what} is resolved, {hours:.1f} h after it opened (restore objective {objective:g} h)."
+        return f"{what} has been open {hours:.1f} h, past the {data['level']} restore objective of {objective:g} h."
     if data["kind"] == "aging":
         days, limit_days = data["value"] / 86400, data["threshold"] / 86400
         if data["notice"] == "recovered":

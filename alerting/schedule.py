@@ -3,13 +3,15 @@ it is given (no clock, no I/O, no Faust; streams.worker supplies the ticks and t
 
 Rules are judged after each landed batch that holds transitions (deploys and dead letters do
 not move WIP), on a one-second tick while a recovery's cooldown runs, and every
-``aging_interval`` for aging. A batch holding a transition older than ``max_event_age`` is
+``aging_interval`` for aging. Incidents open past their restore objective are judged with
+aging, and after each batch that holds incident events (one may resolve an alert's incident).
+A batch holding a transition older than ``max_event_age`` is
 history being replayed (a backfill, the demo's first seconds, a worker catching up):
 partitions interleave, so the state it leaves mixes old and new and would fire alerts that
 were never true. Judgements are then put off (aging ones too) until a batch of fresh events
 lands or the stream has been quiet for QUIET_SECONDS; so are they while the derived tables are
 behind the events (the worker catching up). See "When it is judged" in
-docs/alerts.md#alerts-wip-limits-and-aging-tickets.
+docs/alerts.md#alerts-wip-limits-aging-tickets-and-incidents.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ QUIET_SECONDS = 2.0  # after the last batch of history, the stream counts as qui
 
 @dataclass(frozen=True)
 class Judgement:
-    """A judgement to make now; aging: judge the aging rule too, not only the WIP limits."""
+    """A judgement to make now; aging: judge the aging rule too, not only the WIP limits;
+    incidents: judge the incidents' restore objectives too."""
 
     aging: bool
+    incidents: bool = False
 
 
 class AlertSchedule:
@@ -39,16 +43,16 @@ class AlertSchedule:
         self.waiting = False  # a judgement was put off while history landed: make it once quiet
         self._last_aging = float("-inf")
 
-    def after_batch(self, has_transitions: bool) -> Judgement | None:
-        """A batch landed: judge the WIP limits if it moved tickets."""
-        return Judgement(aging=False) if has_transitions else None
+    def after_batch(self, has_transitions: bool, has_incidents: bool = False) -> Judgement | None:
+        """A batch landed: judge the WIP limits if it moved tickets, the incidents if it holds any."""
+        return Judgement(aging=False, incidents=has_incidents) if has_transitions or has_incidents else None
 
     def on_tick(self, now: float) -> Judgement | None:
         """The one-second tick: judge while a judgement waits, a cooldown runs or aging is due.
         A waiting judgement includes aging, since aging was put off with it."""
         aging_due = now - self._last_aging >= self.aging_interval
         if self.waiting or self.recovering or aging_due:
-            return Judgement(aging=aging_due or self.waiting)
+            return Judgement(aging=aging_due or self.waiting, incidents=aging_due or self.waiting)
         return None
 
     def reason_to_wait(

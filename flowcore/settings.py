@@ -135,6 +135,17 @@ class Settings(BaseSettings):
     aging_routes: list[str] = Field(
         default_factory=list, description='Routes of aging alerts, e.g. ["team-slack"]; empty = the log.'
     )
+    incident_alerts: bool = Field(
+        default=True, description="Alert when an incident stays open past its severity's restore objective."
+    )
+    restore_objectives: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 1.0, "high": 4.0, "low": 24.0},
+        description='Hours an incident of each severity level may stay open, e.g. {"critical": 1, "high": 4}; '
+        "a level left out gets no alert.",
+    )
+    incident_routes: list[str] = Field(
+        default_factory=list, description='Routes of incident alerts, e.g. ["on-call"]; empty = the log.'
+    )
     dashboard_url: str | None = Field(
         default=None, description="Dashboard address alert links point to; unset = http://127.0.0.1:<dashboard_port>."
     )
@@ -158,6 +169,17 @@ class Settings(BaseSettings):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return value.lower()
+
+    @field_validator("restore_objectives")
+    @classmethod
+    def _objectives(cls, value: dict[str, float]) -> dict[str, float]:
+        levels = ("critical", "high", "low")  # the severity levels of docs/metrics.md
+        for level, hours in value.items():
+            if level not in levels:
+                raise ValueError(f"{level!r} is not a severity level; use {', '.join(levels)}")
+            if not hours > 0:
+                raise ValueError(f"{level}: the objective must be a positive number of hours")
+        return value
 
     @field_validator("topic_prefix", "group_id")
     @classmethod

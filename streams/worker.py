@@ -242,7 +242,7 @@ class _Alerting:
                 task.add_done_callback(lambda _: setattr(self, "_timer_judging", False))
 
     async def after_land(self, _result: Any, batch: PreparedBatch) -> None:
-        judgement = self._schedule.after_batch(bool(batch.transitions))
+        judgement = self._schedule.after_batch(bool(batch.transitions), bool(batch.incidents))
         if judgement is not None:
             await self.judge(judgement)
 

@@ -24,20 +24,27 @@ def test_a_batch_is_judged_for_wip_only_when_it_holds_transitions():
     assert s.after_batch(has_transitions=False) is None  # deploys and dead letters do not move WIP
 
 
+def test_a_batch_with_incident_events_is_judged_for_incidents():
+    s = schedule()
+    # An incident event may resolve an open incident alert: judge at once, not at the next aging tick.
+    assert s.after_batch(has_transitions=False, has_incidents=True) == Judgement(aging=False, incidents=True)
+    assert s.on_tick(1000.0) == Judgement(aging=True, incidents=True)  # and with every aging check
+
+
 def test_the_first_tick_judges_aging_then_every_aging_interval():
     s = schedule()
-    assert s.on_tick(1000.0) == Judgement(aging=True)  # never judged: aging is due at once
+    assert s.on_tick(1000.0) == Judgement(aging=True, incidents=True)  # never judged: aging is due at once
     s.judged(Judgement(aging=True), recovering=0, now=1000.5)
     assert s.on_tick(1001.0) is None  # 0.5 s since aging, nothing recovering
     assert s.on_tick(1300.0) is None  # 1300 - 1000.5 = 299.5 s < 300
-    assert s.on_tick(1300.5) == Judgement(aging=True)  # 300 s since aging
+    assert s.on_tick(1300.5) == Judgement(aging=True, incidents=True)  # 300 s since aging
 
 
 def test_a_wip_judgement_does_not_reset_the_aging_interval():
     s = schedule()
     s.judged(Judgement(aging=True), recovering=0, now=1000.0)
     s.judged(Judgement(aging=False), recovering=0, now=1200.0)  # a batch at 1200
-    assert s.on_tick(1300.0) == Judgement(aging=True)  # still 300 s after 1000
+    assert s.on_tick(1300.0) == Judgement(aging=True, incidents=True)  # still 300 s after 1000
 
 
 def test_a_running_cooldown_is_judged_every_tick_without_aging():
@@ -78,7 +85,7 @@ def test_a_judgement_put_off_is_made_on_the_next_tick_with_aging():
     assert s.waited() is True  # the first wait in a row: worth a log line
     assert s.waited() is False  # still waiting: no second line
     # 10 s after aging (< 300 s), yet aging was put off with the judgement: judged now.
-    assert s.on_tick(1010.0) == Judgement(aging=True)
+    assert s.on_tick(1010.0) == Judgement(aging=True, incidents=True)
     s.judged(Judgement(aging=True), recovering=0, now=1010.0)
     assert s.on_tick(1011.0) is None
     assert s.waited() is True  # a new run of waits
