@@ -95,6 +95,47 @@ class Settings(BaseSettings):
     github_secret: SecretStr | None = Field(default=None, description="Secret of GitHub webhooks (HMAC-SHA256).")
     cdevents_secret: SecretStr | None = Field(default=None, description="Shared secret of CDEvents senders.")
     events_secret: SecretStr | None = Field(default=None, description="Shared secret of v1 senders (/events).")
+    alertmanager_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Alertmanager sends (webhook_config http_config.authorization.credentials).",
+    )
+    alertmanager_service_labels: list[str] = Field(
+        default_factory=lambda: ["service", "job"],
+        description="Alert labels naming an incident's service, first present wins; none present = refused.",
+    )
+    alertmanager_environment_labels: list[str] = Field(
+        default_factory=lambda: ["env", "environment"],
+        description="Alert labels naming an incident's environment, first present wins.",
+    )
+    alertmanager_severity_labels: list[str] = Field(
+        default_factory=lambda: ["severity"], description="Alert labels naming an incident's severity."
+    )
+    pagerduty_secret: SecretStr | None = Field(
+        default=None, description="Secret of the PagerDuty v3 webhook subscription (X-PagerDuty-Signature)."
+    )
+    opsgenie_token: SecretStr | None = Field(
+        default=None,
+        description="Token the Opsgenie webhook sends as a custom header 'Authorization: Bearer <token>'.",
+    )
+    opsgenie_service_key: str = Field(
+        default="service",
+        description="Opsgenie alert details key, or tag prefix before ':', naming the service; else the entity.",
+    )
+    github_incident_label: str | None = Field(
+        default=None, description='GitHub issue label that makes an issue an incident too, e.g. "incident".'
+    )
+    github_service_label_prefix: str = Field(
+        default="service:",
+        description="Prefix of the label naming an incident issue's service (service:payments); else the repo.",
+    )
+    jira_incident_types: list[str] = Field(
+        default_factory=list, description='Jira issue types that are incidents too, e.g. ["Incident"].'
+    )
+    jira_service_field: str | None = Field(
+        default=None,
+        description="Jira field naming an incident's service, e.g. customfield_10050; unset = first component, "
+        "else the project key.",
+    )
     jira_team_field: str | None = Field(default=None, description="Jira custom field holding the team.")
     github_label_states: dict[str, str] = Field(
         default_factory=dict, description='GitHub label -> workflow state, e.g. {"in progress": "In Progress"}.'
@@ -155,7 +196,15 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug | info | warning | error.")
 
     @field_validator(
-        "dashboard_password", "query_token", "jira_secret", "github_secret", "cdevents_secret", "events_secret"
+        "dashboard_password",
+        "query_token",
+        "jira_secret",
+        "github_secret",
+        "cdevents_secret",
+        "events_secret",
+        "alertmanager_token",
+        "pagerduty_secret",
+        "opsgenie_token",
     )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:

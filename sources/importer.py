@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flowcore.settings import Settings, bootstrap_servers
-from sources.adapters import Unmappable, generic, github, jira
+from sources.adapters import Unmappable, generic, github, jira, pagerduty
 from sources.jsonl import read_lines
 from sources.producer import EventProducer
 
@@ -44,6 +44,8 @@ def records(conf: Settings, source: str, path: Path, columns: dict[str, str], zo
         return jira.iter_import(path, team_field=conf.jira_team_field)
     if source == "github":
         return github.iter_import(path, label_states=conf.github_label_states)
+    if source == "pagerduty":
+        return pagerduty.iter_import(path)
     if source == "csv":
         return generic.iter_csv(path, columns or None, zone)
     return _jsonl(path)

@@ -27,6 +27,9 @@ POST /webhooks/jira       Jira issue_created / issue_updated    X-Hub-Signature:
 POST /webhooks/github     GitHub issues, projects_v2_item, deployment_status, ...
                                                                  X-Hub-Signature-256: sha256=<hex>
 POST /webhooks/cdevents   CloudEvents (binary or structured)    X-Flowmeter-Signature: sha256=<hex>
+POST /webhooks/alertmanager  Alertmanager webhook_config (v4)    Authorization: Bearer <token>
+POST /webhooks/pagerduty  PagerDuty v3 incident.* webhooks      X-PagerDuty-Signature: v1=<hex>[,v1=<hex>]
+POST /webhooks/opsgenie   Opsgenie outgoing webhook actions     Authorization: Bearer <token> (a custom header)
 POST /events              v1 JSON, one object or JSON Lines      X-Flowmeter-Signature: sha256=<hex>
 GET  /healthz
 """
@@ -53,11 +56,12 @@ from flowcore import deadletter, routing
 from flowcore.events import PARSERS
 from flowcore.exposure import is_loopback
 from flowcore.settings import Settings, bootstrap_servers
-from sources.adapters import Mapped, Unmappable, cdevents, generic, github, jira
+from sources.adapters import Mapped, Unmappable, alertmanager, cdevents, generic, github, jira, opsgenie, pagerduty
 from sources.rejects import MAX_MESSAGE, kept_copy, lone_surrogate_field, printable, reason_for, size_note
 
 log = logging.getLogger(__name__)
 Mapping = tuple[Mapped, list[tuple[bytes, str]]]  # events, and (raw, reason) to dead-letter
+Check = Callable[[str, Headers[str, str], bytes], str | None]  # (secret, headers, body) -> why refused, or None
 
 MAX_BODY = 5 * 1024 * 1024  # a Jira issue with a long changelog fits; anything bigger is not a webhook
 ANSWER_WITHIN = 8.0  # seconds from the request to the broker's last ack, else 503: under GitHub's 10 s
@@ -176,6 +180,50 @@ def signature_ok(secret: str, body: bytes, given: str | None) -> bool:
     return hmac.compare_digest(expected, given[len("sha256=") :].strip().encode("utf-8", "backslashreplace"))
 
 
+def pagerduty_signature_ok(secret: str, body: bytes, given: str | None) -> bool:
+    """`given` holds one or more comma-separated 'v1=<hex HMAC-SHA256 of the body>' (several while
+    PagerDuty rotates a secret); one matching is enough (developer.pagerduty.com, Verifying Signatures)."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    found = False
+    for part in (given or "").split(","):
+        version, _, digest = part.strip().partition("=")
+        if version == "v1" and hmac.compare_digest(expected, digest.strip().encode("utf-8", "backslashreplace")):
+            found = True  # no early return: every signature is compared, so timing says nothing
+    return found
+
+
+def bearer_ok(token: str, given: str | None) -> bool:
+    """`given` is an Authorization header 'Bearer <token>' (scheme compared without case)."""
+    scheme, _, credentials = (given or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.encode(), credentials.strip().encode("utf-8", "backslashreplace")
+    )
+
+
+def hmac_check(header: str) -> Check:
+    def check(secret: str, headers: Headers[str, str], body: bytes) -> str | None:
+        if signature_ok(secret, body, headers.get(header)):
+            return None
+        return f"the {header} signature is missing or does not match the configured secret."
+
+    return check
+
+
+def pagerduty_check(secret: str, headers: Headers[str, str], body: bytes) -> str | None:
+    if pagerduty_signature_ok(secret, body, headers.get("X-PagerDuty-Signature")):
+        return None
+    return "the X-PagerDuty-Signature is missing or none of its v1 signatures matches the configured secret."
+
+
+def bearer_check(setting: str) -> Check:
+    def check(token: str, headers: Headers[str, str], body: bytes) -> str | None:
+        if bearer_ok(token, headers.get("Authorization")):
+            return None
+        return f"the Authorization header is missing or its Bearer token is not {setting}."
+
+    return check
+
+
 def checked(kind: str, event: dict[str, Any]) -> Message:
     """The event as Kafka will carry it, run through the worker's own parser: a dead letter
     (reason set) when the worker would refuse it, so the answer says so now."""
@@ -219,7 +267,12 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
 
     # Each mapper returns (events, rejects): rejects are (bytes, reason) to dead-letter.
     def jira_events(headers: Headers[str, str], body: bytes) -> Mapping:
-        return jira.from_webhook(json_body(body), team_field=conf.jira_team_field), []
+        return jira.from_webhook(
+            json_body(body),
+            team_field=conf.jira_team_field,
+            incident_types=conf.jira_incident_types,
+            service_field=conf.jira_service_field,
+        ), []
 
     def github_events(headers: Headers[str, str], body: bytes) -> Mapping:
         return github.from_webhook(
@@ -227,7 +280,32 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
             json_body(body),
             headers.get("X-GitHub-Delivery"),
             label_states=conf.github_label_states,
+            incident_label=conf.github_incident_label,
+            service_label_prefix=conf.github_service_label_prefix,
         ), []
+
+    def alertmanager_events(headers: Headers[str, str], body: bytes) -> Mapping:
+        """Each alert on its own: one that cannot be mapped is dead-lettered, the rest are sent."""
+        events: Mapped = []
+        rejects: list[tuple[bytes, str]] = []
+        results = alertmanager.from_webhook(
+            json_body(body),
+            service_labels=conf.alertmanager_service_labels,
+            environment_labels=conf.alertmanager_environment_labels,
+            severity_labels=conf.alertmanager_severity_labels,
+        )
+        for result in results:
+            if isinstance(result[1], Unmappable):
+                rejects.append((json.dumps(result[0], ensure_ascii=False).encode(), str(result[1])))
+            else:
+                events.append(result)
+        return events, rejects
+
+    def pagerduty_events(headers: Headers[str, str], body: bytes) -> Mapping:
+        return pagerduty.from_webhook(json_body(body)), []
+
+    def opsgenie_events(headers: Headers[str, str], body: bytes) -> Mapping:
+        return opsgenie.from_webhook(json_body(body), service_key=conf.opsgenie_service_key), []
 
     def cdevents_events(headers: Headers[str, str], body: bytes) -> Mapping:
         return cdevents.from_cloudevent(dict(headers), body), []
@@ -256,15 +334,24 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
         return events, rejects
 
     app = web.Application(client_max_size=MAX_BODY)
-    routes = [
-        ("/webhooks/jira", "jira", conf.jira_secret, "X-Hub-Signature", jira_events),
-        ("/webhooks/github", "github", conf.github_secret, "X-Hub-Signature-256", github_events),
-        ("/webhooks/cdevents", "cdevents", conf.cdevents_secret, "X-Flowmeter-Signature", cdevents_events),
-        ("/events", "events", conf.events_secret, "X-Flowmeter-Signature", v1_events),
+    routes: list[tuple[str, str, Any, Check, Callable[[Headers[str, str], bytes], Mapping]]] = [
+        ("/webhooks/jira", "jira", conf.jira_secret, hmac_check("X-Hub-Signature"), jira_events),
+        ("/webhooks/github", "github", conf.github_secret, hmac_check("X-Hub-Signature-256"), github_events),
+        ("/webhooks/cdevents", "cdevents", conf.cdevents_secret, hmac_check("X-Flowmeter-Signature"), cdevents_events),
+        (
+            "/webhooks/alertmanager",
+            "alertmanager",
+            conf.alertmanager_token,
+            bearer_check("alertmanager_token"),
+            alertmanager_events,
+        ),
+        ("/webhooks/pagerduty", "pagerduty", conf.pagerduty_secret, pagerduty_check, pagerduty_events),
+        ("/webhooks/opsgenie", "opsgenie", conf.opsgenie_token, bearer_check("opsgenie_token"), opsgenie_events),
+        ("/events", "events", conf.events_secret, hmac_check("X-Flowmeter-Signature"), v1_events),
     ]
     recent = RecentDeliveries()
     exposed = not is_loopback(conf.receiver_host)
-    for path, name, secret, header, mapper in routes:
+    for path, name, secret, check, mapper in routes:
         if secret is None and exposed and not conf.allow_open_access:
             # Beyond loopback, a path without its secret is not served at all (docs/security.md).
             log.warning("no secret set for %s: %s is not served on %s", name, path, conf.receiver_host)
@@ -272,7 +359,7 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
         if secret is None:
             log.warning("no secret set for %s: anyone who can reach %s can post events", name, path)
         app.router.add_post(
-            path, _handler(name, secret.get_secret_value() if secret else None, header, mapper, broker, recent)
+            path, _handler(name, secret.get_secret_value() if secret else None, check, mapper, broker, recent)
         )
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -310,7 +397,7 @@ def _event_name(event: dict[str, Any]) -> str:
 def _handler(
     name: str,
     secret: str | None,
-    header: str,
+    check: Check,
     mapper: Callable[[Headers[str, str], bytes], Mapping],
     broker: Broker,
     recent: RecentDeliveries,
@@ -323,8 +410,9 @@ def _handler(
             return _error(
                 413, f"the body is over {MAX_BODY:,} bytes, more than any webhook holds; send fewer events per request."
             )
-        if secret is not None and not signature_ok(secret, body, request.headers.get(header)):
-            return _error(401, f"the {header} signature is missing or does not match the configured secret.")
+        refusal = check(secret, request.headers, body) if secret is not None else None
+        if refusal is not None:
+            return _error(401, refusal)
         if name == "github" and request.headers.get("X-GitHub-Event") == "ping":
             return web.json_response({"ok": True, "pong": True})
         delivery = _delivery(name, request.headers)

@@ -18,12 +18,16 @@ from typing import Any
 
 import pytest
 
-from flowcore.events import Deploy, Transition, parse_deploy, parse_transition
+from flowcore.events import Deploy, Incident, Transition, parse_deploy, parse_incident, parse_transition
 from sources.adapters import Unmappable
 from sources.adapters.cdevents import from_cloudevent, purl_version
 
 NOW = datetime(2025, 6, 1, 12, 0, 0)
-PARSE: dict[str, Callable[..., Transition | Deploy]] = {"deploy": parse_deploy, "transition": parse_transition}
+PARSE: dict[str, Callable[..., Transition | Deploy | Incident]] = {
+    "deploy": parse_deploy,
+    "transition": parse_transition,
+    "incident": parse_incident,
+}
 
 LINKS = [  # 0.4/0.5 context links, as in the conformance examples
     {
@@ -378,20 +382,78 @@ def test_ticket_without_group_lands_on_the_board_named_by_its_source():
     assert (event["board"], event["to_state"]) == ("/ticketing/system", "closed")
 
 
+# ---- incidents -----------------------------------------------------------------------------
+# spec 0.5: cdevents/spec conformance/incident_detected.json, incident_reported.json and
+# incident_resolved.json (the same subject: incident-123 of the service myApp in prod1)
+def _incident_doc(predicate: str, artifact_digest: str, **content: Any) -> dict[str, Any]:
+    return {
+        "context": {
+            "specversion": "0.5.0",
+            "id": "F4BD2B55-B6F6-4F44-AF72-BD2D0E7A8708" + ("" if predicate == "detected" else f"-{predicate}"),
+            "chainId": "4c8cb7dd-3448-41de-8768-eec704e2829b",
+            "source": "/monitoring/prod1",
+            "type": f"dev.cdevents.incident.{predicate}.0.3.0",
+            "timestamp": "2022-11-11T13:52:20.079Z",
+            "schemaUri": "https://myorg.com/schema/custom",
+            "links": LINKS,
+        },
+        "subject": {
+            "id": "incident-123",
+            "source": "/monitoring/prod1",
+            "content": {
+                "description": "Response time above threshold of 100ms",
+                "environment": {"id": "prod1", "source": "/iaas/geo1"},
+                "service": {"id": "myApp", "source": "/clusterA/namespaceB"},
+                "artifactId": f"pkg:oci/myapp@sha256%3A{artifact_digest}",
+                **content,
+            },
+        },
+        "customData": {"metric": "responseTime", "threshold": "100ms", "value": "200ms"},
+        "customDataContentType": "application/json",
+    }
+
+
+DIGEST = "0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427"
+
+
+def test_incident_detected_opens_an_incident_caused_by_the_artifact_version():
+    ((kind, event),) = mapped(*binary(_incident_doc("detected", DIGEST)))
+    assert (kind, event) == (
+        "incident",
+        {
+            "event_id": "cde-F4BD2B55-B6F6-4F44-AF72-BD2D0E7A8708@/monitoring/prod1",
+            "incident_id": "incident-123",
+            "service": "myApp",
+            "status": "opened",
+            "at": "2022-11-11T13:52:20.079Z",
+            "environment": "prod1",
+            "title": "Response time above threshold of 100ms",
+            "caused_by": f"sha256:{DIGEST}",  # the version a CDEvents deploy of that artifact carries
+            "source": "cdevents:/monitoring/prod1",
+        },
+    )
+
+
+def test_incident_reported_opens_with_its_ticket_and_resolved_names_no_cause():
+    reported = _incident_doc("reported", DIGEST, ticketURI="https://my-issues.example/incidents/ticket-345")
+    ((_, opened),) = mapped(*structured(reported))
+    assert (opened["status"], opened["url"]) == ("opened", "https://my-issues.example/incidents/ticket-345")
+    resolved = _incident_doc("resolved", DIGEST[:-2] + "39", description="Response time restored below 100ms")
+    ((_, event),) = mapped(*binary(resolved))
+    # the artifact on a resolve is the fixed one that runs now, not the cause
+    assert (event["status"], "caused_by" in event) == ("resolved", False)
+
+
+def test_an_incident_without_a_service_is_refused():
+    doc = changed(_incident_doc("detected", DIGEST), "subject.content.service", ...)
+    assert "subject.content.service.id" in refusal(*binary(doc))
+
+
 # ---- valid events flowmeter does not measure ---------------------------------------------
 @pytest.mark.parametrize(
     "event_type, content",
     [
         ("dev.cdevents.ticket.updated.0.2.0", {"uri": "https://example.issues.com/ticket123", "updatedBy": "Bob"}),
-        (
-            "dev.cdevents.incident.detected.0.1.0",
-            {
-                "environment": {"id": "production"},
-                "service": {"id": "service/api"},
-                "description": "Response time above 10ms",
-            },
-        ),
-        ("dev.cdevents.incident.resolved.0.3.0", {"environment": {"id": "production"}}),
         ("dev.cdevents.change.merged.0.2.0", {"repository": {"id": "acme/payments"}}),
         ("dev.cdevents.service.removed.0.1.1", {"environment": {"id": "production"}}),
         ("dev.cdevents.pipelinerun.finished.0.3.0", {"pipelineName": "release", "outcome": "success"}),

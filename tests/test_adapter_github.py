@@ -464,3 +464,48 @@ def test_a_time_whose_utc_conversion_overflows_is_unmappable_not_a_crash(moment)
     payload["issue"]["created_at"] = moment
     with pytest.raises(Unmappable, match="out of range once converted to UTC"):
         from_webhook("issues", payload, DELIVERY)
+
+
+# ---- issues with the incident label are incidents too ------------------------------------
+def test_an_issue_with_the_incident_label_opens_and_resolves_an_incident_beside_its_transitions():
+    opened = issues_event("opened", issue(labels=["incident", "service:payments", "severity:SEV2"]))
+    events = from_webhook("issues", opened, DELIVERY, incident_label="Incident")
+    assert [kind for kind, _ in events] == ["transition", "incident"]  # the ticket still flows on its board
+    assert events[1][1] == {
+        "event_id": "github:acme/api#12:opened:2025-05-19T08:00:00Z",
+        "incident_id": "github:acme/api#12",
+        "service": "payments",  # from the service: label
+        "status": "opened",
+        "at": "2025-05-19T08:00:00Z",  # created_at
+        "severity": "SEV2",
+        "title": "Checkout times out",
+        "url": "https://github.com/acme/api/issues/12",
+        "source": "github",
+    }
+    closed = issues_event("closed", issue(labels=["incident"], state="closed", closed_at="2025-05-19T09:30:00Z"))
+    (_, resolved) = from_webhook("issues", closed, DELIVERY, incident_label="incident")[1]
+    assert (resolved["status"], resolved["at"], resolved["service"]) == ("resolved", "2025-05-19T09:30:00Z", "acme/api")
+    reopened = issues_event("reopened", issue(labels=["incident"], updated_at="2025-05-20T10:00:00Z"))
+    (_, again) = from_webhook("issues", reopened, DELIVERY, incident_label="incident")[1]
+    assert (again["status"], again["at"]) == ("opened", "2025-05-20T10:00:00Z")
+
+
+def test_labelling_an_open_issue_an_incident_opens_it_at_creation_once():
+    labelled = issues_event("labeled", issue(labels=["incident"]), label=label("incident"))
+    incidents = [
+        e for kind, e in from_webhook("issues", labelled, DELIVERY, incident_label="incident") if kind == "incident"
+    ]
+    opened = issues_event("opened", issue(labels=["incident"]))
+    (_, at_open) = from_webhook("issues", opened, DELIVERY, incident_label="incident")[1]
+    assert [e["event_id"] for e in incidents] == [at_open["event_id"]]  # the same event: it lands once
+    other = issues_event("labeled", issue(labels=["incident", "bug"]), label=label("bug"))
+    assert all(kind == "transition" for kind, _ in from_webhook("issues", other, DELIVERY, incident_label="incident"))
+
+
+def test_without_the_setting_or_the_label_an_issue_is_no_incident():
+    plain = issues_event("opened", issue(labels=["incident"]))
+    assert all(kind == "transition" for kind, _ in from_webhook("issues", plain, DELIVERY))
+    unlabelled = issues_event("opened", issue(labels=["bug"]))
+    assert all(
+        kind == "transition" for kind, _ in from_webhook("issues", unlabelled, DELIVERY, incident_label="incident")
+    )

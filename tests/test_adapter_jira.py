@@ -27,6 +27,7 @@ from tests.helpers.jira_payloads import (
     LABELS,
     SITE,
     STATUS_PROGRESS_TO_REVIEW,
+    STATUS_REVIEW_TO_DONE,
     STATUS_TODO_TO_PROGRESS,
     T_0730,
     TEAM,
@@ -507,3 +508,48 @@ def test_created_whose_utc_conversion_overflows_is_unmappable_not_a_crash(moment
     payload["issue"]["fields"]["created"] = moment
     with pytest.raises(Unmappable, match="out of range once converted to UTC"):
         from_webhook(payload)
+
+
+# ---- issues of an incident type are incidents too ----------------------------------------
+def _incident_type(payload: dict[str, Any], category: str = "indeterminate", **extra: Any) -> dict[str, Any]:
+    payload["issue"]["fields"]["issuetype"]["name"] = "Incident"
+    payload["issue"]["fields"]["status"]["statusCategory"]["key"] = category
+    payload["issue"]["fields"].update(extra)
+    return payload
+
+
+def test_an_incident_issue_opens_at_creation_and_resolves_when_its_status_is_done():
+    events = from_webhook(_incident_type(created()), incident_types=["incident"])
+    assert [kind for kind, _ in events] == ["transition", "incident"]  # its transitions stay transitions
+    assert events[1][1] == {
+        "event_id": "jira-10002-created-incident",
+        "incident_id": "jira:PAY-7",
+        "service": "PAY",  # no service field, no component: the project key
+        "status": "opened",
+        "at": "2024-04-29T10:15:00.000+02:00",  # fields.created
+        "severity": "Medium",
+        "title": "Retry card payments once on a gateway timeout",
+        "source": "jira",
+    }
+    done = _incident_type(updated([STATUS_REVIEW_TO_DONE], status="Done"), "done", components=[{"name": "gateway"}])
+    (_, resolved) = from_webhook(done, incident_types=["Incident"])[1]
+    # timestamp 1714548600123 ms = 2024-05-01T07:30:00.123Z
+    assert (resolved["status"], resolved["at"], resolved["service"]) == (
+        "resolved",
+        "2024-05-01T07:30:00.123Z",
+        "gateway",
+    )
+    back = _incident_type(updated([item("status", "10003", "Done", "3", "In Progress")], changelog_id="10501"))
+    (_, reopened) = from_webhook(back, incident_types=["Incident"])[1]
+    assert (reopened["status"], reopened["event_id"]) == ("opened", "jira-10002-10501-incident")
+
+
+def test_a_reassignment_or_another_type_is_no_incident_event():
+    reassigned = _incident_type(updated([ASSIGN_ANN_TO_BO]))
+    assert [kind for kind, _ in from_webhook(reassigned, incident_types=["Incident"])] == ["transition"]
+    story = updated([STATUS_REVIEW_TO_DONE], status="Done")
+    assert [kind for kind, _ in from_webhook(story, incident_types=["Incident"])] == ["transition"]
+    field = _incident_type(created(), customfield_10050={"value": "ledger"})
+    assert (
+        from_webhook(field, incident_types=["Incident"], service_field="customfield_10050")[1][1]["service"] == "ledger"
+    )

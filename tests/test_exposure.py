@@ -127,7 +127,16 @@ def test_an_exposed_receiver_serves_only_the_paths_that_have_a_secret(clean_env)
         app = build_app(load_settings(**settings), None)  # type: ignore[arg-type]  # no producer: nothing is sent
         return {r.resource.canonical for r in app.router.routes() if r.method == "POST" and r.resource is not None}
 
-    everything = {"/webhooks/jira", "/webhooks/github", "/webhooks/cdevents", "/events"}
+    everything = {
+        "/webhooks/jira",
+        "/webhooks/github",
+        "/webhooks/cdevents",
+        "/webhooks/alertmanager",
+        "/webhooks/pagerduty",
+        "/webhooks/opsgenie",
+        "/events",
+    }
     assert paths(receiver_host="127.0.0.1") == everything
     assert paths(receiver_host="0.0.0.0", github_secret="s") == {"/webhooks/github"}
+    assert paths(receiver_host="0.0.0.0", alertmanager_token="t") == {"/webhooks/alertmanager"}  # a token counts
     assert paths(receiver_host="0.0.0.0", allow_open_access=True) == everything

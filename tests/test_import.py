@@ -52,7 +52,7 @@ def test_importing_the_same_history_twice_gives_identical_metrics(worker_factory
         timeout=120,
     )
     assert first.returncode == 0, first.stderr
-    assert f"imported {events:,} events ({events:,} transitions, 0 deploys)" in first.stdout
+    assert f"imported {events:,} events ({events:,} transitions, 0 deploys, 0 incidents)" in first.stdout
     worker.wait_accounted(events)
     before = metrics(worker)
     assert len(before["ticket_flow"]) == issues and before["cfd_daily"]

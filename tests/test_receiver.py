@@ -16,6 +16,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.topics import ensure_topics
 from tests.helpers.events import transition
 from tests.helpers.github_payloads import DELIVERY, deployment_status
+from tests.helpers.incident_payloads import alert, alertmanager
 from tests.helpers.jira_payloads import STATUS_PROGRESS_TO_REVIEW, updated
 from tests.helpers.processes import ARTIFACTS
 from tests.helpers.receiver import cli_env
@@ -152,3 +153,34 @@ def test_unmappable_webhook_is_kept_on_the_dead_letter_topic(worker_factory, top
     final = worker.wait_accounted(1)
     assert final["by_kind"]["unknown"]["dead_lettered"] == 1
     assert final["recent_dead_letters"][0]["reason"] == reason
+
+
+def test_alertmanager_firing_then_resolved_lands_once_each_and_a_wrong_token_is_refused(
+    worker_factory, topics, receiver_factory
+):
+    """Alertmanager as configured with http_config.authorization (a Bearer token): the firing
+    notification, its repeat (repeat_interval) and the resolved one make one incident, opened and
+    resolved; payloads as https://prometheus.io/docs/alerting/latest/configuration/#webhook_config."""
+    worker = worker_factory().start()
+    receiver = receiver_factory(cli_env(worker), alertmanager_token="am-t0ken")
+    firing = json.dumps(alertmanager(alert("firing"))).encode()
+    resolved = json.dumps(alertmanager(alert("resolved", ends="2025-03-04T16:55:00Z"), status="resolved")).encode()
+    assert receiver.post("/webhooks/alertmanager", firing).status_code == 401
+    wrong = receiver.post("/webhooks/alertmanager", firing, Authorization="Bearer other")
+    assert wrong.status_code == 401 and "alertmanager_token" in wrong.json()["error"]
+    auth = {"Authorization": "Bearer am-t0ken", "Content-Type": "application/json"}
+    for body in (firing, firing, resolved):  # the second is Alertmanager repeating the firing alert
+        answer = receiver.post("/webhooks/alertmanager", body, **auth)
+        assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+    final = worker.wait_accounted(3)
+    assert (final["by_kind"]["incident"]["landed"], final["by_kind"]["incident"]["duplicates"]) == (2, 1)
+    rows = requests.post(
+        f"{worker.url}/api/sql",
+        json={"sql": "SELECT incident_id, service, status, occurred_at FROM incidents ORDER BY occurred_at"},
+        timeout=10,
+    ).json()["rows"]
+    # startsAt 17:20:00.123456789+01:00 = 16:20:00.123456 UTC; endsAt 16:55:00Z: restored in 34:59.877 min
+    assert [(r["incident_id"], r["service"], r["status"], r["occurred_at"][:26]) for r in rows] == [
+        ("alertmanager:1a30ba71cca2921f", "payments-api", "opened", "2025-03-04T16:20:00.123456"),
+        ("alertmanager:1a30ba71cca2921f", "payments-api", "resolved", "2025-03-04T16:55:00Z"),
+    ]

@@ -102,7 +102,7 @@ def load(broker: str | None, db: Path | None, settings: Path | None, file: Path)
 
 @cli.command("import")
 @common_options
-@click.argument("source", type=click.Choice(["jira", "github", "csv", "jsonl"]))
+@click.argument("source", type=click.Choice(["jira", "github", "pagerduty", "csv", "jsonl"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--map",
@@ -127,8 +127,9 @@ def import_(
     mapping: tuple[str, ...],
     zone_name: str | None,
 ) -> None:
-    """Backfill history: saved Jira search results (expand=changelog), GitHub issue timelines, CSV or
-    JSON Lines, streamed to Kafka as v1 events. Re-running an import changes nothing.
+    """Backfill history: saved Jira search results (expand=changelog), GitHub issue timelines, a
+    PagerDuty incidents list (GET /incidents), CSV or JSON Lines, streamed to Kafka as v1 events.
+    Re-running an import changes nothing.
 
     Records that cannot be mapped are skipped, each counted and the first few shown with their
     reason; the exit code is 1 when a file gave no event at all.

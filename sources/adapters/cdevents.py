@@ -30,8 +30,14 @@ needed: these fields are the same in every event version of 0.3–0.5):
   assignee = first of ``assignees``, ticket_type = ``ticketType``, actor = ``creator`` /
   ``updatedBy``. CDEvents tickets carry no workflow status: alias ``created`` and the
   resolutions to board states in the settings.
-- nothing else: ``ticket.updated`` (no status field, so no state to move to), ``incident.*``
-  (v1 has no incident kind, and inventing a failed deploy would corrupt the failure rate),
+- ``incident.detected`` and ``incident.reported`` → incident ``opened``; ``incident.resolved``
+  → ``resolved``. incident_id = ``subject.id``, service = ``subject.content.service.id``,
+  environment = ``subject.content.environment.id``, at = ``context.timestamp``, title =
+  ``description``, url = ``ticketURI`` (reported). caused_by = the version of a purl
+  ``artifactId`` (the same version a CDEvents deploy of it carries) on detected and reported
+  only: on resolved the artifact is the one running once it was fixed, not the cause. A
+  sender may add ``customData.flowmeter.severity``.
+- nothing else: ``ticket.updated`` (no status field, so no state to move to),
   ``change.merged`` (v1 has no commit kind), pipeline/build/test/artifact events and custom
   ``dev.cdeventsx.*`` types are valid and return [].
 
@@ -53,6 +59,7 @@ from urllib.parse import unquote
 
 from sources.adapters import Mapped, Unmappable
 from sources.adapters.generic import validated
+from sources.adapters.incidents import incident
 
 SPEC_VERSION = re.compile(r"0\.([345])(\.\d+)?(-[0-9A-Za-z.-]+)?")
 EVENT_TYPE = re.compile(r"dev\.cdevents\.([a-z]+)\.([a-z]+)\.\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")
@@ -251,12 +258,38 @@ def _ticket(event: _CDEvent) -> tuple[str, dict[str, Any]]:
     return "transition", {key: value for key, value in transition.items() if value is not None or key == "from_state"}
 
 
+def _incident(event: _CDEvent) -> tuple[str, dict[str, Any]]:
+    content = event.content
+    service, environment = content.get("service"), content.get("environment")
+    extra = event.custom.get("flowmeter") if isinstance(event.custom, dict) else None
+    severity = extra.get("severity") if isinstance(extra, dict) else None
+    status = "resolved" if event.predicate == "resolved" else "opened"
+    return incident(
+        f"cdevents:{event.source}",
+        _required(event.subject.get("id"), "subject.id"),
+        status,
+        _required(event.timestamp, "context.timestamp"),
+        _required(service.get("id") if isinstance(service, dict) else None, "subject.content.service.id"),
+        environment=_text(environment.get("id")) or _text(environment.get("name"))
+        if isinstance(environment, dict)
+        else None,
+        severity=_text(severity),
+        title=_text(content.get("description")),
+        url=_text(content.get("ticketURI")),
+        caused_by=purl_version(content.get("artifactId")) if status == "opened" else None,
+        event_id=event.event_id,
+    )
+
+
 _MAPPERS: dict[tuple[str, str], Callable[[_CDEvent], tuple[str, dict[str, Any]]]] = {
     ("service", "deployed"): _deploy,
     ("service", "upgraded"): _deploy,
     ("service", "rolledback"): _deploy,
     ("ticket", "created"): _ticket,
     ("ticket", "closed"): _ticket,
+    ("incident", "detected"): _incident,
+    ("incident", "reported"): _incident,
+    ("incident", "resolved"): _incident,
 }
 
 

@@ -14,6 +14,14 @@ Webhooks (``from_webhook``; the event name is the ``X-GitHub-Event`` header):
   a transition of the item (``content_node_id``) on the board ``org/projects/number``.
 - ``deployment_status``: success -> a "success" deploy, failure or error -> "failure";
   pending, queued, in_progress and inactive are not finished deploys and give nothing.
+- ``issues`` of an issue carrying ``incident_label`` (when set) are also incidents, beside their
+  transitions (an incident ticket is work on the board too): opened -> ``opened`` at
+  ``created_at``; labeled with it -> ``opened`` at ``created_at`` too (the same event as an
+  opening that carried the label, so they land once); closed -> ``resolved`` at ``closed_at``,
+  whatever the state_reason (the incident is over); reopened -> ``opened`` at ``updated_at``.
+  incident_id ``github:<owner/repo#number>``; service: the name after ``service_label_prefix``
+  on one of its labels (``service:payments`` -> payments), else the repository's ``full_name``;
+  severity: the name after ``severity:`` on a label; title and url: the issue's.
 - ``pull_request``, ``push`` and everything else give nothing: v1 has no commit event
   (see ``merged_commit``).
 
@@ -39,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from sources.adapters import Mapped, Unmappable
+from sources.adapters.incidents import incident
 
 SOURCE = "github"
 OPEN = "Open"
@@ -58,12 +67,17 @@ def from_webhook(
     *,
     label_states: dict[str, str] | None = None,
     status_field: str = DEFAULT_STATUS_FIELD,
+    incident_label: str | None = None,
+    service_label_prefix: str = "service:",
 ) -> Mapped:
     """The v1 events one GitHub webhook delivery says; [] when it says nothing flowmeter measures."""
     if not isinstance(payload, dict):
         raise Unmappable("the GitHub payload is not a JSON object.")
     if event == "issues":
-        return _issues(payload, delivery, label_states or {})
+        events = _issues(payload, delivery, label_states or {})
+        if incident_label:
+            events += _issue_incident(payload, incident_label, service_label_prefix)
+        return events
     if event == "projects_v2_item":
         return _project_item(payload, delivery, status_field)
     if event == "deployment_status":
@@ -151,6 +165,52 @@ def _issues(payload: dict, delivery: str | None, label_states: dict[str, str]) -
         name = _label_name(payload.get("label"), f"the issues {action} payload")
         return [] if closed else _label_change(it, action, name, labels, label_states, at, actor)
     return _reassignment(it, payload, action, closed or _label_state(labels, label_states), at, actor)
+
+
+def _issue_incident(payload: dict, incident_label: str, service_prefix: str) -> Mapped:
+    """The incident event of an issues action on an issue carrying `incident_label`, else []."""
+    action, issue = payload.get("action"), payload.get("issue")
+    if action not in ("opened", "labeled", "closed", "reopened") or not isinstance(issue, dict):
+        return []
+    label = incident_label.strip().lower()
+    raw_labels = issue["labels"] if isinstance(issue.get("labels"), list) else []
+    names = [n.strip() for n in (x.get("name") if isinstance(x, dict) else x for x in raw_labels) if isinstance(n, str)]
+    if label not in {n.lower() for n in names}:
+        return []
+    if action == "labeled" and (
+        _label_name(payload.get("label"), "the issues labeled payload") != label or issue.get("state") == "closed"
+    ):
+        return []
+    repository = payload.get("repository")
+    repo = repository.get("full_name") if isinstance(repository, dict) else None
+    it = _Issue(issue, repo)
+    if action in ("opened", "labeled"):
+        status, at = "opened", _time(issue.get("created_at"), "issue.created_at")
+    elif action == "closed":
+        status, at = "resolved", _time(issue.get("closed_at") or issue.get("updated_at"), "issue.closed_at")
+    else:
+        status, at = "opened", _time(issue.get("updated_at"), "issue.updated_at")
+    return [
+        incident(
+            SOURCE,
+            f"{SOURCE}:{it.ticket_id}",
+            status,
+            at,
+            _after_prefix(names, service_prefix) or it.board,
+            severity=_after_prefix(names, "severity:"),
+            title=issue.get("title") if isinstance(issue.get("title"), str) else None,
+            url=issue.get("html_url") if isinstance(issue.get("html_url"), str) else None,
+        )
+    ]
+
+
+def _after_prefix(names: list[str], prefix: str) -> str | None:
+    """'payments' of a label 'service:payments' (prefix compared without case), else None."""
+    wanted = prefix.strip().lower()
+    for name in names:
+        if wanted and name.lower().startswith(wanted) and name[len(wanted) :].strip():
+            return name[len(wanted) :].strip()
+    return None
 
 
 def _label_change(

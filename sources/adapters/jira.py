@@ -20,6 +20,17 @@ seen. Unassigning alone says nothing v1 can carry (a null assignee means "unchan
 is skipped. The webhook payload has no change time, so ``at`` is its ``timestamp``; an import
 uses the history's ``created``: the two differ by milliseconds, and the id decides.
 
+Issues of the types in ``incident_types`` (e.g. Incident) are also incidents, beside their
+transitions (the incident ticket is work on the board too, and its status changes are how the
+team's work on it is seen): ``issue_created`` -> ``opened`` at ``fields.created``; a status
+change -> ``resolved`` when the new status's category (``fields.status.statusCategory.key``)
+is ``done``, else ``opened`` (a reopen when it was resolved; while it is open, an ``opened``
+repeats what the views already know, since an incident opens at its first ``opened``).
+incident_id ``jira:<key>``; service: the value of ``service_field`` (a custom field id) where
+set, else the first component's name, else the project key; severity: the priority's name;
+title: the summary. The webhook gives the status's category, the changelog does not: so an
+import of history maps no incidents (its changes name statuses without their categories).
+
 Jira caps the changelog embedded in search results (Cloud: the newest 20-100 entries).
 A truncated one would give a wrong creation state and missing visits, so ``from_issue``
 refuses it with a reason; ``with_changelog(issue, pages)`` splices the complete
@@ -39,6 +50,7 @@ from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
 
 from sources.adapters import Mapped, Unmappable
+from sources.adapters.incidents import incident
 
 SOURCE = "jira"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,10 +62,63 @@ _ISSUE_KEYS = {"id", "key", "self", "fields", "changelog"}
 # -- webhooks -------------------------------------------------------------------------------
 
 
-def from_webhook(payload: dict[str, Any], team_field: str | None = None) -> Mapped:
-    """v1 transitions for one Jira webhook delivery; ``[]`` for events flowmeter does not measure."""
+def from_webhook(
+    payload: dict[str, Any],
+    team_field: str | None = None,
+    *,
+    incident_types: list[str] | None = None,
+    service_field: str | None = None,
+) -> Mapped:
+    """v1 events for one Jira webhook delivery; ``[]`` for events flowmeter does not measure."""
     if not isinstance(payload, dict):
         raise Unmappable("the Jira webhook body is not a JSON object.")
+    events = _transitions(payload, team_field)
+    if incident_types:
+        events += _incident(payload, events, {t.strip().lower() for t in incident_types}, service_field)
+    return events
+
+
+def _incident(payload: dict[str, Any], transitions: Mapped, types: set[str], service_field: str | None) -> Mapped:
+    """The incident event of a creation or a status change of an issue of an incident type, else []."""
+    issue = payload.get("issue")
+    fields = issue.get("fields") if isinstance(issue, dict) else None
+    if (
+        not transitions
+        or not isinstance(fields, dict)
+        or (_attr(fields.get("issuetype"), "name") or "").lower() not in types
+    ):
+        return []
+    ((_, moved),) = transitions
+    created = payload.get("webhookEvent") == "jira:issue_created"
+    if not created and moved["from_state"] == moved["to_state"]:
+        return []  # a reassignment: the incident's status did not change
+    category = fields.get("status", {}).get("statusCategory") if isinstance(fields.get("status"), dict) else None
+    done = isinstance(category, dict) and category.get("key") == "done"
+    status = "resolved" if done and not created else "opened"
+    if created and done:
+        status = "opened"  # created straight into done: it opened, and nothing says when it ended
+    at = moved["at"]
+    service = (_team(fields.get(service_field)) if service_field else None) or _component(fields) or moved["board"]
+    return [
+        incident(
+            SOURCE,
+            f"{SOURCE}:{moved['ticket_id']}",
+            status,
+            at,
+            service,
+            severity=_attr(fields.get("priority"), "name"),
+            title=_clean(fields.get("summary")),
+            event_id=f"{moved['event_id']}-incident",
+        )
+    ]
+
+
+def _component(fields: dict[str, Any]) -> str | None:
+    components = fields.get("components")
+    return _attr(components[0], "name") if isinstance(components, list) and components else None
+
+
+def _transitions(payload: dict[str, Any], team_field: str | None) -> Mapped:
     kind = payload.get("webhookEvent")
     if kind not in ("jira:issue_created", "jira:issue_updated"):
         return []
