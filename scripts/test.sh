@@ -21,6 +21,15 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# jira-agile-metrics 0.24, the reference some metric tests compare against, needs pandas<2
+# and numpy<2: it gets an environment of its own (.venv-jam). Built on a clean clone it takes about
+# a minute and a half, mostly waiting on the package index and unpacking, so it runs in the
+# background while the project's packages install and the checks run; the tests wait for it.
+jam_log=$(mktemp)
+bash scripts/jam-env.sh >"$jam_log" 2>&1 &
+jam=$!
+trap 'kill "$jam" 2>/dev/null || true; rm -f "$jam_log"' EXIT  # a failed step stops it too
+
 # Python packages, pinned by requirements.lock, in the project's own virtual environment.
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
@@ -30,11 +39,16 @@ python=${PYTHON:-python3}
 # before the slower steps below.
 bash scripts/check
 
-# jira-agile-metrics 0.24, the reference some metric tests compare against, needs pandas<2
-# and numpy<2: it gets an environment of its own (.venv-jam).
-bash scripts/jam-env.sh
+# The jira-agile-metrics environment started above: its messages, and its failure fails the run.
+jam_status=0
+wait "$jam" || jam_status=$?
+cat "$jam_log" >&2
+rm -f "$jam_log"
+trap - EXIT
+[ "$jam_status" = 0 ] || exit "$jam_status"
 
 # pytest exits 5 when no test ran: with `set -e` and `exec` that fails the run, as it should.
 # Two processes (pytest-xdist), a file's tests kept together: most tests wait on brokers and
 # workers, so two halve the wall time on two cores (7.3 min instead of 12.7 for ~1,100 tests).
+# Files holding tests marked `heavy` are handed out first (tests/README.md#how-the-suite-is-shared-out).
 exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -126,7 +126,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# ---- the order files are handed out in -------------------------------------------------------
+# scripts/test.sh runs `-n 2 --dist loadfile`: pytest-xdist gives each of two workers a whole file
+# at a time, in collection order (pyproject.toml's addopts turn off xdist's own reordering, which
+# hands out the files with the most tests first and so left the few long tests for the end, on one
+# worker while the other sat idle). Files holding a test marked `heavy` (a minute or more) go
+# first, so the long ones start at once and the many short files fill in behind them and both
+# workers finish together (tests/README.md#how-the-suite-is-shared-out).
+def heavy_files_first(items: list[pytest.Item]) -> None:
+    heavy = {item.path for item in items if item.get_closest_marker("heavy")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: file and test order kept otherwise
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    heavy_files_first(items)
     for item in items:
         if NEEDS_BROKER.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker("broker"):
             item.add_marker(pytest.mark.broker)

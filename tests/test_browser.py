@@ -4,7 +4,8 @@ for its real content, saves a full-page screenshot to test-artifacts/browser/ an
 page shows a Streamlit exception or throws in JavaScript. Then two behaviours: a Board chosen in
 the sidebar is still chosen after moving to another page through the sidebar and is in the
 URL; a URL with filters (a shared link) opens the page with those filters set, and a reload
-keeps them; and every page opened by a link with one filter set shows no exception."""
+keeps them. Every page opened by a link with one filter set is tested in test_browser_filters.py,
+a file of its own so the two halves run side by side (tests/README.md#how-the-suite-is-shared-out)."""
 
 from __future__ import annotations
 
@@ -18,20 +19,21 @@ import pytest
 
 from dashboard.navigation import PAGES
 from tests.helpers.browser import (
-    VIEWPORT,
     ChromiumMissing,
     Up,
     chromium,
     page_name,
     require_chromium,
     screenshot,
+    wait_for_demo_history,
     wait_rendered,
     wait_settled,
+    watched_page,
 )
 from tests.helpers.processes import ARTIFACTS, processes_mentioning
 from tests.helpers.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.timeout(240)]
 SHOTS = ARTIFACTS / "browser"
 
 
@@ -130,28 +132,6 @@ def check_url_opens_the_filters_it_names(page, up: Up, errors: list[str]) -> Non
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def single_filters() -> list[list[tuple[str, str]]]:
-    """One filter at a time, as a shared link sets it: a demo board, a demo team, bugs, the last week."""
-    today = datetime.now(UTC).date()
-    week = [("date_range", (today - timedelta(days=6)).isoformat()), ("date_range", today.isoformat())]
-    return [[("board", "checkout")], [("team", "storefront")], [("ticket_type", "bug")], week]
-
-
-def check_every_page_under_each_single_filter(page, up: Up, errors: list[str]) -> None:
-    """Every page opened by a link that sets one filter shows no exception and throws no error.
-    (That no chart is empty under a single filter is checked on the rows behind each chart, in
-    tests/test_dashboard_pages.py::test_every_page_renders_under_each_single_filter_without_an_empty_chart.)"""
-    for query in single_filters():
-        for file, title, _ in PAGES:
-            page.goto(f"{up.page_url(file)}?{urlencode(query)}", wait_until="commit")
-            rendered = wait_rendered(page, title, timeout=30)
-            shot = SHOTS / f"filter-{query[0][0]}-{page_name(file)}.png"
-            if rendered.exception is not None or page.get_by_test_id("stException").count():
-                screenshot(page, shot, full_page=True)
-                pytest.fail(f"{title} with {urlencode(query)} shows an exception ({shot}):\n{rendered.exception}")
-            assert not errors, f"JavaScript errors on {title} with {urlencode(query)}: {errors}"
-
-
 def test_without_chromium_the_browser_code_says_so_in_one_sentence(monkeypatch):
     import tests.helpers.browser
 
@@ -176,17 +156,13 @@ def test_every_page_renders_in_chromium_without_errors_and_filters_survive_page_
     errors: list[str] = []
     try:
         up.start(timeout=60)
-        # The demo first sends 14 days of history (several thousand transitions): wait for a good
-        # part of it, so the pages and the Board filter have something to show.
-        wait_until(lambda: up.landed() >= 1000, 40, "1,000 demo transitions to land")
+        wait_for_demo_history(up)
         with chromium() as browser:
-            page = browser.new_context(viewport=VIEWPORT).new_page()
-            page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+            page = watched_page(browser, errors)
             open_every_page(page, up, errors)
             try:
                 check_filter_survives_page_change(page, up, errors)
                 check_url_opens_the_filters_it_names(page, up, errors)
-                check_every_page_under_each_single_filter(page, up, errors)
             except BaseException:
                 screenshot(page, SHOTS / "filter-failure.png", full_page=True)
                 raise

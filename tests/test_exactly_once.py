@@ -12,7 +12,7 @@ from tests.helpers.dead_letters import dead_letter_headers
 from tests.helpers.events import MALFORMED, encode, transition
 from tests.helpers.waiting import wait_until
 
-pytestmark = [pytest.mark.broker, pytest.mark.slow]
+pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.heavy]
 
 DISTINCT, RESENT, BAD = 19_800, 200, 100
 TOTAL = DISTINCT + RESENT + BAD  # 20,100 messages on the topic

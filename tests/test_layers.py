@@ -10,7 +10,8 @@ imports inside functions, which Python would only run later. It fails on:
 
 The tests keep to a rule of their own (tests/README.md#helpers): what they share lives in
 plain modules in tests/helpers/, so no module under tests/ imports a test module or conftest,
-and only tests/test_benchmarks.py (which tests the benchmarks) imports benchmarks/.
+and only tests/test_benchmarks.py and its siblings tests/test_benchmarks_*.py (which test the
+benchmarks) import benchmarks/.
 
 ``test_the_check_catches_*`` feed it small trees with one fault each, so a check that stopped
 finding anything would fail too.
@@ -183,9 +184,15 @@ def _modules(root: Path, floors: list[set[str]]) -> set[str]:
     }
 
 
+def is_a_benchmarks_test(module: str) -> bool:
+    """tests.test_benchmarks and its siblings (split so pytest-xdist runs the long ones side by side)."""
+    return module == "tests.test_benchmarks" or module.startswith("tests.test_benchmarks_")
+
+
 def imports_across_tests(root: Path) -> list[str]:
     """Imports under root/tests of a test module (`tests.test_*`, or `test_*` as pytest's rootdir
-    import would find it), of conftest, or of benchmarks from any file but test_benchmarks.py."""
+    import would find it), of conftest, or of benchmarks from any file but test_benchmarks.py and
+    test_benchmarks_*.py."""
     wrong = []
     for path in sorted((root / "tests").rglob("*.py")):
         module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
@@ -207,7 +214,7 @@ def imports_across_tests(root: Path) -> list[str]:
                     why = "a test module"
                 elif "conftest" in parts:
                     why = "conftest"
-                elif parts[0] == "benchmarks" and module != "tests.test_benchmarks":
+                elif parts[0] == "benchmarks" and not is_a_benchmarks_test(module):
                     why = "the benchmarks"
                 else:
                     continue
@@ -318,6 +325,8 @@ def test_the_check_catches_a_test_importing_a_test_conftest_or_the_benchmarks(tm
         "tests/test_b.py": "def f():\n    from tests import conftest\n",
         "tests/test_c.py": "from .test_a import make\nimport benchmarks.views\n",
         "tests/test_benchmarks.py": "from benchmarks.views import QUERIES\n",  # allowed: it tests them
+        "tests/test_benchmarks_views.py": "import benchmarks.views\n",  # allowed: a sibling
+        "tests/test_benchmarksish.py": "import benchmarks.views\n",  # not a sibling
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -325,6 +334,7 @@ def test_the_check_catches_a_test_importing_a_test_conftest_or_the_benchmarks(tm
     assert imports_across_tests(tmp_path) == [
         "tests.test_a:1 imports tests.test_b, a test module",
         "tests.test_b:2 imports tests.conftest, conftest",
+        "tests.test_benchmarksish:1 imports benchmarks.views, the benchmarks",
         "tests.test_c:1 imports tests.test_a, a test module",
         "tests.test_c:2 imports benchmarks.views, the benchmarks",
     ]

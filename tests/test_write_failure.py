@@ -14,7 +14,7 @@ from streams.lander import EXIT_WRITE_FAILED
 from tests.helpers.events import MALFORMED, encode, transition
 from tests.helpers.waiting import wait_until
 
-pytestmark = [pytest.mark.broker, pytest.mark.slow]
+pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.heavy]
 
 
 def send_stream(producer, topic: str, good: int, bad: int) -> None:

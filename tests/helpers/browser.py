@@ -1,7 +1,8 @@
 """The dashboard in a real browser: the one place that starts `flowmeter up` for a browser,
 launches headless Chromium through Playwright, waits for a page to render and screenshots it.
 
-Used by tests/test_browser.py, scripts/screenshots.py and benchmarks/dashboard_render.py.
+Used by tests/test_browser.py, tests/test_browser_filters.py, scripts/screenshots.py and
+benchmarks/dashboard_render.py.
 Chromium is Debian's `/usr/bin/chromium` (scripts/test.sh installs it); Playwright never
 downloads a browser of its own. Every wait here polls against a deadline.
 """
@@ -24,7 +25,7 @@ import requests
 
 from dashboard.navigation import url_path
 from streams.broker import free_port
-from tests.helpers.waiting import poll
+from tests.helpers.waiting import poll, wait_until
 
 if TYPE_CHECKING:  # Playwright is a test extra: imported only when a browser is launched
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -149,6 +150,15 @@ class Up:
             return ""
 
 
+# The demo first sends 14 days of history (several thousand transitions): a browser test waits for
+# a good part of it, so the pages and the Board filter have something to show.
+DEMO_HISTORY = 1_000
+
+
+def wait_for_demo_history(up: Up) -> None:
+    wait_until(lambda: up.landed() >= DEMO_HISTORY, 40, f"{DEMO_HISTORY:,} demo transitions to land")
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (children of `up` run in sessions of their own, so a process
     group does not cover them); read from /proc, empty where there is none."""
@@ -196,6 +206,13 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def watched_page(browser: Browser, errors: list[str]) -> Page:
+    """A page in a fresh context at VIEWPORT; every uncaught JavaScript error goes into `errors`."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    return page
 
 
 # ---- "the page has rendered" -------------------------------------------------------------------
