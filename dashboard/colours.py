@@ -19,6 +19,10 @@ AGE_BAND_COLOURS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027", NO_HISTORY_COLOU
 STATE_BANDS = ("within state p85", "beyond state p85", NO_HISTORY)
 STATE_BAND_COLOURS = ("#1a9850", "#d73027", NO_HISTORY_COLOUR)
 
+# Incident severity levels ([dora] severity_levels, docs/metrics.md), most severe first.
+SEVERITY_LEVELS = ("critical", "high", "low", "unmapped")
+SEVERITY_COLOURS = ("#d73027", "#fc8d59", "#fee08b", NO_HISTORY_COLOUR)
+
 # Shades per state category, light to dark: a board's n-th queue state takes the n-th shade of its category.
 CATEGORY_SHADES = {
     "backlog": ("#d9d9d9", "#bdbdbd", "#969696"),
