@@ -9,7 +9,10 @@ import streamlit as st
 
 from dashboard.text import age_hours, percent
 
-DORA_SQL = "SELECT metric, value, unit, band, sample_size, window_days, days_covered FROM dora_summary"
+# The blended row of each key (service '*'); dora_summary also has one per service.
+DORA_SQL = (
+    "SELECT metric, value, unit, band, sample_size, window_days, days_covered FROM dora_summary WHERE service = '*'"
+)
 LABELS = {
     "deployment_frequency": "Deployment frequency",
     "change_lead_time": "Change lead time",
@@ -21,15 +24,16 @@ HELP = {
     "covers (from the first deploy to now, at most the period).",
     "change_lead_time": "Median hours from commit to its first successful production deploy, over the commits "
     "deployed in the period.",
-    "change_failure_rate": "Failed or rolled-back production deploys / all production deploys in the period.",
+    "change_failure_rate": "Production deploys that failed, were rolled back or are linked to an incident / all "
+    "production deploys in the period.",
     "failed_deployment_recovery_time": "Median hours from a failed production deploy to the next successful one, "
-    "over the episodes that recovered in the period.",
+    "or from a deploy that caused incidents to their resolution, over the failures restored in the period.",
 }
 SAMPLE = {
     "deployment_frequency": "deploys",
     "change_lead_time": "commits",
     "change_failure_rate": "deploys",
-    "failed_deployment_recovery_time": "episodes",
+    "failed_deployment_recovery_time": "failures",
 }
 
 

@@ -1,0 +1,43 @@
+-- failed_deployment_recovery: DORA's failed deployment recovery time, one row per production change failure.
+-- Definition: two kinds of failure, each measured from the failing deploy to the restore:
+--   cause 'deploy': a production failure episode of recovery_time (a failed or rolled-back
+--     deploy, with the failures straight after it): failed_at = its first failed deploy,
+--     restored_at = the next successful deploy of the service and environment.
+--   cause 'incident': a successful production deploy that deploy_incidents links incidents to
+--     (by caused_by or by the window): failed_at = the deploy's finished_at, restored_at = the
+--     last resolved_at of those incidents, NULL while any of them is open. A failed deploy
+--     that incidents link to is already a 'deploy' row and is not counted twice.
+--   recovery_hours = failed_at -> restored_at (NULL while open). deploys = the deploys the row
+--   is about: the failed ones plus the recovering one ('deploy'), or 1 ('incident').
+--   DORA failed deployment recovery time = the median of recovery_hours (dora_summary: over the
+--   rows restored in its window).
+-- Grain: one row per production failure episode or incident-causing production deploy.
+-- Unit: recovery_hours in hours (DOUBLE); times UTC.
+CREATE OR REPLACE VIEW failed_deployment_recovery AS
+SELECT service,
+       environment,
+       'deploy'                                      AS cause,
+       failed_event_id,
+       failed_at,
+       recovered_at                                  AS restored_at,
+       recovery_hours,
+       failed_deploys + (recovered_at IS NOT NULL)::INTEGER AS deploys,
+       CAST(NULL AS VARCHAR[])                       AS incident_ids
+FROM recovery_time
+WHERE is_production
+UNION ALL
+SELECT o.service,
+       o.environment,
+       'incident',
+       o.event_id,
+       o.finished_at,
+       CASE WHEN bool_and(t.resolved_at IS NOT NULL) THEN max(t.resolved_at) END,
+       date_diff('microsecond', o.finished_at,
+                 CASE WHEN bool_and(t.resolved_at IS NOT NULL) THEN max(t.resolved_at) END) / 3600e6,
+       1,
+       list(t.incident_id ORDER BY t.incident_id)
+FROM deploy_outcomes o
+JOIN deploy_incidents l ON l.deploy_event_id = o.event_id
+JOIN incident_timeline t ON t.incident_id = l.incident_id
+WHERE o.is_production AND NOT o.deploy_failed
+GROUP BY o.service, o.environment, o.event_id, o.finished_at;
