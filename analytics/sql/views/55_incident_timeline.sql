@@ -6,8 +6,10 @@
 --   acknowledged_at = the first 'acknowledged' at or after opened_at that came while the
 --     incident was open: one after a resolution with no reopening since does not count, so an
 --     incident resolved before anyone acknowledged it has none.
---   resolved_at = the last 'resolved', only when the latest event is 'resolved'; NULL while
---     open (a reopened incident is open until resolved again).
+--   resolved_at = the last 'resolved', only when the latest opened-or-resolved event is
+--     'resolved' (an acknowledgement changes neither: one arriving after the resolution does
+--     not reopen); NULL while open (a reopened incident is open until resolved again).
+--   status = 'resolved' then, else 'open'.
 --   reopened = 'opened' events whose latest earlier opened-or-resolved event is 'resolved'.
 --   time_to_acknowledge_hours = opened_at -> acknowledged_at.
 --   time_to_restore_hours = opened_at -> resolved_at: from the first opening to the final
@@ -47,7 +49,8 @@ folded AS (
            arg_max(title, pos) FILTER (WHERE title IS NOT NULL)                  AS title,
            arg_max(url, pos) FILTER (WHERE url IS NOT NULL)                      AS url,
            arg_max(caused_by, pos) FILTER (WHERE caused_by IS NOT NULL)          AS caused_by,
-           arg_max(status, pos)                                                 AS latest_status,
+           -- an acknowledgement neither opens nor resolves: the latest opened or resolved decides
+           arg_max(status, pos) FILTER (WHERE status IN ('opened', 'resolved'))  AS latest_status,
            min(first_opened)                                                    AS opened_at,
            min(occurred_at) FILTER (WHERE status = 'acknowledged' AND occurred_at >= first_opened
                                       AND state_before IS DISTINCT FROM 'resolved') AS acknowledged_at,
