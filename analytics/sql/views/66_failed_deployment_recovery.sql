@@ -26,18 +26,19 @@ SELECT service,
 FROM recovery_time
 WHERE is_production
 UNION ALL
-SELECT o.service,
-       o.environment,
+SELECT d.service,
+       d.environment,
        'incident',
-       o.event_id,
-       o.finished_at,
+       d.event_id,
+       d.finished_at,
        CASE WHEN bool_and(t.resolved_at IS NOT NULL) THEN max(t.resolved_at) END,
-       date_diff('microsecond', o.finished_at,
+       date_diff('microsecond', d.finished_at,
                  CASE WHEN bool_and(t.resolved_at IS NOT NULL) THEN max(t.resolved_at) END) / 3600e6,
        1,
        list(t.incident_id ORDER BY t.incident_id)
-FROM deploy_outcomes o
-JOIN deploy_incidents l ON l.deploy_event_id = o.event_id
+FROM deploy_incidents l
+JOIN deploys d ON d.event_id = l.deploy_event_id
 JOIN incident_timeline t ON t.incident_id = l.incident_id
-WHERE o.is_production AND NOT o.deploy_failed
-GROUP BY o.service, o.environment, o.event_id, o.finished_at;
+WHERE d.status NOT IN ('failure', 'rolled_back')
+  AND lower(d.environment) IN (SELECT lower(environment) FROM production_environments)
+GROUP BY d.service, d.environment, d.event_id, d.finished_at;

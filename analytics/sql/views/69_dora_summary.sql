@@ -54,7 +54,7 @@ scopes AS (
     FROM deploys
     GROUP BY GROUPING SETS ((service), ())
 ),
-prod AS (
+prod AS MATERIALIZED (  -- read twice: deploy_outcomes (and the incident links) once
     SELECT o.* FROM deploy_outcomes o WHERE o.is_production
 ),
 freq AS (
@@ -65,7 +65,7 @@ freq AS (
     WHERE p.finished_at <= w.window_end
     GROUP BY GROUPING SETS ((p.service), ())
 ),
-rates AS (
+rates AS MATERIALIZED (
     SELECT coalesce(p.service, '*') AS service,
            count(*) AS n,
            count(*) FILTER (WHERE p.change_failed) AS change_failed,
