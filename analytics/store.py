@@ -41,6 +41,7 @@ from flowcore import deadletter
 from flowcore.batch import Envelope, PreparedBatch
 from flowcore.errors import StoreDamaged, StoreError, StoreFull, StoreLocked
 from flowcore.failpoints import Failpoints
+from flowcore.stability import Stability
 from flowcore.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -203,8 +204,12 @@ class Store:
         self._apply_schema()
         if workflow is not None or self._stored_fingerprint() is None:
             self.sync_workflow(workflow or Workflow())
-        elif self._stored_derivation() != self._derivation:
-            self._rederive_with_stored_mapping()
+        else:
+            if self._stored_derivation() != self._derivation:
+                self._rederive_with_stored_mapping()
+            if not self._con.execute("SELECT count(*) FROM incident_link_window").fetchall()[0][0]:
+                # A store made before the stability settings, opened without a workflow: their defaults.
+                self.in_transaction(_write_stability, Workflow().stability)
         backlog = self._con.execute("SELECT count(DISTINCT ticket_id) FROM derive_backlog").fetchall()[0][0]
         if backlog:  # a backfill stopped before deriving what it landed
             log.info("deriving %d tickets an interrupted backfill landed", backlog)
@@ -312,6 +317,7 @@ class Store:
                         list(limit.routes),
                     ],
                 )
+            _write_stability(con, workflow.stability)
             rederived = None
             if changed:
                 con.execute("DELETE FROM workflow_states")
@@ -905,6 +911,20 @@ def _oldest_event(batch: PreparedBatch) -> datetime | None:
     if batch.rows is not None and batch.rows.table.num_rows:
         times.append(pa.compute.min(batch.rows.table.column("occurred_at")).as_py())
     return min(times) if times else None
+
+
+def _write_stability(con: duckdb.DuckDBPyConnection, stability: Stability) -> None:
+    """The [dora] stability settings into the tables the views join (inside the caller's transaction).
+    Always rewritten, never a re-derive: the views read them at query time."""
+    con.execute("DELETE FROM incident_link_window")
+    con.execute("INSERT INTO incident_link_window VALUES (?)", [stability.incident_link_window_hours])
+    for table, rows in (
+        ("severity_levels", stability.severity_rows()),
+        ("ticket_type_roles", stability.ticket_type_rows()),
+    ):
+        con.execute(f"DELETE FROM {table}")
+        if rows:  # every list may be empty; executemany refuses an empty one
+            con.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:

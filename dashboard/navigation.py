@@ -19,6 +19,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("aging.py", "Aging WIP", ":material/hourglass_bottom:"),
     ("handoffs.py", "Handoffs", ":material/swap_horiz:"),
     ("delivery.py", "Delivery", ":material/rocket_launch:"),
+    ("stability.py", "Stability", ":material/crisis_alert:"),
     ("alerts.py", "Alerts", ":material/notifications_active:"),
     ("dead_letters.py", "Dead letters", ":material/report:"),
     ("ingest.py", "Ingest", ":material/input:"),

@@ -13,6 +13,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from flowcore.stability import Stability
+
 CATEGORIES = ("backlog", "queue", "active", "done")
 DEFAULT_BOARD = "*"  # the board name the mapping tables use for the defaults
 DEFAULT_PRODUCTION_ENVIRONMENTS = ("production", "prod", "prd", "live")
@@ -54,6 +56,9 @@ class Workflow:
     default: tuple[StateDef, ...] = BUILTIN_DEFAULT_STATES
     wip_limits: tuple[WipLimit, ...] = ()
     production_environments: tuple[str, ...] = DEFAULT_PRODUCTION_ENVIRONMENTS
+    # [dora]'s incident, severity and ticket-type settings: read by views at query time, so
+    # (like WIP limits) not part of the fingerprint: changing them re-derives nothing.
+    stability: Stability = field(default_factory=Stability)
 
     def state_rows(self) -> list[tuple[str, str, str, int]]:
         """(board, state, category, position) for every board and for the defaults ('*')."""

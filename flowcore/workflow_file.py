@@ -18,6 +18,7 @@ from typing import Any
 
 from flowcore.errors import SettingsError
 from flowcore.settings import read_settings_file
+from flowcore.stability import HOTFIX_TYPE, LEVELS, Stability
 from flowcore.workflow import (
     CATEGORIES,
     DEFAULT_BOARD,
@@ -31,7 +32,7 @@ STATE_KEYS = ("name", "category", "aliases")
 BOARD_KEYS = ("states", "wip_limits")
 LIMIT_KEYS = ("states", "limit", "warn_at", "team", "person", "routes", "name")
 DEFAULTS_KEYS = ("states",)
-DORA_KEYS = ("production_environments",)
+DORA_KEYS = ("production_environments", "incident_link_window", "severity_levels", "bug_types", "rework_types")
 STATE_EXAMPLE = '{ name = "Done", category = "done" }'
 
 
@@ -48,7 +49,7 @@ def parse_workflow(doc: dict[str, Any], source: str) -> Workflow:
         boards = _table(doc.get("boards", {}), "boards", "a table of boards like [boards.payments]")
         parsed = {name: _board(name, body) for name, body in boards.items()}
         default = _defaults(doc["defaults"]) if "defaults" in doc else Workflow().default
-        production = _dora(doc["dora"]) if "dora" in doc else DEFAULT_PRODUCTION_ENVIRONMENTS
+        production, stability = _dora(doc["dora"]) if "dora" in doc else (DEFAULT_PRODUCTION_ENVIRONMENTS, Stability())
     except _Invalid as exc:
         raise SettingsError(f"{source}: {exc}.") from None
     return Workflow(
@@ -56,6 +57,7 @@ def parse_workflow(doc: dict[str, Any], source: str) -> Workflow:
         default=default,
         wip_limits=tuple(limit for _, limits in parsed.values() for limit in limits),
         production_environments=production,
+        stability=stability,
     )
 
 
@@ -89,9 +91,13 @@ def _defaults(body: Any) -> tuple[StateDef, ...]:
     return _states(body.get("states"), "defaults.states")
 
 
-def _dora(body: Any) -> tuple[str, ...]:
+def _dora(body: Any) -> tuple[tuple[str, ...], Stability]:
     body = _table(body, "dora", "a table")
     _known_keys(body, "dora", DORA_KEYS)
+    return _production(body), _stability(body)
+
+
+def _production(body: dict[str, Any]) -> tuple[str, ...]:
     if "production_environments" not in body:
         return DEFAULT_PRODUCTION_ENVIRONMENTS
     where = "dora.production_environments"
@@ -102,6 +108,59 @@ def _dora(body: Any) -> tuple[str, ...]:
             "is empty; list at least one environment, or remove the key for the default "
             + ", ".join(DEFAULT_PRODUCTION_ENVIRONMENTS),
         )
+    return _case_insensitive(names)
+
+
+def _stability(body: dict[str, Any]) -> Stability:
+    """[dora]'s incident and rework settings; keys not given keep their defaults (flowcore/stability.py)."""
+    default = Stability()
+    window = default.incident_link_window_hours
+    if "incident_link_window" in body:
+        window = _hours(body["incident_link_window"], "dora.incident_link_window")
+    levels = default.severity_levels
+    if "severity_levels" in body:
+        levels = _severity_levels(body["severity_levels"], "dora.severity_levels")
+    bug_types = default.bug_types
+    if "bug_types" in body:
+        bug_types = _case_insensitive(
+            _strings(body["bug_types"], "dora.bug_types", 'a list of ticket types like ["bug"]')
+        )
+    rework_types = _case_insensitive([*bug_types, HOTFIX_TYPE])  # the default follows bug_types
+    if "rework_types" in body:
+        rework_types = _case_insensitive(
+            _strings(body["rework_types"], "dora.rework_types", 'a list of ticket types like ["bug", "hotfix"]')
+        )
+    return Stability(window, levels, bug_types, rework_types)
+
+
+def _severity_levels(value: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The whole mapping as given: it replaces the default one (a level left out lists no names)."""
+    table = _table(value, where, 'a table like { critical = ["P1"], high = ["P2"], low = ["P3"] }')
+    _known_keys(table, where, LEVELS)
+    owner: dict[str, str] = {}
+    levels = []
+    for level in LEVELS:
+        names = _strings(table.get(level, []), f"{where}.{level}", 'a list of severity names like ["P1", "SEV1"]')
+        for i, name in enumerate(names):
+            held = owner.setdefault(name.lower(), level)
+            if held != level:
+                raise _Invalid(
+                    f"{where}.{level}[{i}]",
+                    f"{_show(name)} is already listed under {held}; a severity maps to one level (case-insensitive)",
+                )
+        levels.append((level, _case_insensitive(names)))
+    return tuple(levels)
+
+
+def _hours(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(where, f"must be a number of hours like 24, not {_kind(value)}")
+    if not 0 <= value < float("inf"):
+        raise _Invalid(where, f"{_show(value)} is not a number of hours from 0 up; use e.g. 24")
+    return float(value)
+
+
+def _case_insensitive(names: list[str]) -> tuple[str, ...]:
     kept: dict[str, str] = {}
     for name in names:
         kept.setdefault(name.lower(), name)  # compared case-insensitively: repeats dropped, order kept

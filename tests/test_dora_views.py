@@ -352,7 +352,7 @@ def test_ticket_to_production_from_commitment_to_first_production_success(store)
 # ---- dora_summary -------------------------------------------------------------------
 def summary(store: Store) -> dict[str, tuple]:
     columns = "metric, value, unit, band, window_days, deploys_considered, sample_size"
-    return {r[0]: r[1:] for r in rows(store, f"SELECT {columns} FROM dora_summary")}
+    return {r[0]: r[1:] for r in rows(store, f"SELECT {columns} FROM dora_summary WHERE service = '*'")}
 
 
 def test_dora_summary_all_four_keys_production_only(store):
@@ -388,6 +388,10 @@ def test_dora_summary_all_four_keys_production_only(store):
         # p2 -> p3 = 2 h, p4 -> p5 = 0.5 h (w2 is open) -> median 1.25 h, in [1, 24): high.
         # Deploys: 2 failed + 2 recovering = 4; episodes 2.
         "failed_deployment_recovery_time": (pytest.approx(1.25), "hours", "high", 30, 4, 2),
+        # No ticket of a rework type and no `fixes`: 0 / 7; the rate has no band.
+        "rework_rate": (0.0, "ratio", None, 30, 7, 7),
+        # No incidents: the deploy-status-only rate equals change_failure_rate, 3 / 7.
+        "deploy_failure_rate": (pytest.approx(3 / 7), "ratio", "low", 30, 7, 7),
     }
 
 
@@ -539,7 +543,7 @@ def test_dora_summary_frequency_divides_by_the_days_the_data_covers(store, first
     events += [deploy(f"ok{k}", "success", before(k + 0.5)) for k in range(successes)]
     land(store, *events)
     [(value, days_covered)] = rows(
-        store, "SELECT value, days_covered FROM dora_summary WHERE metric = 'deployment_frequency'"
+        store, "SELECT value, days_covered FROM dora_summary WHERE metric = 'deployment_frequency' AND service = '*'"
     )
     assert (value, days_covered) == (pytest.approx(successes / covered), pytest.approx(covered))
 
@@ -550,4 +554,6 @@ def test_dora_summary_without_any_deploys_has_no_bands(store):
         ("change_lead_time", None, "hours", None),
         ("change_failure_rate", None, "ratio", None),
         ("failed_deployment_recovery_time", None, "hours", None),
+        ("rework_rate", None, "ratio", None),
+        ("deploy_failure_rate", None, "ratio", None),
     ]

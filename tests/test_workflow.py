@@ -158,6 +158,32 @@ def test_no_file_or_no_workflow_tables_means_the_built_in_defaults(tmp_path):
     assert parse("[dora]\n").production_environments == DEFAULT_PRODUCTION_ENVIRONMENTS
 
 
+def test_dora_stability_settings_defaults_and_overrides():
+    default = parse("[dora]\n").stability
+    assert default == Workflow().stability
+    assert default.incident_link_window_hours == 24.0
+    assert (default.bug_types, default.rework_types) == (("bug", "defect"), ("bug", "defect", "hotfix"))
+    levels = dict(default.severity_rows())
+    # P1/SEV1/critical, P2/SEV2/high, P3../warning/info: any case (rows are lower-cased).
+    assert [levels.get(n) for n in ("p1", "sev1", "critical", "p2", "sev2", "error", "p3", "warning", "info")] == [
+        *("critical",) * 3,
+        *("high",) * 3,
+        *("low",) * 3,
+    ]
+    custom = parse(
+        "[dora]\nincident_link_window = 2.5\nbug_types = ['Bug', 'Incident', 'bug']\n"
+        "[dora.severity_levels]\ncritical = ['Blocker']\nhigh = ['Major', 'MAJOR']\n"
+    ).stability
+    assert custom.incident_link_window_hours == 2.5
+    assert custom.bug_types == ("Bug", "Incident")  # repeats in another case dropped
+    assert custom.rework_types == ("Bug", "Incident", "hotfix")  # follows bug_types when not given
+    # The mapping given replaces the default one: low lists nothing, P1 is unmapped now.
+    assert custom.severity_rows() == [("blocker", "critical"), ("major", "high")]
+    assert parse("[dora]\nrework_types = []\n").stability.ticket_type_rows() == [("bug", "bug"), ("defect", "bug")]
+    # Not part of the fingerprint: the views read them at query time, nothing is re-derived.
+    assert parse("[dora]\nincident_link_window = 1\n").fingerprint() == parse("[dora]\n").fingerprint()
+
+
 def test_load_workflow_reads_a_file_and_names_it_in_errors(tmp_path):
     path = tmp_path / "fm.toml"
     path.write_text(PAYMENTS)
@@ -391,7 +417,11 @@ MISTAKES = [
     ),
     # [dora]
     ('dora = "prod"\n', "dora must be a table, not a string."),
-    ("[dora]\nproduction = ['prod']\n", "dora has unknown key 'production'; allowed: production_environments."),
+    (
+        "[dora]\nproduction = ['prod']\n",
+        "dora has unknown key 'production'; allowed: production_environments, incident_link_window, "
+        "severity_levels, bug_types, rework_types.",
+    ),
     (
         "[dora]\nproduction_environments = 'prod'\n",
         'dora.production_environments must be a list of environment names like ["production"], not a string.',
@@ -406,6 +436,42 @@ MISTAKES = [
         "[dora]\nproduction_environments = ['prod', 1]\n",
         "dora.production_environments[1] must be a non-empty string, not a number.",
     ),
+    # [dora] stability settings
+    (
+        "[dora]\nincident_link_window = '24h'\n",
+        "dora.incident_link_window must be a number of hours like 24, not a string.",
+    ),
+    (
+        "[dora]\nincident_link_window = true\n",
+        "dora.incident_link_window must be a number of hours like 24, not a boolean.",
+    ),
+    (
+        "[dora]\nincident_link_window = -1\n",
+        "dora.incident_link_window -1 is not a number of hours from 0 up; use e.g. 24.",
+    ),
+    (
+        "[dora]\nincident_link_window = inf\n",
+        "dora.incident_link_window Infinity is not a number of hours from 0 up; use e.g. 24.",
+    ),
+    (
+        "[dora]\nseverity_levels = ['P1']\n",
+        'dora.severity_levels must be a table like { critical = ["P1"], high = ["P2"], low = ["P3"] }, not a list.',
+    ),
+    (
+        "[dora.severity_levels]\nmedium = ['P3']\n",
+        "dora.severity_levels has unknown key 'medium'; allowed: critical, high, low.",
+    ),
+    (
+        "[dora.severity_levels]\ncritical = 'P1'\n",
+        'dora.severity_levels.critical must be a list of severity names like ["P1", "SEV1"], not a string.',
+    ),
+    (
+        "[dora.severity_levels]\ncritical = ['P1']\nlow = ['p2', 'P1']\n",
+        "dora.severity_levels.low[1] 'P1' is already listed under critical; "
+        "a severity maps to one level (case-insensitive).",
+    ),
+    ("[dora]\nbug_types = 'bug'\n", 'dora.bug_types must be a list of ticket types like ["bug"], not a string.'),
+    ("[dora]\nrework_types = ['hotfix', '']\n", "dora.rework_types[1] must not be empty."),
 ]
 
 

@@ -130,6 +130,25 @@ CREATE TABLE IF NOT EXISTS production_environments (
     environment VARCHAR NOT NULL
 );
 
+-- ---- The [dora] stability settings, written by the store and read by the views at query time ----
+
+-- How far back from an incident's opening a production deploy can be linked to it (one row).
+CREATE TABLE IF NOT EXISTS incident_link_window (
+    hours DOUBLE NOT NULL
+);
+
+-- Raw incident severities (lower-cased) -> level; a severity not listed, or NULL, is 'unmapped'.
+CREATE TABLE IF NOT EXISTS severity_levels (
+    severity VARCHAR NOT NULL,
+    level    VARCHAR NOT NULL   -- critical | high | low
+);
+
+-- Ticket types (lower-cased) and what they mean: bug (bug_arrivals) or rework (deploy_outcomes).
+CREATE TABLE IF NOT EXISTS ticket_type_roles (
+    ticket_type VARCHAR NOT NULL,
+    role        VARCHAR NOT NULL   -- bug | rework
+);
+
 -- Tickets whose events landed but whose derived rows are not re-derived yet: a backfill
 -- (flowmeter load) derives them once at its end, a worker catching up at most every
 -- derive_every seconds; after a crash, when the store is next opened for writing.

@@ -12,7 +12,7 @@ import statistics
 
 from benchmarks.report import Figure, Section
 from benchmarks.scenarios import Context
-from benchmarks.views import QUERIES, TRANSITIONS_PER_TICKET, build, time_views
+from benchmarks.views import QUERIES, TRANSITIONS_PER_TICKET, build, default_incidents, time_views
 
 TRANSITIONS = 10_000_000
 DEPLOYS = 50_000
@@ -26,7 +26,7 @@ def run(ctx: Context) -> Section:
     workdir = ctx.scratch("views")
     ctx.say(
         f"views: generating {tickets:,} tickets (~{tickets * TRANSITIONS_PER_TICKET:,} transitions), "
-        f"{deploys:,} deploys"
+        f"{deploys:,} deploys, {default_incidents(tickets):,} incidents"
     )
     store, transitions, gen, derive = build(workdir / "views.duckdb", tickets, deploys)
     with store:

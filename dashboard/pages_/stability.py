@@ -209,9 +209,7 @@ def _open_now(open_: pd.DataFrame) -> None:
                 "opened": [when(t) for t in open_["opened_at"]],
                 "open for": [age_hours(h) for h in open_["open_hours"]],
                 "acknowledged": [when(t) if not pd.isna(t) else "not yet" for t in open_["acknowledged_at"]],
-                "linked deploy": [
-                    d if isinstance(d, str) else "none" for d in open_["deploy_event_id"]
-                ],
+                "linked deploy": [d if isinstance(d, str) else "none" for d in open_["deploy_event_id"]],
                 "link": open_["url"],
             }
         ),

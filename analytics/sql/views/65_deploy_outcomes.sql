@@ -1,0 +1,44 @@
+-- deploy_outcomes: one row per deploy: did it fail, cause an incident, or fix something (rework)?
+-- Definition: deploy_failed = status 'failure' or 'rolled_back' (what change_failure_rate counts).
+--   incidents = the incidents deploy_incidents links to the deploy (by caused_by or by the
+--   window). change_failed = deploy_failed OR incidents > 0: DORA's change failure, a change
+--   that needed remediation. rework = the deploy was made to fix a user-facing problem: its
+--   `tickets` name a ticket whose type is one of the [dora] rework_types (ticket_type_roles
+--   role 'rework', case-insensitive; tickets with no landed transitions have no type), or its
+--   `fixes` lists an incident. is_production = the environment is one of
+--   production_environments (case-insensitive).
+--   DORA change failure rate = count(*) FILTER (WHERE change_failed) / count(*) over production
+--   deploys of any status in a period; rework rate = count(*) FILTER (WHERE rework) / count(*)
+--   over the same deploys (dora_summary does both for 30 days). Sum over the period, never
+--   average daily rates.
+-- Grain: one row per deploy (event_id), every environment.
+-- Unit: booleans and counts; finished_at UTC.
+CREATE OR REPLACE VIEW deploy_outcomes AS
+WITH linked AS (
+    SELECT deploy_event_id, count(*) AS incidents
+    FROM deploy_incidents
+    WHERE deploy_event_id IS NOT NULL
+    GROUP BY deploy_event_id
+),
+listed AS (
+    SELECT event_id, unnest(tickets) AS ticket_id FROM deploys
+),
+for_rework AS (
+    SELECT DISTINCT l.event_id
+    FROM listed l
+    JOIN tickets t USING (ticket_id)
+    WHERE lower(t.ticket_type) IN (SELECT ticket_type FROM ticket_type_roles WHERE role = 'rework')
+)
+SELECT d.event_id,
+       d.service,
+       d.environment,
+       d.status,
+       d.finished_at,
+       d.status IN ('failure', 'rolled_back')                          AS deploy_failed,
+       coalesce(l.incidents, 0)                                        AS incidents,
+       d.status IN ('failure', 'rolled_back') OR l.incidents IS NOT NULL AS change_failed,
+       r.event_id IS NOT NULL OR coalesce(len(d.fixes), 0) > 0          AS rework,
+       fm_is_production(d.environment) AS is_production
+FROM deploys d
+LEFT JOIN linked l ON l.deploy_event_id = d.event_id
+LEFT JOIN for_rework r ON r.event_id = d.event_id;
