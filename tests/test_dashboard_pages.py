@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import client
 from analytics.store import Store
+from dashboard.dora import LABELS
 from dashboard.filters import Filters
 from dashboard.reading import bind
 from flowcore.batch import Envelope, prepare
@@ -452,17 +453,18 @@ def assert_dora_keys(app: AppTest) -> None:
         "33%",
         "2.0 h",
     )
-    assert {
-        m.label: m.delta
-        for m in app.metric
-        if m.label in ("Deployment frequency", "Change lead time", "Change failure rate", "Recovery time")
-    } == {
+    assert {m.label: m.delta for m in app.metric if m.label in LABELS.values()} == {
         "Deployment frequency": "high",
         "Change lead time": "high",
         "Change failure rate": "low",
         "Recovery time": "high",
+        # No deploy names a ticket of a rework type nor fixes an incident: 0 of 3; DORA gives no bands.
+        "Rework rate": "no band",
     }
-    assert any(c.value.startswith("Production environments only, the 30 days up to now") for c in app.caption)
+    assert shown["Rework rate"] == "0%"
+    assert any(
+        c.value.startswith("All services, production environments only, the 30 days up to now") for c in app.caption
+    )
 
 
 def test_overview_done_compares_equal_spans(db):
@@ -1153,3 +1155,75 @@ def test_big_boards_send_the_oldest_and_latest_but_count_every_ticket(tmp_path, 
     # Every cycle time is 1 h = 1/24 d, so all 2,100 fall in one bin of the distribution.
     _, bins = drawn["Cycle time distribution"]
     assert int(bins["tickets"].sum()) == 2100
+
+
+# ---- Stability (issue 16, item 5) --------------------------------------------------------------
+def inc(eid, incident_id, status, when, severity="P1", **more):
+    return {
+        "event_id": eid,
+        "incident_id": incident_id,
+        "service": "api",
+        "status": status,
+        "at": when,
+        "environment": "production",
+        "severity": severity,
+        **more,
+    }
+
+
+INCIDENTS = [
+    # I4 (P1 = critical) d1 09:00 -> d1 19:00: 10 h. No production deploy before it: link none.
+    inc("i4o", "I4", "opened", at(1, 9)),
+    inc("i4r", "I4", "resolved", at(1, 19)),
+    # I1 (P1) d4 09:00, acknowledged 09:30, resolved 13:00: 4 h. The latest successful production deploy
+    # within 24 h before it is p1 (d3 10:00, 23 h before): link window.
+    inc("i1o", "I1", "opened", at(4, 9), title="api 5xx"),
+    inc("i1a", "I1", "acknowledged", at(4, 9.5)),
+    inc("i1r", "I1", "resolved", at(4, 13)),
+    # I3 (SEV3 = low) names p3 as its cause: link caused_by. d9 08:00 -> 09:00: 1 h.
+    inc("i3o", "I3", "opened", at(9, 8), severity="SEV3", caused_by="p3"),
+    inc("i3r", "I3", "resolved", at(9, 9), severity="SEV3"),
+    # I2 (P2 = high) d8 10:00, still open; p3 (d4 12:00) is 4 days before: link none.
+    inc("i2o", "I2", "opened", at(8, 10), severity="P2", title="slow checkout"),
+]
+
+
+def test_stability_shows_open_incidents_restore_times_and_how_each_incident_was_linked(db):
+    with Store.open(db) as store:
+        store.commit(
+            prepare(
+                [Envelope("flow.incidents", 0, n, "incident", json.dumps(e).encode()) for n, e in enumerate(INCIDENTS)]
+            )
+        )
+    app = open_page("stability")
+    shown = metrics(app)
+    assert shown["Incidents opened"] == "4"
+    # Resolved in the range: 10 h, 4 h, 1 h -> median 4.0 h; mean (10 + 4 + 1) / 3 = 5.0 h.
+    assert (shown["Time to restore, median"], shown["Time to restore, mean (MTTR)"]) == ("4.0 h", "5.0 h")
+    # Production deploys p1, p2, p3: p2 failed, p1 is linked to I1 (window), p3 to I3 (caused_by): 3 / 3.
+    # By status alone 1 / 3. No rework: 0 / 3.
+    assert (shown["Change failure rate"], shown["Rework rate"]) == ("100%", "0%")
+    # The DORA tiles read the same definitions (dora_summary, the 30 days up to now).
+    dora_cfr = next(
+        m for m in app.metric if m.label == "Change failure rate" and m.delta in ("low", "elite", "high", "medium")
+    )
+    assert dora_cfr.value == "100%" and "By deploy status alone: 33%." in dora_cfr.help
+    open_now, links = app.dataframe[0].value, app.dataframe[1].value
+    assert list(open_now["incident"]) == ["I2"] and list(open_now["severity"]) == ["high"]
+    # Newest first: I3 (d9), I2 (d8), I1 (d4), I4 (d1).
+    assert list(zip(links["incident"], links["link"], links["deploy"])) == [
+        ("I3", "caused_by", "p3"),
+        ("I2", "none", "—"),
+        ("I1", "window", "p1"),
+        ("I4", "none", "—"),
+    ]
+    # One service chosen: its own DORA rows (DORA measures one service at a time).
+    app.selectbox(key="service").select("api").run()
+    assert not app.exception
+    assert any(c.value.startswith("Service api, production environments only") for c in app.caption)
+
+
+def test_stability_on_a_store_without_incidents_says_so(db):
+    app = open_page("stability")
+    assert "No incident is open." in [s.value for s in app.success]
+    assert metrics(app)["Incidents opened"] == "0"

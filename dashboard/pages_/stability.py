@@ -83,7 +83,7 @@ def stability() -> None:
             "quantile_cont(time_to_restore_hours, 0.5) AS median_hours, "
             "quantile_cont(time_to_restore_hours, 0.85) AS p85_hours, avg(time_to_restore_hours) AS mean_hours "
             f"FROM incident_timeline WHERE {resolved_in_range} AND {svc} GROUP BY ALL ORDER BY week",
-            "freq": "SELECT week, severity_level, sum(incidents) AS incidents FROM failure_frequency "
+            "freq": "SELECT week, severity_level, sum(incidents)::BIGINT AS incidents FROM failure_frequency "
             f"WHERE week >= date_trunc('week', $start::DATE) AND week <= $end::DATE AND {svc} "
             "GROUP BY ALL ORDER BY week",
             "outcomes": "SELECT count(*) AS deploys, count(*) FILTER (WHERE change_failed) AS change_failed, "
@@ -92,7 +92,7 @@ def stability() -> None:
             "links": "SELECT incident_id, service, severity_level, title, opened_at, link, deploy_event_id, "
             "deploy_version, deployed_at FROM incident_summary "
             f"WHERE {opened_in_range} AND {svc} ORDER BY opened_at DESC LIMIT 200",
-            "bugs": "SELECT week, board, sum(bugs) AS bugs FROM bug_arrivals "
+            "bugs": "SELECT week, board, sum(bugs)::BIGINT AS bugs FROM bug_arrivals "
             f"WHERE week >= date_trunc('week', $start::DATE) AND week <= $end::DATE AND "
             f"{f.where(team='team')} GROUP BY ALL ORDER BY week",
         },
