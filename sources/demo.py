@@ -475,12 +475,13 @@ class DemoTraffic:
         version: str | None = None,
         rng: Random | None = None,
     ) -> None:
-        body = {
+        version = version or f"1.{service.build}.0"
+        body: dict[str, Any] = {
             "service": service.name,
             "environment": env.name,
             "status": status,
             "started_at": self.now - (rng or self.rng).uniform(*DEPLOY_MINUTES) * MINUTE,
-            "version": version or f"1.{service.build}.0",
+            "version": version,
             "commits": list(env.commits),
             "tickets": list(env.tickets),
         }
@@ -489,7 +490,7 @@ class DemoTraffic:
         ref = f"deploy-{next(self._deploys)}"
         self._out.append(Draft(self.now, "deploy", body, ref))
         if env.name == "production":
-            self.incidents.production_deploy(service.name, ref, status, body["version"])
+            self.incidents.production_deploy(service.name, ref, status, version)
         if env is not service.staging and env is not service.production:
             return  # a hotfix: no environment state to carry on
         if status != "success":

@@ -69,7 +69,7 @@ class DemoDelivery:
             if isinstance(result[1], Unmappable):  # the demo's own alerts always map; never crash on it
                 log.warning("demo: an Alertmanager alert did not map: %s", result[1])
                 continue
-            self.send_event(*result)  # type: ignore[arg-type]
+            self.send_event(*result)
 
     def _post(self, notification: dict[str, Any]) -> None:
         assert self.url is not None

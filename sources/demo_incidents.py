@@ -163,7 +163,9 @@ class IncidentDesk:
         self._schedule(self._clock() + self._exp(WEEK / INDEPENDENT_PER_WEEK), self._independent, service)
         incident = self._new(service, self.rng.choice(("capacity", "third-party")))
         self._open(incident)
-        self._schedule(self._clock() + self._lognormal(RESTORE_HOURS[incident.severity] * HOUR), self._resolve, incident)
+        self._schedule(
+            self._clock() + self._lognormal(RESTORE_HOURS[incident.severity] * HOUR), self._resolve, incident
+        )
 
     def _open_caused(self, incident: _Incident, culprit: str) -> None:
         if incident.fingerprint is None and self._last_production.get(incident.service) != culprit:
