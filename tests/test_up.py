@@ -80,7 +80,7 @@ def test_up_demo_shows_events_within_20_seconds_and_ctrl_c_stops_everything(tmp_
             except (requests.RequestException, ValueError, KeyError):
                 return None
             counts = tuple(rows[0].values())
-            return counts if counts[1] > 0 else None  # type: ignore[return-value]
+            return counts if counts[1] > 0 else None
 
         # The demo's incidents land too, those of auth and gateway posted to the receiver as
         # Alertmanager notifications (the history holds ~34 incidents, ~11 of them from there).
