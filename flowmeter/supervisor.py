@@ -174,7 +174,10 @@ class Supervisor:
             self._launch(
                 Child(
                     "demo",
-                    base + ["demo", "--broker", broker, "--speed", str(self.demo_speed)] + where,
+                    base
+                    + ["demo", "--broker", broker, "--speed", str(self.demo_speed)]
+                    + ["--receiver-url", f"http://127.0.0.1:{receiver_port}"]
+                    + where,
                     self.logs / "demo.log",
                 )
             )

@@ -14,7 +14,11 @@ there until a reviewer or tester is free. Review on ``checkout`` is understaffed
 faster than it is reviewed), so its queue and its wait grow for the first week: the bottleneck
 the dashboard should reveal. Then developers help review whenever the queue passes SWARM_AT,
 so from then on it stays in a band, as every board's WIP does. Six services deploy to staging
-and then production; every failed deploy is followed by a fix.
+and then production; every failed deploy is followed by a fix. Incidents come from
+sources/demo_incidents.py: some caused by production deploys (and fixed by the deploy that
+follows), some not; those of one service arrive as Alertmanager webhook notifications
+(``kind`` "alertmanager", the notification body as the event), which ``flowmeter demo`` posts to
+the receiver.
 
 Everything comes from one ``random.Random(seed)`` and the simulation runs in event-time order,
 so one seed and one start time give the same events every run.
@@ -34,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from random import Random
 from typing import Any
+
+from sources.demo_incidents import IncidentDesk
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +133,9 @@ class Draft:
     """One event as the simulation made it: timestamps are sim epoch seconds (floats)."""
 
     at: float
-    kind: str  # "transition" | "deploy"
+    kind: str  # "transition" | "deploy" | "incident" | "alertmanager"
     body: dict[str, Any]
+    ref: str | None = None  # a name other events use for it (a deploy an incident blames)
 
 
 @dataclass(frozen=True)
@@ -149,13 +156,51 @@ def iso(t: float) -> str:
     return stamp.replace("+00:00", "Z")
 
 
-def to_event(draft: Draft, event_id: str, wall: Callable[[float], float]) -> dict[str, Any]:
-    """The v1 wire dict of a draft, every timestamp mapped through the same ``wall``."""
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what Alertmanager sends as a firing alert's endsAt
+
+
+def to_event(
+    draft: Draft, event_id: str, wall: Callable[[float], float], id_of: Callable[[str], str] = str
+) -> dict[str, Any]:
+    """The v1 wire dict of a draft, every timestamp mapped through the same ``wall``; ``id_of``
+    turns a ref into the event_id it was given. An "alertmanager" draft becomes the body of an
+    Alertmanager notification instead (which has no event_id: the adapter derives its ids)."""
+    if draft.kind == "alertmanager":
+        return alertmanager_notification(draft.body, wall)
     event = dict(draft.body, event_id=event_id, at=iso(wall(draft.at)), source="demo")
     if draft.kind == "deploy":
         event["started_at"] = iso(wall(draft.body["started_at"]))
         event["commits"] = [{"sha": sha, "committed_at": iso(wall(t))} for sha, t in draft.body["commits"]]
+    if "caused_by" in event:
+        event["caused_by"] = id_of(event["caused_by"])
     return event
+
+
+def alertmanager_notification(alert: dict[str, Any], wall: Callable[[float], float]) -> dict[str, Any]:
+    """A webhook_config notification (payload version 4) carrying one alert, shaped as
+    https://prometheus.io/docs/alerting/latest/configuration/#webhook_config documents it."""
+    labels = alert["labels"]
+    body = {
+        "status": alert["status"],
+        "labels": labels,
+        "annotations": alert["annotations"],
+        "startsAt": iso(wall(alert["starts"])),
+        "endsAt": ZERO_TIME if alert["ends"] is None else iso(wall(alert["ends"])),
+        "generatorURL": f"http://prometheus.demo.invalid:9090/graph?g0.expr=ALERTS%7Balertname%3D%22{labels['alertname']}%22%7D",
+        "fingerprint": alert["fingerprint"],
+    }
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{labels["alertname"]}", service="{labels["service"]}"}}',
+        "truncatedAlerts": 0,
+        "status": alert["status"],
+        "receiver": "flowmeter",
+        "groupLabels": {"alertname": labels["alertname"], "service": labels["service"]},
+        "commonLabels": labels,
+        "commonAnnotations": alert["annotations"],
+        "externalURL": "http://alertmanager.demo.invalid:9093",
+        "alerts": [body],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,6 +278,7 @@ class DemoTraffic:
         self._out: deque[Draft] = deque()
         self._numbers = {board.name: itertools.count(1) for board in BOARDS}
         self._commits = itertools.count(1)
+        self._deploys = itertools.count(1)
         self._pools = {
             (board.name, state): _Pool(staff, hours * HOUR)
             for board in BOARDS
@@ -248,6 +294,9 @@ class DemoTraffic:
             self._at(start + self._exp(DAY / board.arrivals_per_day), self._arrive, board)
         for service in self.services.values():
             self._at(start + self._exp(STAGING_EVERY_HOURS * HOUR), self._stage, service)
+        self.incidents = IncidentDesk(
+            seed, start, list(self.services), lambda: self.now, self._at, self._incident_event, self._hotfix
+        )
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -369,11 +418,12 @@ class DemoTraffic:
 
     # -- deploys ------------------------------------------------------------------------------
 
-    def _new_commits(self, service: _Service, count: int) -> list[tuple[str, float]]:
+    def _new_commits(self, service: _Service, count: int, rng: Random | None = None) -> list[tuple[str, float]]:
         """``count`` commits made since the service's last one, all at least 2 minutes old."""
+        rng = rng or self.rng
         hi = self.now - 2 * MINUTE
         lo = min(max(service.last_commit_at, self.now - COMMIT_LOOKBACK), hi - 1.0)
-        times = sorted(self.rng.uniform(lo, hi) for _ in range(count))
+        times = sorted(rng.uniform(lo, hi) for _ in range(count))
         service.last_commit_at = times[-1]
         shas = [hashlib.sha1(f"{self.seed}/{service.name}/{next(self._commits)}".encode()).hexdigest() for _ in times]
         return list(zip(shas, times))
@@ -397,28 +447,52 @@ class DemoTraffic:
         env.broken = False
         env.commits += self._new_commits(service, 1)  # the fix, written after the failure
         service.build += 1
-        self._deploy(service, env, "success")
+        fixes = self.incidents.recovered(service.name) if env is service.production else []
+        self._deploy(service, env, "success", fixes=fixes)
+
+    def _hotfix(self, service_name: str, incident_id: str) -> None:
+        """A fix for a defect production shipped, straight to production: one new commit, a
+        patch version, ``fixes`` naming the incident. What waits for promotion keeps waiting."""
+        service = self.services[service_name]
+        rng = self.incidents.rng  # the deploy stream's own draws stay as they were
+        hotfix = _Env("production", commits=self._new_commits(service, 1, rng))
+        self._deploy(service, hotfix, "success", fixes=[incident_id], version=f"1.{service.build}.1", rng=rng)
+
+    def _incident_event(self, kind: str, body: dict[str, Any]) -> None:
+        self._out.append(Draft(self.now, kind, body))
 
     def _status(self, environment: str) -> str:
         weights = STATUS_WEIGHTS[environment]
         return self.rng.choices(list(weights), list(weights.values()))[0]
 
-    def _deploy(self, service: _Service, env: _Env, status: str) -> None:
-        self._out.append(
-            Draft(
-                self.now,
-                "deploy",
-                {
-                    "service": service.name,
-                    "environment": env.name,
-                    "status": status,
-                    "started_at": self.now - self.rng.uniform(*DEPLOY_MINUTES) * MINUTE,
-                    "version": f"1.{service.build}.0",
-                    "commits": list(env.commits),
-                    "tickets": list(env.tickets),
-                },
-            )
-        )
+    def _deploy(
+        self,
+        service: _Service,
+        env: _Env,
+        status: str,
+        *,
+        fixes: list[str] | None = None,
+        version: str | None = None,
+        rng: Random | None = None,
+    ) -> None:
+        version = version or f"1.{service.build}.0"
+        body: dict[str, Any] = {
+            "service": service.name,
+            "environment": env.name,
+            "status": status,
+            "started_at": self.now - (rng or self.rng).uniform(*DEPLOY_MINUTES) * MINUTE,
+            "version": version,
+            "commits": list(env.commits),
+            "tickets": list(env.tickets),
+        }
+        if fixes:
+            body["fixes"] = list(fixes)
+        ref = f"deploy-{next(self._deploys)}"
+        self._out.append(Draft(self.now, "deploy", body, ref))
+        if env.name == "production":
+            self.incidents.production_deploy(service.name, ref, status, version)
+        if env is not service.staging and env is not service.production:
+            return  # a hotfix: no environment state to carry on
         if status != "success":
             env.broken = True  # what it carried stays waiting, and goes out with the fix
             self._at(self.now + self.rng.uniform(*RECOVERY_AFTER), self._recover, service, env)
@@ -466,10 +540,15 @@ class DemoFeed:
         return self.time_map.wall(self.traffic.peek().at)
 
     def take(self) -> tuple[str, dict[str, Any]]:
+        """The next (kind, event): a v1 event, or for kind "alertmanager" a notification body."""
         draft = self.traffic.next()
-        event = to_event(draft, f"{self._id_prefix}-{self.taken}", self.time_map.wall)
+        event_id = self._id_of(draft.ref) if draft.ref else f"{self._id_prefix}-{self.taken}"
+        event = to_event(draft, event_id, self.time_map.wall, self._id_of)
         self.taken += 1
         return draft.kind, event
+
+    def _id_of(self, ref: str) -> str:
+        return f"{self._id_prefix}-{ref}"
 
 
 MAX_NAP = 0.5  # longest single sleep, so should_stop is seen within half a second

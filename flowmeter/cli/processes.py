@@ -191,6 +191,11 @@ def receive(broker: str | None, db: Path | None, settings: Path | None, host: st
 @click.option("--history-days", type=int, default=14, show_default=True, help="Days of history sent first.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same traffic).")
 @click.option("--max-events", type=int, help="Stop after this many events (default: run until stopped).")
+@click.option(
+    "--receiver-url",
+    help="A running receiver (e.g. http://127.0.0.1:8088) to POST the demo's Alertmanager alerts to, "
+    "with the alertmanager_token setting as Bearer token [default: none, they go to Kafka as v1 incident events].",
+)
 def demo(
     broker: str | None,
     db: Path | None,
@@ -200,14 +205,19 @@ def demo(
     history_days: int,
     seed: int,
     max_events: int | None,
+    receiver_url: str | None,
 ) -> None:
-    """Produce realistic demo traffic: teams, boards, a bottleneck, deploys that fail and recover.
+    """Produce realistic demo traffic: teams, boards, a bottleneck, deploys that fail and recover,
+    incidents.
 
     First --history-days of history ending now, then live events in real time: 3 boards and 17
-    people make about 400 transitions and 15 production deploys a day (docs/sources.md).
+    people make about 400 transitions and 15 production deploys a day, and six services a few
+    incidents a week each; those of auth and gateway are Alertmanager notifications, POSTed to
+    --receiver-url (docs/sources.md).
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from sources.demo import run_demo
+    from sources.demo_delivery import DemoDelivery
     from sources.producer import EventProducer
 
     if rate is not None:
@@ -215,11 +225,13 @@ def demo(
     setup_logging()
     conf = command_settings(broker=broker, db=db, settings=settings)
     producer = EventProducer(conf, bootstrap_servers(running_broker(conf)))
+    token = conf.alertmanager_token.get_secret_value() if conf.alertmanager_token else None
+    delivery = DemoDelivery(producer.send_event, receiver_url, token)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
         sent = run_demo(
-            producer.send_event,
+            delivery,
             speed=speed,
             history_days=history_days,
             seed=seed,
@@ -230,7 +242,9 @@ def demo(
         sent = producer.summary.sent
     producer.flush()
     producer.close()
-    click.echo(f"demo sent {sent:,} events; {producer.summary.failed:,} failed.", err=True)
+    delivery.close()
+    posted = f"; {delivery.posted:,} Alertmanager notifications posted, {delivery.failed:,} not" if receiver_url else ""
+    click.echo(f"demo sent {sent:,} events; {producer.summary.failed:,} failed{posted}.", err=True)
 
 
 @cli.command()
