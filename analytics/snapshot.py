@@ -41,6 +41,7 @@ TABLES = (
     "alerts",
     "alert_deliveries",
     "log_resets",
+    "sync_cursors",
 )
 
 

@@ -521,6 +521,26 @@ class Store:
     def landed_position(self, source: str, partition: int) -> int | None:
         return self._positions.get((source, partition))
 
+    # ---- pull cursors (flowmeter sync --db) -----------------------------------
+    def sync_cursor(self, key: str) -> datetime | None:
+        """When the last complete pass of this source and selection started (aware UTC), if any."""
+        rows = self._con.execute("SELECT synced_from FROM sync_cursors WHERE cursor_key = ?", [key]).fetchall()
+        return rows[0][0].replace(tzinfo=UTC) if rows else None
+
+    def save_sync_cursor(self, key: str, source: str, url: str, selection: str, synced_from: datetime) -> None:
+        """Record a complete pass (called only once its events are committed)."""
+        at = synced_from.astimezone(UTC).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self.in_transaction(
+            lambda con: con.execute(
+                """INSERT INTO sync_cursors VALUES (?, ?, ?, ?, ?, 1, ?)
+                   ON CONFLICT DO UPDATE SET synced_from = excluded.synced_from, passes = passes + 1,
+                                             url = excluded.url, selection = excluded.selection,
+                                             updated_at = excluded.updated_at""",
+                [key, source, url, selection, at, now],
+            )
+        )
+
     # ---- the write path ------------------------------------------------------
     def commit(self, batch: PreparedBatch, derive: bool = True) -> LandResult:
         """Land one prepared batch and its positions in one transaction.
