@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -57,7 +58,7 @@ def _site(jira: FakeJira) -> dict[str, str]:
 
 
 @pytest.fixture
-def jira() -> FakeJira:
+def jira() -> Iterator[FakeJira]:
     with FakeJira(cloud=True, zone="Europe/Berlin", page=3, embedded=2) as site:
         yield site
 

@@ -73,7 +73,7 @@ class FakeJira:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.throttle = 0  # the next this many requests get 429
         self.retry_after = "1"
-        self.stall_after = None  # search pages past this many wait for `release`
+        self.stall_after: int | None = None  # search pages past this many wait for `release`
         self.release = threading.Event()
         self._history_id = 10000
         self._pages_served = 0
