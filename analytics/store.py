@@ -629,6 +629,9 @@ class Store:
         columns = _transition_columns(fresh)
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
+        attributes = [event.attributes for _, event in fresh]
+        if any(a is not None for a in attributes):  # optional: most sources send none
+            columns["attributes"] = attributes
         self._append("transitions", pa.table(columns))
         return pa.table({"ticket_id": list(set(columns["ticket_id"]))})
 
@@ -662,10 +665,29 @@ class Store:
             ).fetchall()[0][0]
         finally:
             con.unregister("_incoming_rows")
+        if landed:
+            self._add_attributes(batch, now)
         counts[(source, "transition", "landed")] += landed
         counts[(source, "transition", "duplicates")] += table.num_rows - landed
         # Every ticket of the batch, duplicates' too: deriving a ticket again changes nothing.
         return table.select(["ticket_id"]) if landed else None
+
+    def _add_attributes(self, batch: PreparedBatch, now: datetime) -> None:
+        """The attributes of the per-event transitions just landed in this commit (the column-wise
+        rows carry none: lines with attributes are always checked per event)."""
+        first: dict[str, str] = {}  # the first line of an event_id is the one that landed
+        for _, event in sorted(batch.transitions, key=lambda pair: pair[0].offset):
+            if event.attributes is not None:
+                first.setdefault(event.event_id, event.attributes)
+        pairs = list(first.items())
+        if pairs:
+            self._con.execute(
+                """UPDATE transitions SET attributes = a.attributes
+                   FROM (SELECT unnest($ids::VARCHAR[]) AS event_id, unnest($attrs::VARCHAR[]) AS attributes) a
+                   WHERE transitions.event_id = a.event_id AND transitions.landed_at = $now
+                     AND transitions.attributes IS NULL""",
+                {"ids": [p[0] for p in pairs], "attrs": [p[1] for p in pairs], "now": now},
+            )
 
     def _derive(self, touched: pa.Table | None, backlog: bool) -> int:
         """Re-derive the touched tickets and, with backlog, those derive_backlog holds (inside the

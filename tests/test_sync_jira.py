@@ -127,6 +127,10 @@ def test_init_then_sync_lands_ticket_flow_as_computed_by_hand(jira: FakeJira, tm
     for row in flow[1:]:  # In Progress since 05-01 12:00+02 = 10:00Z, still open
         assert row[2:6] == ("In Progress", "active", datetime(2024, 5, 1, 10), None) and row[11] == 2
 
+    # Attributes beyond the contract, as Jira said them in this pass (labels, priority, Flagged).
+    attributes = _rows(tmp_path, "SELECT DISTINCT attributes::VARCHAR FROM transitions WHERE ticket_id = 'PAY-1'")
+    assert attributes == [('{"flagged":true,"labels":["checkout"],"priority":"Medium"}',)]
+
     # The ids the webhook path gives the same changes (sources/adapters/jira.py): the two land once together.
     webhook = adapter.from_webhook(
         {

@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS transitions (
     src         VARCHAR   NOT NULL
 );
 
+-- Added later (NULL in older rows and for sources that send none): what the source said of the
+-- item beyond the contract (labels, priority, Flagged ...), compact JSON of at most 4 KiB.
+ALTER TABLE transitions ADD COLUMN IF NOT EXISTS attributes JSON;
+
 -- One row per distinct deploy (event contract v1).
 CREATE TABLE IF NOT EXISTS deploys (
     event_id    VARCHAR   NOT NULL,

@@ -30,13 +30,13 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flowcore.events import ATTRIBUTES_MAX_BYTES
 from flowcore.settings import Settings
 from sources.adapters import Mapped, Unmappable
 from sources.adapters import jira as adapter
 from sources.pull.client import ApiClient
 
 PAGE_SIZE = 100
-ATTRIBUTES_BYTES = 4096  # the bound of a transition's attributes (docs/contract.md)
 _ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
 _UNKNOWN_ZONE_MARGIN = timedelta(hours=14)
 _BASE_FIELDS = [
@@ -284,7 +284,7 @@ class JiraSource:
         return extra
 
     def attributes(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """What Jira says of the issue beyond the contract, as of this pass, within ATTRIBUTES_BYTES."""
+        """What Jira says of the issue beyond the contract, as of this pass, within ATTRIBUTES_MAX_BYTES."""
         values: dict[str, Any] = {
             "priority": _name(fields.get("priority")),
             "labels": [x for x in fields.get("labels") or [] if isinstance(x, str)] or None,
@@ -300,7 +300,7 @@ class JiraSource:
         return bounded({k: v for k, v in values.items() if v is not None})
 
 
-def bounded(values: dict[str, Any], limit: int = ATTRIBUTES_BYTES) -> dict[str, Any]:
+def bounded(values: dict[str, Any], limit: int = ATTRIBUTES_MAX_BYTES) -> dict[str, Any]:
     """The attributes, dropping the largest until their JSON fits `limit` bytes (marked truncated)."""
     kept = dict(values)
     while kept and len(json.dumps(kept, separators=(",", ":")).encode()) > limit:
