@@ -125,9 +125,11 @@ class _output(AbstractContextManager):  # lower case: used like a function
         self._close: Any = None
 
     def __enter__(self) -> tuple[Any, Any, str]:
+        # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
         from sources.pull.sync import FileCursors, KafkaSink, StoreCursors, StoreSink
 
         if self.direct:
+            # start-up: the store (DuckDB) loads only for --db
             from analytics.store import Store
             from flowcore.workflow_file import load_workflow
 
@@ -140,6 +142,7 @@ class _output(AbstractContextManager):  # lower case: used like a function
                 ) from None
             self._close = store.close
             return StoreSink(store, self.origin), StoreCursors(store), str(self.conf.db)
+        # start-up: kafka-python loads only without --db
         from sources.producer import EventProducer
 
         broker = running_broker(self.conf)
@@ -154,6 +157,7 @@ class _output(AbstractContextManager):  # lower case: used like a function
 
 
 def _passes(source: Any, sink: Any, cursors: Any, where: str, interval: float, once: bool) -> None:
+    # start-up: imported when the command runs
     from sources.pull.client import ApiUnavailable
     from sources.pull.sync import run_pass
 
@@ -199,6 +203,7 @@ def _bar(show: bool) -> AbstractContextManager[Any]:
 
 class _Bar(AbstractContextManager):
     def __enter__(self) -> Any:
+        # start-up: rich loads only when a bar is drawn
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(
