@@ -44,6 +44,7 @@ TABLES = (
     "alerts",
     "alert_deliveries",
     "log_resets",
+    "sync_cursors",
 )
 
 

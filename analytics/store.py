@@ -527,6 +527,26 @@ class Store:
     def landed_position(self, source: str, partition: int) -> int | None:
         return self._positions.get((source, partition))
 
+    # ---- pull cursors (flowmeter sync --db) -----------------------------------
+    def sync_cursor(self, key: str) -> datetime | None:
+        """When the last complete pass of this source and selection started (aware UTC), if any."""
+        rows = self._con.execute("SELECT synced_from FROM sync_cursors WHERE cursor_key = ?", [key]).fetchall()
+        return rows[0][0].replace(tzinfo=UTC) if rows else None
+
+    def save_sync_cursor(self, key: str, source: str, url: str, selection: str, synced_from: datetime) -> None:
+        """Record a complete pass (called only once its events are committed)."""
+        at = synced_from.astimezone(UTC).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self.in_transaction(
+            lambda con: con.execute(
+                """INSERT INTO sync_cursors VALUES (?, ?, ?, ?, ?, 1, ?)
+                   ON CONFLICT DO UPDATE SET synced_from = excluded.synced_from, passes = passes + 1,
+                                             url = excluded.url, selection = excluded.selection,
+                                             updated_at = excluded.updated_at""",
+                [key, source, url, selection, at, now],
+            )
+        )
+
     # ---- the write path ------------------------------------------------------
     def commit(self, batch: PreparedBatch, derive: bool = True) -> LandResult:
         """Land one prepared batch and its positions in one transaction.
@@ -615,6 +635,9 @@ class Store:
         columns = _transition_columns(fresh)
         columns["landed_at"] = [now] * len(fresh)
         columns["src"] = [env.src for env, _ in fresh]
+        attributes = [event.attributes for _, event in fresh]
+        if any(a is not None for a in attributes):  # optional: most sources send none
+            columns["attributes"] = attributes
         self._append("transitions", pa.table(columns))
         return pa.table({"ticket_id": list(set(columns["ticket_id"]))})
 
@@ -648,10 +671,29 @@ class Store:
             ).fetchall()[0][0]
         finally:
             con.unregister("_incoming_rows")
+        if landed:
+            self._add_attributes(batch, now)
         counts[(source, "transition", "landed")] += landed
         counts[(source, "transition", "duplicates")] += table.num_rows - landed
         # Every ticket of the batch, duplicates' too: deriving a ticket again changes nothing.
         return table.select(["ticket_id"]) if landed else None
+
+    def _add_attributes(self, batch: PreparedBatch, now: datetime) -> None:
+        """The attributes of the per-event transitions just landed in this commit (the column-wise
+        rows carry none: lines with attributes are always checked per event)."""
+        first: dict[str, str] = {}  # the first line of an event_id is the one that landed
+        for _, event in sorted(batch.transitions, key=lambda pair: pair[0].offset):
+            if event.attributes is not None:
+                first.setdefault(event.event_id, event.attributes)
+        pairs = list(first.items())
+        if pairs:
+            self._con.execute(
+                """UPDATE transitions SET attributes = a.attributes
+                   FROM (SELECT unnest($ids::VARCHAR[]) AS event_id, unnest($attrs::VARCHAR[]) AS attributes) a
+                   WHERE transitions.event_id = a.event_id AND transitions.landed_at = $now
+                     AND transitions.attributes IS NULL""",
+                {"ids": [p[0] for p in pairs], "attrs": [p[1] for p in pairs], "now": now},
+            )
 
     def _derive(self, touched: pa.Table | None, backlog: bool) -> int:
         """Re-derive the touched tickets and, with backlog, those derive_backlog holds (inside the

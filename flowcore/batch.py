@@ -45,8 +45,8 @@ class Envelope:
 
     @property
     def src(self) -> str:
-        """'flow.transitions[2]@1234' for Kafka, 'file:events.jsonl:17' for files."""
-        if self.source.startswith("file:"):
+        """'flow.transitions[2]@1234' for Kafka, 'file:events.jsonl:17' for files, 'sync:jira URL:17' for a pull."""
+        if self.source.startswith(("file:", "sync:")):
             return f"{self.source}:{self.offset}"
         return f"{self.source}[{self.partition}]@{self.offset}"
 

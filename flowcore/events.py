@@ -28,6 +28,7 @@ DEPLOY_STATUSES = ("success", "failure", "rolled_back")
 INCIDENT_STATUSES = ("opened", "acknowledged", "resolved")
 MAX_TEXT = 512  # longest id or name we accept; longer is a sender bug, not a ticket
 MAX_LIST = 10_000  # most commits or tickets on one deploy
+ATTRIBUTES_MAX_BYTES = 4096  # a transition's optional attributes object, as compact JSON
 EARLIEST = datetime(2000, 1, 1)
 FUTURE_SLACK = timedelta(days=1)  # clocks drift; a day ahead is a broken clock
 _UTC = UTC
@@ -48,6 +49,9 @@ class Transition:
     ticket_type: str | None = None
     actor: str | None = None
     source: str | None = None
+    # What the source says of the item beyond the contract (labels, priority, Flagged ...), as
+    # compact JSON text of at most ATTRIBUTES_MAX_BYTES (docs/contract.md#attributes).
+    attributes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,7 @@ def parse_transition(raw: bytes | str | None, now: datetime | None = None) -> Tr
         ticket_type=text("ticket_type", required=False),
         actor=text("actor", required=False),
         source=text("source", required=False),
+        attributes=_attributes(doc.get("attributes")),
         event_id=text("event_id", required=False) or "",
     )
     if not event.event_id:
@@ -196,6 +201,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
             value = [{"sha": c.sha, "committed_at": _iso(c.committed_at) if c.committed_at else None} for c in value]
         elif isinstance(value, tuple):
             value = list(value)
+        elif name == "attributes" and value is not None:
+            value = json.loads(value)
         out[name] = value
     return out
 
@@ -213,10 +220,33 @@ def _content_id(event: Event, kind: str) -> str:
     """An id derived from the content, for events sent without one, so that re-sends collide."""
     content = event_to_json(event)
     content.pop("event_id")
+    content.pop("attributes", None)  # what a source adds beside the change is not the change
     if not content.get("fixes"):  # added after v1 shipped: ids of deploys sent without it stay the same
         content.pop("fixes", None)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{kind}-{digest[:32]}"
+
+
+def _attributes(value: Any) -> str | None:
+    """A transition's optional attributes: an object, kept as compact JSON text. One larger than
+    ATTRIBUTES_MAX_BYTES is replaced by {"truncated": true, "bytes": N}: the transition itself
+    is still good, so it is never dead-lettered for its attributes' size."""
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise InvalidEvent(f"attributes is {_kind_of(value)}, not an object.")
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise InvalidEvent("attributes holds NaN or Infinity, which JSON cannot carry.") from None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > ATTRIBUTES_MAX_BYTES:
+        return json.dumps({"truncated": True, "bytes": size}, separators=(",", ":"))
+    return text
+
+
+def _kind_of(value: Any) -> str:
+    return {list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
 
 def load_object(raw: bytes | str | None) -> dict[str, Any]:

@@ -137,6 +137,36 @@ class Settings(BaseSettings):
         "else the project key.",
     )
     jira_team_field: str | None = Field(default=None, description="Jira custom field holding the team.")
+    jira_url: str | None = Field(
+        default=None,
+        description="Jira base URL `flowmeter sync jira` pulls from, e.g. https://your-site.atlassian.net.",
+    )
+    jira_jql: str | None = Field(default=None, description="JQL selecting the issues `flowmeter sync jira` pulls.")
+    jira_email: str | None = Field(
+        default=None,
+        description="Jira Cloud account email (basic auth with jira_token); unset = jira_token is a "
+        "Data Center personal access token (Bearer).",
+    )
+    jira_token: SecretStr | None = Field(
+        default=None,
+        description="Jira Cloud API token, or a Data Center personal access token (never on the command line).",
+    )
+    jira_deployment: str = Field(
+        default="auto", description="cloud | datacenter | auto (ask /rest/api/2/serverInfo for its deploymentType)."
+    )
+    sync_interval: float = Field(
+        default=300.0, ge=10, le=86_400, description="Seconds between passes of `flowmeter sync` without --once."
+    )
+    sync_overlap: float = Field(
+        default=300.0,
+        ge=60,
+        le=86_400,
+        description="Seconds each pass reaches back before the last one started (clock skew; Jira's minute precision).",
+    )
+    sync_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds one request to a tracker may take.")
+    sync_retries: int = Field(
+        default=5, ge=0, le=20, description="Retries of a request a tracker rate-limited (429) or failed (5xx)."
+    )
     github_label_states: dict[str, str] = Field(
         default_factory=dict, description='GitHub label -> workflow state, e.g. {"in progress": "In Progress"}.'
     )
@@ -205,12 +235,20 @@ class Settings(BaseSettings):
         "alertmanager_token",
         "pagerduty_secret",
         "opsgenie_token",
+        "jira_token",
     )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         """An empty (or blank) token, secret or password guards nothing: it counts as unset, so
         `FLOWMETER_JIRA_SECRET=` in an env file cannot pass for a secret anyone must know."""
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("jira_deployment")
+    @classmethod
+    def _deployment(cls, value: str) -> str:
+        if value.lower() not in {"auto", "cloud", "datacenter"}:
+            raise ValueError("must be one of auto, cloud, datacenter")
+        return value.lower()
 
     @field_validator("log_level")
     @classmethod

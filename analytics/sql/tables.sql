@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS transitions (
     src         VARCHAR   NOT NULL
 );
 
+-- Added later (NULL in older rows and for sources that send none): what the source said of the
+-- item beyond the contract (labels, priority, Flagged ...), compact JSON of at most 4 KiB.
+ALTER TABLE transitions ADD COLUMN IF NOT EXISTS attributes JSON;
+
 -- One row per distinct deploy (event contract v1).
 CREATE TABLE IF NOT EXISTS deploys (
     event_id    VARCHAR   NOT NULL,
@@ -274,4 +278,17 @@ CREATE TABLE IF NOT EXISTS log_resets (
     log_start     BIGINT,              -- the log's first offset when it was checked
     log_end       BIGINT,              -- the offset after its last message, when known
     lost_offsets  BIGINT    NOT NULL   -- retention_gap: offsets deleted before they landed
+);
+
+-- Per pull source and selection (`flowmeter sync --db`): from when its next pass asks for
+-- changes. Moved only after a pass's events are committed, so a pass killed midway is asked
+-- again whole, and event_id dedup lands each change once (docs/sources.md#pull-flowmeter-sync).
+CREATE TABLE IF NOT EXISTS sync_cursors (
+    cursor_key  VARCHAR   PRIMARY KEY,  -- source ':' first 16 hex of sha256(base URL '\n' selection)
+    source      VARCHAR   NOT NULL,     -- jira (github, gitlab to come)
+    url         VARCHAR   NOT NULL,     -- the base URL pulled from
+    selection   VARCHAR   NOT NULL,     -- the JQL (repositories, projects to come)
+    synced_from TIMESTAMP NOT NULL,     -- UTC start of the last complete pass; the next asks since then less sync_overlap
+    passes      BIGINT    NOT NULL,     -- complete passes so far
+    updated_at  TIMESTAMP NOT NULL
 );

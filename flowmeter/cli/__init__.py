@@ -5,7 +5,7 @@ command needs inside the command, so `flowmeter --help` and `flowmeter sql --db 
 without importing Faust (docs/architecture.md#start-up).
 """
 
-from flowmeter.cli import ingest, processes, read, store
+from flowmeter.cli import ingest, processes, pull, read, store
 from flowmeter.cli.app import cli, main
 
-__all__ = ["cli", "ingest", "main", "processes", "read", "store"]
+__all__ = ["cli", "ingest", "main", "processes", "pull", "read", "store"]
