@@ -13,14 +13,17 @@ ALERT_COLUMNS = (
     "resolved_at, minutes_open, notified, delivered, pending, undelivered, last_error, "
     "CAST(tickets AS VARCHAR) AS tickets"
 )
-# open_alerts' own order (breaches first, then oldest first), said again after a WHERE.
-OPEN_ORDER = "CASE level WHEN 'breach' THEN 0 WHEN 'aging' THEN 1 ELSE 2 END, started_at, alert_id"
+# open_alerts' own order (breaches and incidents first, then oldest first), said again after a WHERE.
+_FIRST = "CASE WHEN level = 'breach' OR kind = 'incident' THEN 0 WHEN level = 'aging' THEN 1 ELSE 2 END"
+OPEN_ORDER = f"{_FIRST}, started_at, alert_id"
 
 
 def alert_against(row: pd.Series) -> str:
     """What was seen against what was crossed, in the alert's own unit."""
     if row["kind"] == "aging":
         return f"{age(row['value'])} in state vs p85 {age(row['threshold'])}"
+    if row["kind"] == "incident":
+        return f"open {age(row['value'])} vs objective {age(row['threshold'])}"
     limit = count(row["wip_limit"]) if given(row["wip_limit"]) else ""
     if row["level"] == "warning":
         return f"WIP {count(row['value'])} vs warn at {count(row['threshold'])}" + (
@@ -38,7 +41,9 @@ def alert_scope_label(row: pd.Series) -> str:
 
 def alert_title(row: pd.Series) -> str:
     """What an alert is about, in words: 'pay · Review limit' for a WIP rule (with its team or person),
-    'Y · In Progress on ops' for an aging ticket."""
+    'Y · In Progress on ops' for an aging ticket, 'incident PD-7 on api' for an incident."""
+    if row["kind"] == "incident":
+        return f"incident {row['limit_name']} on {row['board']}"
     if row["kind"] == "aging" and given(row["ticket_id"]):
         return f"{row['ticket_id']} · {row['states']} on {row['board']}"
     who = ", ".join(f"{w} {row[w]}" for w in ("team", "person") if given(row[w]))
@@ -47,8 +52,10 @@ def alert_title(row: pd.Series) -> str:
 
 def alert_level(row: pd.Series) -> str:
     """The level, with 'recovering' when the condition has cleared and the cooldown runs: a red
-    breach row that is already getting better says so in the row."""
-    return f"{row['level']}, recovering" if row["status"] == "recovering" else str(row["level"])
+    breach row that is already getting better says so in the row. An incident's level is its
+    severity level, named as such."""
+    level = f"incident, {row['level']}" if row["kind"] == "incident" else str(row["level"])
+    return f"{level}, recovering" if row["status"] == "recovering" else level
 
 
 def alert_status(row: pd.Series) -> str:
@@ -69,7 +76,7 @@ def alert_delivery(row: pd.Series) -> str:
 
 
 def alert_peak(row: pd.Series) -> str:
-    return age(row["peak_value"]) if row["kind"] == "aging" else count(row["peak_value"])
+    return age(row["peak_value"]) if row["kind"] in ("aging", "incident") else count(row["peak_value"])
 
 
 ALERT_TABLE = (

@@ -10,6 +10,7 @@ written straight into the alerts tables, as the alert evaluator would."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from alerting.evaluate import AlertEvaluator, AlertPolicy
+from alerting.routes import parse_routes
 from analytics import client
 from analytics.store import Store
 from dashboard.dora import LABELS
@@ -950,7 +953,13 @@ def test_alerts_page_open_first_then_history_with_tickets_and_deliveries(db):
     app = open_page("alerts")
     # Open: al-breach, al-aging, al-warn (recovering counts as open). Resolved and started in the last 30 days:
     # al-old (d2); al-ancient started 50 days ago.
-    assert metrics(app) == {"Open breaches": "1", "Open warnings": "1", "Open aging": "1", "Resolved in range": "1"}
+    assert metrics(app) == {
+        "Open breaches": "1",
+        "Open warnings": "1",
+        "Open aging": "1",
+        "Open incidents": "0",
+        "Resolved in range": "1",
+    }
     open_ = frame(app, "alert_id", 0)
     assert list(open_["alert_id"]) == ["al-breach", "al-aging", "al-warn"]  # breaches first, then aging, warnings
     # al-warn's WIP is kept again and its cooldown runs: the row says so beside the level.
@@ -1004,16 +1013,40 @@ def test_alerts_page_open_first_then_history_with_tickets_and_deliveries(db):
 
 def test_alerts_page_filters(db):
     app = pick_board(open_page("alerts"), "pay")
-    assert metrics(app) == {"Open breaches": "1", "Open warnings": "1", "Open aging": "0", "Resolved in range": "1"}
+    assert metrics(app) == {
+        "Open breaches": "1",
+        "Open warnings": "1",
+        "Open aging": "0",
+        "Open incidents": "0",
+        "Resolved in range": "1",
+    }
     app = pick_board(app, "ops")
-    assert metrics(app) == {"Open breaches": "0", "Open warnings": "0", "Open aging": "1", "Resolved in range": "0"}
+    assert metrics(app) == {
+        "Open breaches": "0",
+        "Open warnings": "0",
+        "Open aging": "1",
+        "Open incidents": "0",
+        "Resolved in range": "0",
+    }
     # Team core: no open alert is core's; al-old holds A (core).
     app = pick(pick_board(app, "All"), "team", "core")
-    assert metrics(app) == {"Open breaches": "0", "Open warnings": "0", "Open aging": "0", "Resolved in range": "1"}
+    assert metrics(app) == {
+        "Open breaches": "0",
+        "Open warnings": "0",
+        "Open aging": "0",
+        "Open incidents": "0",
+        "Resolved in range": "1",
+    }
     assert "No open alerts" in app.success[0].value
     # Team web: al-warn is web's limit; al-breach holds E and al-aging holds Y (both web).
     app = pick(app, "team", "web")
-    assert metrics(app) == {"Open breaches": "1", "Open warnings": "1", "Open aging": "1", "Resolved in range": "0"}
+    assert metrics(app) == {
+        "Open breaches": "1",
+        "Open warnings": "1",
+        "Open aging": "1",
+        "Open incidents": "0",
+        "Resolved in range": "0",
+    }
     # The date range applies to the history: from 45 days before BASE it also holds al-ancient (BASE - 40 d),
     # a web warning that lasted 1 day (1,440 min).
     app = pick_days(pick(app, "team", "All"), -45, 10)
@@ -1217,6 +1250,22 @@ def test_stability_shows_open_incidents_restore_times_and_how_each_incident_was_
         ("I1", "window", "p1"),
         ("I4", "none", "—"),
     ]
+    # I2 (high) has been open since d8 10:00, past the 4 h objective: an incident alert, on every alert view.
+    with Store.open(db) as store:
+        store.in_transaction(
+            AlertEvaluator(AlertPolicy(routes=parse_routes({}, "", "flow.alerts"))).evaluate,
+            datetime.now(UTC).replace(tzinfo=None),
+            False,
+            True,
+        )
+    alerts = open_page("alerts")
+    assert metrics(alerts)["Open incidents"] == "1"
+    table = alerts.dataframe[0].value
+    [row] = table[table["level"].str.startswith("incident")].to_dict("records")
+    assert (row["level"], row["board"], row["limit"]) == ("incident, high", "api", "I2")
+    # Open since d8 10:00, now is d10 at hh:mm: 1.6 .. 2.6 days, against P2's (high) objective of 4 h.
+    assert re.fullmatch(r"open (1\.[6-9]|2\.[0-6]) d vs objective 4\.0 h", row["against"]), row["against"]
+    assert metrics(open_page("overview"))["Incidents past objective"] == "1"
     # One service chosen: its own DORA rows (DORA measures one service at a time).
     app.selectbox(key="service").select("api").run()
     assert not app.exception

@@ -80,16 +80,22 @@ def _details(alert: pd.Series, deliveries: pd.DataFrame, linked: str | None) -> 
         " · linked" if is_linked else ""
     )
     with st.expander(label, expanded=is_linked, icon=":material/link:" if is_linked else None):
-        st.markdown(
-            f"**States:** {alert['states']} · **delivery:** {alert_delivery(alert)} · "
-            f"**alert id:** `{alert['alert_id']}`"
-        )
-        tickets = _tickets(alert["tickets"])
-        st.markdown(f"**Tickets when it fired** ({len(tickets)})")
-        if tickets.empty:
-            st.write("None recorded.")
+        if alert["kind"] == "incident":  # an incident names no states and no tickets
+            st.markdown(
+                f"**Service:** {alert['board']} · **incident:** {alert['limit_name']} (the Stability page has its "
+                f"timeline) · **delivery:** {alert_delivery(alert)} · **alert id:** `{alert['alert_id']}`"
+            )
         else:
-            st.dataframe(tickets, hide_index=True, width="stretch")
+            st.markdown(
+                f"**States:** {alert['states']} · **delivery:** {alert_delivery(alert)} · "
+                f"**alert id:** `{alert['alert_id']}`"
+            )
+            tickets = _tickets(alert["tickets"])
+            st.markdown(f"**Tickets when it fired** ({len(tickets)})")
+            if tickets.empty:
+                st.write("None recorded.")
+            else:
+                st.dataframe(tickets, hide_index=True, width="stretch")
         mine = deliveries[deliveries["alert_id"] == alert["alert_id"]].drop(columns="alert_id").reset_index(drop=True)
         st.markdown(f"**Deliveries** ({len(mine)})")
         if mine.empty:
@@ -154,8 +160,8 @@ def alerts() -> None:
             st.dataframe(alert_table(found), hide_index=True, width="stretch")
             _details(found.iloc[0], deliveries, linked)
 
-    levels = open_["level"].value_counts()
-    cols = st.columns(4)
+    levels = open_["level"].where(open_["kind"] != "incident", "incident").value_counts()
+    cols = st.columns(5)
     cols[0].metric("Open breaches", f"{levels.get('breach', 0):,}", help="WIP above the limit.")
     cols[1].metric("Open warnings", f"{levels.get('warning', 0):,}", help="WIP at or above warn_at.")
     cols[2].metric(
@@ -163,8 +169,13 @@ def alerts() -> None:
         f"{levels.get('aging', 0):,}",
         help="A ticket in its state longer than that state's 85th percentile.",
     )
+    cols[3].metric(
+        "Open incidents",
+        f"{levels.get('incident', 0):,}",
+        help="Incidents open longer than their severity's restore objective (docs/alerts.md).",
+    )
     resolved = int(data["resolved"]["n"].iloc[0])
-    cols[3].metric("Resolved in range", f"{resolved:,}")
+    cols[4].metric("Resolved in range", f"{resolved:,}")
 
     if open_.empty and past.empty:
         set_limits = f"{len(limits):,} WIP limit{'s are' if len(limits) != 1 else ' is'} set" + (

@@ -28,18 +28,23 @@ def _highlight_breaches(row: pd.Series) -> list[str]:
 
 def _open_alerts(counts: pd.Series, top: pd.DataFrame) -> None:
     st.subheader("Open alerts")
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Open breaches", f"{int(counts['breaches']):,}", help="WIP above a limit.")
     cols[1].metric("Open warnings", f"{int(counts['warnings']):,}", help="WIP at or above a limit's warn_at.")
     cols[2].metric(
         "Open aging", f"{int(counts['aging']):,}", help="Tickets in a state longer than the state's 85th percentile."
     )
+    cols[3].metric(
+        "Incidents past objective",
+        f"{int(counts['incidents']):,}",
+        help="Incidents open longer than their severity's restore objective (docs/alerts.md).",
+    )
     if top.empty:
         st.caption("None open. The board and team filters apply.")
     else:
-        total = int(counts["breaches"] + counts["warnings"] + counts["aging"])
+        total = int(counts["breaches"] + counts["warnings"] + counts["aging"] + counts["incidents"])
         st.caption(
-            f"Breaches first, then aging, then warnings, oldest first; "
+            f"Breaches and incidents first, then aging, then warnings, oldest first; "
             f"{'the first ' + str(len(top)) + ' of ' if total > len(top) else ''}{total} open. "
             "The board and team filters apply."
         )
@@ -79,7 +84,8 @@ def overview() -> None:
             f"WHERE {finished}",
             "alert_counts": f"SELECT count(*) FILTER (WHERE level = 'breach') AS breaches, "
             f"count(*) FILTER (WHERE level = 'warning') AS warnings, "
-            f"count(*) FILTER (WHERE level = 'aging') AS aging FROM open_alerts WHERE {scope}",
+            f"count(*) FILTER (WHERE level = 'aging') AS aging, "
+            f"count(*) FILTER (WHERE kind = 'incident') AS incidents FROM open_alerts WHERE {scope}",
             "alerts": f"SELECT {ALERT_COLUMNS} FROM open_alerts WHERE {scope} ORDER BY {OPEN_ORDER} LIMIT {TOP_ALERTS}",
             "dora": DORA_SQL,
             "fresh": "SELECT max(last_landed_at) AS last_landed_at, "
