@@ -184,3 +184,17 @@ def test_alertmanager_firing_then_resolved_lands_once_each_and_a_wrong_token_is_
         ("alertmanager:1a30ba71cca2921f", "payments-api", "opened", "2025-03-04T16:20:00.123456"),
         ("alertmanager:1a30ba71cca2921f", "payments-api", "resolved", "2025-03-04T16:55:00Z"),
     ]
+    # ... and on to the stability views (issue 16's end to end): one resolved critical incident, restored in
+    # 16:20:00.123456 -> 16:55:00 = 2,099.876544 s = 0.583299 h, in the week of Monday 2025-03-03.
+    ttr = requests.post(
+        f"{worker.url}/api/sql",
+        json={
+            "sql": "SELECT service, environment, severity_level, week, incidents, median_hours, p85_hours, "
+            "mean_hours FROM time_to_restore"
+        },
+        timeout=10,
+    ).json()["rows"]
+    assert [(r["service"], r["environment"], r["severity_level"], r["week"], r["incidents"]) for r in ttr] == [
+        ("payments-api", "production", "critical", "2025-03-03", 1)
+    ]
+    assert [round(ttr[0][k], 6) for k in ("median_hours", "p85_hours", "mean_hours")] == [0.583299] * 3
