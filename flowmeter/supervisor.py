@@ -155,9 +155,26 @@ class Supervisor:
         self._launch(receiver)
         self._wait_http(receiver, f"http://127.0.0.1:{receiver_port}/healthz", timeout=30)
         print(
-            f"receiver   http://127.0.0.1:{receiver_port}/webhooks/{{jira,github,cdevents}} and /events",
+            f"receiver   http://127.0.0.1:{receiver_port}/webhooks/"
+            "{jira,github,cdevents,alertmanager,pagerduty,opsgenie} and /events",
             file=sys.stderr,
         )
+
+        for source, what in configured_syncs(conf):
+            # Through Kafka like the receiver (the worker holds the store): FLOWMETER_DB, not --db, names
+            # the store, so the sync's cursor file sits beside it. Not restarted: a refused token or URL
+            # is one sentence in its log and a warning here, and never stops the rest of `up`; an
+            # unreachable tracker is retried by the sync itself every sync_interval.
+            settings_arg = ["--settings", str(conf.settings)] if conf.settings else []
+            self._launch(
+                Child(
+                    f"sync-{source}",
+                    base + ["sync", source, "--broker", broker] + settings_arg,
+                    self.logs / f"sync-{source}.log",
+                    env={**os.environ, "FLOWMETER_DB": str(conf.db)},
+                )
+            )
+            print(f"sync       {source} {what}, every {conf.sync_interval:g} s", file=sys.stderr)
 
         dash_conf = conf.model_copy(update={"worker_url": worker_url})
         dashboard = Child(
@@ -330,3 +347,12 @@ def keep_worker_running(argv: list[str]) -> int:
                 return code
             time.sleep(0.1)
     return code
+
+
+def configured_syncs(conf: Settings) -> list[tuple[str, str]]:
+    """The trackers `flowmeter up` pulls from beside the receiver: each one whose settings name both
+    where and what (docs/sources.md#pull-flowmeter-sync), as (source, the selection in words)."""
+    syncs = []
+    if conf.jira_url and conf.jira_jql:
+        syncs.append(("jira", f"{conf.jira_url} ({conf.jira_jql})"))
+    return syncs

@@ -13,7 +13,7 @@ import pytest
 from flowcore.errors import FlowmeterError
 from flowcore.settings import Settings
 from flowmeter import supervisor
-from flowmeter.supervisor import MAX_RESTARTS, Child, Supervisor
+from flowmeter.supervisor import MAX_RESTARTS, Child, Supervisor, configured_syncs
 
 
 @pytest.fixture
@@ -44,3 +44,10 @@ def test_with_a_real_kafka_it_gives_up_after_the_limit(tmp_path, no_backoff):
         assert child.process is not None and child.process.wait(30) == 75
     with pytest.raises(FlowmeterError, match=f"failed {MAX_RESTARTS} times"):
         up.restart(child, 75)
+
+
+def test_up_syncs_only_the_trackers_whose_settings_name_where_and_what():
+    assert configured_syncs(Settings(jira_url="https://x.atlassian.net")) == []  # no JQL: nothing to pull
+    assert configured_syncs(Settings(jira_url="https://x.atlassian.net", jira_jql="project = PAY")) == [
+        ("jira", "https://x.atlassian.net (project = PAY)")
+    ]

@@ -13,6 +13,7 @@ most 3 issues, each embedding only its 2 newest changes.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,10 +25,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+import requests
 
 from sources.adapters import jira as adapter
 from sources.pull.client import ApiClient, ApiUnavailable, retry_after
 from sources.pull.jira import cursor_key
+from streams.broker import free_port
 from tests.helpers.fake_jira import EMAIL, TOKEN, FakeJira
 from tests.helpers.processes import flowmeter
 from tests.helpers.waiting import wait_until
@@ -250,3 +253,46 @@ def test_rate_limited_requests_wait_as_retry_after_says(jira: FakeJira) -> None:
     # An HTTP date: 30 s after "now" (RFC 9110 10.2.3).
     assert retry_after("Wed, 01 May 2024 07:30:30 GMT", now=datetime(2024, 5, 1, 7, 30, tzinfo=UTC).timestamp()) == 30
     assert retry_after("soon") is None
+
+
+@pytest.mark.slow
+def test_up_runs_the_configured_jira_sync_through_kafka(jira: FakeJira, tmp_path: Path) -> None:
+    # `flowmeter up` with jira_url and jira_jql set starts `flowmeter sync jira` beside the receiver;
+    # it produces to Kafka (the worker holds the store) and keeps its cursor beside the store.
+    # Same requests as test_init_then_sync_lands_ticket_flow_as_computed_by_hand (pages cited there).
+    _site(jira)
+    (tmp_path / "flowmeter.toml").write_text(f'jira_url = "{jira.url}"\njira_jql = "{JQL}"\nsync_interval = 3600\n')
+    db = tmp_path / "flow.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")} | ENV
+    env["FLOWMETER_DASHBOARD_PORT"] = str(free_port())
+    log_path = tmp_path / "up.log"
+    with log_path.open("w") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "flowmeter", "up", "--db", str(db)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        runtime = db.with_name(db.name + ".worker.json")
+        info = wait_until(lambda: runtime.exists() and json.loads(runtime.read_text()), 60, "the worker to start")
+
+        def transitions() -> int:
+            try:
+                kinds = requests.get(f"{info['url']}/api/status", timeout=2).json()["kinds"]
+            except (requests.RequestException, ValueError, KeyError):
+                return 0
+            return next(k["landed"] for k in kinds if k["kind"] == "transition")
+
+        wait_until(lambda: transitions() == 17, 90, "the 17 transitions the sync pulls")
+        cursor = db.with_name(db.name + ".sync.json")
+        wait_until(cursor.exists, 30, "the sync's cursor beside the store")
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(60)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert f"sync       jira {jira.url} ({JQL}), every 3600 s" in output
+    assert TOKEN not in output

@@ -101,8 +101,9 @@ def up(
     demo_speed: float,
     demo_rate: float | None,
 ) -> None:
-    """Start the broker (embedded unless --broker), the worker, the webhook receiver, the dashboard and
-    optionally demo traffic.
+    """Start the broker (embedded unless --broker), the worker, the webhook receiver, a sync per
+    tracker the settings configure (jira_url and jira_jql: `flowmeter sync jira`), the dashboard
+    and optionally demo traffic.
 
     A port given here must be free; one from the environment or the default is replaced by any
     free port when taken. Prints the dashboard's address; Ctrl-C stops every part cleanly.
