@@ -417,6 +417,23 @@ def iter_import(
             yield Unmappable(f"line {line}: {exc}")
 
 
+def from_timeline(
+    issue: dict, timeline: list, *, repo: str | None = None, label_states: dict[str, str] | None = None
+) -> Mapped:
+    """The transitions of one issue and its whole timeline (REST ``GET .../issues/{n}`` and
+    ``.../issues/{n}/timeline``), with the event_ids the webhooks of the same changes get:
+    what ``iter_import`` and ``flowmeter sync github`` both map."""
+    return _replay(issue, timeline, repo, label_states or {})
+
+
+def from_deployment_status(deployment: dict, status: dict, repo: str | None = None) -> Mapped:
+    """The deploy of one status of a deployment as REST lists them (``GET .../deployments`` and
+    ``.../deployments/{id}/statuses``): the event the ``deployment_status`` webhook of that status gives."""
+    full_name = _repo_from_url(deployment.get("repository_url") if isinstance(deployment, dict) else None) or repo
+    payload = {"deployment_status": status, "deployment": deployment, "repository": {"full_name": full_name}}
+    return _deployment_status(payload, None)
+
+
 def _replay(issue: Any, timeline: Any, repo: str | None, label_states: dict[str, str]) -> Mapped:
     if isinstance(issue, list):
         raise Unmappable("found a timeline array where an issue object was expected.")
