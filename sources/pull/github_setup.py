@@ -89,7 +89,7 @@ def settings_text(url: str, boards: dict[str, list[str]], now: datetime | None =
             mapping.setdefault(label.strip().lower(), state)
     lines += [f"{json.dumps(label)} = {json.dumps(state)}" for label, state in mapping.items()]
     if not mapping:
-        lines.append("# No label looks like a workflow step; add yours, e.g. \"in progress\" = \"In Progress\".")
+        lines.append('# No label looks like a workflow step; add yours, e.g. "in progress" = "In Progress".')
     lines += [
         "",
         "# ---- Workflow per board (a board is a repository) ----",
@@ -101,8 +101,10 @@ def settings_text(url: str, boards: dict[str, list[str]], now: datetime | None =
         states = [(OPEN, "backlog", "GitHub: open")]
         states += [(state, category, f"label {json.dumps(label)}") for label, state, category in labels]
         states.append((CLOSED, "done", "GitHub: closed"))
-        seen: set[str] = set()
-        unique = [s for s in states if not (s[0].lower() in seen or seen.add(s[0].lower()))]  # one per name
+        unique: list[tuple[str, str, str]] = []
+        for entry in states:  # one entry per name (the first), in flow order
+            if entry[0].lower() not in {u[0].lower() for u in unique}:
+                unique.append(entry)
         others = [x for x in boards[board] if x not in {label for label, _, _ in labels}]
         lines += ["", f"[boards.{json.dumps(board)}]"]
         if others:
