@@ -263,3 +263,31 @@ def test_rate_limits_wait_as_github_says(gh: FakeGitHub) -> None:
     with pytest.raises(ApiRefused, match="wants a token .401.*FLOWMETER_GITHUB_TOKEN"):
         no_token.get(f"/repos/{REPO}")
     assert no_token.requests == 1
+
+
+def test_incident_label_gives_the_webhooks_incident_events() -> None:
+    # Follows the timeline's labeled/closed entries (https://docs.github.com/en/rest/issues/timeline) and
+    # the issues webhook (https://docs.github.com/en/webhooks/webhook-events-and-payloads#issues):
+    # an issue opened with labels incident + service:payments on 05-19 08:00, closed 05-20 12:00.
+    entry = lambda n, kind, at, **x: {"id": n, "event": kind, "created_at": at, "actor": hook.user("ana"), **x}  # noqa: E731
+    timeline = [
+        entry(1, "labeled", "2025-05-19T08:00:00Z", label=hook.label("incident")),
+        entry(2, "labeled", "2025-05-19T08:00:00Z", label=hook.label("service:payments")),
+        entry(3, "unlabeled", "2025-05-19T09:00:00Z", label=hook.label("incident")),  # relabelled: the same
+        entry(4, "labeled", "2025-05-19T09:05:00Z", label=hook.label("incident")),  # opening, landed once
+        entry(5, "closed", "2025-05-20T12:00:00Z", state_reason="completed"),
+    ]
+    labels = ["incident", "service:payments"]
+    final = hook.issue(12, labels=labels, state="closed", state_reason="completed", closed_at="2025-05-20T12:00:00Z")
+    pulled = [e for k, e in adapter.from_timeline(final, timeline, incident_label="incident") if k == "incident"]
+    pushed = [
+        e
+        for p in (hook.issues_event("opened", hook.issue(12, labels=labels)), hook.issues_event("closed", final))
+        for k, e in adapter.from_webhook("issues", p, incident_label="incident")
+        if k == "incident"
+    ]
+    assert [(e["event_id"], e["status"], e["at"], e["service"]) for e in pulled] == [
+        ("github:acme/api#12:opened:2025-05-19T08:00:00Z", "opened", "2025-05-19T08:00:00Z", "payments"),
+        ("github:acme/api#12:resolved:2025-05-20T12:00:00Z", "resolved", "2025-05-20T12:00:00Z", "payments"),
+    ]
+    assert pulled == pushed

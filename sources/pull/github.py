@@ -131,6 +131,8 @@ class GitHubSource:
         self.page_size = page_size
         self.overlap = timedelta(seconds=conf.sync_overlap)
         self.label_states = conf.github_label_states
+        self.incident_label = conf.github_incident_label
+        self.service_prefix = conf.github_service_label_prefix
 
     def pages(self, since: datetime | None) -> Iterator[Page]:
         after = None if since is None else since - self.overlap
@@ -170,13 +172,19 @@ class GitHubSource:
             for entries in self.listed(f"/repos/{_path(repo)}/issues/{number}/timeline"):
                 timeline += entries
             # The repository comes from the issue's repository_url: GitHub's spelling, the webhooks' full_name.
-            events = adapter.from_timeline(issue, timeline, label_states=self.label_states)
+            events = adapter.from_timeline(
+                issue,
+                timeline,
+                label_states=self.label_states,
+                incident_label=self.incident_label,
+                service_label_prefix=self.service_prefix,
+            )
         except Unmappable as exc:
             page.skipped.append(f"{repo}#{number}: {exc}")
             return
         attributes = _attributes(issue)
-        for _kind, event in events:
-            if attributes:
+        for kind, event in events:
+            if attributes and kind == "transition":
                 event["attributes"] = attributes
         page.events.extend(events)
 
