@@ -170,6 +170,18 @@ class Settings(BaseSettings):
     github_label_states: dict[str, str] = Field(
         default_factory=dict, description='GitHub label -> workflow state, e.g. {"in progress": "In Progress"}.'
     )
+    github_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub API URL `flowmeter sync github` pulls from; Enterprise Server: https://HOST/api/v3.",
+    )
+    github_repos: list[str] = Field(
+        default_factory=list, description='Repositories `flowmeter sync github` pulls, e.g. ["acme/api"].'
+    )
+    github_token: SecretStr | None = Field(
+        default=None,
+        description="GitHub token for `flowmeter sync github`: fine-grained (Issues, Deployments, Metadata: read) "
+        "or classic (repo).",
+    )
     write_retries: int = Field(
         default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
     )
@@ -236,6 +248,7 @@ class Settings(BaseSettings):
         "pagerduty_secret",
         "opsgenie_token",
         "jira_token",
+        "github_token",
     )
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:

@@ -1,7 +1,7 @@
 """Commands that pull from a tracker's REST API: `init` (suggest a flowmeter.toml) and `sync`.
 
 Credentials come from the settings or the environment only (FLOWMETER_JIRA_EMAIL,
-FLOWMETER_JIRA_TOKEN), never from the command line, where they would sit in shell history and
+FLOWMETER_JIRA_TOKEN, FLOWMETER_GITHUB_TOKEN), never from the command line, where they would sit in shell history and
 the process list. docs/sources.md#pull-flowmeter-sync describes both commands.
 """
 
@@ -106,6 +106,104 @@ def sync_jira(
         source.client.close()
 
 
+def _github(func: Any) -> Any:
+    func = click.option(
+        "--repo",
+        "repos",
+        metavar="OWNER/NAME",
+        multiple=True,
+        help="A repository to pull; repeat for more [setting github_repos].",
+    )(func)
+    func = click.option(
+        "--url",
+        metavar="URL",
+        help="GitHub API URL; Enterprise Server: https://HOST/api/v3 [setting github_url, default the public API].",
+    )(func)
+    return func
+
+
+@init.command("github")
+@_github
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flowmeter.toml"), show_default=True
+)
+@click.option("--force", is_flag=True, help="Overwrite --out when it exists.")
+@click.option("--settings", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file to read from.")
+def init_github(url: str | None, repos: tuple[str, ...], out: Path, force: bool, settings: Path | None) -> None:
+    """Read each repository's labels and write a commented flowmeter.toml: one board per repository
+    with Open (backlog), the labels that look like workflow steps (in progress, review, blocked, ...)
+    as states with suggested categories, Closed (done); their github_label_states; and github_repos /
+    github_url for `flowmeter sync github`. The token is never written.
+    """
+    # start-up: imported when the command runs
+    from sources.pull.github import GitHubSource
+    from sources.pull.github_setup import repository_labels, settings_text, workflow_labels
+
+    setup_logging("warning")
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it, or --out to write elsewhere.")
+    conf = load_settings(settings=settings)  # without the workflow check: the file it replaces may be broken
+    url, chosen = _repos(conf, url, repos)
+    source = GitHubSource(conf, url, chosen)
+    try:
+        boards = repository_labels(source)
+    finally:
+        source.client.close()
+    out.write_text(settings_text(url, boards))
+    states = sum(2 + len(workflow_labels(labels)) for labels in boards.values())  # Open, Closed and labels
+    click.echo(
+        f"wrote {out}: {len(boards)} board(s) ({', '.join(boards)}), {states} states with suggested categories; "
+        "read it, adjust, then run `flowmeter sync github`."
+    )
+
+
+@sync.command("github")
+@common_options
+@_github
+@click.option("--once", is_flag=True, help="One pass, then exit (otherwise a pass every sync_interval seconds).")
+def sync_github(
+    broker: str | None,
+    db: Path | None,
+    settings: Path | None,
+    url: str | None,
+    repos: tuple[str, ...],
+    once: bool,
+) -> None:
+    """Pull the issues of the repositories with their timelines as v1 transitions, and their
+    deployments' statuses as deploys.
+
+    Without --db they are produced to Kafka and the running worker lands them; with --db FILE they
+    land straight into that store with no worker running (like `load`). Each pass asks only for
+    issues updated since the last complete one (a cursor per API URL and set of repositories), so a
+    pass stopped midway is simply run again: nothing lands twice. Credentials: FLOWMETER_GITHUB_TOKEN
+    (fine-grained: Issues, Deployments and Metadata read; classic: repo).
+    """
+    # start-up: imported when the command runs
+    from sources.pull.github import GitHubSource
+
+    setup_logging("warning")
+    conf = command_settings(broker=broker, db=db, settings=settings)
+    url, chosen = _repos(conf, url, repos)
+    source = GitHubSource(conf, url, chosen)
+    try:
+        with _output(conf, direct=db is not None, origin=f"sync:github {source.url}") as (sink, cursors, where):
+            _passes(source, sink, cursors, where, conf.sync_interval, once)
+    finally:
+        source.client.close()
+
+
+def _repos(conf: Settings, url: str | None, repos: tuple[str, ...]) -> tuple[str, list[str]]:
+    url, chosen = url or conf.github_url, list(repos) or conf.github_repos
+    if not chosen:
+        raise click.UsageError("no repository: pass --repo owner/name (repeatable) or set github_repos.")
+    for repo in chosen:
+        if len([p for p in repo.strip().strip("/").split("/") if p]) != 2:
+            raise click.UsageError(f"--repo {repo!r} is not owner/name, e.g. --repo acme/api.")
+    if not url.startswith(("https://", "http://")):
+        raise click.UsageError(f"--url {url!r} is not an http(s) URL; use e.g. https://github.example.com/api/v3.")
+    return url, chosen
+
+
 def _selection(conf: Settings, url: str | None, jql: str | None) -> tuple[str, str]:
     url, jql = url or conf.jira_url, jql or conf.jira_jql
     if not url:
@@ -137,7 +235,8 @@ class _output(AbstractContextManager):  # lower case: used like a function
                 store = Store.open(self.conf.db, workflow=load_workflow(self.conf.settings))
             except StoreLocked:
                 raise click.ClickException(
-                    f"the store {self.conf.db} is held by a running worker; run `flowmeter sync jira` without "
+                    f"the store {self.conf.db} is held by a running worker; run `flowmeter "
+                    f"{self.origin.split()[0].replace(':', ' ')}` without "
                     "--db to send the events through it, or stop the worker first."
                 ) from None
             self._close = store.close

@@ -417,6 +417,82 @@ def iter_import(
             yield Unmappable(f"line {line}: {exc}")
 
 
+def from_timeline(
+    issue: dict,
+    timeline: list,
+    *,
+    repo: str | None = None,
+    label_states: dict[str, str] | None = None,
+    incident_label: str | None = None,
+    service_label_prefix: str = "service:",
+) -> Mapped:
+    """The transitions of one issue and its whole timeline (REST ``GET .../issues/{n}`` and
+    ``.../issues/{n}/timeline``), with the event_ids the webhooks of the same changes get:
+    what ``iter_import`` and ``flowmeter sync github`` both map. With ``incident_label``, also
+    the incident events the ``issues`` webhooks of those changes give."""
+    events = _replay(issue, timeline, repo, label_states or {})
+    if incident_label:
+        events += _replay_incident(issue, timeline, repo, incident_label, service_label_prefix)
+    return events
+
+
+def _replay_incident(issue: dict, timeline: list, repo: str | None, incident_label: str, service_prefix: str) -> Mapped:
+    """The incident events of an issue's timeline, as ``_issue_incident`` gives them per webhook:
+    labelled while open -> opened at created_at (the labels an issue is opened with are
+    ``labeled`` entries too); closed while labelled -> resolved; reopened while labelled -> opened."""
+    it = _Issue(issue, repo)
+    wanted = incident_label.strip().lower()
+    created = _time(issue.get("created_at"), "issue.created_at")
+    labels: list[str] = []  # as GitHub spells them, for the service and severity prefixes
+    closed = False
+    pending: list[tuple[str, str]] = []  # (status, at) of this instant, made once its labels are all known
+    out: Mapped = []
+    entries = _timeline_entries(timeline, it.ticket_id)
+    for index, (at, entry) in enumerate(entries):
+        kind, name = entry["event"], ""
+        if kind in ("labeled", "unlabeled"):
+            label = entry.get("label")
+            raw = label.get("name") if isinstance(label, dict) else None
+            name = raw.strip() if isinstance(raw, str) else ""
+            labels = [x for x in labels if x.lower() != name.lower()] + ([name] if kind == "labeled" else [])
+        carried = wanted in {x.lower() for x in labels}
+        if kind == "labeled" and not closed and name.lower() == wanted:
+            pending.append(("opened", created))
+        elif kind == "closed" and not closed:
+            closed = True
+            pending += [("resolved", at)] if carried else []
+        elif kind == "reopened" and closed:
+            closed = False
+            pending += [("opened", at)] if carried else []
+        if pending and (index + 1 == len(entries) or entries[index + 1][0] != at):
+            # The labels as of the end of this instant: those an issue is opened with are listed one
+            # entry each at its created_at, and the webhook of the opening sees them all.
+            service = _after_prefix(labels, service_prefix) or it.board
+            for status, when in pending:
+                event = incident(
+                    SOURCE,
+                    f"{SOURCE}:{it.ticket_id}",
+                    status,
+                    when,
+                    service,
+                    severity=_after_prefix(labels, "severity:"),
+                    title=issue.get("title") if isinstance(issue.get("title"), str) else None,
+                    url=issue.get("html_url") if isinstance(issue.get("html_url"), str) else None,
+                )
+                if event[1]["event_id"] not in {e["event_id"] for _, e in out}:  # relabelled: the same opening
+                    out.append(event)
+            pending = []
+    return out
+
+
+def from_deployment_status(deployment: dict, status: dict, repo: str | None = None) -> Mapped:
+    """The deploy of one status of a deployment as REST lists them (``GET .../deployments`` and
+    ``.../deployments/{id}/statuses``): the event the ``deployment_status`` webhook of that status gives."""
+    full_name = _repo_from_url(deployment.get("repository_url") if isinstance(deployment, dict) else None) or repo
+    payload = {"deployment_status": status, "deployment": deployment, "repository": {"full_name": full_name}}
+    return _deployment_status(payload, None)
+
+
 def _replay(issue: Any, timeline: Any, repo: str | None, label_states: dict[str, str]) -> Mapped:
     if isinstance(issue, list):
         raise Unmappable("found a timeline array where an issue object was expected.")

@@ -7,14 +7,16 @@ source (which credential to check) is the source's ``explain`` callback.
 
 Waits: a 429 or 503 with ``Retry-After`` (seconds or an HTTP date) waits that long; other 5xx,
 timeouts and dropped connections back off 1, 2, 4 ... s (at most ``backoff_max``). A source
-with its own rate-limit headers (GitHub's ``x-ratelimit-reset``) passes ``limit_wait``.
+with its own rate-limit headers (GitHub's ``x-ratelimit-reset``) passes ``limit_wait``: asked of a
+refusal (is it a rate limit, and how long to wait) and of a success (is the quota used up: then
+the client waits for its reset before the next request instead of being refused).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -98,7 +100,12 @@ class ApiClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The JSON body of GET base_url + path; an ApiError in one sentence when it cannot be had."""
-        url = self.base_url + path
+        return self.get_page(path, params)[0]
+
+    def get_page(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, Mapping[str, str]]:
+        """(JSON body, response headers) of GET base_url + path, or of an absolute URL the server gave
+        (a ``Link: <...>; rel="next"``), so a source can page by headers (GitHub, GitLab)."""
+        url = path if path.startswith(("https://", "http://")) else self.base_url + path
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             self.requests += 1
@@ -114,12 +121,16 @@ class ApiClient:
                 continue
             if response.status_code < 400:
                 try:
-                    return response.json()
+                    body = response.json()
                 except ValueError:
                     raise ApiRefused(
                         f"{url} answered {response.status_code} with something that is not JSON "
                         f"({response.headers.get('Content-Type', 'no content type')}); check the URL."
                     ) from None
+                spent = self._limit_wait(response) if self._limit_wait else None
+                if spent:  # the quota is used up: wait for its reset before the next request, not after a refusal
+                    self._wait(min(spent, LONGEST_WAIT), f"rate limit used up after {path}")
+                return body, response.headers
             status = response.status_code
             if status in RETRIED_STATUSES or self._limited(response):
                 if last:
