@@ -355,4 +355,6 @@ def configured_syncs(conf: Settings) -> list[tuple[str, str]]:
     syncs = []
     if conf.jira_url and conf.jira_jql:
         syncs.append(("jira", f"{conf.jira_url} ({conf.jira_jql})"))
+    if conf.github_repos:
+        syncs.append(("github", f"{conf.github_url} ({', '.join(conf.github_repos)})"))
     return syncs

@@ -51,3 +51,6 @@ def test_up_syncs_only_the_trackers_whose_settings_name_where_and_what():
     assert configured_syncs(Settings(jira_url="https://x.atlassian.net", jira_jql="project = PAY")) == [
         ("jira", "https://x.atlassian.net (project = PAY)")
     ]
+    assert configured_syncs(Settings(github_repos=["acme/shop", "acme/api"])) == [
+        ("github", "https://api.github.com (acme/shop, acme/api)")
+    ]
