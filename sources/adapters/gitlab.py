@@ -26,7 +26,7 @@ event_id, from GitLab's own ids, so a re-delivery, a rerun pass and the overlap 
 
 - ``gl-<issue id>-opened``: the opening, the same from a pull and a webhook;
 - pulled changes: ``gl-<issue id>-state-<resource state event id>``,
-  ``gl-<issue id>-label-<resource label event id>``;
+  ``gl-<issue id>-label-<resource label event id>`` (the last of the label events of one instant);
 - webhook changes: ``gl-<issue id>-hook-<change>-<at>``. The Issue Hook carries no resource event
   id, and its times (``updated_at``, ``closed_at``) are not the resource event's ``created_at``,
   so a webhook and a pull of the same label or state change get different ids: run one of the two
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
 from sources.adapters import Mapped, Unmappable
@@ -112,28 +113,34 @@ def from_issue(
                 raise Unmappable(f"a resource {kind} event of {it.ticket_id} has no id.")
             at = _time(event.get("created_at"), f"{it.ticket_id}: resource {kind} event {event['id']}")
             changes.append((_parse(at), event["id"], kind, event))
-    changes.sort(key=lambda c: (c[0], c[1]))  # GitLab's ids break ties of the same instant
+    # Oldest first; GitLab records one label change (Doing -> Review) as a remove and an add of
+    # the same instant: they are applied together, so no passing state appears between them.
+    changes.sort(key=lambda c: (c[0], c[2] == "state", c[1]))
     labels: set[str] = set()
     closed = False
-    for moment, event_id, kind, event in changes:
-        at, actor = _iso(moment), _username(event.get("user"))
-        current = CLOSED if closed else _label_state(labels, states)
+    for (moment, kind), grouped in groupby(changes, key=lambda c: (c[0], c[2])):
+        group = list(grouped)
+        at = _iso(moment)
         if kind == "label":
-            label = event.get("label")
-            name = label.get("name") if isinstance(label, dict) else None
-            if not isinstance(name, str) or not name.strip():
-                continue  # a deleted label: GitLab answers label null, and its name is gone
-            name = name.strip().lower()
-            labels = labels | {name} if event.get("action") == "add" else labels - {name}
+            current = _label_state(labels, states)
+            for _, _, _, event in group:
+                label = _obj(event.get("label")).get("name")
+                if isinstance(label, str) and label.strip():  # a deleted label: GitLab answers label null
+                    name = label.strip().lower()
+                    labels = labels | {name} if event.get("action") == "add" else labels - {name}
             new = _label_state(labels, states)
             if not closed and new != current:
-                out.append(it.transition(f"label-{event_id}", current, new, at, actor, None))
-        elif event.get("state") == "closed" and not closed:
-            closed = True
-            out.append(it.transition(f"state-{event_id}", current, CLOSED, at, actor, None))
-        elif event.get("state") in ("reopened", "opened") and closed:
-            closed = False
-            out.append(it.transition(f"state-{event_id}", CLOSED, _label_state(labels, states), at, actor, None))
+                last = group[-1]
+                out.append(it.transition(f"label-{last[1]}", current, new, at, _username(last[3].get("user")), None))
+            continue
+        for _, event_id, _, event in group:
+            actor = _username(event.get("user"))
+            if event.get("state") == "closed" and not closed:
+                closed = True
+                out.append(it.transition(f"state-{event_id}", _label_state(labels, states), CLOSED, at, actor, None))
+            elif event.get("state") in ("reopened", "opened") and closed:
+                closed = False
+                out.append(it.transition(f"state-{event_id}", CLOSED, _label_state(labels, states), at, actor, None))
     out[-1][1]["assignee"] = _first_username(issue.get("assignees"), issue.get("assignee"))
     return out
 

@@ -136,8 +136,8 @@ class GitLabSource:
         query: dict[str, Any] = {**params, "per_page": self.page_size}
         while True:
             body = self.client.get(path, query)
+            headers = self.client.last_headers  # now: mapping this page makes requests of its own
             yield [x for x in body if isinstance(x, dict)] if isinstance(body, list) else []
-            headers = self.client.last_headers
             following = _next_link(headers.get("Link", ""))
             if following:
                 path, query = self._relative(following)
