@@ -229,9 +229,9 @@ class FakeGitLab:
             listed = issue.state_events if kind == "resource_state_events" else issue.label_events
             return self._paged(path, query, [_public(e) for e in sorted(listed, key=lambda e: e["id"])])
         if rest == "deployments":
-            chosen = sorted(project.deployments, key=lambda d: (d["_updated"], d["id"]))
-            chosen = [d for d in chosen if after is None or d["_updated"] >= after]
-            return self._paged(path, query, [_public(d) for d in chosen])
+            listed_deployments = sorted(project.deployments, key=lambda d: (d["_updated"], d["id"]))
+            listed_deployments = [d for d in listed_deployments if after is None or d["_updated"] >= after]
+            return self._paged(path, query, [_public(d) for d in listed_deployments])
         if rest.startswith("repository/commits/") and rest.endswith("/merge_requests"):
             sha = rest.split("/")[2]
             found = [
