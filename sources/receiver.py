@@ -79,7 +79,7 @@ MAX_BODY = 5 * 1024 * 1024  # a Jira issue with a long changelog fits; anything 
 ANSWER_WITHIN = 8.0  # seconds from the request to the broker's last ack, else 503: under GitHub's 10 s
 RECENT_DELIVERIES = 10_000  # kept deliveries remembered to answer a re-send without producing again
 LISTED_REASONS = 100  # reasons listed in an answer; the count says how many there were
-# GitLab keeps a delivery's Idempotency-Key when it retries or re-sends it (GitLab 17.4+).
+# GitLab keeps a delivery's Idempotency-Key when it retries or re-sends it (newer GitLab versions).
 DELIVERY_HEADERS = {
     "github": "X-GitHub-Delivery",
     "jira": "X-Atlassian-Webhook-Identifier",
