@@ -182,6 +182,21 @@ class Settings(BaseSettings):
         description="GitHub token for `flowmeter sync github`: fine-grained (Issues, Deployments, Metadata: read) "
         "or classic (repo).",
     )
+    gitlab_url: str = Field(
+        default="https://gitlab.com", description="GitLab base URL `flowmeter sync gitlab` pulls from."
+    )
+    gitlab_projects: list[str] = Field(
+        default_factory=list, description='GitLab projects `flowmeter sync gitlab` pulls, e.g. ["group/name"].'
+    )
+    gitlab_token: SecretStr | None = Field(
+        default=None, description="GitLab access token with the read_api scope (never on the command line)."
+    )
+    gitlab_secret: SecretStr | None = Field(
+        default=None, description="Secret token of GitLab webhooks (X-Gitlab-Token)."
+    )
+    gitlab_label_states: dict[str, str] = Field(
+        default_factory=dict, description='GitLab label -> workflow state, e.g. {"doing": "Doing"}.'
+    )
     write_retries: int = Field(
         default=5, ge=0, le=20, description="Retries of a failed batch write before the worker stops."
     )
@@ -255,6 +270,11 @@ class Settings(BaseSettings):
         """An empty (or blank) token, secret or password guards nothing: it counts as unset, so
         `FLOWMETER_JIRA_SECRET=` in an env file cannot pass for a secret anyone must know."""
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("gitlab_token", "gitlab_secret")
+    @classmethod
+    def _gitlab_empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return cls._empty_is_unset(value)
 
     @field_validator("jira_deployment")
     @classmethod

@@ -156,7 +156,7 @@ class Supervisor:
         self._wait_http(receiver, f"http://127.0.0.1:{receiver_port}/healthz", timeout=30)
         print(
             f"receiver   http://127.0.0.1:{receiver_port}/webhooks/"
-            "{jira,github,cdevents,alertmanager,pagerduty,opsgenie} and /events",
+            "{jira,github,gitlab,cdevents,alertmanager,pagerduty,opsgenie} and /events",
             file=sys.stderr,
         )
 
@@ -357,4 +357,6 @@ def configured_syncs(conf: Settings) -> list[tuple[str, str]]:
         syncs.append(("jira", f"{conf.jira_url} ({conf.jira_jql})"))
     if conf.github_repos:
         syncs.append(("github", f"{conf.github_url} ({', '.join(conf.github_repos)})"))
+    if conf.gitlab_projects:
+        syncs.append(("gitlab", f"{conf.gitlab_url} ({', '.join(conf.gitlab_projects)})"))
     return syncs

@@ -26,6 +26,7 @@ dead-lettered once more).
 POST /webhooks/jira       Jira issue_created / issue_updated    X-Hub-Signature: sha256=<hex>
 POST /webhooks/github     GitHub issues, projects_v2_item, deployment_status, ...
                                                                  X-Hub-Signature-256: sha256=<hex>
+POST /webhooks/gitlab     GitLab Issue, Deployment hooks       X-Gitlab-Token: <gitlab_secret>
 POST /webhooks/cdevents   CloudEvents (binary or structured)    X-Flowmeter-Signature: sha256=<hex>
 POST /webhooks/alertmanager  Alertmanager webhook_config (v4)    Authorization: Bearer <token>
 POST /webhooks/pagerduty  PagerDuty v3 incident.* webhooks      X-PagerDuty-Signature: v1=<hex>[,v1=<hex>]
@@ -56,7 +57,18 @@ from flowcore import deadletter, routing
 from flowcore.events import PARSERS
 from flowcore.exposure import is_loopback
 from flowcore.settings import Settings, bootstrap_servers
-from sources.adapters import Mapped, Unmappable, alertmanager, cdevents, generic, github, jira, opsgenie, pagerduty
+from sources.adapters import (
+    Mapped,
+    Unmappable,
+    alertmanager,
+    cdevents,
+    generic,
+    github,
+    gitlab,
+    jira,
+    opsgenie,
+    pagerduty,
+)
 from sources.rejects import MAX_MESSAGE, kept_copy, lone_surrogate_field, printable, reason_for, size_note
 
 log = logging.getLogger(__name__)
@@ -67,7 +79,12 @@ MAX_BODY = 5 * 1024 * 1024  # a Jira issue with a long changelog fits; anything 
 ANSWER_WITHIN = 8.0  # seconds from the request to the broker's last ack, else 503: under GitHub's 10 s
 RECENT_DELIVERIES = 10_000  # kept deliveries remembered to answer a re-send without producing again
 LISTED_REASONS = 100  # reasons listed in an answer; the count says how many there were
-DELIVERY_HEADERS = {"github": "X-GitHub-Delivery", "jira": "X-Atlassian-Webhook-Identifier"}
+# GitLab keeps a delivery's Idempotency-Key when it retries or re-sends it (newer GitLab versions).
+DELIVERY_HEADERS = {
+    "github": "X-GitHub-Delivery",
+    "jira": "X-Atlassian-Webhook-Identifier",
+    "gitlab": "Idempotency-Key",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +241,15 @@ def bearer_check(setting: str) -> Check:
     return check
 
 
+def gitlab_check(secret: str, headers: Headers[str, str], body: bytes) -> str | None:
+    """GitLab sends the webhook's secret token itself, unsigned, in X-Gitlab-Token
+    (docs.gitlab.com/user/project/integrations/webhooks/#create-a-webhook, Secret token)."""
+    given = headers.get("X-Gitlab-Token", "").strip().encode("utf-8", "backslashreplace")
+    if hmac.compare_digest(secret.encode(), given):
+        return None
+    return "the X-Gitlab-Token header is missing or is not gitlab_secret."
+
+
 def checked(kind: str, event: dict[str, Any]) -> Message:
     """The event as Kafka will carry it, run through the worker's own parser: a dead letter
     (reason set) when the worker would refuse it, so the answer says so now."""
@@ -284,6 +310,9 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
             service_label_prefix=conf.github_service_label_prefix,
         ), []
 
+    def gitlab_events(headers: Headers[str, str], body: bytes) -> Mapping:
+        return gitlab.from_webhook(json_body(body), label_states=conf.gitlab_label_states), []
+
     def alertmanager_events(headers: Headers[str, str], body: bytes) -> Mapping:
         """Each alert on its own: one that cannot be mapped is dead-lettered, the rest are sent."""
         events: Mapped = []
@@ -337,6 +366,7 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
     routes: list[tuple[str, str, Any, Check, Callable[[Headers[str, str], bytes], Mapping]]] = [
         ("/webhooks/jira", "jira", conf.jira_secret, hmac_check("X-Hub-Signature"), jira_events),
         ("/webhooks/github", "github", conf.github_secret, hmac_check("X-Hub-Signature-256"), github_events),
+        ("/webhooks/gitlab", "gitlab", conf.gitlab_secret, gitlab_check, gitlab_events),
         ("/webhooks/cdevents", "cdevents", conf.cdevents_secret, hmac_check("X-Flowmeter-Signature"), cdevents_events),
         (
             "/webhooks/alertmanager",

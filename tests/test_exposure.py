@@ -130,6 +130,7 @@ def test_an_exposed_receiver_serves_only_the_paths_that_have_a_secret(clean_env)
     everything = {
         "/webhooks/jira",
         "/webhooks/github",
+        "/webhooks/gitlab",
         "/webhooks/cdevents",
         "/webhooks/alertmanager",
         "/webhooks/pagerduty",

@@ -54,3 +54,4 @@ def test_up_syncs_only_the_trackers_whose_settings_name_where_and_what():
     assert configured_syncs(Settings(github_repos=["acme/shop", "acme/api"])) == [
         ("github", "https://api.github.com (acme/shop, acme/api)")
     ]
+    assert configured_syncs(Settings(gitlab_projects=["grp/web"])) == [("gitlab", "https://gitlab.com (grp/web)")]

@@ -102,8 +102,8 @@ def up(
     demo_rate: float | None,
 ) -> None:
     """Start the broker (embedded unless --broker), the worker, the webhook receiver, a sync per
-    tracker the settings configure (jira_url and jira_jql: `flowmeter sync jira`; github_repos:
-    `flowmeter sync github`), the dashboard
+    tracker the settings configure (jira_url and jira_jql: `flowmeter sync jira`; github_repos,
+    gitlab_projects: `sync github`, `sync gitlab`), the dashboard
     and optionally demo traffic.
 
     A port given here must be free; one from the environment or the default is replaced by any

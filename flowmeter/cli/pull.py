@@ -1,8 +1,9 @@
 """Commands that pull from a tracker's REST API: `init` (suggest a flowmeter.toml) and `sync`.
 
 Credentials come from the settings or the environment only (FLOWMETER_JIRA_EMAIL,
-FLOWMETER_JIRA_TOKEN, FLOWMETER_GITHUB_TOKEN), never from the command line, where they would sit in shell history and
-the process list. docs/sources.md#pull-flowmeter-sync describes both commands.
+FLOWMETER_JIRA_TOKEN, FLOWMETER_GITHUB_TOKEN, FLOWMETER_GITLAB_TOKEN), never from the command line,
+where they would sit in shell history and the process list. docs/sources.md#pull-flowmeter-sync
+describes both commands.
 """
 
 from __future__ import annotations
@@ -327,3 +328,99 @@ class _Bar(AbstractContextManager):
 
     def __exit__(self, *exc: object) -> None:
         self.bar.stop()
+
+
+# ---- GitLab ---------------------------------------------------------------------------------------
+def _gitlab_connection(func: Any) -> Any:
+    func = click.option(
+        "--project",
+        "projects",
+        multiple=True,
+        metavar="GROUP/NAME",
+        help="A project to pull, as in its URL; repeat for more [setting gitlab_projects].",
+    )(func)
+    func = click.option(
+        "--url", metavar="URL", help="GitLab base URL [setting gitlab_url, default https://gitlab.com]."
+    )(func)
+    return func
+
+
+def _gitlab_selection(conf: Settings, url: str | None, projects: tuple[str, ...]) -> tuple[str, list[str]]:
+    url = url or conf.gitlab_url
+    chosen = [p for p in (list(projects) or conf.gitlab_projects) if p.strip()]
+    if not chosen:
+        raise click.UsageError("no project: pass --project group/name (repeatable) or set gitlab_projects.")
+    if not url.startswith(("https://", "http://")):
+        raise click.UsageError(f"--url {url!r} is not an http(s) URL; use e.g. https://gitlab.com.")
+    return url, chosen
+
+
+@init.command("gitlab")
+@_gitlab_connection
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flowmeter.toml"), show_default=True
+)
+@click.option("--force", is_flag=True, help="Overwrite --out when it exists.")
+@click.option("--settings", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file to read from.")
+def init_gitlab(url: str | None, projects: tuple[str, ...], out: Path, force: bool, settings: Path | None) -> None:
+    """Read each project's issue board lists and labels and write a commented flowmeter.toml: one
+    board per project (Open, the board lists in order, Closed) with a suggested backlog / queue /
+    active / done mapping, gitlab_label_states, and gitlab_url / gitlab_projects for
+    `flowmeter sync gitlab`. Secrets are never written.
+    """
+    # start-up: imported when the command runs
+    from sources.pull.gitlab import GitLabSource
+    from sources.pull.gitlab_setup import project_boards, settings_text
+
+    setup_logging("warning")
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it, or --out to write elsewhere.")
+    conf = load_settings(settings=settings)  # without the workflow check: the file replaced may be the broken one
+    url, chosen = _gitlab_selection(conf, url, projects)
+    source = GitLabSource(conf, url, chosen)
+    try:
+        boards = project_boards(source)
+    finally:
+        source.client.close()
+    text = settings_text(url, boards)
+    out.write_text(text)
+    lists = sum(len(b.lists) for b in boards.values())
+    click.echo(
+        f"wrote {out}: {len(boards)} board(s) ({', '.join(boards)}), {lists} board lists as states with suggested "
+        "categories; read it, adjust, then run `flowmeter sync gitlab`."
+    )
+
+
+@sync.command("gitlab")
+@common_options
+@_gitlab_connection
+@click.option("--once", is_flag=True, help="One pass, then exit (otherwise a pass every sync_interval seconds).")
+def sync_gitlab(
+    broker: str | None,
+    db: Path | None,
+    settings: Path | None,
+    url: str | None,
+    projects: tuple[str, ...],
+    once: bool,
+) -> None:
+    """Pull the projects' issues with their state and label events as v1 transitions, and their
+    deployments as v1 deploys.
+
+    Without --db they are produced to Kafka like the receiver's, and the running worker lands them;
+    with --db FILE they land straight into that store with no worker running (like `load`). Each
+    pass asks only for what was updated since the last complete one (a cursor per URL and set of
+    projects), so a pass stopped midway is simply run again: nothing lands twice. Credentials:
+    FLOWMETER_GITLAB_TOKEN, an access token with the read_api scope.
+    """
+    # start-up: imported when the command runs
+    from sources.pull.gitlab import GitLabSource
+
+    setup_logging("warning")
+    conf = command_settings(broker=broker, db=db, settings=settings)
+    url, chosen = _gitlab_selection(conf, url, projects)
+    source = GitLabSource(conf, url, chosen)
+    try:
+        with _output(conf, direct=db is not None, origin=f"sync:gitlab {source.url}") as (sink, cursors, where):
+            _passes(source, sink, cursors, where, conf.sync_interval, once)
+    finally:
+        source.client.close()

@@ -86,6 +86,7 @@ class ApiClient:
         self.backoff_max = backoff_max
         self.requests = 0  # made, retries included
         self.waited = 0.0  # seconds spent waiting on rate limits and backoff
+        self.last_headers: Any = {}  # of the last answer get() returned: paging headers (GitLab's x-next-page, Link)
         self._explain = explain or _plain
         self._limit_wait = limit_wait
         self._sleep = sleep
@@ -120,6 +121,7 @@ class ApiClient:
                 self._wait(self._backoff(attempt), f"{type(exc).__name__} on {path}")
                 continue
             if response.status_code < 400:
+                self.last_headers = response.headers
                 try:
                     body = response.json()
                 except ValueError:
