@@ -108,7 +108,7 @@ def _insert_generated(con: duckdb.DuckDBPyConnection, tickets: int, deploys: int
                CASE WHEN k = 0 THEN NULL ELSE {path}[k] END, {path}[k + 1],
                start + INTERVAL (k * 12 + hash(id * 10 + k) % 10) HOUR,
                NULL, 'team' || ((id + k // 5) % 20), CASE WHEN id % 7 = 0 THEN 'bug' ELSE 'story' END, NULL, 'bench',
-               TIMESTAMP '2025-04-01', 'bench'
+               TIMESTAMP '2025-04-01', 'bench', NULL  -- attributes: none, as from a source that sends none
         FROM t, range(10) s(k) WHERE k < steps
     """)
     con.execute(f"""

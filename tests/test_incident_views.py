@@ -428,6 +428,37 @@ def test_failed_deployment_recovery_from_the_failing_deploy_to_the_restore(store
     ]
 
 
+def test_deploy_outcomes_carry_the_incidents_and_their_restore(store):
+    # failed_deployment_recovery's 'incident' rows and dora_summary's recovery key read these
+    # columns (one fold of the incidents per query): they must agree with the rows above.
+    land_story(store)
+    got = rows(
+        store,
+        "SELECT event_id, incident_ids, incidents_restored_at FROM deploy_outcomes "
+        "WHERE incidents > 0 ORDER BY finished_at",
+    )
+    assert got == [
+        ("D1", ["I3"], ts("2025-03-14 09:30")),  # I3 resolved 03-14 09:30
+        ("D2", ["I4"], None),  # I4 still open
+        ("D3", ["I1"], ts("2025-03-11 12:30")),  # I1 resolved 03-11 12:30
+        ("D5", ["I5"], ts("2025-03-15 13:00")),  # I5 resolved (finally) 03-15 13:00
+    ]
+    # dora_summary takes the 'incident' rows from deploy_outcomes itself: the same median and
+    # counts as failed_deployment_recovery's rows restored in the window, for every scope.
+    by_view = rows(
+        store,
+        "SELECT coalesce(service, '*'), quantile_cont(recovery_hours, 0.5), count(*), sum(deploys) "
+        "FROM failed_deployment_recovery WHERE restored_at > fm_now() - INTERVAL 30 DAY "
+        "AND restored_at <= fm_now() GROUP BY GROUPING SETS ((service), ()) ORDER BY 1",
+    )
+    by_summary = rows(
+        store,
+        "SELECT service, value, sample_size, deploys_considered FROM dora_summary "
+        "WHERE metric = 'failed_deployment_recovery_time' AND sample_size > 0 ORDER BY service",
+    )
+    assert by_summary == by_view == [("*", 38.25, 4, 5), ("api", 38.25, 4, 5)]
+
+
 def test_dora_summary_five_keys_blended_and_per_service(store):
     land_story(store)
     got = {

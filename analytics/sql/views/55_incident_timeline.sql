@@ -23,23 +23,23 @@
 --   is taken to be in production).
 -- Grain: one row per incident_id.
 -- Unit: hours (DOUBLE) for the durations; times UTC.
+-- How (docs/metrics.md, "incident_timeline"): one window pass in event order gives each event its
+-- position and the state just before it, then one aggregate folds the incident. An
+-- acknowledgement counts when the latest earlier opened-or-resolved event is 'opened' (so it
+-- came at or after the first opening, and while open); an incident with no 'opened' at all
+-- opens with its first event, so there one with nothing opened-or-resolved before it counts.
 CREATE OR REPLACE VIEW incident_timeline AS
-WITH ordered AS (
+WITH stated AS (
     SELECT *,
-           row_number() OVER (PARTITION BY incident_id ORDER BY occurred_at,
-                              CASE status WHEN 'opened' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END,
-                              event_id) AS pos
-    FROM incidents
-),
-stated AS (
-    SELECT *,
+           row_number() OVER in_order AS pos,
            -- the incident's state just before this event: the latest earlier opened or resolved
            last_value(CASE WHEN status IN ('opened', 'resolved') THEN status END IGNORE NULLS)
-               OVER (PARTITION BY incident_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-               AS state_before,
-           coalesce(min(CASE WHEN status = 'opened' THEN occurred_at END) OVER (PARTITION BY incident_id),
-                    min(occurred_at) OVER (PARTITION BY incident_id)) AS first_opened
-    FROM ordered
+               OVER (in_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS state_before
+    FROM incidents
+    WINDOW in_order AS (PARTITION BY incident_id
+                        ORDER BY occurred_at,
+                                 CASE status WHEN 'opened' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END,
+                                 event_id)
 ),
 folded AS (
     SELECT incident_id,
@@ -51,9 +51,11 @@ folded AS (
            arg_max(caused_by, pos) FILTER (WHERE caused_by IS NOT NULL)          AS caused_by,
            -- an acknowledgement neither opens nor resolves: the latest opened or resolved decides
            arg_max(status, pos) FILTER (WHERE status IN ('opened', 'resolved'))  AS latest_status,
-           min(first_opened)                                                    AS opened_at,
-           min(occurred_at) FILTER (WHERE status = 'acknowledged' AND occurred_at >= first_opened
-                                      AND state_before IS DISTINCT FROM 'resolved') AS acknowledged_at,
+           coalesce(min(occurred_at) FILTER (WHERE status = 'opened'), min(occurred_at)) AS opened_at,
+           CASE WHEN count(*) FILTER (WHERE status = 'opened') > 0
+                THEN min(occurred_at) FILTER (WHERE status = 'acknowledged' AND state_before = 'opened')
+                ELSE min(occurred_at) FILTER (WHERE status = 'acknowledged' AND state_before IS NULL)
+           END                                                                  AS acknowledged_at,
            max(occurred_at) FILTER (WHERE status = 'resolved')                  AS last_resolved_at,
            count(*) FILTER (WHERE status = 'opened' AND state_before = 'resolved') AS reopened,
            count(*)                                                             AS events

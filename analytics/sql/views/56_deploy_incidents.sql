@@ -14,13 +14,15 @@
 --     the window (and links by name once that deploy lands: the view is computed when read).
 --   link 'none': neither.
 --   hours_after_deploy = deployed_at -> opened_at (negative when a named deploy finished after).
+--   The rest of incident_timeline's columns follow, as that view defines them, so that views
+--   needing both (incident_summary, failure_frequency, failed_deployment_recovery) fold the
+--   incidents once per query instead of once per view they read.
 -- Grain: one row per incident (link 'none' included), so count(*) FILTER (WHERE link = ...)
 --   says how incidents were linked.
 -- Unit: hours_after_deploy in hours (DOUBLE); times UTC.
 CREATE OR REPLACE VIEW deploy_incidents AS
 WITH inc AS MATERIALIZED (  -- read five times below: folded once
-    SELECT incident_id, service, opened_at, caused_by, is_production
-    FROM incident_timeline
+    SELECT * FROM incident_timeline
 ),
 by_event AS (
     SELECT i.incident_id, d.event_id
@@ -74,7 +76,20 @@ SELECT i.incident_id,
        d.version                                                  AS deploy_version,
        d.status                                                   AS deploy_status,
        d.finished_at                                              AS deployed_at,
-       date_diff('microsecond', d.finished_at, i.opened_at) / 3600e6 AS hours_after_deploy
+       date_diff('microsecond', d.finished_at, i.opened_at) / 3600e6 AS hours_after_deploy,
+       i.environment,
+       i.severity,
+       i.severity_level,
+       i.title,
+       i.url,
+       i.status,
+       i.acknowledged_at,
+       i.resolved_at,
+       i.reopened,
+       i.events,
+       i.time_to_acknowledge_hours,
+       i.time_to_restore_hours,
+       i.is_production
 FROM inc i
 JOIN linked l USING (incident_id)
 LEFT JOIN deploys d ON d.event_id = l.deploy_event_id;

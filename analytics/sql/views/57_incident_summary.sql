@@ -3,6 +3,7 @@
 --   acknowledge and to restore, severity and its level) beside deploy_incidents' link: the
 --   deploy and how it was linked ('caused_by', 'window' or 'none'). Both views define the
 --   columns; this one only puts them side by side, for the pages and ad hoc queries.
+--   deploy_incidents carries the timeline's columns, so it is read alone: one fold per query.
 -- Grain: one row per incident_id.
 -- Unit: hours (DOUBLE) for the durations; times UTC.
 CREATE OR REPLACE VIEW incident_summary AS
@@ -22,9 +23,8 @@ SELECT t.incident_id,
        t.time_to_restore_hours,
        t.is_production,
        t.caused_by,
-       l.link,
-       l.deploy_event_id,
-       l.deploy_version,
-       l.deployed_at
-FROM incident_timeline t
-JOIN deploy_incidents l USING (incident_id);
+       t.link,
+       t.deploy_event_id,
+       t.deploy_version,
+       t.deployed_at
+FROM deploy_incidents t;

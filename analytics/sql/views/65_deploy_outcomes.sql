@@ -6,7 +6,10 @@
 --   `tickets` name a ticket whose type is one of the [dora] rework_types (ticket_type_roles
 --   role 'rework', case-insensitive; tickets with no landed transitions have no type), or its
 --   `fixes` lists an incident. is_production = the environment is one of
---   production_environments (case-insensitive).
+--   production_environments (case-insensitive). incident_ids = those incidents (sorted; NULL
+--   when none); incidents_restored_at = the last resolved_at of those incidents, NULL while any
+--   of them is open (failed_deployment_recovery measures an incident-causing deploy's recovery
+--   from them, so dora_summary folds the incidents once for its rates and its recovery key).
 --   DORA change failure rate = count(*) FILTER (WHERE change_failed) / count(*) over production
 --   deploys of any status in a period; rework rate = count(*) FILTER (WHERE rework) / count(*)
 --   over the same deploys (dora_summary does both for 30 days). Sum over the period, never
@@ -15,7 +18,10 @@
 -- Unit: booleans and counts; finished_at UTC.
 CREATE OR REPLACE VIEW deploy_outcomes AS
 WITH linked AS (
-    SELECT deploy_event_id, count(*) AS incidents
+    SELECT deploy_event_id,
+           count(*) AS incidents,
+           list(incident_id ORDER BY incident_id) AS incident_ids,
+           CASE WHEN bool_and(resolved_at IS NOT NULL) THEN max(resolved_at) END AS incidents_restored_at
     FROM deploy_incidents
     WHERE deploy_event_id IS NOT NULL
     GROUP BY deploy_event_id
@@ -38,7 +44,9 @@ SELECT d.event_id,
        coalesce(l.incidents, 0)                                        AS incidents,
        d.status IN ('failure', 'rolled_back') OR l.incidents IS NOT NULL AS change_failed,
        r.event_id IS NOT NULL OR coalesce(len(d.fixes), 0) > 0          AS rework,
-       fm_is_production(d.environment) AS is_production
+       fm_is_production(d.environment) AS is_production,
+       l.incident_ids,
+       l.incidents_restored_at
 FROM deploys d
 LEFT JOIN linked l ON l.deploy_event_id = d.event_id
 LEFT JOIN for_rework r ON r.event_id = d.event_id;

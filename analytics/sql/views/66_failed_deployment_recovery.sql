@@ -26,19 +26,16 @@ SELECT service,
 FROM recovery_time
 WHERE is_production
 UNION ALL
-SELECT d.service,
-       d.environment,
+-- deploy_outcomes has the deploy's incidents and their restore: the incidents are folded once
+-- (dora_summary selects these rows from deploy_outcomes itself, with the same WHERE).
+SELECT service,
+       environment,
        'incident',
-       d.event_id,
-       d.finished_at,
-       CASE WHEN bool_and(t.resolved_at IS NOT NULL) THEN max(t.resolved_at) END,
-       date_diff('microsecond', d.finished_at,
-                 CASE WHEN bool_and(t.resolved_at IS NOT NULL) THEN max(t.resolved_at) END) / 3600e6,
+       event_id,
+       finished_at,
+       incidents_restored_at,
+       date_diff('microsecond', finished_at, incidents_restored_at) / 3600e6,
        1,
-       list(t.incident_id ORDER BY t.incident_id)
-FROM deploy_incidents l
-JOIN deploys d ON d.event_id = l.deploy_event_id
-JOIN incident_timeline t ON t.incident_id = l.incident_id
-WHERE d.status NOT IN ('failure', 'rolled_back')
-  AND fm_is_production(d.environment)
-GROUP BY d.service, d.environment, d.event_id, d.finished_at;
+       incident_ids
+FROM deploy_outcomes
+WHERE is_production AND NOT deploy_failed AND incidents > 0;

@@ -54,7 +54,7 @@ scopes AS (
     FROM deploys
     GROUP BY GROUPING SETS ((service), ())
 ),
-prod AS MATERIALIZED (  -- read twice: deploy_outcomes (and the incident links) once
+prod AS MATERIALIZED (  -- read three times: deploy_outcomes (and the incident links) once
     SELECT o.* FROM deploy_outcomes o WHERE o.is_production
 ),
 freq AS (
@@ -84,12 +84,25 @@ lead AS (
     WHERE c.is_production AND c.deployed_at > w.window_start AND c.deployed_at <= w.window_end
     GROUP BY GROUPING SETS ((c.service), ())
 ),
+recovered AS (
+    -- failed_deployment_recovery's rows: its 'deploy' rows read from it, its 'incident' rows
+    -- taken from prod with its WHERE, so that the incidents are folded once in this query
+    -- (a test compares the two)
+    SELECT service, restored_at, recovery_hours, deploys
+    FROM failed_deployment_recovery
+    WHERE cause = 'deploy'
+    UNION ALL
+    SELECT service, incidents_restored_at,
+           date_diff('microsecond', finished_at, incidents_restored_at) / 3600e6, 1
+    FROM prod
+    WHERE NOT deploy_failed AND incidents > 0
+),
 recovery AS (
     SELECT coalesce(r.service, '*') AS service,
            quantile_cont(r.recovery_hours, 0.5) AS median_hours,
            count(*) AS failures,
            sum(r.deploys) AS deploys
-    FROM failed_deployment_recovery r, win w
+    FROM recovered r, win w
     WHERE r.restored_at > w.window_start AND r.restored_at <= w.window_end
     GROUP BY GROUPING SETS ((r.service), ())
 ),
