@@ -134,7 +134,7 @@ def test_produce_routes_each_line_and_the_worker_accounts_for_all(events_file, w
     assert "rejected line 108: required field to_state is null." in result.stdout  # after 100 + 5 + 2 lines
     final = worker.wait_accounted(109)
     kinds = {k: (r["landed"], r["duplicates"], r["dead_lettered"]) for k, r in final["by_kind"].items()}
-    assert kinds == {"transition": (100, 5, 1), "deploy": (1, 0, 0), "unknown": (0, 0, 2)}
+    assert kinds == {"transition": (100, 5, 1), "deploy": (1, 0, 0), "incident": (0, 0, 0), "unknown": (0, 0, 2)}
 
 
 @pytest.mark.parametrize(

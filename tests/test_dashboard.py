@@ -53,6 +53,7 @@ def test_ingest_page_shows_what_became_of_every_event(worker_factory, producer, 
     assert metrics == {
         "Transitions landed": "30",
         "Deploys landed": "2",
+        "Incidents landed": "0",
         "Dead letters": "2",
         "Duplicates dropped": "3",
     }

@@ -246,7 +246,7 @@ def test_snapshot_without_a_worker(store, tmp_path):
     result = flowmeter("snapshot", "--db", str(store), str(target), "--parquet", str(parquet))
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(
-        rf"snapshot {re.escape(str(target))} \([\d.]+ MB, 17 tables: 5 transitions, 0 deploys, "
+        rf"snapshot {re.escape(str(target))} \([\d.]+ MB, 21 tables: 5 transitions, 0 deploys, "
         rf"0 dead_letters, 2 tickets\) from {re.escape(str(store))} in [\d.]+ s; {views} views as "
         rf"Parquet in {re.escape(str(parquet))} \([\d,]+ rows\)\.\n",
         result.stdout,
@@ -335,7 +335,7 @@ def test_snapshot_through_a_worker(worker_factory, producer, topics, tmp_path):
     result = flowmeter("snapshot", str(target), "--parquet", str(parquet), env=env)
     assert result.returncode == 0, result.stderr
     assert f"from the worker at {worker.url} in" in result.stdout
-    assert "17 tables: 5 transitions, 0 deploys, 0 dead_letters, 2 tickets" in result.stdout
+    assert "21 tables: 5 transitions, 0 deploys, 0 dead_letters, 2 tickets" in result.stdout
     # The worker holds the store: its counts come through the worker; the copy is opened directly.
     live = json.loads(
         flowmeter(
