@@ -100,11 +100,7 @@ def sync_jira(
     conf = command_settings(broker=broker, db=db, settings=settings)
     url, jql = _selection(conf, url, jql)
     source = JiraSource(conf, url, jql)
-    try:
-        with _output(conf, direct=db is not None, origin=f"sync:jira {source.url}") as (sink, cursors, where):
-            _passes(source, sink, cursors, where, conf.sync_interval, once)
-    finally:
-        source.client.close()
+    _run_sync(source, conf, db is not None, "jira", once)
 
 
 def _github(func: Any) -> Any:
@@ -186,11 +182,7 @@ def sync_github(
     conf = command_settings(broker=broker, db=db, settings=settings)
     url, chosen = _repos(conf, url, repos)
     source = GitHubSource(conf, url, chosen)
-    try:
-        with _output(conf, direct=db is not None, origin=f"sync:github {source.url}") as (sink, cursors, where):
-            _passes(source, sink, cursors, where, conf.sync_interval, once)
-    finally:
-        source.client.close()
+    _run_sync(source, conf, db is not None, "github", once)
 
 
 def _repos(conf: Settings, url: str | None, repos: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -254,6 +246,15 @@ class _output(AbstractContextManager):  # lower case: used like a function
     def __exit__(self, *exc: object) -> None:
         if self._close:
             self._close()
+
+
+def _run_sync(source: Any, conf: Settings, direct: bool, name: str, once: bool) -> None:
+    """Every sync's passes: into the store (--db) or through Kafka, the client closed at the end."""
+    try:
+        with _output(conf, direct=direct, origin=f"sync:{name} {source.url}") as (sink, cursors, where):
+            _passes(source, sink, cursors, where, conf.sync_interval, once)
+    finally:
+        source.client.close()
 
 
 def _passes(source: Any, sink: Any, cursors: Any, where: str, interval: float, once: bool) -> None:
@@ -419,8 +420,4 @@ def sync_gitlab(
     conf = command_settings(broker=broker, db=db, settings=settings)
     url, chosen = _gitlab_selection(conf, url, projects)
     source = GitLabSource(conf, url, chosen)
-    try:
-        with _output(conf, direct=db is not None, origin=f"sync:gitlab {source.url}") as (sink, cursors, where):
-            _passes(source, sink, cursors, where, conf.sync_interval, once)
-    finally:
-        source.client.close()
+    _run_sync(source, conf, db is not None, "gitlab", once)

@@ -23,12 +23,13 @@ shaped as docs.github.com documents them (each test names the page it follows):
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from tests.helpers.local_service import LocalService
 
 TOKEN = "github_pat_local_test"
 DOCS = "https://docs.github.com/rest"
@@ -75,7 +76,7 @@ class Repo:
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # oldest first
 
 
-class FakeGitHub:
+class FakeGitHub(LocalService):
     def __init__(self, page: int = 2) -> None:
         self.page = page  # the most items one page holds, whatever per_page asks
         self.repos: dict[str, Repo] = {}
@@ -84,24 +85,9 @@ class FakeGitHub:
         self.secondary = 0  # the next this many requests: 403 secondary rate limit with retry-after
         self.retry_after = "2"
         self.stall_after: int | None = None  # issue list pages past this many wait for `release`
-        self.release = threading.Event()
         self._issue_pages = 0
         self._event_id = 6000000000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     # -- the data ------------------------------------------------------------------------
 

@@ -28,13 +28,14 @@ Lists hold at most `page` items whatever per_page asks, so paging is exercised w
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlparse
+
+from tests.helpers.local_service import LocalService
 
 TOKEN = "glpat-local-test-token"
 USER = {"id": 1, "username": "mia", "name": "Mia Krystof", "state": "active"}
@@ -82,7 +83,7 @@ class Project:
     merge_requests: dict[int, dict[str, Any]] = field(default_factory=dict)  # iid -> {merge sha, commits}
 
 
-class FakeGitLab:
+class FakeGitLab(LocalService):
     def __init__(self, page: int = 2) -> None:
         self.page = page
         self.projects: dict[str, Project] = {}
@@ -90,24 +91,9 @@ class FakeGitLab:
         self.throttle = 0  # the next this many requests get 429
         self.retry_after: str | None = "1"  # None: the 429 carries only RateLimit-Reset
         self.stall_after: int | None = None  # issue list pages past this many wait for `release`
-        self.release = threading.Event()
         self._event_id = 100
         self._issue_pages = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeGitLab:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     # -- the data ------------------------------------------------------------------------------
 

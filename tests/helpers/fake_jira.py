@@ -26,13 +26,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo
+
+from tests.helpers.local_service import LocalService
 
 EMAIL = "mia@example.com"
 TOKEN = "local-test-token"
@@ -62,7 +63,7 @@ class Issue:
         return max([self.created] + [h["_at"] for h in self.histories])
 
 
-class FakeJira:
+class FakeJira(LocalService):
     def __init__(self, *, cloud: bool = True, zone: str = "Europe/Berlin", page: int = 3, embedded: int = 2) -> None:
         self.cloud = cloud
         self.zone = zone
@@ -74,24 +75,9 @@ class FakeJira:
         self.throttle = 0  # the next this many requests get 429
         self.retry_after = "1"
         self.stall_after: int | None = None  # search pages past this many wait for `release`
-        self.release = threading.Event()
         self._history_id = 10000
         self._pages_served = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeJira:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     # -- the data ------------------------------------------------------------------------
 
