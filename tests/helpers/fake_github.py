@@ -22,12 +22,10 @@ shaped as docs.github.com documents them (each test names the page it follows):
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 from tests.helpers.local_service import LocalService
 
@@ -77,6 +75,8 @@ class Repo:
 
 
 class FakeGitHub(LocalService):
+    CONTENT_TYPE = "application/json; charset=utf-8"
+
     def __init__(self, page: int = 2) -> None:
         self.page = page  # the most items one page holds, whatever per_page asks
         self.repos: dict[str, Repo] = {}
@@ -256,26 +256,3 @@ class FakeGitHub(LocalService):
     def lists(self, suffix: str) -> list[dict[str, str]]:
         """The queries of the list requests whose path ends with `suffix` (e.g. '/issues')."""
         return [q for p, q, _ in self.requests if p.endswith(suffix)]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        github = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                parsed = urlparse(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                sent = {k.lower(): v for k, v in self.headers.items()}
-                status, headers, body = github.answer(parsed.path, query, sent)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler

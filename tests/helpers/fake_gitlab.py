@@ -27,13 +27,11 @@ Lists hold at most `page` items whatever per_page asks, so paging is exercised w
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlparse
+from urllib.parse import unquote, urlencode
 
 from tests.helpers.local_service import LocalService
 
@@ -184,7 +182,7 @@ class FakeGitLab(LocalService):
 
     # -- the API -------------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, str], headers: Any) -> tuple[int, dict[str, str], Any]:
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         self.requests.append((path, query))
         if self.throttle > 0:
             self.throttle -= 1
@@ -193,8 +191,8 @@ class FakeGitLab(LocalService):
             if self.retry_after is not None:
                 limit["Retry-After"] = self.retry_after
             return 429, limit, {"message": "Retry later"}
-        bearer = headers.get("Authorization", "")
-        if headers.get("PRIVATE-TOKEN") != TOKEN and bearer != f"Bearer {TOKEN}":
+        bearer = headers.get("authorization", "")
+        if headers.get("private-token") != TOKEN and bearer != f"Bearer {TOKEN}":
             return 401, {}, {"message": "401 Unauthorized"}
         parts = path.removeprefix("/api/v4/projects/").split("/", 1)
         if not path.startswith("/api/v4/projects/") or unquote(parts[0]) not in self.projects:
@@ -283,28 +281,6 @@ class FakeGitLab(LocalService):
 
     def asked(self, suffix: str) -> list[dict[str, str]]:
         return [q for p, q in self.requests if p.endswith(suffix)]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        gitlab = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                parsed = urlparse(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                status, headers, body = gitlab.answer(parsed.path, query, self.headers)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

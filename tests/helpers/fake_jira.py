@@ -24,13 +24,11 @@ read in the caller's time zone (`zone`), to the minute, as Jira does.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from tests.helpers.local_service import LocalService
@@ -147,7 +145,8 @@ class FakeJira(LocalService):
             chosen = [i for i in chosen if i.updated() >= moment]
         return chosen
 
-    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, dict[str, str], Any]:
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        auth = headers.get("authorization")
         self.requests.append((path, query))
         if self.throttle > 0:
             self.throttle -= 1
@@ -222,28 +221,6 @@ class FakeJira(LocalService):
 
     def searches(self) -> list[dict[str, str]]:
         return [q for p, q in self.requests if p in ("/rest/api/3/search/jql", "/rest/api/2/search")]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        jira = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                parsed = urlparse(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                status, headers, body = jira.answer(parsed.path, query, self.headers.get("Authorization"))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
 
 
 def _public(history: dict[str, Any]) -> dict[str, Any]:

@@ -4,21 +4,51 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+from urllib.parse import parse_qs, urlparse
+
+Answer = tuple[int, dict[str, str], Any]  # status, extra headers, the JSON body
 
 
 class LocalService:
-    """Subclasses set their own state, then call super().__init__(), and answer in _handler()."""
+    """Subclasses set their own state, then call super().__init__(), and answer each GET in
+    answer(path, query (last value of each name), headers (names lower-cased))."""
+
+    CONTENT_TYPE = "application/json"
 
     def __init__(self) -> None:
         self.release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Answer:
         raise NotImplementedError
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                parsed = urlparse(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+                sent = {k.lower(): v for k, v in self.headers.items()}
+                status, headers, body = service.answer(parsed.path, query, sent)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", service.CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
 
     @property
     def url(self) -> str:
