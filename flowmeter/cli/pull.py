@@ -37,13 +37,21 @@ def init() -> None:
     """Write a flowmeter.toml suggested from a tracker: its boards, their states and categories."""
 
 
+def _init_file(func: Any) -> Any:
+    """`init`'s options for the file it writes: --out, --force, --settings (read from)."""
+    func = click.option(
+        "--settings", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file to read from."
+    )(func)
+    func = click.option("--force", is_flag=True, help="Overwrite --out when it exists.")(func)
+    func = click.option(
+        "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flowmeter.toml"), show_default=True
+    )(func)
+    return func
+
+
 @init.command("jira")
 @_connection
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flowmeter.toml"), show_default=True
-)
-@click.option("--force", is_flag=True, help="Overwrite --out when it exists.")
-@click.option("--settings", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file to read from.")
+@_init_file
 def init_jira(url: str | None, jql: str | None, out: Path, force: bool, settings: Path | None) -> None:
     """Read the statuses the JQL selection's projects use, with their Jira categories, and write a
     commented flowmeter.toml: one board per project with a suggested backlog / queue / active / done
@@ -121,11 +129,7 @@ def _github(func: Any) -> Any:
 
 @init.command("github")
 @_github
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flowmeter.toml"), show_default=True
-)
-@click.option("--force", is_flag=True, help="Overwrite --out when it exists.")
-@click.option("--settings", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file to read from.")
+@_init_file
 def init_github(url: str | None, repos: tuple[str, ...], out: Path, force: bool, settings: Path | None) -> None:
     """Read each repository's labels and write a commented flowmeter.toml: one board per repository
     with Open (backlog), the labels that look like workflow steps (in progress, review, blocked, ...)
@@ -358,11 +362,7 @@ def _gitlab_selection(conf: Settings, url: str | None, projects: tuple[str, ...]
 
 @init.command("gitlab")
 @_gitlab_connection
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("flowmeter.toml"), show_default=True
-)
-@click.option("--force", is_flag=True, help="Overwrite --out when it exists.")
-@click.option("--settings", type=click.Path(dir_okay=False, path_type=Path), help="TOML settings file to read from.")
+@_init_file
 def init_gitlab(url: str | None, projects: tuple[str, ...], out: Path, force: bool, settings: Path | None) -> None:
     """Read each project's issue board lists and labels and write a commented flowmeter.toml: one
     board per project (Open, the board lists in order, Closed) with a suggested backlog / queue /
