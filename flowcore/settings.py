@@ -7,6 +7,7 @@ variables, the settings file (TOML), defaults. The settings file is
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,15 @@ class Settings(BaseSettings):
         description="GitHub token for `flowmeter sync github`: fine-grained (Issues, Deployments, Metadata: read) "
         "or classic (repo).",
     )
+    github_project: str | None = Field(
+        default=None,
+        description='Projects (v2) board whose Status `flowmeter sync github` also pulls: "orgs/acme/projects/7" '
+        'or "users/ana/projects/3" (the path of its URL on github.com).',
+    )
+    github_project_status_field: str = Field(
+        default="Status",
+        description="Single-select field of a Projects (v2) board whose changes are transitions (pull and webhook).",
+    )
     gitlab_url: str = Field(
         default="https://gitlab.com", description="GitLab base URL `flowmeter sync gitlab` pulls from."
     )
@@ -275,6 +285,17 @@ class Settings(BaseSettings):
     @classmethod
     def _gitlab_empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return cls._empty_is_unset(value)
+
+    @field_validator("github_project")
+    @classmethod
+    def _project_path(cls, value: str | None) -> str | None:
+        """'orgs/acme/projects/7' (or users/...), also from a pasted https://github.com/orgs/... URL."""
+        if value is None or not value.strip():
+            return None
+        path = re.sub(r"^https?://[^/]+/", "", value.strip()).strip("/")
+        if not re.fullmatch(r"(orgs|users)/[A-Za-z0-9][A-Za-z0-9-]*/projects/[0-9]+", path):
+            raise ValueError('must be "orgs/OWNER/projects/NUMBER" or "users/LOGIN/projects/NUMBER"')
+        return path
 
     @field_validator("jira_deployment")
     @classmethod

@@ -306,6 +306,7 @@ def build_app(conf: Settings, broker: Broker) -> web.Application:
             json_body(body),
             headers.get("X-GitHub-Delivery"),
             label_states=conf.github_label_states,
+            status_field=conf.github_project_status_field,
             incident_label=conf.github_incident_label,
             service_label_prefix=conf.github_service_label_prefix,
         ), []

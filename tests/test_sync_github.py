@@ -291,3 +291,97 @@ def test_incident_label_gives_the_webhooks_incident_events() -> None:
         ("github:acme/api#12:resolved:2025-05-20T12:00:00Z", "resolved", "2025-05-20T12:00:00Z", "payments"),
     ]
     assert pulled == pushed
+
+
+# Projects (v2): the board orgs/acme/projects/7 holds #1 (item 11), #2 (item 12) and #5 (item 13); pages of 2.
+PROJECT = "orgs/acme/projects/7"
+PROJECTED = LABELED | {"FLOWMETER_GITHUB_PROJECT": PROJECT}
+
+
+def _board(gh: FakeGitHub) -> None:
+    gh.project("acme", 7)
+    for item_id, number in ((11, 1), (12, 2), (13, 5)):
+        gh.item("acme", 7, item_id, REPO, number)
+    gh.set_status("acme", 7, 11, "In Progress", "2024-05-01T10:00:00Z")
+    gh.set_status("acme", 7, 12, "Todo", "2024-05-01T09:00:00Z")  # item 13 has no Status: nothing
+
+
+def test_project_status_is_paged_and_lands_with_the_webhooks_event_ids(gh: FakeGitHub, tmp_path: Path) -> None:
+    # Follows: "Using the API to manage Projects" (organization.projectV2(number).items, fieldValueByName)
+    #   https://docs.github.com/en/issues/planning-and-tracking-with-projects/automating-your-project/using-the-api-to-manage-projects
+    # GraphQL ProjectV2Item and ProjectV2ItemFieldSingleSelectValue (name, optionId, updatedAt, field):
+    #   https://docs.github.com/en/graphql/reference/objects#projectv2item
+    #   https://docs.github.com/en/graphql/reference/objects#projectv2itemfieldsingleselectvalue
+    # Paging by pageInfo.endCursor: https://docs.github.com/en/graphql/guides/using-pagination-in-the-graphql-api
+    # The projects_v2_item webhook: https://docs.github.com/en/webhooks/webhook-events-and-payloads#projects_v2_item
+    _board(gh)
+    first = _sync(gh, tmp_path, env=PROJECTED)
+    assert first.returncode == 0, first.stderr
+    # 4 issues + 3 project items; 15 issue and deploy events + 2 Status values (item 13 has none).
+    assert "7 issues, 17 events" in first.stdout and "17 landed, 0 duplicates" in first.stdout
+    assert [(q["login"], q["number"], q["field"], q["first"], q["after"]) for q in gh.graphql] == [
+        ("acme", 7, "Status", 100, None),
+        ("acme", 7, "Status", 100, "cursor:2"),  # page 2 after the first page's endCursor
+    ]
+    assert all(p == "/graphql" for p, _, _ in gh.requests if not p.startswith("/repos"))
+    rows = _rows(
+        tmp_path,
+        "SELECT ticket_id, from_state, to_state, occurred_at, attributes::VARCHAR FROM transitions "
+        "WHERE board = 'acme/projects/7' ORDER BY occurred_at",
+    )
+    assert rows == [
+        ("I_444500002", None, "Todo", datetime(2024, 5, 1, 9), '{"item_of":"acme/api#2"}'),
+        ("I_444500001", None, "In Progress", datetime(2024, 5, 1, 10), '{"item_of":"acme/api#1"}'),
+    ]
+    # The projects_v2_item webhook of item 11's change names the same event: it would land nothing.
+    change = hook.status_change("Todo", "In Progress") | {
+        "field_node_id": "PVTSSF_lADOANN5s84ACbL0zgBtoSY",
+        "project_number": 7,
+    }
+    payload = hook.project_edit(change)
+    payload["projects_v2_item"] |= {
+        "id": 11,
+        "content_node_id": "I_444500001",
+        "updated_at": "2024-05-01T10:00:00Z",
+    }
+    ((_, pushed),) = adapter.from_webhook("projects_v2_item", payload)
+    (landed,) = _rows(tmp_path, "SELECT event_id, ticket_id, board FROM transitions WHERE ticket_id = 'I_444500001'")
+    assert landed == (pushed["event_id"], pushed["ticket_id"], pushed["board"])
+
+
+def test_a_status_changed_between_two_passes_lands_alone(gh: FakeGitHub, tmp_path: Path) -> None:
+    # Follows the pages above: GraphQL gives the current Status only, with the value's updatedAt.
+    _board(gh)
+    assert _sync(gh, tmp_path, env=PROJECTED).returncode == 0
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    gh.set_status("acme", 7, 12, "In Progress", now)  # between passes
+    gh.graphql.clear()
+
+    second = _sync(gh, tmp_path, env=PROJECTED)
+    assert second.returncode == 0, second.stderr
+    # No issue changed; all 3 items are read again (GraphQL cannot filter them by time), only item 12's
+    # Status was set after the cursor less the overlap: 1 event, and it is new.
+    assert "3 issues, 1 events" in second.stdout and "1 landed, 0 duplicates" in second.stdout
+    assert len(gh.graphql) == 2
+    rows = _rows(tmp_path, "SELECT to_state FROM transitions WHERE ticket_id = 'I_444500002' ORDER BY occurred_at")
+    assert rows == [("Todo",), ("In Progress",)]
+
+
+def test_missing_project_scope_and_unknown_project_are_one_sentence(gh: FakeGitHub, tmp_path: Path) -> None:
+    # Follows: GraphQL answers 200 with "errors": type INSUFFICIENT_SCOPES (a classic token without
+    # read:project) and NOT_FOUND ("Could not resolve to a ProjectV2 with the number 8.")
+    #   https://docs.github.com/en/issues/planning-and-tracking-with-projects/automating-your-project/using-the-api-to-manage-projects
+    #   https://docs.github.com/en/graphql/overview/resource-limitations (errors in a 200 answer)
+    _board(gh)
+    gh.project_scope = False
+    refused = _sync(gh, tmp_path, env=PROJECTED)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "refused to read the project orgs/acme/projects/7" in refused.stderr
+    assert "read:project" in refused.stderr and '"Projects: read"' in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    gh.project_scope = True
+    missing = _sync(
+        gh, tmp_path, env=PROJECTED | {"FLOWMETER_GITHUB_PROJECT": "https://github.com/orgs/acme/projects/8"}
+    )
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "has no project orgs/acme/projects/8" in missing.stderr and "ProjectV2 with the number 8" in missing.stderr

@@ -65,7 +65,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
 
 
 class ApiClient:
-    """GETs JSON from one base URL with one set of credentials."""
+    """GETs (and POSTs queries for) JSON from one base URL with one set of credentials."""
 
     def __init__(
         self,
@@ -106,12 +106,26 @@ class ApiClient:
     def get_page(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, Mapping[str, str]]:
         """(JSON body, response headers) of GET base_url + path, or of an absolute URL the server gave
         (a ``Link: <...>; rel="next"``), so a source can page by headers (GitHub, GitLab)."""
+        return self._request("GET", path, params=params)
+
+    def post_json(self, path: str, body: Any) -> Any:
+        """The JSON answer of POST base_url + path (or an absolute URL) with a JSON body, e.g. a GraphQL
+        query: the same retries, rate-limit waits and one-sentence refusals as a GET. A query only
+        reads, so resending it after a timeout or a 5xx is safe."""
+        return self._request("POST", path, body=body)[0]
+
+    def _request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> tuple[Any, Mapping[str, str]]:
         url = path if path.startswith(("https://", "http://")) else self.base_url + path
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             self.requests += 1
             try:
-                response = self._session.get(url, params=params, timeout=self.timeout)
+                if method == "GET":
+                    response = self._session.get(url, params=params, timeout=self.timeout)
+                else:
+                    response = self._session.request(method, url, json=body, timeout=self.timeout)
             except requests.RequestException as exc:
                 if last:
                     raise ApiUnavailable(

@@ -15,7 +15,11 @@ Deployments have no ``since``: paging stops at the first deployment created more
 ``DEPLOY_REACH`` before the cursor less the overlap, so a deploy that finishes up to a day after it
 started is still seen; what is asked twice lands once.
 
-Incremental: issues' ``since`` (their ``updated_at``) is the cursor less ``sync_overlap``.
+Projects (v2) status, with ``github_project`` set: the board's items through the GraphQL API,
+each item's Status as of the pass (sources/pull/github_projects.py says what a pull can see of it).
+
+Incremental: issues' ``since`` (their ``updated_at``) is the cursor less ``sync_overlap``; project
+items whose Status value was set before that are passed over.
 
 Well-behaved (docs.github.com "Rate limits for the REST API" and "Best practices for using the REST
 API"): ``Authorization: Bearer``, ``X-GitHub-Api-Version``, ``Accept: application/vnd.github+json``;
@@ -39,6 +43,7 @@ from flowcore.settings import Settings
 from sources.adapters import Unmappable
 from sources.adapters import github as adapter
 from sources.pull.client import ApiClient, ApiRefused, retry_after
+from sources.pull.github_projects import ProjectStatus
 from sources.pull.jira import Page, bounded, cursor_key
 
 PUBLIC_API = "https://api.github.com"
@@ -125,9 +130,15 @@ class GitHubSource:
     ) -> None:
         self.url = url.rstrip("/")
         self.repos = sorted({r.strip().strip("/") for r in repos if r.strip()})  # the cursor ignores their order
-        self.selection = "\n".join(self.repos)
-        self.cursor_key = cursor_key(self.kind, self.url, self.selection)
         self.client = client or github_client(conf, self.url)
+        self.project = (
+            ProjectStatus(self.client, self.url, conf.github_project, conf.github_project_status_field)
+            if conf.github_project
+            else None
+        )
+        # A project is part of the selection: adding one starts its own cursor (a full pass of it).
+        self.selection = "\n".join(self.repos + ([f"project {conf.github_project}"] if conf.github_project else []))
+        self.cursor_key = cursor_key(self.kind, self.url, self.selection)
         self.page_size = page_size
         self.overlap = timedelta(seconds=conf.sync_overlap)
         self.label_states = conf.github_label_states
@@ -139,6 +150,8 @@ class GitHubSource:
         for repo in self.repos:
             yield from self.issue_pages(repo, after)
             yield from self.deploy_pages(repo, after)
+        if self.project is not None:
+            yield from self.project.pages(after)
 
     def listed(self, path: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Each page of a list resource, following ``Link: <...>; rel="next"`` on the same API."""

@@ -14,6 +14,15 @@ shaped as docs.github.com documents them (each test names the page it follows):
   https://docs.github.com/en/rest/issues/labels#list-labels-for-a-repository
 - paging by ``Link: <...>; rel="next", <...>; rel="last"``, at most `page` items a page
   https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+- POST /graphql: an organization's (or user's) ``projectV2(number)`` ``items(first, after)`` paged
+  by ``pageInfo {hasNextPage endCursor}`` (at most `page` a page), each with ``databaseId``, its
+  ``content`` (Issue: id, number, repository.nameWithOwner) and ``fieldValueByName(name)`` as a
+  ``ProjectV2ItemFieldSingleSelectValue`` (name, optionId, updatedAt, field {id name}); 200 with
+  ``errors`` of type NOT_FOUND for an unknown project and INSUFFICIENT_SCOPES without read:project
+  https://docs.github.com/en/issues/planning-and-tracking-with-projects/automating-your-project/using-the-api-to-manage-projects
+  https://docs.github.com/en/graphql/reference/objects#projectv2item
+  https://docs.github.com/en/graphql/reference/objects#projectv2itemfieldsingleselectvalue
+  https://docs.github.com/en/graphql/guides/using-pagination-in-the-graphql-api
 - 401 {"message": "Bad credentials"} without ``Authorization: Bearer TOKEN``; 404 {"message":
   "Not Found"} for an unknown repository; a spent primary quota (403, x-ratelimit-remaining: 0,
   x-ratelimit-reset a second ahead) and a secondary limit (403 with retry-after)
@@ -86,6 +95,9 @@ class FakeGitHub(LocalService):
         self.retry_after = "2"
         self.stall_after: int | None = None  # issue list pages past this many wait for `release`
         self._issue_pages = 0
+        self.projects: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (owner login, number) -> items
+        self.project_scope = True  # False: the token lacks read:project (INSUFFICIENT_SCOPES)
+        self.graphql: list[dict[str, Any]] = []  # the variables of each GraphQL query
         self._event_id = 6000000000
         super().__init__()
 
@@ -163,6 +175,83 @@ class FakeGitHub(LocalService):
                 "deployment_url": f"{self.url}/repos/{r.full_name}/deployments/{deployment_id}",
                 "repository_url": f"{self.url}/repos/{r.full_name}",
             }
+        )
+
+    def project(self, owner: str, number: int) -> None:
+        self.projects[(owner.lower(), number)] = []
+
+    def item(self, owner: str, number: int, item_id: int, repo: str, issue: int) -> dict[str, Any]:
+        """An issue added to a project, with no Status yet; its creation time is its first updatedAt."""
+        made = {
+            "id": f"PVTI_lADOANN5s84ACbL0zgB{item_id}",
+            "databaseId": item_id,
+            "updatedAt": "2024-05-01T08:00:00Z",
+            "type": "ISSUE",
+            "content": {
+                "__typename": "Issue",
+                "id": f"I_{444500000 + issue}",  # the issue's node_id, as _issue_json gives it
+                "number": issue,
+                "repository": {"nameWithOwner": self.repos[repo.lower()].full_name},
+            },
+            "status": None,
+        }
+        self.projects[(owner.lower(), number)].append(made)
+        return made
+
+    def set_status(self, owner: str, number: int, item_id: int, name: str, at: str) -> None:
+        """Someone sets the item's Status: GraphQL then shows this value, set at `at`, and nothing before."""
+        item = next(i for i in self.projects[(owner.lower(), number)] if i["databaseId"] == item_id)
+        item["updatedAt"] = at
+        item["status"] = {
+            "__typename": "ProjectV2ItemFieldSingleSelectValue",
+            "name": name,
+            "optionId": f"{sum(map(ord, name)):08x}",
+            "updatedAt": at,
+            "field": {"id": "PVTSSF_lADOANN5s84ACbL0zgBtoSY", "name": "Status"},
+        }
+
+    def post_answer(self, path: str, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        self.requests.append((path, {}, headers))
+        if headers.get("authorization") != f"Bearer {TOKEN}":
+            return 401, {}, {"message": "Bad credentials", "documentation_url": DOCS}
+        query, variables = (body or {}).get("query", ""), (body or {}).get("variables") or {}
+        if path != "/graphql" or "projectV2(number: $number)" not in query:
+            return 404, {}, {"message": "Not Found", "documentation_url": DOCS}
+        self.graphql.append(variables)
+        owner = "organization" if "organization(login: $login)" in query else "user"
+        if not self.project_scope:
+            message = (
+                "Your token has not been granted the required scopes to execute this query. The 'projectV2' field "
+                "requires one of the following scopes: ['read:project'], but your token has only been granted the: "
+                "['repo'] scopes. Please modify your token's granted scopes at: https://github.com/settings/tokens."
+            )
+            return 200, {}, {"errors": [{"type": "INSUFFICIENT_SCOPES", "locations": [{"line": 3, "column": 5}],
+                                         "message": message}]}  # fmt: skip
+        items = self.projects.get((str(variables.get("login", "")).lower(), int(variables.get("number") or 0)))
+        if items is None:
+            number = variables.get("number")
+            return 200, {}, {
+                "data": {owner: {"projectV2": None}},
+                "errors": [{"type": "NOT_FOUND", "path": [owner, "projectV2"], "locations": [{"line": 3, "column": 5}],
+                            "message": f"Could not resolve to a ProjectV2 with the number {number}."}],
+            }  # fmt: skip
+        size = min(int(variables.get("first") or 100), self.page)
+        start = int(variables["after"].removeprefix("cursor:")) if variables.get("after") else 0
+        chosen = items[start : start + size]
+        nodes = []
+        for item in chosen:
+            node = dict(item)
+            if "fieldValueByName(name: $field)" not in query or item["status"] is None:
+                node["status"] = None
+            elif item["status"]["field"]["name"].lower() != str(variables.get("field", "")).lower():
+                node["status"] = None  # no field of that name
+            nodes.append(node)
+        info = {"hasNextPage": start + size < len(items), "endCursor": f"cursor:{start + len(chosen)}"}
+        project = {"number": variables.get("number"), "items": {"pageInfo": info, "nodes": nodes}}
+        return (
+            200,
+            {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4990"},
+            {"data": {owner: {"projectV2": project}}},
         )
 
     # -- the API -------------------------------------------------------------------------

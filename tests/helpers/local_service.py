@@ -15,7 +15,8 @@ Answer = tuple[int, dict[str, str], Any]  # status, extra headers, the JSON body
 
 class LocalService:
     """Subclasses set their own state, then call super().__init__(), and answer each GET in
-    answer(path, query (last value of each name), headers (names lower-cased))."""
+    answer(path, query (last value of each name), headers (names lower-cased)), and each POST in
+    post_answer(path, the JSON body, headers)."""
 
     CONTENT_TYPE = "application/json"
 
@@ -27,6 +28,10 @@ class LocalService:
     def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Answer:
         raise NotImplementedError
 
+    def post_answer(self, path: str, body: Any, headers: dict[str, str]) -> Answer:
+        """A POST with a JSON body (None when it is not JSON); only services that take one override it."""
+        return 405, {}, {"message": "Method Not Allowed"}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         service = self
 
@@ -34,8 +39,20 @@ class LocalService:
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 parsed = urlparse(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                sent = {k.lower(): v for k, v in self.headers.items()}
-                status, headers, body = service.answer(parsed.path, query, sent)
+                self._send(*service.answer(parsed.path, query, self._sent()))
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                self._send(*service.post_answer(urlparse(self.path).path, body, self._sent()))
+
+            def _sent(self) -> dict[str, str]:
+                return {k.lower(): v for k, v in self.headers.items()}
+
+            def _send(self, status: int, headers: dict[str, str], body: Any) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", service.CONTENT_TYPE)
