@@ -171,7 +171,9 @@ def sync_github(
     once: bool,
 ) -> None:
     """Pull the issues of the repositories with their timelines as v1 transitions, and their
-    deployments' statuses as deploys.
+    deployments' statuses as deploys; with the setting github_project (orgs/OWNER/projects/N),
+    also the Status of that Projects (v2) board's items as of each pass (GraphQL; the token then
+    needs Projects: read, classic read:project).
 
     Without --db they are produced to Kafka and the running worker lands them; with --db FILE they
     land straight into that store with no worker running (like `load`). Each pass asks only for
