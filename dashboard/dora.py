@@ -35,8 +35,8 @@ HELP = {
     "production deploys in the period.",
     "failed_deployment_recovery_time": "Median hours from a failed production deploy to the next successful one, "
     "or from a deploy that caused incidents to their resolution, over the failures restored in the period.",
-    "rework_rate": "Production deploys made to fix a user-facing problem (a ticket of a rework type, or `fixes` "
-    "naming an incident) / all production deploys in the period. DORA publishes no bands for it.",
+    "rework_rate": "Production deploys made to fix a user-facing problem (`fixes` naming an incident, or only "
+    "tickets of a rework type) / all production deploys in the period. DORA publishes no bands for it.",
 }
 SAMPLE = {
     "deployment_frequency": "deploys",
@@ -52,8 +52,8 @@ def value_text(metric: str, value: float | None) -> str:
         return "no data"
     if metric in ("change_failure_rate", "rework_rate"):
         return percent(value)
-    if metric == "deployment_frequency":
-        return f"{value:.2f} /day"
+    if metric == "deployment_frequency":  # short enough for five tiles in a row
+        return f"{value:.1f}/day" if value >= 10 else f"{value:.2f}/day"
     return age_hours(value)
 
 

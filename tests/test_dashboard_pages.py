@@ -447,7 +447,7 @@ def assert_dora_keys(app: AppTest) -> None:
     # the deploy data covers, from p1 to now: today (d10) at hh:mm makes 7 d - 10 h + hh:mm, 6.58 .. 7.58 d,
     # so 2 / 7.58 = 0.26 .. 2 / 6.58 = 0.30 a day (not 2 / 30 = 0.07), >= 1/7: high.
     covered = (datetime.now(UTC).replace(tzinfo=None) - moment(3, 10)).total_seconds() / 86400
-    assert shown["Deployment frequency"] == f"{2 / covered:.2f} /day"
+    assert shown["Deployment frequency"] == f"{2 / covered:.2f}/day"
     assert f"the deploy data covers {covered:.1f} of them" in " ".join(c.value for c in app.caption)
     # Lead time 24 h = 1.0 d by the one age rule (not < 24 h: high); failure rate 1/3 = 33% (> 15%: low);
     # recovery 2 h (< 24 h: high).

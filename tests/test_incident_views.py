@@ -510,3 +510,26 @@ def test_dora_summary_five_keys_blended_and_per_service(store):
         "rework_rate",
         "deploy_failure_rate",
     ]
+
+
+def test_a_deploy_is_rework_only_when_every_typed_ticket_it_ships_is_a_fix(store):
+    # A deploy made to fix a user-facing problem (docs/metrics.md, deploy_outcomes): one that ships
+    # a bug fix beside a planned story is planned work. B-1 bug, H-9 hotfix, S-9 story; U-1 never landed.
+    land(
+        store,
+        "transition",
+        ticket("b1", "B-1", "bug", "2025-03-01T09:00:00Z"),
+        ticket("h9", "H-9", "hotfix", "2025-03-01T09:00:00Z"),
+        ticket("s9", "S-9", "story", "2025-03-01T09:00:00Z"),
+    )
+    land(
+        store,
+        "deploy",
+        deploy("X1", "success", "2025-03-02T09:00:00Z", tickets=["B-1", "S-9"]),  # a story too: not rework
+        deploy("X2", "success", "2025-03-02T10:00:00Z", tickets=["B-1", "H-9"]),  # fixes only: rework
+        deploy("X3", "success", "2025-03-02T11:00:00Z", tickets=["B-1", "U-1"]),  # U-1 has no type: B-1 decides
+        deploy("X4", "success", "2025-03-02T12:00:00Z", tickets=["U-1"]),  # no typed ticket: not rework
+        deploy("X5", "success", "2025-03-02T13:00:00Z", tickets=["S-9"], fixes=["I9"]),  # fixes an incident
+    )
+    got = rows(store, "SELECT event_id, rework FROM deploy_outcomes ORDER BY event_id")
+    assert got == [("X1", False), ("X2", True), ("X3", True), ("X4", False), ("X5", True)]

@@ -132,8 +132,8 @@ def stability() -> None:
     cols[4].metric(
         "Rework rate",
         percent(outcomes["rework"] / deploys) if deploys else "—",
-        help=f"{scope}: production deploys made to fix a user-facing problem (a ticket of a rework type, or "
-        "`fixes` naming an incident) / all production deploys.",
+        help=f"{scope}: production deploys made to fix a user-facing problem (`fixes` naming an incident, or "
+        "only tickets of a rework type) / all production deploys.",
     )
     weeks = alt.Axis(format="%b %d", labelAngle=0, tickCount="week")
     left, right = st.columns(2)

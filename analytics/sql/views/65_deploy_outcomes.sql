@@ -3,9 +3,11 @@
 --   incidents = the incidents deploy_incidents links to the deploy (by caused_by or by the
 --   window). change_failed = deploy_failed OR incidents > 0: DORA's change failure, a change
 --   that needed remediation. rework = the deploy was made to fix a user-facing problem: its
---   `tickets` name a ticket whose type is one of the [dora] rework_types (ticket_type_roles
---   role 'rework', case-insensitive; tickets with no landed transitions have no type), or its
---   `fixes` lists an incident. is_production = the environment is one of
+--   `fixes` lists an incident, or every ticket it names whose type is known is of one of the
+--   [dora] rework_types (ticket_type_roles role 'rework', case-insensitive; tickets with no
+--   landed transitions have no type and are not counted either way; a deploy naming no typed
+--   ticket is not rework by its tickets). A deploy that ships a bug fix beside planned stories
+--   is planned work: not rework. is_production = the environment is one of
 --   production_environments (case-insensitive). incident_ids = those incidents (sorted; NULL
 --   when none); incidents_restored_at = the last resolved_at of those incidents, NULL while any
 --   of them is open (failed_deployment_recovery measures an incident-causing deploy's recovery
@@ -30,10 +32,15 @@ listed AS (
     SELECT event_id, unnest(tickets) AS ticket_id FROM deploys
 ),
 for_rework AS (
-    SELECT DISTINCT l.event_id
+    -- every listed ticket whose type is known is of a rework type: a deploy that bundles a bug fix
+    -- with planned stories is planned work, not rework
+    SELECT l.event_id
     FROM listed l
     JOIN tickets t USING (ticket_id)
-    WHERE lower(t.ticket_type) IN (SELECT ticket_type FROM ticket_type_roles WHERE role = 'rework')
+    LEFT JOIN ticket_type_roles r ON r.role = 'rework' AND r.ticket_type = lower(t.ticket_type)
+    WHERE t.ticket_type IS NOT NULL
+    GROUP BY l.event_id
+    HAVING bool_and(r.ticket_type IS NOT NULL)
 )
 SELECT d.event_id,
        d.service,
