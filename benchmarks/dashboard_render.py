@@ -13,6 +13,10 @@ that shape held for CALM_MS), both from navigation start. The target (issue 15, 
 complete render within 1.5 s at 1,000,000 transitions on a quiet machine. One warm-up round, then
 --repeats rounds; by default (--pace) every visit starts after the dashboard's query cache has
 expired, so each one reads through the worker.
+In the same run it also visits a bare Streamlit script (st.title and st.metric, nothing else) served
+by the same Streamlit with the options flowmeter uses (flowmeter/launch.py): the floor Streamlit
+itself sets, so the empty store's figure minus the bare one is what our app script costs (page set
+up, sign-in, navigation, the sidebar and its filter lists, the page and its queries).
 The built store is kept under --cache for later runs the same day with the same schema and size.
 Run: python -m benchmarks.dashboard_render --transitions 1000000
 """
@@ -26,9 +30,13 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,7 +46,10 @@ from analytics.store import Store
 from benchmarks.views import generate
 from dashboard.navigation import PAGES
 from flowcore.workflow import Workflow
+from flowmeter.launch import streamlit_argv
+from streams.broker import free_port
 from tests.helpers.browser import VIEWPORT, ChromiumMissing, Up, chromium, require_chromium, wait_rendered
+from tests.helpers.waiting import poll
 
 TARGET_MS = 1500  # issue 15 item 17: each page's first complete render within 1.5 s at 1M transitions
 TRANSITIONS_PER_TICKET = 9  # generate(): 4 in 5 tickets take all 10 steps, the others 5 on average
@@ -166,27 +177,80 @@ def cached_store(path: Path, transitions: int, deploys: int, cache: Path | None)
 
 
 Samples = dict[str, list[float]]  # page file -> ms from navigation start, one per counted round
+Page = tuple[str, str, str]  # (file, title, icon), as in dashboard.navigation.PAGES
 unsettled: dict[str, str] = {}  # page file -> why it never counted as complete (first time seen)
 
+# The floor: what Streamlit itself costs to show a title and a metric in a new session.
+BARE_PAGE: Page = ("bare.py", "Bare Streamlit", "")
+BARE_SCRIPT = 'import streamlit as st\n\nst.title("Bare Streamlit")\nst.metric("Metric", 1)\n'
 
-def pages(args: argparse.Namespace) -> tuple[tuple[str, str, str], ...]:
+
+def pages(args: argparse.Namespace) -> tuple[Page, ...]:
     """The pages measured: every page, or those --pages names (file stems)."""
     wanted = {name.strip() for name in args.pages.split(",") if name.strip()} if args.pages else None
     return tuple(p for p in PAGES if wanted is None or Path(p[0]).stem in wanted)
 
 
-def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str]]) -> tuple[Samples, Samples]:
-    """(first complete render, first content) per page; any warning or error a page showed on
-    first content goes into `alerts` (it may have rendered without data)."""
-    samples: Samples = {file: [] for file, _, _ in pages(args)}
-    firsts: Samples = {file: [] for file, _, _ in pages(args)}
+@contextmanager
+def bare_streamlit(folder: Path) -> Iterator[str]:
+    """BARE_SCRIPT served by `streamlit run` with the dashboard's own options on a free port; its URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / BARE_PAGE[0]
+    script.write_text(BARE_SCRIPT)
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")}
+    with (folder / "streamlit.log").open("wb") as log:
+        process = subprocess.Popen(
+            streamlit_argv("127.0.0.1", int(url.rsplit(":", 1)[1]), script),
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        import requests
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"the bare Streamlit exited with {process.returncode}; see {folder / 'streamlit.log'}"
+                )
+            try:
+                return requests.get(f"{url}/_stcore/health", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        poll(healthy, 60, "the bare Streamlit to answer")
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def measure(
+    browser,
+    page_url: Callable[[str], str],
+    targets: tuple[Page, ...],
+    args: argparse.Namespace,
+    alerts: dict[str, set[str]],
+) -> tuple[Samples, Samples]:
+    """(first complete render, first content) per page of `targets`, each opened at page_url(file);
+    any warning or error a page showed on first content goes into `alerts` (it may have rendered
+    without data)."""
+    samples: Samples = {file: [] for file, _, _ in targets}
+    firsts: Samples = {file: [] for file, _, _ in targets}
     finished = 0.0
     # --warm-browser: one browser context for every visit, so its HTTP cache keeps Streamlit's
     # static files as a returning person's browser does; each visit is still a new tab and so a
     # new Streamlit session that runs the page from the start.
     shared = browser.new_context(viewport=VIEWPORT) if args.warm_browser else None
     for round_no in range(args.warmup + args.repeats):
-        for file, title, _ in pages(args):
+        for file, title, _ in targets:
             # Pacing, not synchronisation: by default start once the previous visit's cached query
             # results have expired, so this visit's queries reach the worker.
             time.sleep(max(0.0, finished + args.pace - time.monotonic()))
@@ -195,12 +259,10 @@ def measure(browser, up: Up, args: argparse.Namespace, alerts: dict[str, set[str
             try:
                 errors: list[str] = []
                 page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-                page.goto(up.page_url(file), wait_until="commit", timeout=args.timeout * 1000)
+                page.goto(page_url(file), wait_until="commit", timeout=args.timeout * 1000)
                 rendered = wait_rendered(page, title, timeout=args.timeout)
                 if rendered.exception or errors:
-                    raise SystemExit(
-                        f"{title} ({up.page_url(file)}) failed on this store: {rendered.exception or errors}"
-                    )
+                    raise SystemExit(f"{title} ({page_url(file)}) failed on this store: {rendered.exception or errors}")
                 try:
                     complete = wait_complete(page, title, timeout=args.timeout)
                 except TimeoutError as exc:  # counted as never complete; the run goes on
@@ -230,7 +292,7 @@ def run_stack(
     try:
         up.start(timeout=max(120.0, args.timeout))
         ready = time.perf_counter() - started
-        return measure(browser, up, args, alerts), ready
+        return measure(browser, up.page_url, pages(args), args, alerts), ready
     finally:
         code = up.stop()
         if code not in (0, None):
@@ -294,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
             f"derived {built['derived']:.1f} s" + (" (copied from the cache)" if built.get("cached") else "")
         )
         alerts: dict[str, dict[str, set[str]]] = {"empty store": {}, "store": {}}
+        with bare_streamlit(work / "bare") as bare_url:
+            bare, bare_first = measure(browser, lambda _file: bare_url, (BARE_PAGE,), args, {})
         (baseline, baseline_first), baseline_ready = run_stack(empty_db, browser, args, alerts["empty store"])
         (data, data_first), data_ready = run_stack(data_db, browser, args, alerts["store"])
 
@@ -318,14 +382,22 @@ def main(argv: list[str] | None = None) -> None:
         f"(first content: the title and one metric, chart, table or message); each visit {visit};\n"
         f"{args.warmup} warm-up round(s), then {args.repeats} counted, "
         f"{pacing}; "
-        f"baseline: the same pages on an empty store, same run"
+        f"baseline: the same pages on an empty store, same run; floor: a bare Streamlit script "
+        f"(st.title + st.metric) with the dashboard's Streamlit options, same run"
     )
     size = f"{built['transitions']:,} transitions"
     head = (
         f"{'page':<14} | {size + ': median':>30} {'min':>6} {'max':>6} | {'empty store: median':>19} "
-        f"{'min':>6} {'max':>6} | {'ratio':>6} | {'first content':>13} {'empty':>6} | target {TARGET_MS:,} ms"
+        f"{'min':>6} {'max':>6} | {'ratio':>6} | {'first content':>13} {'empty':>6} | {'app':>6} "
+        f"| target {TARGET_MS:,} ms"
     )
+    bare_med = statistics.median(bare[BARE_PAGE[0]])
     print(head + "\n" + "-" * len(head))
+    print(
+        f"{'bare Streamlit':<14} | {'':>30} {'':>6} {'':>6} | {bare_med:>19,.0f} {min(bare[BARE_PAGE[0]]):>6,.0f} "
+        f"{max(bare[BARE_PAGE[0]]):>6,.0f} | {'':>6} | {'':>13} {statistics.median(bare_first[BARE_PAGE[0]]):>6,.0f} "
+        f"| {'':>6} | the floor: Streamlit alone"
+    )
     for file, title, _ in pages(args):
         got, base = data[file], baseline[file]
         med, base_med = statistics.median(got), statistics.median(base)
@@ -340,13 +412,17 @@ def main(argv: list[str] | None = None) -> None:
             f"{title:<14} | {med:>30,.0f} {min(got):>6,.0f} {max(got):>6,.0f} | {base_med:>19,.0f} "
             f"{min(base):>6,.0f} {max(base):>6,.0f} | {med / base_med:>5.2f}x | "
             f"{statistics.median(data_first[file]):>13,.0f} {statistics.median(baseline_first[file]):>6,.0f} "
-            f"| {verdict}"
+            f"| {base_med - bare_med:>+6,.0f} | {verdict}"
         )
     worst = max(pages(args), key=lambda p: statistics.median(data[p[0]]))
     print(
         f"slowest page: {worst[1]} ({statistics.median(data[worst[0]]):,.0f} ms median); "
         f"pages within {TARGET_MS:,} ms: {sum(statistics.median(data[f]) <= TARGET_MS for f, _, _ in pages(args))} "
         f"of {len(pages(args))}"
+    )
+    print(
+        "app: the empty store's median minus bare Streamlit's, ms: what flowmeter's script costs a page "
+        "beyond Streamlit's own (page set-up, sign-in, navigation, sidebar lists, the page's queries and charts)"
     )
     for file, why in unsettled.items():
         print(f"  note: {file} was not complete within {args.timeout:g} s at least once: {why[:400]}")

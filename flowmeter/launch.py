@@ -14,14 +14,16 @@ from pathlib import Path
 from flowcore.settings import Settings
 
 
-def streamlit_argv(host: str, port: int) -> list[str]:
-    script = str(resources.files("dashboard") / "app.py")
+def streamlit_argv(host: str, port: int, script: Path | None = None) -> list[str]:
+    """`streamlit run` on the dashboard (or on `script`: the render benchmark's bare Streamlit
+    baseline is served with the very same options)."""
+    app = str(script or resources.files("dashboard") / "app.py")
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        script,
+        app,
         "--server.address",
         host,
         "--server.port",
