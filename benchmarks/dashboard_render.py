@@ -17,6 +17,9 @@ In the same run it also visits a bare Streamlit script (st.title and st.metric, 
 by the same Streamlit with the options flowmeter uses (flowmeter/launch.py): the floor Streamlit
 itself sets, so the empty store's figure minus the bare one is what our app script costs (page set
 up, sign-in, navigation, the sidebar and its filter lists, the page and its queries).
+With --alongside PAGE another tab stays open on that page the whole time, refreshing live (every 3 s
+by default), as a colleague's would: the figures then say whether a page opened waits on another
+page's queries (issue 15, item 17).
 The built store is kept under --cache for later runs the same day with the same schema and size.
 Run: python -m benchmarks.dashboard_render --transitions 1000000
 """
@@ -238,6 +241,7 @@ def measure(
     targets: tuple[Page, ...],
     args: argparse.Namespace,
     alerts: dict[str, set[str]],
+    alongside: Page | None = None,
 ) -> tuple[Samples, Samples]:
     """(first complete render, first content) per page of `targets`, each opened at page_url(file);
     any warning or error a page showed on first content goes into `alerts` (it may have rendered
@@ -249,6 +253,11 @@ def measure(
     # static files as a returning person's browser does; each visit is still a new tab and so a
     # new Streamlit session that runs the page from the start.
     shared = browser.new_context(viewport=VIEWPORT) if args.warm_browser else None
+    # --alongside: another person's tab on that page, open (and refreshing live) the whole time.
+    other = browser.new_context(viewport=VIEWPORT).new_page() if alongside else None
+    if other is not None and alongside is not None:
+        other.goto(page_url(alongside[0]), wait_until="commit", timeout=args.timeout * 1000)
+        wait_rendered(other, alongside[1], timeout=args.timeout)
     for round_no in range(args.warmup + args.repeats):
         for file, title, _ in targets:
             # Pacing, not synchronisation: by default start once the previous visit's cached query
@@ -279,6 +288,8 @@ def measure(
                 alerts.setdefault(file, set()).update(rendered.alerts)
     if shared is not None:
         shared.close()
+    if other is not None:
+        other.context.close()
     return samples, firsts
 
 
@@ -292,7 +303,8 @@ def run_stack(
     try:
         up.start(timeout=max(120.0, args.timeout))
         ready = time.perf_counter() - started
-        return measure(browser, up.page_url, pages(args), args, alerts), ready
+        other = next((p for p in PAGES if Path(p[0]).stem == args.alongside), None) if args.alongside else None
+        return measure(browser, up.page_url, pages(args), args, alerts, other), ready
     finally:
         code = up.stop()
         if code not in (0, None):
@@ -327,7 +339,15 @@ def main(argv: list[str] | None = None) -> None:
         help="keep one browser context (its HTTP cache) for every visit, as a returning person's browser; "
         "default: a fresh context, empty cache, for each visit",
     )
+    parser.add_argument(
+        "--alongside",
+        default="",
+        help="a page file without .py kept open in another tab (live refresh on) during every visit: "
+        "does a page opened wait on another page's queries? (default: none)",
+    )
     args = parser.parse_args(argv)
+    if args.alongside and not any(Path(p[0]).stem == args.alongside for p in PAGES):
+        parser.error(f"--alongside {args.alongside}: no such page.")
     if args.transitions < 1 or args.repeats < 1 or args.warmup < 0 or args.timeout <= 0 or args.pace < 0:
         parser.error("--transitions, --repeats and --timeout must be positive, --warmup and --pace at least 0.")
     deploys = args.deploys if args.deploys is not None else max(20, args.transitions // 200)
@@ -382,8 +402,9 @@ def main(argv: list[str] | None = None) -> None:
         f"(first content: the title and one metric, chart, table or message); each visit {visit};\n"
         f"{args.warmup} warm-up round(s), then {args.repeats} counted, "
         f"{pacing}; "
-        f"baseline: the same pages on an empty store, same run; floor: a bare Streamlit script "
-        f"(st.title + st.metric) with the dashboard's Streamlit options, same run"
+        + (f"another tab open on {args.alongside} (live refresh) throughout; " if args.alongside else "")
+        + "baseline: the same pages on an empty store, same run; floor: a bare Streamlit script "
+        "(st.title + st.metric) with the dashboard's Streamlit options, same run"
     )
     size = f"{built['transitions']:,} transitions"
     head = (
