@@ -152,10 +152,12 @@ def up(
 @click.option("--host", help="Address to bind [env FLOWMETER_RECEIVER_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [env FLOWMETER_RECEIVER_PORT; default 8088; 0 = any free one].")
 def receive(broker: str | None, db: Path | None, settings: Path | None, host: str | None, port: int | None) -> None:
-    """Receive webhooks (Jira, GitHub, CDEvents, v1 JSON) and produce them to Kafka as v1 events.
+    """Receive webhooks (Jira, GitHub, GitLab, CDEvents, Alertmanager, PagerDuty, Opsgenie, v1 JSON)
+    and produce them to Kafka as v1 events.
 
-    Paths: /webhooks/jira, /webhooks/github, /webhooks/cdevents, /events. Answers 2xx only after the
-    broker acknowledged, 503 while it cannot; unmappable payloads go to the dead-letter topic.
+    Paths: /webhooks/{jira,github,gitlab,cdevents,alertmanager,pagerduty,opsgenie} and /events
+    (docs/sources.md). Answers 2xx only after the broker acknowledged, 503 while it cannot;
+    unmappable payloads go to the dead-letter topic.
     """
     # start-up: imported when the command runs, so `flowmeter --help` and light commands skip it
     from sources.receiver import run_receiver
