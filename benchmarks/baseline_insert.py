@@ -20,7 +20,12 @@ from kafka import KafkaConsumer
 from analytics.store import Store
 
 SUBSET = 20_000
-INSERT = "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# By name: columns added to the table later (attributes) take their default.
+INSERT = (
+    "INSERT INTO transitions (event_id, ticket_id, board, from_state, to_state, occurred_at, assignee, team, "
+    "ticket_type, actor, source, landed_at, src) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def per_event_insert(server: str, topic: str, count: int, db: Path, timeout: float) -> float:

@@ -46,7 +46,8 @@ def build_open_store(path: Path, tickets: int) -> int:
     with Store.open(path) as store:
         store.in_transaction(
             lambda con: con.execute(f"""
-            INSERT INTO transitions
+            INSERT INTO transitions (event_id, ticket_id, board, from_state, to_state, occurred_at, assignee, team,
+                                     ticket_type, actor, source, landed_at, src)
             WITH t AS (
                 SELECT id, TIMESTAMP '{now - timedelta(days=60)}' + INTERVAL (id * 7919 % (50 * 24 * 60)) MINUTE
                        AS start, 1 + id % 4 AS steps
