@@ -846,7 +846,7 @@ def test_delivery(db):
     assert_dora_keys(app)  # the same component as the Overview, at the top
     shown = metrics(app)
     # Production (the default choice) in the last 30 days: p1, p2, p3; 1 failure: 1/3 = 33%.
-    assert (shown["Deploys in range"], shown["Failed in range"], shown["Change failure rate in range"]) == (
+    assert (shown["Deploys in range"], shown["Failed in range"], shown["Deploy failure rate in range"]) == (
         "3",
         "1",
         "33%",
@@ -856,7 +856,7 @@ def test_delivery(db):
     assert list(recovery["recovery"]) == ["2.0 h"]  # p2 d4 10:00 -> p3 d4 12:00
     # d4..d9: p2 (failure, d4 10:00) and p3 (success, d4 12:00): 1/2 = 50%.
     shown = metrics(pick_days(app, 4, 9))
-    assert (shown["Deploys in range"], shown["Change failure rate in range"]) == ("2", "50%")
+    assert (shown["Deploys in range"], shown["Deploy failure rate in range"]) == ("2", "50%")
     assert "No deploys in this range" in pick_days(app, 0, 2).info[0].value  # p1 is on d3
 
 
@@ -878,7 +878,7 @@ def test_delivery_failure_episodes_newest_first_and_environments(db, tmp_path):
     app.radio(key="environments").set_value("all").run()
     shown = metrics(app)
     # All environments: p1, p2, p3, s1, s2, s3 = 6 deploys, 3 failed: 50%. The DORA keys stay production's: 33%.
-    assert (shown["Deploys in range"], shown["Failed in range"], shown["Change failure rate in range"]) == (
+    assert (shown["Deploys in range"], shown["Failed in range"], shown["Deploy failure rate in range"]) == (
         "6",
         "3",
         "50%",

@@ -48,7 +48,7 @@ def delivery() -> None:
             f"WHERE {env} AND {f.where(board=None, day='day')} ORDER BY day",
             # Over a period the documented rate is sum(failed) / sum(deploys), never a mean of daily rates.
             "totals": f"SELECT service, environment, sum(deploys) AS deploys, sum(failed_deploys) AS failed_deploys, "
-            f"sum(failed_deploys) / sum(deploys) AS change_failure_rate FROM change_failure_rate "
+            f"sum(failed_deploys) / sum(deploys) AS deploy_failure_rate FROM change_failure_rate "
             f"WHERE {env} AND {f.where(board=None, day='day')} GROUP BY service, environment "
             f"ORDER BY service, environment",
             "lead": f"SELECT service, environment, {shade}, sha, committed_at, deployed_at, lead_time_hours "
@@ -78,15 +78,16 @@ def delivery() -> None:
     cols[0].metric("Deploys in range", f"{deploys:,}", help=scope + ", any status.")
     cols[1].metric("Failed in range", f"{failed:,}", help=scope + ": status failure or rolled_back.")
     cols[2].metric(
-        "Change failure rate in range",
+        "Deploy failure rate in range",
         percent(failed / deploys),
-        help=f"The DORA definition (failed / all deploys) over: {scope}.",
+        help=f"Failed or rolled-back deploys / all deploys, by deploy status alone, over: {scope}. DORA's change "
+        "failure rate (the keys above, and the Stability page) also counts deploys linked to an incident.",
     )
     st.dataframe(
         totals,
         hide_index=True,
         width="stretch",
-        column_config={"change_failure_rate": st.column_config.NumberColumn(format="percent")},
+        column_config={"deploy_failure_rate": st.column_config.NumberColumn(format="percent")},
     )
     days = alt.Axis(format="%b %d", labelAngle=0, tickCount="day")
     st.altair_chart(
