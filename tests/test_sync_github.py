@@ -20,9 +20,7 @@ The repository acme/api, labels bug, enhancement, in progress, review, blocked; 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +36,8 @@ from sources.pull.github import github_client
 from sources.pull.jira import cursor_key
 from tests.helpers import github_payloads as hook
 from tests.helpers.fake_github import TOKEN, FakeGitHub
+from tests.helpers.local_service import kill_midway
 from tests.helpers.processes import flowmeter
-from tests.helpers.waiting import wait_until
 
 ENV = {"FLOWMETER_GITHUB_TOKEN": TOKEN, "FLOWMETER_SYNC_OVERLAP": "300"}
 # What `init github` suggests for these labels (the first test checks it), for the tests that skip init.
@@ -209,17 +207,9 @@ def test_a_pass_killed_midway_and_run_again_lands_everything_once(gh: FakeGitHub
     # Follows the List repository issues page above: the API stalls on page 3, the pass is SIGKILLed there.
     gh.stall_after = 2
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")} | LABELED
-    command = [sys.executable, "-m", "flowmeter", "sync", "github", "--url", gh.url, "--repo", REPO, "--once"]
+    command = ["sync", "github", "--url", gh.url, "--repo", REPO, "--once"]
     command += ["--db", str(tmp_path / "flow.duckdb")]
-    doomed = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: len(gh.lists("/issues")) >= 3, 60, "the pass to ask for page 3")
-    finally:
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(30)
-    gh.stall_after = None
-    gh.release.set()
-    gh.requests.clear()
+    kill_midway(gh, command, env, tmp_path, lambda: len(gh.lists("/issues")) >= 3)
 
     rerun = _sync(gh, tmp_path)
     assert rerun.returncode == 0, rerun.stderr

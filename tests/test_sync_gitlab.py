@@ -16,9 +16,7 @@ Lists answer at most 2 items a page.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +29,8 @@ from sources.adapters import gitlab as adapter
 from sources.pull.client import ApiUnavailable
 from sources.pull.gitlab import cursor_key, gitlab_client, selection_of
 from tests.helpers.fake_gitlab import TOKEN, FakeGitLab
+from tests.helpers.local_service import kill_midway
 from tests.helpers.processes import flowmeter
-from tests.helpers.waiting import wait_until
 
 ENV = {"FLOWMETER_GITLAB_TOKEN": TOKEN, "FLOWMETER_SYNC_OVERLAP": "300"}
 PROJECT = "acme/shop"
@@ -198,17 +196,9 @@ def test_a_pass_killed_midway_and_run_again_lands_everything_once(gitlab: FakeGi
     gitlab.stall_after = 2
     labels = {"FLOWMETER_GITLAB_LABEL_STATES": '{"doing": "Doing", "review": "Review"}'}
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")} | ENV | labels
-    command = [sys.executable, "-m", "flowmeter", "sync", "gitlab", "--url", gitlab.url, "--project", PROJECT]
+    command = ["sync", "gitlab", "--url", gitlab.url, "--project", PROJECT]
     command += ["--once", "--db", str(tmp_path / "flow.duckdb")]
-    doomed = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: len(gitlab.asked("/projects/acme%2Fshop/issues")) >= 3, 60, "the pass to ask for page 3")
-    finally:
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(30)
-    gitlab.stall_after = None
-    gitlab.release.set()
-    gitlab.requests.clear()
+    kill_midway(gitlab, command, env, tmp_path, lambda: len(gitlab.asked("/projects/acme%2Fshop/issues")) >= 3)
 
     rerun = _sync(gitlab, tmp_path, ENV | labels)
     assert rerun.returncode == 0, rerun.stderr

@@ -32,6 +32,7 @@ from sources.pull.client import ApiClient, ApiUnavailable, retry_after
 from sources.pull.jira import cursor_key
 from streams.broker import free_port
 from tests.helpers.fake_jira import EMAIL, TOKEN, FakeJira
+from tests.helpers.local_service import kill_midway
 from tests.helpers.processes import flowmeter
 from tests.helpers.waiting import wait_until
 
@@ -195,17 +196,9 @@ def test_a_pass_killed_midway_and_run_again_lands_everything_once(jira: FakeJira
     _site(jira)
     jira.stall_after = 2
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETER_")} | ENV
-    command = [sys.executable, "-m", "flowmeter", "sync", "jira", "--url", jira.url, "--jql", JQL, "--once"]
+    command = ["sync", "jira", "--url", jira.url, "--jql", JQL, "--once"]
     command += ["--db", str(tmp_path / "flow.duckdb")]
-    doomed = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: len(jira.searches()) >= 3, 60, "the pass to ask for page 3")
-    finally:
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(30)
-    jira.stall_after = None
-    jira.release.set()
-    jira.requests.clear()
+    kill_midway(jira, command, env, tmp_path, lambda: len(jira.searches()) >= 3)
 
     rerun = _sync(jira, tmp_path)
     assert rerun.returncode == 0, rerun.stderr

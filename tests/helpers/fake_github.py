@@ -93,7 +93,6 @@ class FakeGitHub(LocalService):
         self.spent = 0  # the next this many requests: 403 with the primary quota spent, reset a second ahead
         self.secondary = 0  # the next this many requests: 403 secondary rate limit with retry-after
         self.retry_after = "2"
-        self.stall_after: int | None = None  # issue list pages past this many wait for `release`
         self._issue_pages = 0
         self.projects: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (owner login, number) -> items
         self.project_scope = True  # False: the token lacks read:project (INSUFFICIENT_SCOPES)

@@ -88,7 +88,6 @@ class FakeGitLab(LocalService):
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.throttle = 0  # the next this many requests get 429
         self.retry_after: str | None = "1"  # None: the 429 carries only RateLimit-Reset
-        self.stall_after: int | None = None  # issue list pages past this many wait for `release`
         self._event_id = 100
         self._issue_pages = 0
         super().__init__()

@@ -72,7 +72,6 @@ class FakeJira(LocalService):
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.throttle = 0  # the next this many requests get 429
         self.retry_after = "1"
-        self.stall_after: int | None = None  # search pages past this many wait for `release`
         self._history_id = 10000
         self._pages_served = 0
         super().__init__()

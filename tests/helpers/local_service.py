@@ -5,10 +5,17 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
+
+from tests.helpers.waiting import wait_until
 
 Answer = tuple[int, dict[str, str], Any]  # status, extra headers, the JSON body
 
@@ -22,6 +29,7 @@ class LocalService:
 
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.stall_after: int | None = None  # list pages past this many wait for `release`
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -79,3 +87,26 @@ class LocalService:
         self.release.set()  # a stalled page answers, so the server can shut down
         self._server.shutdown()
         self._server.server_close()
+
+
+def kill_midway(
+    service: LocalService, args: list[str], env: dict[str, str], cwd: Path, reached: Callable[[], bool]
+) -> None:
+    """Run `flowmeter *args` against `service` (whose stall_after holds its later pages) and SIGKILL it
+    once `reached()` (it asked for the stalled page); then let the service answer again, its requests
+    forgotten, for the run that follows."""
+    doomed = subprocess.Popen(
+        [sys.executable, "-m", "flowmeter", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(reached, 60, "the pass to ask for the stalled page")
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(30)
+    service.stall_after = None
+    service.release.set()
+    service.requests.clear()  # type: ignore[attr-defined]  # every stand-in records its requests
