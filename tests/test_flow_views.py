@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
 
 import pytest
 
@@ -481,3 +482,32 @@ def test_a_store_derived_by_older_sql_is_rederived_when_opened_for_writing(tmp_p
         store.in_transaction(lambda con: con.execute("UPDATE tickets SET handoffs = 7"))
     with Store.open(path, workflow=workflow) as store:
         assert q(store, "SELECT handoffs FROM ticket_flow") == [(7,)]
+
+
+def test_a_store_from_before_the_derived_handoff_columns_gains_them_when_opened_for_writing(tmp_path):
+    # K: Backlog (alpha) 08:00 -> In Progress (bob) 09:00 -> Review (alpha) 10:00 -> QA (beta)
+    # 12:00 -> In Progress (beta) 15:30. One team handoff, alpha -> beta at 12:00 into QA (a
+    # queue); the next active entry is 15:30, so it waited 3.5 h. Person handoffs: none (bob is
+    # the only assignee ever named, carried forward).
+    events = [
+        ev("k1", "K", None, "Backlog", "2025-03-09T08:00:00Z", team="alpha"),
+        ev("k2", "K", "Backlog", "In Progress", "2025-03-09T09:00:00Z", assignee="bob"),
+        ev("k3", "K", "In Progress", "Review", "2025-03-09T10:00:00Z", team="alpha"),
+        ev("k4", "K", "Review", "QA", "2025-03-09T12:00:00Z", team="beta"),
+        ev("k5", "K", "QA", "In Progress", "2025-03-09T15:30:00Z", team="beta"),
+    ]
+    path = tmp_path / "s.duckdb"
+
+    def make_old(con):
+        for column in ("previous_team", "previous_assignee", "worked_at"):
+            con.execute(f"ALTER TABLE visits DROP COLUMN {column}")
+        con.execute("DELETE FROM flowmeter_meta WHERE key = 'derivation'")
+
+    with open_store(tmp_path) as store:
+        land(store, events)
+        store.in_transaction(make_old)
+    with Store.open(path, workflow=WORKFLOW) as store:
+        # The handoff at 12:00 waits until the In Progress entry at 15:30: 3.5 h.
+        assert q(store, "SELECT level, from_party, to_party, handoff_at, wait_after_hours FROM handoff_events") == [
+            ("team", "alpha", "beta", datetime(2025, 3, 9, 12), 3.5)
+        ]

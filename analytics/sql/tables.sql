@@ -187,6 +187,12 @@ CREATE TABLE IF NOT EXISTS visits (
     handoff     BOOLEAN   NOT NULL,  -- the party differs from the previous one
     from_party  VARCHAR              -- the previous party, when handoff
 );
+-- Derived here so that handoff_events is a filter, not three window passes over every visit
+-- (1.5 s at 10M transitions before; benchmarks/RESULTS.md section 9). A store made before
+-- these columns gains them here and is re-derived whole, as the derive SQL changed.
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS previous_team VARCHAR;      -- team of the visit before
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS previous_assignee VARCHAR;  -- assignee of the visit before
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS worked_at TIMESTAMP;        -- next entry (this one included) into an active or done state
 
 -- One row per ticket: the facts its flow metrics are made of.
 CREATE TABLE IF NOT EXISTS tickets (

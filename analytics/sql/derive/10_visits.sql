@@ -62,8 +62,11 @@ carried AS (
 ),
 judged AS (
     SELECT c.*,
-           lag(coalesce(c.team_now, c.assignee_now)) OVER (PARTITION BY c.ticket_id ORDER BY c.seq) AS prev_party
+           lag(coalesce(c.team_now, c.assignee_now)) OVER back AS prev_party,
+           lag(c.team_now) OVER back AS prev_team,
+           lag(c.assignee_now) OVER back AS prev_assignee
     FROM carried c
+    WINDOW back AS (PARTITION BY c.ticket_id ORDER BY c.seq)
 )
 SELECT j.ticket_id,
        j.ticket_board,
@@ -80,6 +83,10 @@ SELECT j.ticket_id,
        j.type_now,
        coalesce(j.team_now, j.assignee_now),
        coalesce(coalesce(j.team_now, j.assignee_now) <> j.prev_party, false),
-       CASE WHEN coalesce(j.team_now, j.assignee_now) <> j.prev_party THEN j.prev_party END
+       CASE WHEN coalesce(j.team_now, j.assignee_now) <> j.prev_party THEN j.prev_party END,
+       j.prev_team,
+       j.prev_assignee,
+       min(CASE WHEN s.category IN ('active', 'done') THEN j.occurred_at END)
+           OVER (PARTITION BY j.ticket_id ORDER BY j.seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 FROM judged j
 LEFT JOIN workflow_states s ON s.board = j.map_board AND s.state = j.to_mapped;

@@ -7,24 +7,17 @@
 --   waiting). team / previous_team: the ticket's team at and before the handoff (equal for
 --   most person handoffs). Over boards: count(*) and median(wait_after_hours) per pair.
 -- Grain: one row per handoff and level.  Unit: hours.
+-- The previous team and assignee and the next worked entry are derived into visits
+-- (analytics/sql/derive/10_visits.sql), so this view only filters.
 CREATE OR REPLACE VIEW handoff_events AS
-WITH v AS (
-    SELECT ticket_id, board, seq, ticket_type, team, assignee, entered_at,
-           lag(team) OVER w AS previous_team,
-           lag(assignee) OVER w AS previous_assignee,
-           min(CASE WHEN category IN ('active', 'done') THEN entered_at END)
-               OVER (PARTITION BY ticket_id ORDER BY seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
-               AS worked_at
-    FROM visits
-    WINDOW w AS (PARTITION BY ticket_id ORDER BY seq)
-),
-h AS (
-    SELECT *, 'team' AS level, previous_team AS from_party, team AS to_party FROM v
-    WHERE team <> previous_team
-    UNION ALL
-    SELECT *, 'person', previous_assignee, assignee FROM v
-    WHERE assignee <> previous_assignee
-)
-SELECT board, ticket_id, ticket_type, level, from_party, to_party, team, previous_team,
-       entered_at AS handoff_at, epoch(worked_at - entered_at) / 3600.0 AS wait_after_hours
-FROM h;
+SELECT board, ticket_id, ticket_type, 'team' AS level, previous_team AS from_party, team AS to_party,
+       team, previous_team, entered_at AS handoff_at,
+       epoch(worked_at - entered_at) / 3600.0 AS wait_after_hours
+FROM visits
+WHERE team <> previous_team
+UNION ALL
+SELECT board, ticket_id, ticket_type, 'person', previous_assignee, assignee,
+       team, previous_team, entered_at,
+       epoch(worked_at - entered_at) / 3600.0
+FROM visits
+WHERE assignee <> previous_assignee;
