@@ -1,5 +1,9 @@
 """The dashboard render benchmark at a tiny size, so it cannot rot. A file of its own: it runs for
-about a minute, and pytest-xdist keeps a file on one worker (tests/README.md#how-the-suite-is-shared-out)."""
+about half a minute, and pytest-xdist keeps a file on one worker
+(tests/README.md#how-the-suite-is-shared-out). It measures two pages (one drawing charts per board,
+one a table), not all eleven: every page opening in Chromium without an exception is
+tests/test_browser.py's; here what is checked is the benchmark's own working and print-out, and
+each page costs two more `flowmeter up` visits (~10 s)."""
 
 from __future__ import annotations
 
@@ -32,14 +36,14 @@ def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline(
             # One browser context for every visit: the test checks what the benchmark prints, and a
             # fresh context per visit (the default) re-fetches Streamlit's scripts each time (~1 min here).
             "--warm-browser",
+            "--pages",
+            "flow,dead_letters",
         ],
         capture_output=True,
         text=True,
         timeout=290,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    from dashboard.navigation import PAGES
-
     for label in (
         "machine: ",
         "transitions (",
@@ -50,5 +54,16 @@ def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline(
         "slowest page: ",
     ):
         assert label in result.stdout
-    for _, title, _ in PAGES:  # every page is measured
+    for title in ("Flow", "Dead letters"):
         assert f"\n{title} " in result.stdout
+    assert "\nOverview " not in result.stdout  # --pages was followed
+
+
+def test_the_render_benchmark_measures_every_page_unless_told_otherwise():
+    import argparse
+
+    from benchmarks.dashboard_render import pages
+    from dashboard.navigation import PAGES
+
+    assert pages(argparse.Namespace(pages=None)) == PAGES
+    assert [p[1] for p in pages(argparse.Namespace(pages="sql, flow"))] == ["Flow", "SQL"]  # in PAGES' order
