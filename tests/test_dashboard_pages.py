@@ -367,13 +367,26 @@ def frame(app: AppTest, column: str, nth: int = 0):
     return frames[nth]
 
 
+def _leaves(spec: dict) -> list[dict]:
+    """The single views of a spec: itself, or those a concatenation holds (Flow draws every board's
+    charts as one concatenated chart)."""
+    for key in ("concat", "vconcat", "hconcat"):
+        if key in spec:
+            return [leaf for sub in spec[key] for leaf in _leaves(sub)]
+    return [spec]
+
+
 def charts(app: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
-    """The page's Altair charts by title: (the Vega-Lite spec, the rows it draws)."""
-    found = {}
+    """The page's Altair charts by title, a concatenated chart's views each by its own: (the
+    Vega-Lite spec, the rows it draws)."""
+    found: dict[str, tuple[dict, pd.DataFrame]] = {}
     for chart in app.get("vega_lite_chart"):
         spec = json.loads(chart.proto.spec)
-        rows = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas() if chart.proto.datasets else None
-        found[spec.get("title")] = (spec, rows)
+        named = {d.name: d for d in chart.proto.datasets}
+        for leaf in _leaves(spec):
+            name = leaf.get("data", spec.get("data", {})).get("name")
+            dataset = named.get(name) or chart.proto.datasets[0]  # every chart here draws rows it is given
+            found[str(leaf.get("title"))] = (leaf, pa.ipc.open_stream(dataset.data.data).read_pandas())
     return found
 
 
@@ -1101,10 +1114,15 @@ def chart_rows(app: AppTest) -> list[int]:
     """Rows behind each chart on the page (a layered chart: all its layers' data together)."""
     import pyarrow as pa
 
-    return [
-        sum(pa.ipc.open_stream(d.data.data).read_all().num_rows for d in chart.proto.datasets if d.data.data)
-        for chart in app.get("vega_lite_chart")
-    ]
+    counts = []
+    for chart in app.get("vega_lite_chart"):
+        named = {d.name: pa.ipc.open_stream(d.data.data).read_all().num_rows for d in chart.proto.datasets}
+        leaves = _leaves(json.loads(chart.proto.spec))
+        if len(leaves) > 1:  # a concatenation: each view its own rows (Flow: every board's pair of charts)
+            counts += [named[leaf["data"]["name"]] for leaf in leaves]
+        else:
+            counts.append(sum(named.values()))
+    return counts
 
 
 # One filter at a time, each leaving something to show in the fixture: no page may show an exception, and a

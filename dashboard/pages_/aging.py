@@ -27,6 +27,9 @@ SHOWN = 10  # tickets with a history expander (each holds a table)
 # The figures above the chart count every open ticket.
 PER_BOARD = 100
 PER_ROW = 3  # boards side by side
+# px of one board's chart when several are drawn side by side: three to a row fit the main area of a
+# 1280-px-wide window beside the sidebar (~820 px), axes included.
+BOARD_WIDTH, BOARD_HEIGHT = 185, 200
 # Alerts page, "Open aging": open_alerts rows of level 'aging' under the board and team filters.
 OPEN_AGING_ALERTS = "SELECT count(*) AS n FROM open_alerts WHERE level = 'aging' AND {scope}"
 COLUMNS = {
@@ -105,11 +108,11 @@ def aging() -> None:
             f"{int(counts['open']):,}); the figures above count every one."
         )
     boards = list(aging.groupby("board", sort=True))
-    columns = st.columns(min(PER_ROW, len(boards)))
-    for n, (board, rows) in enumerate(boards):
-        column = columns[n % len(columns)]
+    side_by_side = len(boards) > 1
+    views = []
+    for board, rows in boards:
         order = list(rows.sort_values("position")["state"].drop_duplicates())
-        column.altair_chart(
+        view = (
             alt.Chart(rows, title=f"{board}: age of open tickets by state")
             .mark_point(size=70, filled=True, opacity=0.75)
             .encode(
@@ -126,9 +129,16 @@ def aging() -> None:
                     scale=alt.Scale(domain=[False, True], range=["circle", "diamond"]),
                 ),
                 tooltip=ticket,
-            ),
-            width="stretch",
+            )
         )
+        views.append(view.properties(width=BOARD_WIDTH, height=BOARD_HEIGHT) if side_by_side else view)
+    if side_by_side:
+        # One chart holding every board, PER_ROW a row, one legend (the scales are fixed by their
+        # domains, so they are shared; above the boards, where it stays in view): the browser builds one
+        # Vega view, not one per board.
+        st.altair_chart(alt.concat(*views, columns=PER_ROW).configure_legend(orient="top").configure_title(fontSize=12))
+    else:
+        st.altair_chart(views[0], width="stretch")
     st.dataframe(
         aging.drop(columns="position"),
         hide_index=True,
