@@ -235,6 +235,43 @@ def bare_streamlit(folder: Path) -> Iterator[str]:
             process.wait(10)
 
 
+VISITS = {
+    "new-tab": "a new tab: a new Streamlit session, the app loaded afresh (a link opened in a new tab)",
+    "same-tab": "the page's address opened in a tab already showing the dashboard (a reload, or a link followed "
+    "in the same tab): a new Streamlit session, the browser's JavaScript warm",
+    "sidebar": "the sidebar's link followed from the page before, in one session (how a person moves between "
+    "pages): no new session, the page script run afresh",
+}
+
+
+def app_cost(empty_ms: float, bare_ms: float, visit: str) -> str:
+    """The app column: what our script adds to Streamlit's floor, when both were reached alike."""
+    return f"{'n/a':>6}" if visit == "sidebar" else f"{empty_ms - bare_ms:>+6,.0f}"
+
+
+def visit_mode(args: argparse.Namespace, targets: tuple[Page, ...]) -> str:
+    """--visit, except that a script with no sidebar (the bare floor) is reopened in the same tab."""
+    if args.visit == "sidebar" and targets == (BARE_PAGE,):
+        return "same-tab"
+    return str(args.visit)
+
+
+def follow_sidebar_link(
+    page, page_url: Callable[[str], str], targets: tuple[Page, ...], file: str, title: str, timeout: float
+) -> float:
+    """Move the open tab to `file` by its sidebar link (first opening a page of the dashboard, or
+    another page when the tab already shows this one, uncounted); the performance.now() of the click."""
+    here = page.evaluate("location.href") if page.url != "about:blank" else ""
+    if not here or here.rstrip("/") == page_url(file).rstrip("/"):
+        other_file, other_title, _ = next((p for p in PAGES if p[0] != file), targets[0])
+        page.goto(page_url(other_file), wait_until="commit", timeout=timeout * 1000)
+        wait_complete(page, other_title, timeout=timeout)
+    page.evaluate("window.__fmComplete = null")
+    start = float(page.evaluate("performance.now()"))
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    return start
+
+
 def measure(
     browser,
     page_url: Callable[[str], str],
@@ -251,40 +288,51 @@ def measure(
     finished = 0.0
     # --warm-browser: one browser context for every visit, so its HTTP cache keeps Streamlit's
     # static files as a returning person's browser does; each visit is still a new tab and so a
-    # new Streamlit session that runs the page from the start.
-    shared = browser.new_context(viewport=VIEWPORT) if args.warm_browser else None
+    # new Streamlit session that runs the page from the start. --visit same-tab and sidebar keep
+    # one tab (and so one context) open for every visit.
+    visit = visit_mode(args, targets)
+    shared = browser.new_context(viewport=VIEWPORT) if args.warm_browser or visit != "new-tab" else None
+    kept = shared.new_page() if shared is not None and visit != "new-tab" else None
     # --alongside: another person's tab on that page, open (and refreshing live) the whole time.
     other = browser.new_context(viewport=VIEWPORT).new_page() if alongside else None
     if other is not None and alongside is not None:
         other.goto(page_url(alongside[0]), wait_until="commit", timeout=args.timeout * 1000)
         wait_rendered(other, alongside[1], timeout=args.timeout)
+    errors: list[str] = []
+    if kept is not None:
+        kept.on("pageerror", lambda exc: errors.append(str(exc)))
     for round_no in range(args.warmup + args.repeats):
         for file, title, _ in targets:
             # Pacing, not synchronisation: by default start once the previous visit's cached query
             # results have expired, so this visit's queries reach the worker.
             time.sleep(max(0.0, finished + args.pace - time.monotonic()))
-            context = shared or browser.new_context(viewport=VIEWPORT)
-            page = context.new_page()
+            page = kept or (shared or browser.new_context(viewport=VIEWPORT)).new_page()
             try:
-                errors: list[str] = []
-                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-                page.goto(page_url(file), wait_until="commit", timeout=args.timeout * 1000)
+                if kept is None:
+                    errors = []
+                    page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+                if visit == "sidebar":
+                    start = follow_sidebar_link(page, page_url, targets, file, title, args.timeout)
+                else:
+                    page.goto(page_url(file), wait_until="commit", timeout=args.timeout * 1000)
+                    start = 0.0  # performance.now() counts from this navigation
                 rendered = wait_rendered(page, title, timeout=args.timeout)
                 if rendered.exception or errors:
                     raise SystemExit(f"{title} ({page_url(file)}) failed on this store: {rendered.exception or errors}")
                 try:
-                    complete = wait_complete(page, title, timeout=args.timeout)
+                    complete = wait_complete(page, title, timeout=args.timeout) - start
                 except TimeoutError as exc:  # counted as never complete; the run goes on
                     complete = math.inf
                     unsettled.setdefault(file, str(exc))
             finally:
-                page.close()
-                if shared is None:
-                    context.close()
+                if kept is None:
+                    page.close()
+                    if shared is None:
+                        page.context.close()
             finished = time.monotonic()
             if round_no >= args.warmup:
                 samples[file].append(complete)
-                firsts[file].append(rendered.ms)
+                firsts[file].append(rendered.ms - start)
                 alerts.setdefault(file, set()).update(rendered.alerts)
     if shared is not None:
         shared.close()
@@ -340,6 +388,12 @@ def main(argv: list[str] | None = None) -> None:
         "default: a fresh context, empty cache, for each visit",
     )
     parser.add_argument(
+        "--visit",
+        choices=list(VISITS),
+        default="new-tab",
+        help="how each page is reached: " + "; ".join(f"{k}: {v}" for k, v in VISITS.items()) + " (default: new-tab)",
+    )
+    parser.add_argument(
         "--alongside",
         default="",
         help="a page file without .py kept open in another tab (live refresh on) during every visit: "
@@ -392,12 +446,17 @@ def main(argv: list[str] | None = None) -> None:
         else f"visits {args.pace:g} s apart (cached query results may be reused)"
     )
     visit = (
-        "a new tab of one browser context (its HTTP cache warm)"
+        VISITS[args.visit]
+        if args.visit != "new-tab"
+        else "a new tab of one browser context (its HTTP cache warm)"
         if args.warm_browser
         else "a new browser context (empty cache)"
     )
+    if args.visit == "sidebar":
+        visit += "; the bare floor reopened in its tab (it has no sidebar)"
     print(
-        f"first complete render: ms from navigation start until the page shows its title, every chart and "
+        f"first complete render: ms from navigation start (--visit sidebar: from the click) until the page "
+        f"shows its title, every chart and "
         f"table in view is drawn, nothing is loading and the page then stays unchanged for {CALM_MS} ms "
         f"(first content: the title and one metric, chart, table or message); each visit {visit};\n"
         f"{args.warmup} warm-up round(s), then {args.repeats} counted, "
@@ -433,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{title:<14} | {med:>30,.0f} {min(got):>6,.0f} {max(got):>6,.0f} | {base_med:>19,.0f} "
             f"{min(base):>6,.0f} {max(base):>6,.0f} | {med / base_med:>5.2f}x | "
             f"{statistics.median(data_first[file]):>13,.0f} {statistics.median(baseline_first[file]):>6,.0f} "
-            f"| {base_med - bare_med:>+6,.0f} | {verdict}"
+            f"| {app_cost(base_med, bare_med, args.visit)} | {verdict}"
         )
     worst = max(pages(args), key=lambda p: statistics.median(data[p[0]]))
     print(
@@ -442,7 +501,8 @@ def main(argv: list[str] | None = None) -> None:
         f"of {len(pages(args))}"
     )
     print(
-        "app: the empty store's median minus bare Streamlit's, ms: what flowmeter's script costs a page "
+        "app: the empty store's median minus bare Streamlit's, ms (not with --visit sidebar: the floor is then "
+        "a reload): what flowmeter's script costs a page "
         "beyond Streamlit's own (page set-up, sign-in, navigation, sidebar lists, the page's queries and charts)"
     )
     for file, why in unsettled.items():

@@ -38,6 +38,9 @@ def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline(
             "--warm-browser",
             "--pages",
             "flow,dead_letters",
+            # Pages reached by the sidebar's links (the bare floor then by a reload): the most steps.
+            "--visit",
+            "sidebar",
         ],
         capture_output=True,
         text=True,
@@ -52,6 +55,7 @@ def test_dashboard_render_benchmark_times_every_page_against_the_empty_baseline(
         "first content",
         "target 1,500 ms",
         "slowest page: ",
+        "the sidebar's link followed",
     ):
         assert label in result.stdout
     for title in ("Flow", "Dead letters"):
