@@ -626,14 +626,25 @@ def test_flow(db):
         f"the wait is **growing**: 3.6 days in the last 7 days ({day(3)} – {day(9)}) against 1.0 in the 7 before."
         in app.markdown[0].value
     )
-    # Board = All: per board a CFD and a WIP chart, boards in name order, never interleaved; then time in state.
+    # Board = All: per board the chart chosen (the arrivals CFD first), boards in name order, never
+    # interleaved; then time in state.
     assert list(charts(app)) == [
         "ops: cumulative flow (arrivals)",
-        "ops: WIP at the end of each day",
         "pay: cumulative flow (arrivals)",
+        "Time in state: wait vs. active",
+    ]
+    app.radio(key="cfd_kind").set_value("WIP per day").run()
+    assert list(charts(app)) == [
+        "ops: WIP at the end of each day",
         "pay: WIP at the end of each day",
         "Time in state: wait vs. active",
     ]
+    # WIP counts queue and active states only, in the CFD's colours: pay's In Progress blue, Review and QA
+    # orange light then dark.
+    assert charts(app)["pay: WIP at the end of each day"][0]["encoding"]["color"]["scale"] == {
+        "domain": ["In Progress", "Review", "QA"],
+        "range": ["#2171b5", "#fdae6b", "#a63603"],
+    }
 
 
 def cfd_on(app: AppTest, title: str, n: int) -> dict[str, int]:
@@ -669,7 +680,7 @@ def test_flow_cfd_per_board_in_workflow_order_arrivals_or_end_of_day(db):
     # The colours stay put under any filter: they come from the board's states, not from the rows shown.
     pick(pick_board(app, "pay"), "ticket_type", "bug")
     assert charts(app)[title][0]["encoding"]["color"]["scale"] == scale
-    assert list(charts(app)) == [title, "pay: WIP at the end of each day", "Time in state: wait vs. active"]
+    assert list(charts(app)) == [title, "Time in state: wait vs. active"]
 
 
 def test_flow_bottleneck_names_the_largest_wait_and_whether_it_grows(db):

@@ -1,8 +1,8 @@
 """Flow: the bottleneck in words (the queue state with the most wait in the range, and whether
-that wait is growing), then per board (side by side, never interleaved) its cumulative flow
-diagram, arrivals-based or end-of-day state, and its WIP over time, each board's states in
-workflow order with colours by state category (dashboard/colours.py); then time in state
-(wait vs. active). Selects from the documented views only."""
+that wait is growing), then per board (side by side, never interleaved) one chart of the kind
+chosen: its cumulative flow diagram, arrivals-based or end-of-day state, or its WIP over time,
+each board's states in workflow order with colours by state category (dashboard/colours.py);
+then time in state (wait vs. active). Selects from the documented views only."""
 
 from __future__ import annotations
 
@@ -28,20 +28,27 @@ PER_ROW = 3  # boards side by side
 # px of one board's chart when several are drawn side by side: three to a row fit the main area of a
 # 1280-px-wide window beside the sidebar (~820 px), axes included.
 BOARD_WIDTH, BOARD_HEIGHT = 160, 150
-# The two cumulative flow diagrams, by the toggle's words: (view, one line on what it shows).
-CFD_KINDS = {
+# What each board's chart shows, by the toggle's words: (view, one line on what it shows). One kind
+# at a time: ten boards' CFD and WIP charts together took the browser about 0.8 s to draw on two
+# cores, one kind about 0.35 s (benchmarks/RESULTS.md section 8).
+CHARTS = {
     "Arrivals": (
         "cfd_arrivals_daily",
-        "Each line counts the tickets that have reached that state or a later one by the end of the day; "
-        "a ticket that moves back stays counted, so lines never go down (the CFD ActionableAgile and "
+        "Cumulative flow. Each line counts the tickets that have reached that state or a later one by the end "
+        "of the day; a ticket that moves back stays counted, so lines never go down (the CFD ActionableAgile and "
         "jira-agile-metrics draw). Vertical gap: work between two states; horizontal gap: about how long it takes.",
     ),
     "State at end of day": (
         "cfd_daily",
-        "Each band holds the tickets in that state at the end of the day (a line: that state or a later one); "
-        "a ticket that moves back leaves the later bands, so they can shrink.",
+        "Cumulative flow. Each band holds the tickets in that state at the end of the day (a line: that state "
+        "or a later one); a ticket that moves back leaves the later bands, so they can shrink.",
+    ),
+    "WIP per day": (
+        "wip_daily",
+        "Work in progress: the tickets in each queue and active state at the end of each day, one line per state.",
     ),
 }
+WIP = "WIP per day"
 
 
 def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
@@ -68,26 +75,45 @@ def _bottleneck(queues: pd.DataFrame, last_from: date, end: date) -> str:
     return text
 
 
-def _board_charts(
-    board: str, states: pd.DataFrame, cfd: pd.DataFrame, wip: pd.DataFrame, kind: str, side_by_side: bool
-) -> tuple[alt.Chart, alt.Chart]:
-    """One board's CFD and WIP lines: its states in workflow order, each with its category's shade.
-    Side by side with other boards: a fixed size, the legend below (three boards fit a row)."""
+def _board_chart(board: str, states: pd.DataFrame, rows: pd.DataFrame, kind: str, side_by_side: bool) -> alt.Chart:
+    """One board's chart of the chosen kind: its states in workflow order, each with its category's
+    shade. Side by side with other boards: a fixed size, the legend below (three boards fit a row)."""
     legend = alt.Legend(orient="bottom", columns=2, labelLimit=90) if side_by_side else alt.Legend()
     size = {"width": BOARD_WIDTH, "height": BOARD_HEIGHT} if side_by_side else {}
     order = list(states["state"])
     colours = state_colours(list(states["category"]))
-    scale = alt.Scale(domain=order, range=colours)
     day = alt.Tooltip("day:T", title="day (UTC)")
-    mine = cfd[cfd["board"] == board]
-    flow = (
+    mine = rows[rows["board"] == board]
+    if kind == WIP:
+        # WIP counts queue and active states only: the legend lists those, in the same colours as the CFD.
+        working = [(s, c) for s, c in zip(order, colours, strict=True) if s in set(rows["state"])]
+        return (
+            alt.Chart(mine, title=f"{board}: WIP at the end of each day")
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("day:T", title="Day (UTC)"),
+                y=alt.Y("wip:Q", title="Tickets in progress"),
+                color=alt.Color(
+                    "state:N",
+                    title="State",
+                    scale=alt.Scale(domain=[s for s, _ in working], range=[c for _, c in working]),
+                    sort=[s for s, _ in working],
+                    legend=legend,
+                ),
+                tooltip=["state", day, "wip:Q"],
+            )
+            .properties(**size)
+        )
+    return (
         alt.Chart(mine, title=f"{board}: cumulative flow ({kind.lower()})")
         .mark_area()
         .encode(
             x=alt.X("day:T", title="Day (UTC)"),
             y=alt.Y("tickets:Q", title="Tickets in this state or later"),
             y2="below:Q",
-            color=alt.Color("state:N", title="State", scale=scale, sort=order, legend=legend),
+            color=alt.Color(
+                "state:N", title="State", scale=alt.Scale(domain=order, range=colours), sort=order, legend=legend
+            ),
             tooltip=[
                 "state",
                 day,
@@ -95,40 +121,19 @@ def _board_charts(
                 alt.Tooltip("in_band:Q", title="in this band"),
             ],
         )
+        .properties(**size)
     )
-    # WIP counts queue and active states only: the legend lists those, in the same colours as the CFD.
-    working = [(s, c) for s, c in zip(order, colours, strict=True) if s in set(wip["state"])]
-    lines = (
-        alt.Chart(wip[wip["board"] == board], title=f"{board}: WIP at the end of each day")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("day:T", title="Day (UTC)"),
-            y=alt.Y("wip:Q", title="Tickets in progress"),
-            color=alt.Color(
-                "state:N",
-                title="State",
-                scale=alt.Scale(domain=[s for s, _ in working], range=[c for _, c in working]),
-                sort=[s for s, _ in working],
-                legend=legend,
-            ),
-            tooltip=["state", day, "wip:Q"],
-        )
-    )
-    return flow.properties(**size), lines.properties(**size)
 
 
-def _draw_boards(pairs: list[tuple[alt.Chart, alt.Chart]]) -> None:
-    """One board: its two charts the page's width. Several: one chart holding every board's pair,
-    PER_ROW boards a row, each with its own colours and legend. The browser then builds one Vega
-    view instead of two per board: about 0.5 s less for ten boards on two cores
-    (benchmarks/RESULTS.md section 8)."""
-    if len(pairs) == 1:
-        for chart in pairs[0]:
-            st.altair_chart(chart, width="stretch")
+def _draw_boards(charts: list[alt.Chart]) -> None:
+    """One board: its chart the page's width. Several: one chart holding every board's, PER_ROW a
+    row, each with its own colours and legend. The browser then builds one Vega view instead of one
+    per board (benchmarks/RESULTS.md section 8)."""
+    if len(charts) == 1:
+        st.altair_chart(charts[0], width="stretch")
         return
-    boards = [alt.vconcat(*pair).resolve_scale(color="independent") for pair in pairs]
     st.altair_chart(
-        alt.concat(*boards, columns=PER_ROW).resolve_scale(color="independent").configure_title(fontSize=12)
+        alt.concat(*charts, columns=PER_ROW).resolve_scale(color="independent").configure_title(fontSize=12)
     )
 
 
@@ -136,8 +141,8 @@ def _draw_boards(pairs: list[tuple[alt.Chart, alt.Chart]]) -> None:
 def flow() -> None:
     f = filters()
     # The toggle is drawn above the charts, further down; its choice (session or URL) picks the view now.
-    kind = chosen("cfd_kind", list(CFD_KINDS))
-    cfd_view, cfd_caption = CFD_KINDS[kind]
+    kind = chosen("cfd_kind", list(CHARTS))
+    view, caption = CHARTS[kind]
     # Windows of whole days ending on the range's last complete UTC day (today is still filling up and
     # would make any queue look like it shrinks): the last 7 days, and the 7 before them.
     trend_end = min(f.end, datetime.now(UTC).date() - timedelta(days=1))
@@ -149,14 +154,18 @@ def flow() -> None:
             # Every state of each board shown, in workflow order: the colours come from these, not the rows.
             "states": f"SELECT board, state, category, position FROM board_states WHERE {f.where()} "
             "ORDER BY board, position",
-            # A band runs from the next state's line (below) up to this state's (tickets).
-            "cfd": f"SELECT c.board, c.state, c.day, c.tickets, coalesce(lead(c.tickets) OVER next_state, 0) AS below, "
-            f"c.tickets - coalesce(lead(c.tickets) OVER next_state, 0) AS in_band "
-            f"FROM {cfd_view} c JOIN board_states b USING (board, state) "
-            f"WHERE {f.where(board='c.board', day='c.day')} "
-            "WINDOW next_state AS (PARTITION BY c.board, c.day ORDER BY b.position) "
-            "ORDER BY c.board, c.day, b.position",
-            "wip": f"SELECT board, state, day, wip FROM wip_daily WHERE {f.where(day='day')} ORDER BY board, day",
+            "chart": (
+                f"SELECT board, state, day, wip FROM wip_daily WHERE {f.where(day='day')} ORDER BY board, day"
+                if kind == WIP
+                # A band runs from the next state's line (below) up to this state's (tickets).
+                else f"SELECT c.board, c.state, c.day, c.tickets, "
+                f"coalesce(lead(c.tickets) OVER next_state, 0) AS below, "
+                f"c.tickets - coalesce(lead(c.tickets) OVER next_state, 0) AS in_band "
+                f"FROM {view} c JOIN board_states b USING (board, state) "
+                f"WHERE {f.where(board='c.board', day='c.day')} "
+                "WINDOW next_state AS (PARTITION BY c.board, c.day ORDER BY b.position) "
+                "ORDER BY c.board, c.day, b.position"
+            ),
             "time": f"SELECT state, category, sum(duration_days) AS days FROM state_visits "
             f"WHERE category IN ('queue', 'active') AND {f.ticket_where(time='entered_at')} "
             f"GROUP BY state, category ORDER BY days DESC",
@@ -179,7 +188,7 @@ def flow() -> None:
     )
     if data is None:
         return
-    if data["cfd"].empty:
+    if data["chart"].empty and kind != WIP:
         st.info(f"No ticket transitions in this range. {EMPTY_HINT}")
         return
     st.markdown(_bottleneck(data["queues"], last_from, trend_end))
@@ -198,15 +207,18 @@ def flow() -> None:
             },
         )
 
-    st.radio("Cumulative flow", list(CFD_KINDS), horizontal=True, key="cfd_kind", bind=URL)
-    st.caption(f"**{kind}:** {cfd_caption}")
-    boards = data["states"].groupby("board", sort=True)
-    _draw_boards(
-        [
-            _board_charts(str(board), states, data["cfd"], data["wip"], kind, side_by_side=boards.ngroups > 1)
-            for board, states in boards
-        ]
-    )
+    st.radio("Per board", list(CHARTS), horizontal=True, key="cfd_kind", bind=URL)
+    st.caption(f"**{kind}:** {caption}")
+    if data["chart"].empty:  # WIP: every ticket of the range sat in a backlog or done state
+        st.info("No ticket was in a queue or active state in this range.")
+    else:
+        boards = data["states"].groupby("board", sort=True)
+        _draw_boards(
+            [
+                _board_chart(str(board), states, data["chart"], kind, side_by_side=boards.ngroups > 1)
+                for board, states in boards
+            ]
+        )
     st.altair_chart(
         alt.Chart(data["time"], title="Time in state: wait vs. active")
         .mark_bar()
