@@ -155,7 +155,7 @@ def flow() -> None:
             "states": f"SELECT board, state, category, position FROM board_states WHERE {f.where()} "
             "ORDER BY board, position",
             "chart": (
-                f"SELECT board, state, day, wip FROM wip_daily WHERE {f.where(day='day')} ORDER BY board, day"
+                f"SELECT board, state, day, wip FROM {view} WHERE {f.where(day='day')} ORDER BY board, day"
                 if kind == WIP
                 # A band runs from the next state's line (below) up to this state's (tickets).
                 else f"SELECT c.board, c.state, c.day, c.tickets, "
