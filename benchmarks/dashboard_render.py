@@ -261,8 +261,7 @@ def follow_sidebar_link(
 ) -> float:
     """Move the open tab to `file` by its sidebar link (first opening a page of the dashboard, or
     another page when the tab already shows this one, uncounted); the performance.now() of the click."""
-    here = page.evaluate("location.href") if page.url != "about:blank" else ""
-    if not here or here.rstrip("/") == page_url(file).rstrip("/"):
+    if page.url == "about:blank" or page.url.rstrip("/") == page_url(file).rstrip("/"):
         other_file, other_title, _ = next((p for p in PAGES if p[0] != file), targets[0])
         page.goto(page_url(other_file), wait_until="commit", timeout=timeout * 1000)
         wait_complete(page, other_title, timeout=timeout)
