@@ -127,11 +127,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # ---- the order files are handed out in -------------------------------------------------------
-# scripts/test.sh runs `-n 2 --dist loadfile`: pytest-xdist gives each of two workers a whole file
+# scripts/test.sh runs `-n 3 --dist loadfile`: pytest-xdist gives each of three workers a whole file
 # at a time, in collection order (pyproject.toml's addopts turn off xdist's own reordering, which
 # hands out the files with the most tests first and so left the few long tests for the end, on one
-# worker while the other sat idle). Files holding a test marked `heavy` (a minute or more) go
-# first, so the long ones start at once and the many short files fill in behind them and both
+# worker while the others sat idle). Files holding a test marked `heavy` (a minute or more) go
+# first, so the long ones start at once and the many short files fill in behind them and the
 # workers finish together (tests/README.md#how-the-suite-is-shared-out).
 def heavy_files_first(items: list[pytest.Item]) -> None:
     heavy = {item.path for item in items if item.get_closest_marker("heavy")}
