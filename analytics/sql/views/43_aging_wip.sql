@@ -9,8 +9,17 @@
 --   aging_alert: an aging alert is open for the ticket in this state (alerts, kind 'aging',
 --   status not 'resolved'): the alert evaluator's own verdict at its last check.
 -- Grain: one row per open ticket.  Unit: days.
+-- The board's percentiles are cycle_time_percentiles' (board) row, computed here on their own:
+-- joining that view computed all four of its grouping sets, a third of this view's time at 1M
+-- transitions (139 ms against 83 ms).
 CREATE OR REPLACE VIEW aging_wip AS
-WITH alerted AS (
+WITH board_cycle AS (
+    SELECT board, q[1] AS p50_days, q[2] AS p85_days, q[3] AS p95_days
+    FROM (SELECT board, quantile_cont(cycle_time_days, [0.50, 0.85, 0.95]) AS q
+          FROM ticket_flow
+          WHERE done_at IS NOT NULL AND cycle_time_days IS NOT NULL
+          GROUP BY board)
+), alerted AS (
     SELECT DISTINCT ticket_id, limit_name AS state FROM alerts WHERE kind = 'aging' AND status <> 'resolved'
 )
 SELECT t.ticket_id, t.board, t.state, t.category, t.team, t.assignee, t.ticket_type,
@@ -29,7 +38,7 @@ SELECT t.ticket_id, t.board, t.state, t.category, t.team, t.assignee, t.ticket_t
             ELSE 'beyond state p85' END AS state_band,
        a.ticket_id IS NOT NULL AS aging_alert
 FROM tickets t
-LEFT JOIN cycle_time_percentiles p ON p.board = t.board AND p.team = '*' AND p.ticket_type = '*'
+LEFT JOIN board_cycle p ON p.board = t.board
 LEFT JOIN state_time_percentiles s ON s.board = t.board AND s.state = t.state
 LEFT JOIN alerted a ON a.ticket_id = t.ticket_id AND a.state = t.state
 WHERE t.category IN ('queue', 'active') AND t.committed_at IS NOT NULL;
