@@ -876,6 +876,10 @@ def test_delivery(db):
         "33%",
     )
     assert any(c.value.startswith("Production only, deploys finished") for c in app.caption)
+    # Per service and environment, in a plain table: the same 3 deploys, 1 failed.
+    assert app.table[0].value.to_dict("records") == [
+        {"service": "api", "environment": "production", "deploys": "3", "failed": "1", "failure rate": "33%"}
+    ]
     recovery = frame(app, "recovery")
     assert list(recovery["recovery"]) == ["2.0 h"]  # p2 d4 10:00 -> p3 d4 12:00
     # d4..d9: p2 (failure, d4 10:00) and p3 (success, d4 12:00): 1/2 = 50%.

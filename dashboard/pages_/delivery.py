@@ -83,11 +83,19 @@ def delivery() -> None:
         help=f"Failed or rolled-back deploys / all deploys, by deploy status alone, over: {scope}. DORA's change "
         "failure rate (the keys above, and the Stability page) also counts deploys linked to an incident.",
     )
-    st.dataframe(
-        totals,
+    # A plain table: a row per service and environment is short, and a static table costs the browser
+    # ~0.15 s less than an interactive one (the render benchmark, 1M transitions).
+    st.table(
+        pd.DataFrame(
+            {
+                "service": totals["service"],
+                "environment": totals["environment"],
+                "deploys": [f"{n:,}" for n in totals["deploys"]],
+                "failed": [f"{n:,}" for n in totals["failed_deploys"]],
+                "failure rate": [percent(r) for r in totals["deploy_failure_rate"]],
+            }
+        ),
         hide_index=True,
-        width="stretch",
-        column_config={"deploy_failure_rate": st.column_config.NumberColumn(format="percent")},
     )
     days = alt.Axis(format="%b %d", labelAngle=0, tickCount="day")
     st.altair_chart(
