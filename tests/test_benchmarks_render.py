@@ -71,3 +71,29 @@ def test_the_render_benchmark_measures_every_page_unless_told_otherwise():
 
     assert pages(argparse.Namespace(pages=None)) == PAGES
     assert [p[1] for p in pages(argparse.Namespace(pages="sql, flow"))] == ["Flow", "SQL"]  # in PAGES' order
+
+
+# A page shaped like Streamlit's (the main area, a title, a table's canvas) that changes once, 300 ms
+# after it opened: inside the canvas (where a table's grid puts its accessibility copy of the cells,
+# fallback content the browser never paints), or beside it (something a person sees).
+CHANGING_PAGE = """<div data-testid="stMain"><h1>Flow</h1>
+<div data-testid="stDataFrame"><canvas data-testid="data-grid-canvas" width="200" height="50"></canvas></div></div>
+<script>setTimeout(() => {{
+  document.querySelector('{where}').insertAdjacentHTML('beforeend', '<table><tr><td>a cell</td></tr></table>');
+  window.changedAt = performance.now();
+}}, 300);</script>"""
+
+
+@pytest.mark.parametrize(("where", "counts"), [("canvas", False), ("[data-testid=stMain]", True)])
+def test_complete_means_nothing_painted_changes_any_more(where, counts):
+    from benchmarks.dashboard_render import wait_complete
+    from tests.helpers.browser import VIEWPORT, chromium
+
+    with chromium() as browser:
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        page.set_content(CHANGING_PAGE.format(where=where))
+        complete = wait_complete(page, "Flow", timeout=20)
+        changed = page.evaluate("window.changedAt")
+    assert changed is not None
+    # Painted: the page is complete only once it stops changing. In the canvas: it was complete before.
+    assert (complete >= changed) is counts

@@ -939,12 +939,15 @@ def test_sql(db):
     assert any(
         c.value.startswith("3 rows in ") and c.value.endswith(" s (the query and its transfer).") for c in app.caption
     )
-    # The documented views first, then the tables they are built from.
-    labels = [e.label for e in app.expander]
-    views = [n for n, label in enumerate(labels) if label.endswith("(view)")]
-    tables = [n for n, label in enumerate(labels) if label.endswith("(table)")]
-    assert "ticket_flow (view)" in labels and views and tables and max(views) < min(tables)
-    assert [h.value for h in app.subheader][:2] == ["Views", "Tables"]
+    # The documented views first, then the tables they are built from, each listed once.
+    assert [h.value for h in app.subheader][:3] == ["Views", "Tables", "Columns"]
+    views, tables = frame(app, "what it holds"), frame(app, "what it holds", 1)
+    assert "ticket_flow" in set(views["name"]) and "transitions" in set(tables["name"])
+    assert not set(views["name"]) & set(tables["name"])
+    # The columns of the object chosen, views first: ticket_flow's include cycle_time_days.
+    assert app.selectbox(key="sql_columns_of").options[0] == views["name"][0]
+    app.selectbox(key="sql_columns_of").set_value("ticket_flow").run()
+    assert "cycle_time_days" in set(frame(app, "type")["column"])
     app.text_area(key="sql_text").input("DELETE FROM transitions").run()
     app.button[0].click().run()
     assert len(app.error) == 1 and not app.exception
