@@ -43,7 +43,23 @@ def test_up_demo_shows_events_within_20_seconds_and_ctrl_c_stops_everything(tmp_
     # Started the way a shell starts a background job: with SIGINT ignored. Ctrl-C
     # (SIGINT) must still stop everything, so `up` has to install its own handler.
     up = subprocess.Popen(
-        [sys.executable, "-m", "flowmeter", "up", "--demo", "--db", str(db), "--dashboard-port", str(dashboard_port)],
+        # Ports of its own, not the defaults: after Ctrl-C the test checks that nothing listens on
+        # them, and a test on another pytest-xdist worker may take the default 6066 once it is free.
+        [
+            sys.executable,
+            "-m",
+            "flowmeter",
+            "up",
+            "--demo",
+            "--db",
+            str(db),
+            "--dashboard-port",
+            str(dashboard_port),
+            "--worker-port",
+            str(free_port()),
+            "--receiver-port",
+            str(free_port()),
+        ],
         cwd=tmp_path,
         env=env,
         stdout=log,
