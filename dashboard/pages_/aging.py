@@ -171,10 +171,9 @@ def aging() -> None:
 
     st.subheader("History")
     shown, history = aging.head(SHOWN), data["history"]
-    st.caption(
-        f"Every state visit of the {len(shown)} oldest open tickets, oldest ticket first (one table, not one per "
-        "ticket: ten tables cost this page about a quarter of a second in the browser)."
-    )
+    # One table, not an expander with a table per ticket: ten of them, closed, still cost the browser
+    # about a quarter of a second at 1M transitions (RESULTS.md section 8).
+    st.caption(f"Every state visit of the {len(shown)} oldest open tickets, oldest ticket first.")
     rank = {ticket: i for i, ticket in enumerate(shown["ticket_id"])}
     history = history.assign(rank=history["ticket_id"].map(rank)).sort_values(["rank", "seq"]).drop(columns="rank")
     st.dataframe(history, hide_index=True, width="stretch", column_config=HISTORY_COLUMNS)
