@@ -83,19 +83,11 @@ def delivery() -> None:
         help=f"Failed or rolled-back deploys / all deploys, by deploy status alone, over: {scope}. DORA's change "
         "failure rate (the keys above, and the Stability page) also counts deploys linked to an incident.",
     )
-    # A plain table: a row per service and environment is short, and a static table is lighter for the
-    # browser than an interactive one (~0.15 s in one comparison at 1M transitions, RESULTS.md section 8).
-    st.table(
-        pd.DataFrame(
-            {
-                "service": totals["service"],
-                "environment": totals["environment"],
-                "deploys": [f"{n:,}" for n in totals["deploys"]],
-                "failed": [f"{n:,}" for n in totals["failed_deploys"]],
-                "failure rate": [percent(r) for r in totals["deploy_failure_rate"]],
-            }
-        ),
+    st.dataframe(
+        totals,
         hide_index=True,
+        width="stretch",
+        column_config={"deploy_failure_rate": st.column_config.NumberColumn(format="percent")},
     )
     days = alt.Axis(format="%b %d", labelAngle=0, tickCount="day")
     st.altair_chart(
